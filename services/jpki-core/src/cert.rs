@@ -1,0 +1,259 @@
+//! Parsing a certificate into the facts the verifier needs, once.
+//!
+//! x509-parser does the DER; this module turns its view into owned, typed facts and refuses
+//! what the profile cannot accept (wrong version, mismatched algorithms, non-RSA keys, unknown
+//! critical extensions are recorded for the constraint check).
+
+use x509_parser::certificate::X509Certificate;
+use x509_parser::extensions::{GeneralName, ParsedExtension};
+use x509_parser::prelude::FromDer;
+
+use crate::four_fields::{self, FourFields};
+use crate::oid;
+use crate::report::{AlgorithmUse, FailureReason, InputPart};
+use crate::signed_data::{KeyError, RsaKey};
+use crate::time::UnixTime;
+
+/// keyUsage bits the profile cares about.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KeyUsageBits {
+    /// digitalSignature.
+    pub digital_signature: bool,
+    /// nonRepudiation (contentCommitment).
+    pub non_repudiation: bool,
+    /// keyCertSign.
+    pub key_cert_sign: bool,
+    /// cRLSign.
+    pub crl_sign: bool,
+}
+
+impl KeyUsageBits {
+    /// Names of the bits set.
+    pub fn names(&self) -> Vec<&'static str> {
+        [
+            (self.digital_signature, "digitalSignature"),
+            (self.non_repudiation, "nonRepudiation"),
+            (self.key_cert_sign, "keyCertSign"),
+            (self.crl_sign, "cRLSign"),
+        ]
+        .into_iter()
+        .filter_map(|(set, name)| set.then_some(name))
+        .collect()
+    }
+}
+
+/// Everything the verifier uses from one certificate, owned so that it can be cached.
+#[derive(Clone, Debug)]
+pub struct ParsedCertificate {
+    /// SHA-256 of the DER.
+    pub sha256: [u8; 32],
+    /// Serial number, big-endian, without leading zero bytes.
+    pub serial: Vec<u8>,
+    /// Issuer DN, raw DER.
+    pub issuer_raw: Vec<u8>,
+    /// Issuer DN, RFC 4514 text.
+    pub issuer: String,
+    /// Subject DN, raw DER.
+    pub subject_raw: Vec<u8>,
+    /// Subject DN, RFC 4514 text.
+    pub subject: String,
+    /// notBefore.
+    pub not_before: UnixTime,
+    /// notAfter.
+    pub not_after: UnixTime,
+    /// The CA's signature algorithm, dotted OID.
+    pub signature_algorithm: String,
+    /// The to-be-signed bytes.
+    pub tbs: Vec<u8>,
+    /// The CA's signature value.
+    pub signature: Vec<u8>,
+    /// The subject's key, when it is RSA.
+    pub key: Result<RsaKey, KeyProblem>,
+    /// subjectKeyIdentifier.
+    pub subject_key_id: Option<Vec<u8>>,
+    /// authorityKeyIdentifier keyIdentifier.
+    pub authority_key_id: Option<Vec<u8>>,
+    /// keyUsage, if present.
+    pub key_usage: Option<KeyUsageBits>,
+    /// basicConstraints cA.
+    pub is_ca: bool,
+    /// certificatePolicies OIDs.
+    pub policies: Vec<String>,
+    /// The first critical extension the core does not process.
+    pub unknown_critical_extension: Option<String>,
+    /// cRLDistributionPoints DirName fullNames, raw DER.
+    pub crl_distribution_points: Vec<Vec<u8>>,
+    /// The four fields, if the subjectAltName carries them.
+    pub four_fields: Option<FourFields>,
+}
+
+/// Why the subject key is unusable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyProblem {
+    /// Not rsaEncryption.
+    NotRsa {
+        /// The key algorithm, dotted.
+        oid: String,
+    },
+    /// rsaEncryption, but the key does not parse or has a bad exponent.
+    Invalid,
+}
+
+/// Extensions the verifier processes; any other critical one is refused.
+const KNOWN_EXTENSIONS: [&str; 9] = [
+    oid::ext::SUBJECT_KEY_IDENTIFIER,
+    oid::ext::KEY_USAGE,
+    oid::ext::SUBJECT_ALT_NAME,
+    oid::ext::ISSUER_ALT_NAME,
+    oid::ext::BASIC_CONSTRAINTS,
+    oid::ext::CRL_DISTRIBUTION_POINTS,
+    oid::ext::CERTIFICATE_POLICIES,
+    oid::ext::AUTHORITY_KEY_IDENTIFIER,
+    oid::ext::EXT_KEY_USAGE,
+];
+
+fn malformed(at_byte: Option<usize>) -> FailureReason {
+    FailureReason::Malformed { input: InputPart::Certificate, at_byte }
+}
+
+impl ParsedCertificate {
+    /// Parses a DER certificate. Errors are format failures; profile violations are recorded
+    /// as facts for the constraint checks.
+    pub fn parse(der: &[u8]) -> Result<Self, FailureReason> {
+        let (rest, cert) = X509Certificate::from_der(der).map_err(|_| malformed(None))?;
+        if !rest.is_empty() {
+            return Err(malformed(Some(der.len() - rest.len())));
+        }
+        let tbs = &cert.tbs_certificate;
+        if tbs.version.0 != 2 {
+            return Err(FailureReason::UnsupportedCertificateVersion { version: tbs.version.0 });
+        }
+        if cert.signature_algorithm != tbs.signature {
+            return Err(FailureReason::SignatureAlgorithmMismatch);
+        }
+        let sha256: [u8; 32] =
+            ring::digest::digest(&ring::digest::SHA256, der).as_ref().try_into().map_err(|_| malformed(None))?;
+        let mut parsed = ParsedCertificate {
+            sha256,
+            serial: crate::der::unsigned_integer_bytes(tbs.raw_serial()).to_vec(),
+            issuer_raw: tbs.issuer.as_raw().to_vec(),
+            issuer: tbs.issuer.to_string(),
+            subject_raw: tbs.subject.as_raw().to_vec(),
+            subject: tbs.subject.to_string(),
+            not_before: UnixTime::from_asn1(&tbs.validity.not_before),
+            not_after: UnixTime::from_asn1(&tbs.validity.not_after),
+            signature_algorithm: cert.signature_algorithm.algorithm.to_id_string(),
+            tbs: tbs.as_ref().to_vec(),
+            signature: cert.signature_value.data.to_vec(),
+            key: subject_key(&tbs.subject_pki),
+            subject_key_id: None,
+            authority_key_id: None,
+            key_usage: None,
+            is_ca: false,
+            policies: Vec::new(),
+            unknown_critical_extension: None,
+            crl_distribution_points: Vec::new(),
+            four_fields: None,
+        };
+        for extension in tbs.extensions() {
+            parsed.absorb_extension(extension)?;
+        }
+        Ok(parsed)
+    }
+
+    fn absorb_extension(
+        &mut self,
+        extension: &x509_parser::extensions::X509Extension<'_>,
+    ) -> Result<(), FailureReason> {
+        let dotted = extension.oid.to_id_string();
+        if !KNOWN_EXTENSIONS.contains(&dotted.as_str()) {
+            if extension.critical && self.unknown_critical_extension.is_none() {
+                self.unknown_critical_extension = Some(dotted);
+            }
+            return Ok(());
+        }
+        match extension.parsed_extension() {
+            ParsedExtension::SubjectKeyIdentifier(id) => self.subject_key_id = Some(id.0.to_vec()),
+            ParsedExtension::AuthorityKeyIdentifier(aki) => {
+                self.authority_key_id = aki.key_identifier.as_ref().map(|id| id.0.to_vec());
+            }
+            ParsedExtension::KeyUsage(usage) => {
+                self.key_usage = Some(KeyUsageBits {
+                    digital_signature: usage.digital_signature(),
+                    non_repudiation: usage.non_repudiation(),
+                    key_cert_sign: usage.key_cert_sign(),
+                    crl_sign: usage.crl_sign(),
+                });
+            }
+            ParsedExtension::BasicConstraints(constraints) => self.is_ca = constraints.ca,
+            ParsedExtension::CertificatePolicies(policies) => {
+                self.policies = policies.iter().map(|policy| policy.policy_id.to_id_string()).collect();
+            }
+            ParsedExtension::CRLDistributionPoints(points) => {
+                for point in points.iter() {
+                    if let Some(x509_parser::extensions::DistributionPointName::FullName(names)) =
+                        &point.distribution_point
+                    {
+                        for name in names {
+                            if let GeneralName::DirectoryName(directory) = name {
+                                self.crl_distribution_points.push(directory.as_raw().to_vec());
+                            }
+                        }
+                    }
+                }
+            }
+            ParsedExtension::SubjectAlternativeName(_) => {
+                self.four_fields = four_fields::extract(extension.value);
+            }
+            ParsedExtension::IssuerAlternativeName(_) | ParsedExtension::ExtendedKeyUsage(_) => {}
+            ParsedExtension::ParseError { .. } => return Err(malformed(None)),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The key, or the reason it cannot be used, as a crypto-constraint failure.
+    pub fn rsa_key(&self) -> Result<&RsaKey, FailureReason> {
+        match &self.key {
+            Ok(key) => Ok(key),
+            Err(KeyProblem::NotRsa { oid }) => {
+                Err(FailureReason::UnsupportedAlgorithm { oid: oid.clone(), usage: AlgorithmUse::PublicKey })
+            }
+            Err(KeyProblem::Invalid) => Err(malformed(None)),
+        }
+    }
+}
+
+fn subject_key(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> Result<RsaKey, KeyProblem> {
+    let algorithm = spki.algorithm.algorithm.to_id_string();
+    if algorithm != oid::RSA_ENCRYPTION {
+        return Err(KeyProblem::NotRsa { oid: algorithm });
+    }
+    RsaKey::from_pkcs1(&spki.subject_public_key.data).map_err(|problem| match problem {
+        KeyError::Malformed | KeyError::BadExponent => KeyProblem::Invalid,
+    })
+}
+
+/// Splits PEM (one or more `CERTIFICATE` blocks) or returns DER as is.
+pub fn certificates_from_pem_or_der(bytes: &[u8]) -> Result<Vec<Vec<u8>>, FailureReason> {
+    pem_blocks(bytes, "CERTIFICATE")
+}
+
+/// Splits PEM blocks with the given label, or returns DER input as one item.
+pub fn pem_blocks(bytes: &[u8], label: &str) -> Result<Vec<Vec<u8>>, FailureReason> {
+    let is_pem = bytes.windows(11).any(|window| window == b"-----BEGIN ");
+    if !is_pem {
+        return Ok(vec![bytes.to_vec()]);
+    }
+    let mut blocks = Vec::new();
+    for pem in x509_parser::pem::Pem::iter_from_buffer(bytes) {
+        let pem = pem.map_err(|_| malformed(None))?;
+        if pem.label == label {
+            blocks.push(pem.contents);
+        }
+    }
+    if blocks.is_empty() {
+        return Err(malformed(None));
+    }
+    Ok(blocks)
+}
