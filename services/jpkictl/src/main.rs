@@ -1,1 +1,46 @@
-fn main() {}
+//! jpkictl: offline verification, the test PKI and card simulator, and the demo.
+
+mod render;
+mod trust;
+mod verify;
+
+use clap::{Parser, Subcommand};
+
+/// jpki-gateway command-line tool.
+#[derive(Parser, Debug)]
+#[command(name = "jpkictl", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Verify a signature or an authentication proof offline, exactly as the gateway does.
+    /// Exit code: 0 TOTAL_PASSED, 1 TOTAL_FAILED, 2 INDETERMINATE, 3 bad input or configuration.
+    #[command(subcommand)]
+    Verify(VerifyCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum VerifyCommand {
+    /// A document signature (電子署名): raw PKCS#1 v1.5 or CMS SignedData.
+    Signature(verify::SignatureArgs),
+    /// A user-authentication proof (電子利用者証明) over a challenge.
+    Auth(verify::AuthArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Verify(VerifyCommand::Signature(args)) => verify::signature(args),
+        Command::Verify(VerifyCommand::Auth(args)) => verify::auth(args),
+    };
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(error) => {
+            eprintln!("jpkictl: {error:#}");
+            std::process::exit(3);
+        }
+    }
+}
