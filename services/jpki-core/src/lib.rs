@@ -12,6 +12,8 @@ pub mod cms;
 pub mod crl;
 pub mod der;
 pub mod four_fields;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod kind;
 pub mod oid;
 pub mod report;

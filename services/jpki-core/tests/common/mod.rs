@@ -1,0 +1,108 @@
+//! Shared fixture: a verifier over the deterministic test PKI, with fresh empty CRLs.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use jpki_core::{CertKind, CrlSet, KindConfig, UnixTime, Verifier, VerifierConfig};
+use jpki_testpki::{Ca, CrlEntry, TestPki};
+
+/// Seed every core test uses.
+pub const SEED: u64 = 2026;
+
+/// The validation time tests pin: 2026-06-01T00:00:00Z.
+pub fn at() -> UnixTime {
+    UnixTime::parse_rfc3339("2026-06-01T00:00:00Z").unwrap()
+}
+
+/// An RFC 3339 time.
+pub fn time(text: &str) -> UnixTime {
+    UnixTime::parse_rfc3339(text).unwrap()
+}
+
+/// The same instant as an `OffsetDateTime`, for the PKI builder.
+pub fn offset(moment: UnixTime) -> time::OffsetDateTime {
+    time::OffsetDateTime::from_unix_timestamp(moment.0).unwrap()
+}
+
+/// The shared test PKI.
+pub fn pki() -> Arc<TestPki> {
+    TestPki::cached(SEED).unwrap()
+}
+
+/// Maps the test PKI's kind to the core's.
+pub fn kind(kind: jpki_testpki::CertKind) -> CertKind {
+    match kind {
+        jpki_testpki::CertKind::SigningCard => CertKind::SigningCard,
+        jpki_testpki::CertKind::AuthCard => CertKind::AuthCard,
+        jpki_testpki::CertKind::SigningPhone => CertKind::SigningPhone,
+        jpki_testpki::CertKind::AuthPhone => CertKind::AuthPhone,
+    }
+}
+
+/// The policy OIDs the test PKI uses per kind.
+pub fn policies(kind: CertKind) -> Vec<String> {
+    use jpki_testpki::profile::oid;
+    let policy = match kind {
+        CertKind::SigningCard => oid::POLICY_SIGNING,
+        CertKind::AuthCard => oid::POLICY_AUTH,
+        CertKind::SigningPhone => oid::POLICY_SIGNING_PHONE_TEST,
+        CertKind::AuthPhone => oid::POLICY_AUTH_PHONE_TEST,
+    };
+    vec![policy.to_owned()]
+}
+
+/// A verifier with its CRL set.
+pub struct Fixture {
+    pub pki: Arc<TestPki>,
+    pub crls: Arc<CrlSet>,
+    pub verifier: Verifier,
+}
+
+impl Fixture {
+    /// Every anchor of the test PKI, no CRLs loaded yet.
+    pub fn without_crls() -> Self {
+        let pki = pki();
+        let crls = Arc::new(CrlSet::new(0));
+        let kinds = CertKind::ALL
+            .into_iter()
+            .map(|core_kind| KindConfig {
+                kind: core_kind,
+                anchors: pki
+                    .cas()
+                    .iter()
+                    .filter(|ca| ca.is_anchor() && kind(ca.kind()) == core_kind)
+                    .map(|ca| ca.cert_der().to_vec())
+                    .collect(),
+                policy_oids: policies(core_kind),
+                revocation: crls.clone(),
+            })
+            .collect();
+        let verifier = Verifier::new(VerifierConfig {
+            kinds,
+            algorithms: jpki_core::AlgorithmPolicy::default(),
+            chain_cache_capacity: 1000,
+        })
+        .unwrap();
+        Fixture { pki, crls, verifier }
+    }
+
+    /// Every anchor, with an empty CRL per anchor valid from 2026-05-01 to 2026-07-01.
+    pub fn new() -> Self {
+        let fixture = Self::without_crls();
+        for ca in fixture.pki.cas().iter().filter(|ca| ca.is_anchor()) {
+            fixture.publish(ca, time("2026-05-01T00:00:00Z"), time("2026-07-01T00:00:00Z"), 1, &[]);
+        }
+        fixture
+    }
+
+    /// Issues and loads a CRL from `ca`.
+    pub fn publish(&self, ca: &Ca, this_update: UnixTime, next_update: UnixTime, number: u64, entries: &[CrlEntry]) {
+        let der = ca.issue_crl(offset(this_update), offset(next_update), number, entries).unwrap();
+        self.crls.add(ca.label(), &der, self.verifier.anchors()).unwrap();
+    }
+
+    /// The anchor CA of a kind and generation.
+    pub fn ca(&self, kind: jpki_testpki::CertKind, generation: u8) -> &Ca {
+        self.pki.ca(kind, generation).unwrap()
+    }
+}
