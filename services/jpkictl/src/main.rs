@@ -1,6 +1,8 @@
 //! jpkictl: offline verification, the test PKI and card simulator, and the demo.
 
+mod demo;
 mod render;
+mod testpki;
 mod trust;
 mod verify;
 
@@ -9,7 +11,7 @@ use clap::{Parser, Subcommand};
 /// jpki-gateway command-line tool.
 #[derive(Parser, Debug)]
 #[command(name = "jpkictl", version, about)]
-struct Cli {
+pub struct Cli {
     #[command(subcommand)]
     command: Command,
 }
@@ -20,6 +22,11 @@ enum Command {
     /// Exit code: 0 TOTAL_PASSED, 1 TOTAL_FAILED, 2 INDETERMINATE, 3 bad input or configuration.
     #[command(subcommand)]
     Verify(VerifyCommand),
+    /// The test PKI and card simulator.
+    #[command(subcommand)]
+    Testpki(testpki::TestPkiCommand),
+    /// Walk through account opening and login end to end on a generated test PKI.
+    Demo(demo::DemoArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -30,13 +37,19 @@ enum VerifyCommand {
     Auth(verify::AuthArgs),
 }
 
-fn main() {
-    let cli = Cli::parse();
-    let result = match &cli.command {
+/// Runs one command; returns the exit code.
+fn run(command: &Command) -> anyhow::Result<i32> {
+    match command {
         Command::Verify(VerifyCommand::Signature(args)) => verify::signature(args),
         Command::Verify(VerifyCommand::Auth(args)) => verify::auth(args),
-    };
-    match result {
+        Command::Testpki(command) => testpki::run(command),
+        Command::Demo(args) => demo::run(args),
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    match run(&cli.command) {
         Ok(code) => std::process::exit(code),
         Err(error) => {
             eprintln!("jpkictl: {error:#}");

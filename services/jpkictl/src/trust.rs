@@ -12,8 +12,8 @@ use jpki_core::{AlgorithmPolicy, CertKind, CrlSet, KindConfig, TrustAnchor, Unix
 #[derive(clap::Args, Debug, Clone)]
 pub struct TrustArgs {
     /// Directory of root certificates (PEM or DER). Each file name starts with its kind:
-    /// signing-card, auth-card, signing-phone or auth-phone. A test-PKI directory works as is
-    /// (its `anchors/` folder and `policies` file are used).
+    /// signing-card, auth-card, signing-phone or auth-phone. A test-PKI directory (with
+    /// `manifest.json`) works as is: its anchors and policy OIDs are used.
     #[arg(long, value_name = "DIR")]
     pub anchors: Option<PathBuf>,
     /// One root certificate file for a kind, as KIND=FILE. Repeatable.
@@ -93,10 +93,12 @@ fn parse_kind(text: &str, origin: &str) -> anyhow::Result<CertKind> {
 
 fn kind_of_file(path: &Path) -> anyhow::Result<CertKind> {
     let stem = path.file_name().and_then(|name| name.to_str()).unwrap_or_default().replace('-', "_");
-    CertKind::ALL
-        .into_iter()
-        .find(|kind| stem.starts_with(kind.as_str()))
-        .with_context(|| format!("{}: file name does not start with a kind (signing-card, auth-card, signing-phone, auth-phone)", path.display()))
+    CertKind::ALL.into_iter().find(|kind| stem.starts_with(kind.as_str())).with_context(|| {
+        format!(
+            "{}: file name does not start with a kind (signing-card, auth-card, signing-phone, auth-phone)",
+            path.display()
+        )
+    })
 }
 
 fn files_in(directory: &Path) -> anyhow::Result<Vec<PathBuf>> {
@@ -122,22 +124,16 @@ impl TrustArgs {
         let mut anchors: Vec<(CertKind, Vec<u8>, PathBuf)> = Vec::new();
         let mut policies: Vec<(CertKind, String)> = Vec::new();
         if let Some(directory) = &self.anchors {
-            let nested = directory.join("anchors");
-            let anchor_directory = if nested.is_dir() { nested } else { directory.clone() };
-            for path in files_in(&anchor_directory)?.into_iter().filter(|path| is_certificate_file(path)) {
-                let kind = kind_of_file(&path)?;
-                for der in certificates_from_pem_or_der(&read(&path)?)
-                    .map_err(|_| anyhow::anyhow!("{}: broken PEM armour", path.display()))?
-                {
-                    anchors.push((kind, der, path.clone()));
-                }
-            }
-            let policy_file = directory.join("policies");
-            if policy_file.is_file() {
-                let text = std::fs::read_to_string(&policy_file)
-                    .with_context(|| format!("{}: cannot read", policy_file.display()))?;
-                for line in text.lines().map(str::trim).filter(|line| !line.is_empty() && !line.starts_with('#')) {
-                    policies.push(parse_policy(line, &policy_file.display().to_string())?);
+            if directory.join("manifest.json").is_file() {
+                load_test_pki(directory, &mut anchors, &mut policies)?;
+            } else {
+                for path in files_in(directory)?.into_iter().filter(|path| is_certificate_file(path)) {
+                    let kind = kind_of_file(&path)?;
+                    for der in certificates_from_pem_or_der(&read(&path)?)
+                        .map_err(|_| anyhow::anyhow!("{}: broken PEM armour", path.display()))?
+                    {
+                        anchors.push((kind, der, path.clone()));
+                    }
                 }
             }
         }
@@ -180,8 +176,11 @@ impl TrustArgs {
         }
         let mut kinds = Vec::new();
         for kind in CertKind::ALL {
-            let kind_anchors: Vec<Vec<u8>> =
-                anchors.iter().filter(|(anchor_kind, ..)| *anchor_kind == kind).map(|(_, der, _)| der.clone()).collect();
+            let kind_anchors: Vec<Vec<u8>> = anchors
+                .iter()
+                .filter(|(anchor_kind, ..)| *anchor_kind == kind)
+                .map(|(_, der, _)| der.clone())
+                .collect();
             if kind_anchors.is_empty() {
                 continue;
             }
@@ -198,8 +197,7 @@ impl TrustArgs {
             }
             kinds.push(KindConfig { kind, anchors: kind_anchors, policy_oids, revocation: crls.clone() });
         }
-        let verifier =
-            Verifier::new(VerifierConfig { kinds, algorithms: policy, chain_cache_capacity: 1024 })?;
+        let verifier = Verifier::new(VerifierConfig { kinds, algorithms: policy, chain_cache_capacity: 1024 })?;
         Ok(Trust { verifier, at })
     }
 }
@@ -211,4 +209,24 @@ fn parse_policy(item: &str, origin: &str) -> anyhow::Result<(CertKind, String)> 
         bail!("{origin}: {oid:?} is not a dotted OID");
     }
     Ok((parse_kind(kind.trim(), origin)?, oid.to_owned()))
+}
+
+type AnchorFiles = Vec<(CertKind, Vec<u8>, PathBuf)>;
+
+/// Anchors and policies of a directory written by `jpkictl testpki generate`.
+fn load_test_pki(
+    directory: &Path,
+    anchors: &mut AnchorFiles,
+    policies: &mut Vec<(CertKind, String)>,
+) -> anyhow::Result<()> {
+    let manifest = jpki_testpki::TestPki::load_manifest(directory)
+        .map_err(|error| anyhow::anyhow!("{}: {error}", directory.join("manifest.json").display()))?;
+    for entry in manifest.anchors.iter().filter(|entry| entry.anchor) {
+        let path = directory.join(&entry.cert_der);
+        anchors.push((crate::testpki::core_kind(entry.kind), read(&path)?, path));
+    }
+    for entry in &manifest.policies {
+        policies.push((crate::testpki::core_kind(entry.kind), entry.policy_oid.clone()));
+    }
+    Ok(())
 }

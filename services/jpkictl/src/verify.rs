@@ -84,8 +84,11 @@ pub fn signature(args: &SignatureArgs) -> anyhow::Result<i32> {
             bail!("--digest applies to raw signatures; a detached CMS takes --content");
         }
         let cms = read_cms(cms_path)?;
-        let input =
-            SignatureInput::Cms { cms: &cms, detached_content: content.as_deref(), certificate: certificate.as_deref() };
+        let input = SignatureInput::Cms {
+            cms: &cms,
+            detached_content: content.as_deref(),
+            certificate: certificate.as_deref(),
+        };
         trust.verifier.verify_signature(&input, trust.at)
     } else {
         let signature_path = args.signature.as_deref().context("give --cms or --signature")?;
@@ -115,7 +118,8 @@ pub fn auth(args: &AuthArgs) -> anyhow::Result<i32> {
     let signature = read(&args.signature)?;
     let challenge_issued_at: Option<UnixTime> =
         args.challenge_issued_at.as_deref().map(|text| validation_time(Some(text))).transpose()?;
-    let input = AuthProofInput { certificate: &certificate, challenge: &challenge, signature: &signature, challenge_issued_at };
+    let input =
+        AuthProofInput { certificate: &certificate, challenge: &challenge, signature: &signature, challenge_issued_at };
     let report = trust.verifier.verify_auth_proof(&input, trust.at);
     let files = InputFiles { certificate: Some(args.cert.clone()), cms: None, signature: Some(args.signature.clone()) };
     Ok(emit(&report, &files, args.json))
