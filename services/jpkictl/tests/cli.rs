@@ -1,0 +1,209 @@
+//! The CLI as a user runs it: the demo, verification output, and errors that name the file.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn jpkictl(arguments: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_jpkictl")).args(arguments).output().expect("run jpkictl")
+}
+
+fn text(output: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+fn generate(directory: &Path) -> String {
+    let pki = directory.join("pki").display().to_string();
+    let output = jpkictl(&["testpki", "generate", "--out", &pki, "--crl-this-update", "2026-05-31T00:00:00Z"]);
+    assert!(output.status.success(), "{}", text(&output));
+    pki
+}
+
+#[test]
+fn demo_runs_and_every_printed_command_runs_verbatim() {
+    let directory = tempfile::tempdir().unwrap();
+    let output = jpkictl(&["demo", "--dir", &directory.path().display().to_string()]);
+    let printed = text(&output);
+    assert!(output.status.success(), "{printed}");
+    assert!(printed.contains("demo complete"));
+    // Re-run the printed jpkictl lines through a shell, exactly as a user would paste them.
+    let commands: Vec<&str> = printed.lines().filter_map(|line| line.strip_prefix("$ jpkictl ")).collect();
+    assert_eq!(commands.len(), 8, "{printed}");
+    let expected_codes = [0, 0, 0, 0, 0, 0, 0, 2];
+    for (command, expected) in commands.iter().zip(expected_codes) {
+        let status = Command::new("sh")
+            .arg("-c")
+            .arg(format!("\"$JPKICTL\" {command} >/dev/null"))
+            .env("JPKICTL", env!("CARGO_BIN_EXE_jpkictl"))
+            .status()
+            .unwrap();
+        assert_eq!(status.code(), Some(expected), "{command}");
+    }
+}
+
+#[test]
+fn json_report_and_exit_codes() {
+    let directory = tempfile::tempdir().unwrap();
+    let pki = generate(directory.path());
+    let form = directory.path().join("form.txt");
+    std::fs::write(&form, "申込書").unwrap();
+    let signature = directory.path().join("form.sig");
+    let (form_s, signature_s) = (form.display().to_string(), signature.display().to_string());
+    let output = jpkictl(&[
+        "testpki",
+        "sign",
+        "--pki",
+        &pki,
+        "--holder",
+        "h01",
+        "--in",
+        &form_s,
+        "--out",
+        &signature_s,
+        "--raw",
+    ]);
+    assert!(output.status.success(), "{}", text(&output));
+    let certificate = format!("{pki}/holders/h01/signing.pem");
+    let crl = format!("{pki}/crl");
+    let base = [
+        "verify",
+        "signature",
+        "--anchors",
+        &pki,
+        "--crl",
+        &crl,
+        "--signature",
+        &signature_s,
+        "--cert",
+        &certificate,
+        "--content",
+        &form_s,
+        "--at",
+        "2026-06-01T00:00:00Z",
+        "--json",
+    ];
+    let output = jpkictl(&base);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["indication"], "TOTAL_PASSED");
+    assert_eq!(report["four_fields"]["name"]["value"], "山田\u{3000}太郎");
+    assert_eq!(report["certificate"]["kind"], "signing_card");
+
+    // Altered content: TOTAL_FAILED, exit code 1.
+    std::fs::write(&form, "改ざんされた申込書").unwrap();
+    let output = jpkictl(&base);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["sub_indication"], "SIG_CRYPTO_FAILURE");
+    assert_eq!(report["reason"]["code"], "SIGNATURE_INVALID");
+
+    // Without CRLs the status is unknown: INDETERMINATE/TRY_LATER, exit code 2.
+    std::fs::write(&form, "申込書").unwrap();
+    let without_crl: Vec<&str> =
+        base.iter().copied().filter(|argument| *argument != "--crl" && *argument != crl).collect();
+    let output = jpkictl(&without_crl);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["sub_indication"], "TRY_LATER");
+}
+
+#[test]
+fn malformed_files_are_named_never_a_panic() {
+    let directory = tempfile::tempdir().unwrap();
+    let pki = generate(directory.path());
+    let crl = format!("{pki}/crl");
+    let garbage = directory.path().join("garbage.pem");
+    std::fs::write(&garbage, "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n").unwrap();
+    let garbage_s = garbage.display().to_string();
+    let missing = directory.path().join("missing.bin").display().to_string();
+    let challenge = "00";
+
+    // A file that cannot be read, broken PEM, a bad CRL, a bad anchor: exit 3 naming the file.
+    let output = jpkictl(&[
+        "verify",
+        "auth",
+        "--anchors",
+        &pki,
+        "--crl",
+        &crl,
+        "--cert",
+        &missing,
+        "--challenge-hex",
+        challenge,
+        "--signature",
+        &missing,
+    ]);
+    assert_eq!(output.status.code(), Some(3));
+    assert!(text(&output).contains("missing.bin: cannot read"), "{}", text(&output));
+    let output = jpkictl(&[
+        "verify",
+        "auth",
+        "--anchors",
+        &pki,
+        "--crl",
+        &crl,
+        "--cert",
+        &garbage_s,
+        "--challenge-hex",
+        challenge,
+        "--signature",
+        &garbage_s,
+    ]);
+    assert_eq!(output.status.code(), Some(3));
+    assert!(text(&output).contains("garbage.pem"), "{}", text(&output));
+    let output = jpkictl(&[
+        "verify",
+        "auth",
+        "--anchors",
+        &pki,
+        "--crl",
+        &garbage_s,
+        "--cert",
+        &garbage_s,
+        "--challenge-hex",
+        challenge,
+        "--signature",
+        &garbage_s,
+    ]);
+    assert_eq!(output.status.code(), Some(3));
+    assert!(text(&output).contains("garbage.pem"), "{}", text(&output));
+    let output = jpkictl(&[
+        "verify",
+        "auth",
+        "--anchor",
+        &format!("auth-card={pki}/holders/h01/auth.pem"),
+        "--cert",
+        &garbage_s,
+        "--challenge-hex",
+        challenge,
+        "--signature",
+        &garbage_s,
+    ]);
+    assert_eq!(output.status.code(), Some(3));
+    assert!(text(&output).contains("auth.pem: unusable trust anchor"), "{}", text(&output));
+
+    // DER garbage where a certificate belongs is a FORMAT_FAILURE result naming the file.
+    let binary = directory.path().join("cert.der");
+    std::fs::write(&binary, [0x30, 0x82, 0xff, 0xff, 0x00]).unwrap();
+    let binary_s = binary.display().to_string();
+    let output = jpkictl(&[
+        "verify",
+        "auth",
+        "--anchors",
+        &pki,
+        "--crl",
+        &crl,
+        "--cert",
+        &binary_s,
+        "--challenge-hex",
+        challenge,
+        "--signature",
+        &binary_s,
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let printed = text(&output);
+    assert!(
+        printed.contains("FORMAT_FAILURE") && printed.contains("malformed file") && printed.contains("cert.der"),
+        "{printed}"
+    );
+}
