@@ -24,11 +24,7 @@ pub struct Extension {
 impl Extension {
     /// A new extension.
     pub fn new(oid: &str, critical: bool, value: Vec<u8>) -> Self {
-        Extension {
-            oid: oid.to_owned(),
-            critical,
-            value,
-        }
+        Extension { oid: oid.to_owned(), critical, value }
     }
 
     /// DER `Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE, extnValue }`.
@@ -57,10 +53,7 @@ pub fn general_name_dir(name: &DistinguishedName) -> Result<Vec<u8>> {
 
 /// `GeneralName` otherName: `[0] IMPLICIT SEQUENCE { type-id OID, value [0] EXPLICIT UTF8String }`.
 pub fn general_name_other_utf8(type_id: &str, value: &str) -> Result<Vec<u8>> {
-    Ok(der::implicit_constructed(
-        0,
-        &[&der::oid(type_id)?, &der::explicit(0, &[&der::utf8_string(value)])],
-    ))
+    Ok(der::implicit_constructed(0, &[&der::oid(type_id)?, &der::explicit(0, &[&der::utf8_string(value)])]))
 }
 
 /// Builders for the extensions of the JPKI profile.
@@ -74,11 +67,7 @@ pub mod ext {
 
     /// basicConstraints `{ cA }` (no pathLenConstraint).
     pub fn basic_constraints(ca: bool, critical: bool) -> Extension {
-        let value = if ca {
-            der::sequence(&[&der::boolean(true)])
-        } else {
-            der::sequence(&[])
-        };
+        let value = if ca { der::sequence(&[&der::boolean(true)]) } else { der::sequence(&[]) };
         Extension::new(oid::BASIC_CONSTRAINTS, critical, value)
     }
 
@@ -89,25 +78,15 @@ pub mod ext {
 
     /// authorityKeyIdentifier with only `keyIdentifier [0]`.
     pub fn authority_key_identifier(key_id: &[u8]) -> Extension {
-        Extension::new(
-            oid::AUTHORITY_KEY_IDENTIFIER,
-            false,
-            der::sequence(&[&der::implicit_primitive(0, key_id)]),
-        )
+        Extension::new(oid::AUTHORITY_KEY_IDENTIFIER, false, der::sequence(&[&der::implicit_primitive(0, key_id)]))
     }
 
     /// certificatePolicies with one PolicyInformation per OID and no qualifiers.
     pub fn certificate_policies(policies: &[&str], critical: bool) -> Result<Extension> {
-        let infos: Vec<Vec<u8>> = policies
-            .iter()
-            .map(|p| Ok(der::sequence(&[&der::oid(p)?])))
-            .collect::<Result<_>>()?;
+        let infos: Vec<Vec<u8>> =
+            policies.iter().map(|p| Ok(der::sequence(&[&der::oid(p)?]))).collect::<Result<_>>()?;
         let refs: Vec<&[u8]> = infos.iter().map(Vec::as_slice).collect();
-        Ok(Extension::new(
-            oid::CERTIFICATE_POLICIES,
-            critical,
-            der::sequence(&refs),
-        ))
+        Ok(Extension::new(oid::CERTIFICATE_POLICIES, critical, der::sequence(&refs)))
     }
 
     /// cRLDistributionPoints with one DistributionPoint whose fullName is a directoryName.
@@ -128,20 +107,12 @@ pub mod ext {
 
     /// subjectAltName with one directoryName (the CA's Japanese name).
     pub fn subject_alt_name_dir(name: &DistinguishedName) -> Result<Extension> {
-        Ok(Extension::new(
-            oid::SUBJECT_ALT_NAME,
-            false,
-            der::sequence(&[&general_name_dir(name)?]),
-        ))
+        Ok(Extension::new(oid::SUBJECT_ALT_NAME, false, der::sequence(&[&general_name_dir(name)?])))
     }
 
     /// issuerAltName with one directoryName.
     pub fn issuer_alt_name_dir(name: &DistinguishedName) -> Result<Extension> {
-        Ok(Extension::new(
-            oid::ISSUER_ALT_NAME,
-            false,
-            der::sequence(&[&general_name_dir(name)?]),
-        ))
+        Ok(Extension::new(oid::ISSUER_ALT_NAME, false, der::sequence(&[&general_name_dir(name)?])))
     }
 
     /// subjectAltName carrying the basic four information as otherNames, in the order real
@@ -156,16 +127,9 @@ pub mod ext {
             (oid::FF_NAME_SUBSTITUTE, f.name_substitute.as_str()),
             (oid::FF_ADDRESS_SUBSTITUTE, f.address_substitute.as_str()),
         ];
-        let names: Vec<Vec<u8>> = entries
-            .iter()
-            .map(|(o, v)| general_name_other_utf8(o, v))
-            .collect::<Result<_>>()?;
+        let names: Vec<Vec<u8>> = entries.iter().map(|(o, v)| general_name_other_utf8(o, v)).collect::<Result<_>>()?;
         let refs: Vec<&[u8]> = names.iter().map(Vec::as_slice).collect();
-        Ok(Extension::new(
-            oid::SUBJECT_ALT_NAME,
-            false,
-            der::sequence(&refs),
-        ))
+        Ok(Extension::new(oid::SUBJECT_ALT_NAME, false, der::sequence(&refs)))
     }
 }
 
@@ -239,20 +203,9 @@ impl CertificateBuilder {
         let version = der::explicit(0, &[&der::integer_u64(2)]);
         let serial = der::integer_unsigned(&self.serial);
         let alg = self.signature_hash.signature_algorithm_der()?;
-        let validity = der::sequence(&[
-            &der::x509_time(self.not_before)?,
-            &der::x509_time(self.not_after)?,
-        ]);
+        let validity = der::sequence(&[&der::x509_time(self.not_before)?, &der::x509_time(self.not_after)?]);
         let subject = self.subject.to_der()?;
-        let mut parts: Vec<&[u8]> = vec![
-            &version,
-            &serial,
-            &alg,
-            issuer_name_der,
-            &validity,
-            &subject,
-            &self.spki,
-        ];
+        let mut parts: Vec<&[u8]> = vec![&version, &serial, &alg, issuer_name_der, &validity, &subject, &self.spki];
         let exts;
         if !self.extensions.is_empty() {
             exts = der::explicit(3, &[&extensions_der(&self.extensions)?]);
@@ -278,11 +231,7 @@ impl CertificateBuilder {
 /// `SEQUENCE { tbs, signatureAlgorithm, signatureValue BIT STRING }` (certificates and CRLs).
 pub fn signed_structure(tbs: Vec<u8>, key: &PrivateKey, alg: HashAlg) -> Result<Vec<u8>> {
     let sig = sign_message(key, &tbs, alg)?;
-    Ok(der::sequence(&[
-        &tbs,
-        &alg.signature_algorithm_der()?,
-        &der::bit_string(&sig, 0),
-    ]))
+    Ok(der::sequence(&[&tbs, &alg.signature_algorithm_der()?, &der::bit_string(&sig, 0)]))
 }
 
 #[cfg(test)]
@@ -310,10 +259,7 @@ mod tests {
     #[test]
     fn key_usage_and_basic_constraints_bytes() {
         let ku = ext::key_usage(&[5, 6], true);
-        assert_eq!(ku.to_der().unwrap()[5..], [1, 1, 0xFF, 4, 4, 3, 2, 1, 6]);
-        assert_eq!(
-            ext::basic_constraints(true, true).value,
-            vec![0x30, 3, 1, 1, 0xFF]
-        );
+        assert_eq!(ku.to_der().unwrap()[7..], [1, 1, 0xFF, 4, 4, 3, 2, 1, 6]);
+        assert_eq!(ext::basic_constraints(true, true).value, vec![0x30, 3, 1, 1, 0xFF]);
     }
 }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::macros::datetime;
 
-use crate::cert::{Extension, IssuerRef, extensions_der, ext};
+use crate::cert::{Extension, IssuerRef, ext, extensions_der};
 use crate::der::{self, tag};
 use crate::error::{Error, Result};
 use crate::name::DistinguishedName;
@@ -85,12 +85,7 @@ pub struct CrlEntry {
 impl CrlEntry {
     /// An entry without reason or extensions.
     pub fn new(serial: impl Into<Vec<u8>>, revocation_date: OffsetDateTime) -> Self {
-        CrlEntry {
-            serial: serial.into(),
-            revocation_date,
-            reason: None,
-            extensions: Vec::new(),
-        }
+        CrlEntry { serial: serial.into(), revocation_date, reason: None, extensions: Vec::new() }
     }
 
     /// Sets the reason code.
@@ -149,11 +144,7 @@ impl IssuingDistributionPoint {
             parts.push(der::implicit_primitive(2, &[0xFF]));
         }
         let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
-        Ok(Extension::new(
-            oid::ISSUING_DISTRIBUTION_POINT,
-            true,
-            der::sequence(&refs),
-        ))
+        Ok(Extension::new(oid::ISSUING_DISTRIBUTION_POINT, true, der::sequence(&refs)))
     }
 }
 
@@ -274,11 +265,7 @@ impl CrlBuilder {
             exts.push(idp.extension()?);
         }
         if let Some(base) = self.delta_base {
-            exts.push(Extension::new(
-                oid::DELTA_CRL_INDICATOR,
-                true,
-                der::integer_u64(base),
-            ));
+            exts.push(Extension::new(oid::DELTA_CRL_INDICATOR, true, der::integer_u64(base)));
         }
         exts.extend(self.extensions.iter().cloned());
         if exts.is_empty() {
@@ -299,16 +286,8 @@ impl CrlBuilder {
     pub fn tbs_der<'a>(&self, issuer: impl Into<IssuerRef<'a>>) -> Result<Vec<u8>> {
         let issuer = issuer.into();
         let entries = self.encoded_entries()?;
-        let revoked = if entries.is_empty() {
-            Vec::new()
-        } else {
-            der::tlv(tag::SEQUENCE, &entries)
-        };
-        Ok(der::sequence(&[
-            &self.leading_fields(&issuer)?,
-            &revoked,
-            &self.extensions_field(&issuer)?,
-        ]))
+        let revoked = if entries.is_empty() { Vec::new() } else { der::tlv(tag::SEQUENCE, &entries) };
+        Ok(der::sequence(&[&self.leading_fields(&issuer)?, &revoked, &self.extensions_field(&issuer)?]))
     }
 
     /// Signs and returns the DER CRL. `issuer` is a [`Ca`] or any [`IssuerRef`].
@@ -392,20 +371,12 @@ pub fn large_crl_entry(seed: u64, index: u64, this_update: OffsetDateTime) -> Cr
         14 => ReasonCode::CessationOfOperation,
         _ => ReasonCode::CertificateHold,
     };
-    CrlEntry::new(
-        large_crl_serial(seed, index).to_vec(),
-        this_update - time::Duration::seconds(back as i64),
-    )
-    .reason(reason)
+    CrlEntry::new(large_crl_serial(seed, index).to_vec(), this_update - time::Duration::seconds(back as i64))
+        .reason(reason)
 }
 
 /// Writes the fixed-size encoding of generated entry `index` into `out` (49 bytes).
-fn write_generated_entry(
-    out: &mut [u8; LARGE_CRL_ENTRY_LEN],
-    seed: u64,
-    index: u64,
-    this_update: OffsetDateTime,
-) {
+fn write_generated_entry(out: &mut [u8; LARGE_CRL_ENTRY_LEN], seed: u64, index: u64, this_update: OffsetDateTime) {
     let e = large_crl_entry(seed, index, this_update);
     let t = e.revocation_date;
     out[0] = tag::SEQUENCE;
@@ -424,9 +395,7 @@ fn write_generated_entry(
     out[32..34].copy_from_slice(&two(t.second()));
     out[34] = b'Z';
     // Extensions { Extension { reasonCode, OCTET STRING { ENUMERATED } } }
-    out[35..48].copy_from_slice(&[
-        0x30, 0x0C, 0x30, 0x0A, 0x06, 0x03, 0x55, 0x1D, 0x15, 0x04, 0x03, 0x0A, 0x01,
-    ]);
+    out[35..48].copy_from_slice(&[0x30, 0x0C, 0x30, 0x0A, 0x06, 0x03, 0x55, 0x1D, 0x15, 0x04, 0x03, 0x0A, 0x01]);
     out[48] = e.reason.map_or(0, ReasonCode::code);
 }
 
@@ -467,16 +436,10 @@ pub fn write_large_crl_with<'a, W: Write>(
     writer: W,
 ) -> Result<LargeCrlInfo> {
     let issuer = issuer.into();
-    if !(1950..2050).contains(&opts.this_update.year())
-        || !(1955..2050).contains(&(opts.this_update.year()))
-    {
-        return Err(Error::Invalid(
-            "large CRLs need thisUpdate in 1955..2049 (fixed-size UTCTime entries)".into(),
-        ));
+    if !(1955..2050).contains(&opts.this_update.year()) {
+        return Err(Error::Invalid("large CRLs need thisUpdate in 1955..2049 (fixed-size UTCTime entries)".into()));
     }
-    let builder = CrlBuilder::new(opts.this_update, Some(opts.next_update))
-        .number(opts.number)
-        .hash(opts.hash);
+    let builder = CrlBuilder::new(opts.this_update, Some(opts.next_update)).number(opts.number).hash(opts.hash);
     let leading = builder.leading_fields(&issuer)?;
     let exts = builder.extensions_field(&issuer)?;
     let mut extra = Vec::new();
@@ -484,26 +447,16 @@ pub fn write_large_crl_with<'a, W: Write>(
         extra.extend(e.to_der()?);
     }
     let too_big = || Error::Invalid("CRL too large for this platform".into());
-    let generated_len = usize::try_from(entry_count)
-        .ok()
-        .and_then(|n| n.checked_mul(LARGE_CRL_ENTRY_LEN))
-        .ok_or_else(too_big)?;
+    let generated_len =
+        usize::try_from(entry_count).ok().and_then(|n| n.checked_mul(LARGE_CRL_ENTRY_LEN)).ok_or_else(too_big)?;
     let revoked_len = generated_len.checked_add(extra.len()).ok_or_else(too_big)?;
-    let revoked_tlv_len = if revoked_len == 0 {
-        0
-    } else {
-        der::tlv_len(revoked_len)
-    };
+    let revoked_tlv_len = if revoked_len == 0 { 0 } else { der::tlv_len(revoked_len) };
     let tbs_len = leading.len() + revoked_tlv_len + exts.len();
     let alg = opts.hash.signature_algorithm_der()?;
     let sig_len = rsa::traits::PublicKeyParts::size(issuer.key);
     let outer_len = der::tlv_len(tbs_len) + alg.len() + der::tlv_len(sig_len + 1);
 
-    let mut w = HashingWriter {
-        inner: writer,
-        hasher: opts.hash.hasher(),
-        written: 0,
-    };
+    let mut w = HashingWriter { inner: writer, hasher: opts.hash.hasher(), written: 0 };
     let mut header = Vec::with_capacity(16);
     der::push_header(&mut header, tag::SEQUENCE, outer_len);
     w.put(&header, false)?;
@@ -521,8 +474,7 @@ pub fn write_large_crl_with<'a, W: Write>(
         let mut entry = [0u8; LARGE_CRL_ENTRY_LEN];
         let mut index = 0u64;
         while index < entry_count {
-            let n = usize::try_from((entry_count - index).min(CHUNK_ENTRIES as u64))
-                .map_err(|_| too_big())?;
+            let n = usize::try_from((entry_count - index).min(CHUNK_ENTRIES as u64)).map_err(|_| too_big())?;
             for slot in chunk.chunks_exact_mut(LARGE_CRL_ENTRY_LEN).take(n) {
                 write_generated_entry(&mut entry, opts.seed, index, opts.this_update);
                 slot.copy_from_slice(&entry);
@@ -532,11 +484,7 @@ pub fn write_large_crl_with<'a, W: Write>(
         }
     }
     w.put(&exts, true)?;
-    let HashingWriter {
-        mut inner,
-        hasher,
-        written,
-    } = w;
+    let HashingWriter { mut inner, hasher, written } = w;
     let digest = hasher.finalize();
     let sig = sign_digest(issuer.key, &digest, opts.hash)?;
     let tail = [alg, der::bit_string(&sig, 0)].concat();
@@ -544,10 +492,7 @@ pub fn write_large_crl_with<'a, W: Write>(
     inner.flush().map_err(Error::Write)?;
     let total_len = written + tail.len() as u64;
     debug_assert_eq!(total_len as usize, der::tlv_len(outer_len));
-    Ok(LargeCrlInfo {
-        entry_count: entry_count + opts.extra_entries.len() as u64,
-        total_len,
-    })
+    Ok(LargeCrlInfo { entry_count: entry_count + opts.extra_entries.len() as u64, total_len })
 }
 
 #[cfg(test)]

@@ -40,11 +40,7 @@ pub mod tag {
 
 /// Number of bytes the DER length field takes for a value of `len` bytes.
 pub fn length_len(len: usize) -> usize {
-    if len < 0x80 {
-        1
-    } else {
-        1 + (usize::BITS as usize / 8 - len.leading_zeros() as usize / 8)
-    }
+    if len < 0x80 { 1 } else { 1 + (usize::BITS as usize / 8 - len.leading_zeros() as usize / 8) }
 }
 
 /// Total TLV size of a value of `len` content bytes with a one-byte tag.
@@ -169,17 +165,11 @@ pub fn enumerated(value: u8) -> Vec<u8> {
 /// Content octets of an OBJECT IDENTIFIER given in dotted form.
 pub fn oid_content(dotted: &str) -> Result<Vec<u8>> {
     let bad = || Error::InvalidOid(dotted.to_owned());
-    let arcs: Vec<u64> = dotted
-        .split('.')
-        .map(|a| a.parse::<u64>().map_err(|_| bad()))
-        .collect::<Result<_>>()?;
+    let arcs: Vec<u64> = dotted.split('.').map(|a| a.parse::<u64>().map_err(|_| bad())).collect::<Result<_>>()?;
     if arcs.len() < 2 || arcs[0] > 2 || (arcs[0] < 2 && arcs[1] > 39) {
         return Err(bad());
     }
-    let first = arcs[0]
-        .checked_mul(40)
-        .and_then(|v| v.checked_add(arcs[1]))
-        .ok_or_else(bad)?;
+    let first = arcs[0].checked_mul(40).and_then(|v| v.checked_add(arcs[1])).ok_or_else(bad)?;
     let mut out = Vec::new();
     for arc in std::iter::once(first).chain(arcs[2..].iter().copied()) {
         let mut groups = [0u8; 10];
@@ -213,21 +203,14 @@ pub fn utf8_string(value: &str) -> Vec<u8> {
 /// Whether every character is in the PrintableString repertoire (X.680 41.4).
 pub fn is_printable(value: &str) -> bool {
     value.chars().all(|c| {
-        c.is_ascii_alphanumeric()
-            || matches!(
-                c,
-                ' ' | '\'' | '(' | ')' | '+' | ',' | '-' | '.' | '/' | ':' | '=' | '?'
-            )
+        c.is_ascii_alphanumeric() || matches!(c, ' ' | '\'' | '(' | ')' | '+' | ',' | '-' | '.' | '/' | ':' | '=' | '?')
     })
 }
 
 /// PrintableString; fails on characters outside its repertoire.
 pub fn printable_string(value: &str) -> Result<Vec<u8>> {
     if !is_printable(value) {
-        return Err(Error::InvalidString {
-            kind: "PrintableString",
-            value: value.to_owned(),
-        });
+        return Err(Error::InvalidString { kind: "PrintableString", value: value.to_owned() });
     }
     Ok(tlv(tag::PRINTABLE_STRING, value.as_bytes()))
 }
@@ -272,10 +255,7 @@ fn check_year(t: OffsetDateTime) -> Result<OffsetDateTime> {
 pub fn utc_time(t: OffsetDateTime) -> Result<Vec<u8>> {
     let t = check_year(t)?;
     if !(1950..=2049).contains(&t.year()) {
-        return Err(Error::Time(format!(
-            "year {} not representable as UTCTime",
-            t.year()
-        )));
+        return Err(Error::Time(format!("year {} not representable as UTCTime", t.year())));
     }
     let s = format!(
         "{:02}{:02}{:02}{:02}{:02}{:02}Z",
@@ -307,11 +287,7 @@ pub fn generalized_time(t: OffsetDateTime) -> Result<Vec<u8>> {
 /// X.509 `Time` per RFC 5280 4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050 on.
 pub fn x509_time(t: OffsetDateTime) -> Result<Vec<u8>> {
     let year = t.to_offset(time::UtcOffset::UTC).year();
-    if (1950..2050).contains(&year) {
-        utc_time(t)
-    } else {
-        generalized_time(t)
-    }
+    if (1950..2050).contains(&year) { utc_time(t) } else { generalized_time(t) }
 }
 
 /// AlgorithmIdentifier with NULL parameters (the RSA PKCS#1 convention).
@@ -365,9 +341,7 @@ impl<'a> Reader<'a> {
         if tag & 0x1F == 0x1F {
             return Err(Error::Der("high tag numbers are not supported"));
         }
-        let (&first, mut after_len) = after_tag
-            .split_first()
-            .ok_or(Error::Der("missing length"))?;
+        let (&first, mut after_len) = after_tag.split_first().ok_or(Error::Der("missing length"))?;
         let len = if first < 0x80 {
             usize::from(first)
         } else {
@@ -391,11 +365,7 @@ impl<'a> Reader<'a> {
         let header = input.len() - after_len.len();
         let raw = &input[..header + len];
         self.rest = &input[header + len..];
-        Ok(Tlv {
-            tag,
-            content: &after_len[..len],
-            raw,
-        })
+        Ok(Tlv { tag, content: &after_len[..len], raw })
     }
 
     /// Reads the next TLV and checks its tag.
@@ -408,6 +378,42 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Parses a DER UTCTime or GeneralizedTime of the forms this crate writes (`...Z`, no fraction).
+pub fn parse_time(t: Tlv<'_>) -> Result<OffsetDateTime> {
+    let bad = || Error::Der("bad time");
+    let s = std::str::from_utf8(t.content).map_err(|_| bad())?;
+    let digits = s.strip_suffix('Z').ok_or_else(bad)?;
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let num = |r: std::ops::Range<usize>| -> Result<u32> {
+        digits.get(r).and_then(|d| d.parse::<u32>().ok()).ok_or_else(bad)
+    };
+    let (year, rest) = match (t.tag, digits.len()) {
+        (tag::UTC_TIME, 12) => {
+            let yy = num(0..2)?;
+            (if yy >= 50 { 1900 + yy } else { 2000 + yy }, 2)
+        }
+        (tag::GENERALIZED_TIME, 14) => (num(0..4)?, 4),
+        _ => return Err(bad()),
+    };
+    let field = |i: usize| num(rest + 2 * i..rest + 2 * i + 2);
+    let month = time::Month::try_from(u8::try_from(field(0)?).map_err(|_| bad())?).map_err(|_| bad())?;
+    let date = time::Date::from_calendar_date(
+        i32::try_from(year).map_err(|_| bad())?,
+        month,
+        u8::try_from(field(1)?).map_err(|_| bad())?,
+    )
+    .map_err(|_| bad())?;
+    let tod = time::Time::from_hms(
+        u8::try_from(field(2)?).map_err(|_| bad())?,
+        u8::try_from(field(3)?).map_err(|_| bad())?,
+        u8::try_from(field(4)?).map_err(|_| bad())?,
+    )
+    .map_err(|_| bad())?;
+    Ok(time::PrimitiveDateTime::new(date, tod).assume_utc())
+}
+
 /// The parts of a certificate that signing and CRL issuing need.
 #[derive(Clone, Debug)]
 pub struct CertInfo {
@@ -417,6 +423,10 @@ pub struct CertInfo {
     pub issuer: Vec<u8>,
     /// The subject Name, DER encoded.
     pub subject: Vec<u8>,
+    /// notBefore.
+    pub not_before: OffsetDateTime,
+    /// notAfter.
+    pub not_after: OffsetDateTime,
     /// The SubjectPublicKeyInfo, DER encoded.
     pub spki: Vec<u8>,
     /// The subjectKeyIdentifier extension's key identifier, if present.
@@ -434,7 +444,10 @@ pub fn parse_certificate(cert_der: &[u8]) -> Result<CertInfo> {
     let serial = r.expect(tag::INTEGER)?;
     r.expect(tag::SEQUENCE)?; // signature algorithm
     let issuer = r.expect(tag::SEQUENCE)?;
-    r.expect(tag::SEQUENCE)?; // validity
+    let validity = r.expect(tag::SEQUENCE)?;
+    let mut vr = Reader::new(validity.content);
+    let not_before = parse_time(vr.read()?)?;
+    let not_after = parse_time(vr.read()?)?;
     let subject = r.expect(tag::SEQUENCE)?;
     let spki = r.expect(tag::SEQUENCE)?;
     let mut subject_key_id = None;
@@ -464,6 +477,8 @@ pub fn parse_certificate(cert_der: &[u8]) -> Result<CertInfo> {
         serial_content: serial.content.to_vec(),
         issuer: issuer.raw.to_vec(),
         subject: subject.raw.to_vec(),
+        not_before,
+        not_after,
         spki: spki.raw.to_vec(),
         subject_key_id,
     })
@@ -497,10 +512,7 @@ mod tests {
 
     #[test]
     fn oids() {
-        assert_eq!(
-            oid("1.2.840.113549.1.1.11").unwrap(),
-            vec![6, 9, 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 1, 1, 11]
-        );
+        assert_eq!(oid("1.2.840.113549.1.1.11").unwrap(), vec![6, 9, 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 1, 1, 11]);
         assert_eq!(oid("2.5.29.32").unwrap(), vec![6, 3, 0x55, 0x1D, 0x20]);
         assert!(oid("1").is_err());
         assert!(oid("1.40").is_err());
@@ -516,15 +528,20 @@ mod tests {
 
     #[test]
     fn times() {
-        assert_eq!(
-            x509_time(datetime!(2033-07-15 14:59:59 UTC)).unwrap()[2..],
-            *b"330715145959Z"
-        );
-        assert_eq!(
-            x509_time(datetime!(2050-01-01 0:00 UTC)).unwrap()[2..],
-            *b"20500101000000Z"
-        );
+        assert_eq!(x509_time(datetime!(2033-07-15 14:59:59 UTC)).unwrap()[2..], *b"330715145959Z");
+        assert_eq!(x509_time(datetime!(2050-01-01 0:00 UTC)).unwrap()[2..], *b"20500101000000Z");
         assert!(utc_time(datetime!(2050-01-01 0:00 UTC)).is_err());
+    }
+
+    #[test]
+    fn times_roundtrip() {
+        for t in
+            [datetime!(2033-07-15 14:59:59 UTC), datetime!(1999-12-31 23:59:59 UTC), datetime!(2050-01-01 0:00 UTC)]
+        {
+            let enc = x509_time(t).unwrap();
+            let tlv = Reader::new(&enc).read().unwrap();
+            assert_eq!(parse_time(tlv).unwrap(), t);
+        }
     }
 
     #[test]

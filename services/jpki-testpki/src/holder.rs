@@ -55,12 +55,7 @@ impl FourFields {
         {
             return bad("substitute mask length differs from its field");
         }
-        if !self
-            .name_substitute
-            .chars()
-            .chain(self.address_substitute.chars())
-            .all(|c| c == '0' || c == '1')
-        {
+        if !self.name_substitute.chars().chain(self.address_substitute.chars()).all(|c| c == '0' || c == '1') {
             return bad("substitute masks may only hold '0' and '1'");
         }
         if !matches!(self.sex.as_str(), "1" | "2" | "3") {
@@ -78,11 +73,7 @@ impl FourFields {
 
     /// Number of characters marked as substitutes in the name and address.
     pub fn substitute_count(&self) -> usize {
-        self.name_substitute
-            .chars()
-            .chain(self.address_substitute.chars())
-            .filter(|c| *c == '1')
-            .count()
+        self.name_substitute.chars().chain(self.address_substitute.chars()).filter(|c| *c == '1').count()
     }
 }
 
@@ -90,13 +81,9 @@ impl FourFields {
 pub fn substitute_mask(field: &str, positions: &[usize]) -> Result<String> {
     let n = field.chars().count();
     if let Some(p) = positions.iter().find(|p| **p >= n) {
-        return Err(Error::Invalid(format!(
-            "substitute position {p} outside a field of {n} characters"
-        )));
+        return Err(Error::Invalid(format!("substitute position {p} outside a field of {n} characters")));
     }
-    Ok((0..n)
-        .map(|i| if positions.contains(&i) { '1' } else { '0' })
-        .collect())
+    Ok((0..n).map(|i| if positions.contains(&i) { '1' } else { '0' }).collect())
 }
 
 /// A fictitious holder of the test PKI.
@@ -173,14 +160,7 @@ pub fn default_holders() -> Result<Vec<HolderProfile>> {
         holder(
             "h03",
             ("髙橋　一郎", "福岡県福岡市博多区𠮷塚一丁目２番３号"),
-            (
-                "高橋　一郎",
-                &[0],
-                "1",
-                "119110203",
-                "福岡県福岡市博多区吉塚一丁目２番３号",
-                &[9],
-            ),
+            ("高橋　一郎", &[0], "1", "119110203", "福岡県福岡市博多区吉塚一丁目２番３号", &[9]),
             ("Fukuoka", "Fukuoka-shi Hakata-ku"),
             2,
             false,
@@ -236,14 +216,7 @@ pub fn default_holders() -> Result<Vec<HolderProfile>> {
 
 /// The four fields carried by the signing-profile bad-case certificates.
 pub fn bad_case_fields() -> Result<FourFields> {
-    FourFields::new(
-        "見本　太郎",
-        &[],
-        "1",
-        "319700101",
-        "東京都千代田区永田町一丁目７番１号",
-        &[],
-    )
+    FourFields::new("見本　太郎", &[], "1", "319700101", "東京都千代田区永田町一丁目７番１号", &[])
 }
 
 #[cfg(test)]

@@ -45,13 +45,7 @@ impl DistinguishedName {
 
     /// Appends an arbitrary attribute.
     #[must_use]
-    pub fn attribute(
-        mut self,
-        oid: &str,
-        short_name: &str,
-        kind: StringKind,
-        value: impl Into<String>,
-    ) -> Self {
+    pub fn attribute(mut self, oid: &str, short_name: &str, kind: StringKind, value: impl Into<String>) -> Self {
         self.attributes.push(Attribute {
             oid: oid.to_owned(),
             short_name: short_name.to_owned(),
@@ -131,11 +125,7 @@ mod tests {
 
     #[test]
     fn two_ous_kept_in_order() {
-        let dn = DistinguishedName::new()
-            .country("JP")
-            .organization("JPKI")
-            .org_unit("A")
-            .org_unit("B");
+        let dn = DistinguishedName::new().country("JP").organization("JPKI").org_unit("A").org_unit("B");
         assert_eq!(dn.to_string(), "C=JP, O=JPKI, OU=A, OU=B");
         let der = dn.to_der().unwrap();
         let a = der.windows(1).position(|w| w == b"A").unwrap();

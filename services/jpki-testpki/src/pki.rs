@@ -53,6 +53,8 @@ pub struct Ca {
     name_der: Vec<u8>,
     key_id: Vec<u8>,
     serial: Vec<u8>,
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
 }
 
 impl Ca {
@@ -78,6 +80,8 @@ impl Ca {
             key,
             name_der: info.subject,
             serial: der_integer_magnitude(&info.serial_content),
+            not_before: info.not_before,
+            not_after: info.not_after,
             cert_der,
             key_id,
         })
@@ -119,17 +123,21 @@ impl Ca {
     pub fn serial(&self) -> &[u8] {
         &self.serial
     }
+    /// Start of validity.
+    pub fn not_before(&self) -> OffsetDateTime {
+        self.not_before
+    }
+    /// End of validity.
+    pub fn not_after(&self) -> OffsetDateTime {
+        self.not_after
+    }
     /// The certificate in PEM.
     pub fn cert_pem(&self) -> Result<String> {
         keys::pem_encode("CERTIFICATE", &self.cert_der)
     }
     /// The signing identity for certificates and CRLs issued by this CA.
     pub fn issuer(&self) -> IssuerRef<'_> {
-        IssuerRef {
-            name_der: &self.name_der,
-            key: &self.key,
-            key_id: &self.key_id,
-        }
+        IssuerRef { name_der: &self.name_der, key: &self.key, key_id: &self.key_id }
     }
 
     /// Issues a CRL (sha256WithRSAEncryption, v2, AKI, cRLNumber) with the given entries.
@@ -337,21 +345,13 @@ impl BadCaseKind {
             BadCaseKind::AuthProfileUnderSigningCa => {
                 "profile: authentication keyUsage and policy 1.2.392.200149.8.5.1.3.30 in a certificate issued by the signing CA"
             }
-            BadCaseKind::WeakKey => {
-                "crypto constraint: RSA-1024 end-entity key (profile requires RSA-2048)"
-            }
+            BadCaseKind::WeakKey => "crypto constraint: RSA-1024 end-entity key (profile requires RSA-2048)",
             BadCaseKind::ForeignCa => {
                 "chain: issuer has the JPKI signing CA's name but a different key; no trust anchor matches (AKI and signature)"
             }
-            BadCaseKind::Sha1 => {
-                "crypto constraint: certificate signed with sha1WithRSAEncryption"
-            }
-            BadCaseKind::UnknownCriticalExtension => {
-                "profile: unknown critical extension 1.3.6.1.4.1.55555.1.1"
-            }
-            BadCaseKind::EeIsCa => {
-                "profile: end-entity certificate has basicConstraints cA TRUE"
-            }
+            BadCaseKind::Sha1 => "crypto constraint: certificate signed with sha1WithRSAEncryption",
+            BadCaseKind::UnknownCriticalExtension => "profile: unknown critical extension 1.3.6.1.4.1.55555.1.1",
+            BadCaseKind::EeIsCa => "profile: end-entity certificate has basicConstraints cA TRUE",
             BadCaseKind::WrongPolicy => {
                 "policy: certificatePolicies holds 1.2.392.200149.8.5.1.99.255, not the signing policy 1.2.392.200149.8.5.1.1.20"
             }
@@ -418,15 +418,8 @@ impl TestPki {
                 cas.push(build_ca(seed, kind, generation)?);
             }
         }
-        let foreign_ca = build_self_signed_ca(
-            seed,
-            "foreign-ca",
-            CertKind::SigningCard,
-            2,
-            false,
-            G2_NOT_BEFORE,
-            G2_NOT_AFTER,
-        )?;
+        let foreign_ca =
+            build_self_signed_ca(seed, "foreign-ca", CertKind::SigningCard, 2, false, G2_NOT_BEFORE, G2_NOT_AFTER)?;
         let find = |kind: CertKind, generation: u8| -> Result<&Ca> {
             cas.iter()
                 .find(|c| c.kind == kind && c.generation == generation)
@@ -469,11 +462,7 @@ impl TestPki {
             auth_spec.high_bit_serial = i % 2 == 1;
             let signing = issue(seed, find(sk, profile.generation)?, signing_spec)?;
             let auth = issue(seed, find(ak, profile.generation)?, auth_spec)?;
-            holders.push(Holder {
-                profile,
-                signing,
-                auth,
-            });
+            holders.push(Holder { profile, signing, auth });
         }
 
         let fields = bad_case_fields()?;
@@ -503,14 +492,8 @@ impl TestPki {
                     spec.key_usage = &[key_usage::DIGITAL_SIGNATURE];
                 }
                 BadCaseKind::AuthProfileUnderSigningCa => {
-                    let auth = EeSpec::good(
-                        seed,
-                        spec.label.clone(),
-                        CertKind::AuthCard,
-                        &fields,
-                        "Tokyo",
-                        "Chiyoda-ku",
-                    );
+                    let auth =
+                        EeSpec::good(seed, spec.label.clone(), CertKind::AuthCard, &fields, "Tokyo", "Chiyoda-ku");
                     spec.subject = auth.subject;
                     spec.key_usage = auth.key_usage;
                     spec.policy = auth.policy;
@@ -529,19 +512,10 @@ impl TestPki {
                 BadCaseKind::EeIsCa => spec.basic_constraints_ca = true,
                 BadCaseKind::WrongPolicy => spec.policy = oid::POLICY_WRONG_TEST,
             }
-            bad_cases.push(BadCase {
-                kind,
-                cert: issue(seed, issuer, spec)?,
-            });
+            bad_cases.push(BadCase { kind, cert: issue(seed, issuer, spec)? });
         }
 
-        Ok(TestPki {
-            seed,
-            cas,
-            foreign_ca,
-            holders,
-            bad_cases,
-        })
+        Ok(TestPki { seed, cas, foreign_ca, holders, bad_cases })
     }
 
     /// The PKI for `seed`, generated once per process and shared (for test suites that need the
@@ -549,9 +523,7 @@ impl TestPki {
     pub fn cached(seed: u64) -> Result<Arc<TestPki>> {
         static CACHE: OnceLock<Mutex<HashMap<u64, Arc<TestPki>>>> = OnceLock::new();
         let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
-        let mut map = cache
-            .lock()
-            .map_err(|_| Error::Invalid("test PKI cache poisoned".into()))?;
+        let mut map = cache.lock().map_err(|_| Error::Invalid("test PKI cache poisoned".into()))?;
         if let Some(p) = map.get(&seed) {
             return Ok(Arc::clone(p));
         }
@@ -570,16 +542,11 @@ impl TestPki {
     }
     /// The anchor of `kind` and `generation` (1 or 2).
     pub fn ca(&self, kind: CertKind, generation: u8) -> Option<&Ca> {
-        self.cas
-            .iter()
-            .find(|c| c.kind == kind && c.generation == generation)
+        self.cas.iter().find(|c| c.kind == kind && c.generation == generation)
     }
     /// The anchor with the given label (`signing-card-g2`, ...) or the foreign CA (`foreign-ca`).
     pub fn ca_by_label(&self, label: &str) -> Option<&Ca> {
-        self.cas
-            .iter()
-            .chain(std::iter::once(&self.foreign_ca))
-            .find(|c| c.label == label)
+        self.cas.iter().chain(std::iter::once(&self.foreign_ca)).find(|c| c.label == label)
     }
     /// The foreign CA (same DN as the signing CA, own key, not an anchor).
     pub fn foreign_ca(&self) -> &Ca {
@@ -595,9 +562,7 @@ impl TestPki {
     }
     /// A holder's card simulator.
     pub fn card(&self, holder_id: &str) -> Result<Card> {
-        self.holder(holder_id)
-            .map(Holder::card)
-            .ok_or_else(|| Error::UnknownHolder(holder_id.to_owned()))
+        self.holder(holder_id).map(Holder::card).ok_or_else(|| Error::UnknownHolder(holder_id.to_owned()))
     }
     /// All bad cases.
     pub fn bad_cases(&self) -> &[BadCase] {
@@ -627,15 +592,7 @@ impl TestPki {
         next_update: OffsetDateTime,
         number: u64,
     ) -> Result<Vec<(String, Vec<u8>)>> {
-        self.cas
-            .iter()
-            .map(|ca| {
-                Ok((
-                    ca.label.clone(),
-                    ca.issue_crl(this_update, next_update, number, &[])?,
-                ))
-            })
-            .collect()
+        self.cas.iter().map(|ca| Ok((ca.label.clone(), ca.issue_crl(this_update, next_update, number, &[])?))).collect()
     }
 }
 
@@ -651,11 +608,7 @@ impl<'a> EeSpec<'a> {
     ) -> EeSpec<'a> {
         let cn = opaque_id(seed, &label);
         let subject = if kind.is_signing() {
-            DistinguishedName::new()
-                .country("JP")
-                .locality(prefecture)
-                .locality(municipality)
-                .common_name(cn)
+            DistinguishedName::new().country("JP").locality(prefecture).locality(municipality).common_name(cn)
         } else {
             DistinguishedName::new().country("JP").common_name(cn)
         };
@@ -696,11 +649,7 @@ pub fn derive_serial(seed: u64, label: &str, high_bit: bool) -> Vec<u8> {
 }
 
 fn build_ca(seed: u64, kind: CertKind, generation: u8) -> Result<Ca> {
-    let (nb, na) = if generation == 1 {
-        (G1_NOT_BEFORE, G1_NOT_AFTER)
-    } else {
-        (G2_NOT_BEFORE, G2_NOT_AFTER)
-    };
+    let (nb, na) = if generation == 1 { (G1_NOT_BEFORE, G1_NOT_AFTER) } else { (G2_NOT_BEFORE, G2_NOT_AFTER) };
     let label = format!("{}-g{generation}", kind.slug());
     build_self_signed_ca(seed, &label, kind, generation, true, nb, na)
 }
@@ -722,10 +671,7 @@ fn build_self_signed_ca(
     serial[0] = (serial[0] & 0x7F).max(0x01);
     let name = kind.ca_name();
     let cert = CertificateBuilder::new(serial, name.clone(), not_before, not_after, spki)
-        .extension(ext::key_usage(
-            &[key_usage::KEY_CERT_SIGN, key_usage::CRL_SIGN],
-            true,
-        ))
+        .extension(ext::key_usage(&[key_usage::KEY_CERT_SIGN, key_usage::CRL_SIGN], true))
         .extension(ext::subject_alt_name_dir(&kind.ca_name_ja())?)
         .extension(ext::basic_constraints(true, true))
         .extension(ext::crl_distribution_point_dir(&name)?)
@@ -739,15 +685,9 @@ fn issue(seed: u64, ca: &Ca, spec: EeSpec<'_>) -> Result<IssuedCert> {
     let spki = keys::spki_der(&key.to_public_key())?;
     let ski = keys::key_id_from_spki(&spki)?;
     let serial = derive_serial(seed, &spec.label, spec.high_bit_serial);
-    let mut b = CertificateBuilder::new(
-        serial.clone(),
-        spec.subject,
-        spec.not_before,
-        spec.not_after,
-        spki,
-    )
-    .signature_hash(spec.signature_hash)
-    .extension(ext::key_usage(spec.key_usage, true));
+    let mut b = CertificateBuilder::new(serial.clone(), spec.subject, spec.not_before, spec.not_after, spki)
+        .signature_hash(spec.signature_hash)
+        .extension(ext::key_usage(spec.key_usage, true));
     if spec.basic_constraints_ca {
         b = b.extension(ext::basic_constraints(true, true));
     }

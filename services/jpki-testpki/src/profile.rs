@@ -145,12 +145,8 @@ pub enum CertKind {
 
 impl CertKind {
     /// All kinds, in a fixed order.
-    pub const ALL: [CertKind; 4] = [
-        CertKind::SigningCard,
-        CertKind::AuthCard,
-        CertKind::SigningPhone,
-        CertKind::AuthPhone,
-    ];
+    pub const ALL: [CertKind; 4] =
+        [CertKind::SigningCard, CertKind::AuthCard, CertKind::SigningPhone, CertKind::AuthPhone];
 
     /// Whether this is a signing kind (carries the four fields, nonRepudiation).
     pub fn is_signing(self) -> bool {
@@ -200,11 +196,7 @@ impl CertKind {
     /// The CA subject (and issuer) DN:
     /// `C=JP, O=JPKI, OU=<kind OU>, OU=Japan Agency for Local Authority Information Systems`.
     pub fn ca_name(self) -> DistinguishedName {
-        DistinguishedName::new()
-            .country("JP")
-            .organization("JPKI")
-            .org_unit(self.ca_org_unit())
-            .org_unit(AGENCY_NAME)
+        DistinguishedName::new().country("JP").organization("JPKI").org_unit(self.ca_org_unit()).org_unit(AGENCY_NAME)
     }
 
     /// The CA's subjectAltName DirName in Japanese.
@@ -238,9 +230,7 @@ impl CertKind {
 
 /// The issuerAltName DirName of end-entity certificates: `C=JP, O=公的個人認証サービス`.
 pub fn issuer_alt_name() -> DistinguishedName {
-    DistinguishedName::new()
-        .country("JP")
-        .organization(JA_SERVICE_NAME)
+    DistinguishedName::new().country("JP").organization(JA_SERVICE_NAME)
 }
 
 /// An end-entity CRL distribution point name (layout unconfirmed):

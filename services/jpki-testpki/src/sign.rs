@@ -29,12 +29,7 @@ pub enum HashAlg {
 
 impl HashAlg {
     /// All algorithms.
-    pub const ALL: [HashAlg; 4] = [
-        HashAlg::Sha1,
-        HashAlg::Sha256,
-        HashAlg::Sha384,
-        HashAlg::Sha512,
-    ];
+    pub const ALL: [HashAlg; 4] = [HashAlg::Sha1, HashAlg::Sha256, HashAlg::Sha384, HashAlg::Sha512];
 
     /// Digest length in bytes.
     pub fn output_len(self) -> usize {
@@ -144,10 +139,7 @@ pub fn digest_info(digest: &[u8], alg: HashAlg) -> Result<Vec<u8>> {
             digest.len()
         )));
     }
-    Ok(der::sequence(&[
-        &der::algorithm_null_params(alg.digest_oid())?,
-        &der::octet_string(digest),
-    ]))
+    Ok(der::sequence(&[&der::algorithm_null_params(alg.digest_oid())?, &der::octet_string(digest)]))
 }
 
 /// RSA PKCS#1 v1.5 signature over a precomputed digest (wrapped in a DigestInfo first).
@@ -171,8 +163,8 @@ mod tests {
         assert_eq!(
             &di[..19],
             &[
-                0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
-                0x01, 0x05, 0x00, 0x04, 0x20
+                0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00,
+                0x04, 0x20
             ]
         );
         assert!(digest_info(&[0u8; 31], HashAlg::Sha256).is_err());
@@ -186,11 +178,7 @@ mod tests {
             let sig = sign_message(&key, b"hello", alg).unwrap();
             let d = alg.digest(b"hello");
             match alg {
-                HashAlg::Sha1 => public.verify(
-                    Pkcs1v15Sign::new_unprefixed(),
-                    &digest_info(&d, alg).unwrap(),
-                    &sig,
-                ),
+                HashAlg::Sha1 => public.verify(Pkcs1v15Sign::new_unprefixed(), &digest_info(&d, alg).unwrap(), &sig),
                 HashAlg::Sha256 => public.verify(Pkcs1v15Sign::new::<Sha256>(), &d, &sig),
                 HashAlg::Sha384 => public.verify(Pkcs1v15Sign::new::<Sha384>(), &d, &sig),
                 HashAlg::Sha512 => public.verify(Pkcs1v15Sign::new::<Sha512>(), &d, &sig),
