@@ -141,7 +141,7 @@ pub enum FailureReason {
     },
     /// The contentType signed attribute does not match eContentType.
     ContentTypeMismatch,
-    /// Both attached content and detached content were given.
+    /// Detached content was given that differs from the content inside the CMS.
     ContentSuppliedTwice,
     /// A supplied digest's length does not fit its hash algorithm.
     DigestLengthMismatch {

@@ -305,8 +305,12 @@ impl Verifier {
             attached: Some(signed.content.is_some()),
         });
         let content: &[u8] = match (&signed.content, detached_content) {
-            (Some(_), Some(_)) => return Err((Check::Format, FailureReason::ContentSuppliedTwice)),
-            (Some(attached), None) => attached,
+            // `openssl cms -sign -stream` embeds the content even when asked for a detached signature,
+            // so the same bytes sent twice are accepted; different bytes are ambiguous.
+            (Some(attached), Some(detached)) if attached.as_ref() != detached => {
+                return Err((Check::Format, FailureReason::ContentSuppliedTwice));
+            }
+            (Some(attached), _) => attached,
             (None, Some(detached)) => detached,
             (None, None) => return Err((Check::Format, FailureReason::DetachedContentMissing)),
         };
