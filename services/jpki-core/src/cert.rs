@@ -8,6 +8,7 @@ use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::{GeneralName, ParsedExtension};
 use x509_parser::prelude::FromDer;
 
+use crate::der::{self, DerError, tag};
 use crate::four_fields::{self, FourFields};
 use crate::oid;
 use crate::report::{AlgorithmUse, FailureReason, InputPart};
@@ -124,6 +125,7 @@ impl ParsedCertificate {
         if !rest.is_empty() {
             return Err(malformed(Some(der.len() - rest.len())));
         }
+        check_signed_envelope(der, Envelope::Certificate).map_err(|offset| malformed(Some(offset)))?;
         let tbs = &cert.tbs_certificate;
         if tbs.version.0 != 2 {
             return Err(FailureReason::UnsupportedCertificateVersion { version: tbs.version.0 });
@@ -222,6 +224,67 @@ impl ParsedCertificate {
             Err(KeyProblem::Invalid) => Err(malformed(None)),
         }
     }
+}
+
+/// The signed structures [`check_signed_envelope`] knows.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Envelope {
+    /// X.509 Certificate: tbsCertificate starts with `[0] version`, serialNumber, signature.
+    Certificate,
+    /// CertificateList: tbsCertList starts with `version` (optional INTEGER), signature.
+    CertificateList,
+}
+
+/// Strict DER check of the bytes of a signed X.509 structure that its signature does not cover.
+///
+/// x509-parser ignores the tag bytes of the outer SEQUENCE and of the outer signatureAlgorithm
+/// (class, constructed bit, even the OID's tag) and accepts unused bits in the signature BIT
+/// STRING, so without this check single-bit changes outside the signed part gave a certificate
+/// with different bytes (and SHA-256) that still verified (found by the bit-flip property test).
+/// Requires `SEQUENCE { SEQUENCE tbs, SEQUENCE algorithm, BIT STRING with 0 unused bits }` in DER,
+/// and the outer algorithm byte-identical to the one inside the signed part.
+/// Returns the offset of the first offending element.
+pub(crate) fn check_signed_envelope(der: &[u8], envelope: Envelope) -> Result<(), usize> {
+    let at = |error: DerError| match error {
+        DerError::Truncated { offset }
+        | DerError::InvalidEncoding { offset }
+        | DerError::UnexpectedTag { offset, .. }
+        | DerError::TrailingData { offset }
+        | DerError::TooDeep { offset } => offset,
+    };
+    let outer = der::parse_single(der, false).map_err(at)?;
+    if outer.tag != tag::SEQUENCE {
+        return Err(0);
+    }
+    let mut reader = outer.reader(false);
+    let signed = reader.read(tag::SEQUENCE).map_err(at)?;
+    let algorithm = reader.read(tag::SEQUENCE).map_err(at)?;
+    let signature = reader.read(tag::BIT_STRING).map_err(at)?;
+    reader.finish().map_err(at)?;
+    let mut algorithm_reader = algorithm.reader(false);
+    algorithm_reader.read(tag::OID).map_err(at)?;
+    if !algorithm_reader.is_empty() {
+        algorithm_reader.read_any().map_err(at)?; // parameters (NULL for RSA)
+    }
+    algorithm_reader.finish().map_err(at)?;
+    if signature.contents.first() != Some(&0) {
+        return Err(signature.offset);
+    }
+    let mut signed_reader = signed.reader(false);
+    match envelope {
+        Envelope::Certificate => {
+            signed_reader.read_optional(tag::CONTEXT_0).map_err(at)?; // [0] version
+            signed_reader.read(tag::INTEGER).map_err(at)?; // serialNumber
+        }
+        Envelope::CertificateList => {
+            signed_reader.read_optional(tag::INTEGER).map_err(at)?; // version
+        }
+    }
+    let inner_algorithm = signed_reader.read(tag::SEQUENCE).map_err(at)?;
+    if inner_algorithm.raw != algorithm.raw {
+        return Err(algorithm.offset);
+    }
+    Ok(())
 }
 
 fn subject_key(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> Result<RsaKey, KeyProblem> {

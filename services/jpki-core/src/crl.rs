@@ -157,6 +157,9 @@ impl CrlSet {
         if !rest.is_empty() {
             return Err(CrlError::TrailingData { offset: der.len() - rest.len() });
         }
+        // x509-parser does not check the unsigned envelope's tags: see `check_signed_envelope`.
+        crate::cert::check_signed_envelope(der, crate::cert::Envelope::CertificateList)
+            .map_err(|_| CrlError::Malformed)?;
         let tbs = &crl.tbs_cert_list;
         let algorithm = crl.signature_algorithm.algorithm.to_id_string();
         if crl.signature_algorithm != tbs.signature {

@@ -54,6 +54,8 @@ pub mod tag {
     pub const BOOLEAN: u8 = 0x01;
     /// INTEGER.
     pub const INTEGER: u8 = 0x02;
+    /// BIT STRING (primitive).
+    pub const BIT_STRING: u8 = 0x03;
     /// OCTET STRING (primitive).
     pub const OCTET_STRING: u8 = 0x04;
     /// OCTET STRING (constructed, BER only).

@@ -2,10 +2,12 @@
 //! test (`tests/fuzz_regressions.rs`), so that a kept crash input runs through exactly the code the
 //! fuzzer ran. Not part of the API: hidden from the docs and may change at any time.
 //!
-//! Each function takes arbitrary bytes, runs them through the core and checks a few invariants
-//! (report consistency, slices inside their input). The core itself must never panic; the only
-//! panics here are those invariant checks, which are the fuzzers' oracles, and the construction
-//! of the fixed verifier from the committed fixtures in `fuzz/fixtures/`.
+//! Each function takes arbitrary bytes, runs them through the core and checks a few invariants:
+//! report consistency, slices inside their input, and that nothing but the fixtures themselves
+//! (byte for byte) ever passes, since without the CA and holder keys nothing else can be validly
+//! signed: a pass with other bytes means a malleable encoding. The core itself must never panic;
+//! the only panics here are those invariant checks, which are the fuzzers' oracles, and the
+//! construction of the fixed verifier from the committed fixtures in `fuzz/fixtures/`.
 
 use std::sync::{Arc, OnceLock};
 
@@ -62,28 +64,31 @@ pub mod fixtures {
 #[allow(clippy::expect_used, reason = "the fixtures are compile-time constants; a failure is a harness bug")]
 pub fn verifier() -> &'static Verifier {
     static VERIFIER: OnceLock<Verifier> = OnceLock::new();
-    VERIFIER.get_or_init(|| {
-        let crls = crl_set().expect("fixture CRLs load");
-        let config = VerifierConfig {
-            kinds: vec![
-                KindConfig {
-                    kind: CertKind::SigningCard,
-                    anchors: vec![fixtures::SIGN_CA_1.to_vec(), fixtures::SIGN_CA_2.to_vec()],
-                    policy_oids: vec![SIGNING_POLICY.to_owned()],
-                    revocation: crls.clone(),
-                },
-                KindConfig {
-                    kind: CertKind::AuthCard,
-                    anchors: vec![fixtures::AUTH_CA.to_vec()],
-                    policy_oids: vec![AUTH_POLICY.to_owned()],
-                    revocation: crls,
-                },
-            ],
-            algorithms: AlgorithmPolicy::default(),
-            chain_cache_capacity: 0,
-        };
-        Verifier::new(config).expect("fixture anchors are valid")
-    })
+    VERIFIER.get_or_init(|| build_verifier(0).expect("the fixtures make a valid configuration"))
+}
+
+/// A verifier over the fixtures (as [`verifier`]) with a chain cache of `chain_cache_capacity`.
+pub fn build_verifier(chain_cache_capacity: u64) -> Result<Verifier, String> {
+    let crls = crl_set()?;
+    let config = VerifierConfig {
+        kinds: vec![
+            KindConfig {
+                kind: CertKind::SigningCard,
+                anchors: vec![fixtures::SIGN_CA_1.to_vec(), fixtures::SIGN_CA_2.to_vec()],
+                policy_oids: vec![SIGNING_POLICY.to_owned()],
+                revocation: crls.clone(),
+            },
+            KindConfig {
+                kind: CertKind::AuthCard,
+                anchors: vec![fixtures::AUTH_CA.to_vec()],
+                policy_oids: vec![AUTH_POLICY.to_owned()],
+                revocation: crls,
+            },
+        ],
+        algorithms: AlgorithmPolicy::default(),
+        chain_cache_capacity,
+    };
+    Verifier::new(config).map_err(|error| error.to_string())
 }
 
 /// The anchors of the fixed verifier, parsed on their own (for CRL checks).
@@ -128,6 +133,21 @@ pub fn check_report(report: &ValidationReport) {
     }
 }
 
+/// Checks that a passing report is about one of the fixtures: without the CA keys, no other
+/// certificate can pass, so a pass with any other bytes means two encodings of one certificate
+/// both verify (malleability).
+fn check_passed_certificate(report: &ValidationReport) {
+    if !report.passed() {
+        return;
+    }
+    let found = report.certificate.as_ref().map(|facts| facts.sha256.clone());
+    let fixture = |der: &[u8]| Some(hex::encode(HashAlgorithm::Sha256.digest(der)));
+    assert!(
+        found == fixture(fixtures::SIGN_EE) || found == fixture(fixtures::AUTH_EE),
+        "a certificate other than the fixtures passed: {report:?}"
+    );
+}
+
 /// `certificate` target: [`ParsedCertificate::parse`], the PEM splitter, the key accessors and
 /// [`TrustAnchor::from_der`] (which verifies a self-signature with the certificate's own key).
 pub fn certificate(data: &[u8]) {
@@ -149,7 +169,11 @@ pub fn certificate(data: &[u8]) {
         }
     }
     for kind in [CertKind::SigningCard, CertKind::AuthCard] {
-        let _ = TrustAnchor::from_der(kind, data, &AlgorithmPolicy::default());
+        if TrustAnchor::from_der(kind, data, &AlgorithmPolicy::default()).is_ok() {
+            // A self-signature cannot be forged, so only the fixture roots (byte for byte) pass.
+            let roots = [fixtures::SIGN_CA_1, fixtures::SIGN_CA_2, fixtures::AUTH_CA];
+            assert!(roots.contains(&data), "a root other than the fixtures was accepted");
+        }
     }
 }
 
@@ -201,7 +225,19 @@ pub fn cms(data: &[u8]) {
     };
     let input =
         SignatureInput::Cms { cms: data, detached_content: detached.then_some(fixtures::CONTENT), certificate: None };
-    check_report(&verifier().verify_signature(&input, VALIDATION_TIME));
+    let report = verifier().verify_signature(&input, VALIDATION_TIME);
+    check_report(&report);
+    check_passed_certificate(&report);
+    if report.passed() {
+        // Only the fixtures' signatures over the fixture content can verify.
+        let signed = crate::cms::parse(data).ok();
+        let content = signed.as_ref().and_then(|signed| signed.content.as_deref()).unwrap_or(fixtures::CONTENT);
+        assert_eq!(content, fixtures::CONTENT, "other content passed");
+        let signature = signed.map(|signed| signed.signature.into_owned());
+        let known = [fixtures::CMS_ATTACHED, fixtures::CMS_DETACHED, fixtures::CMS_STREAM]
+            .map(|cms| crate::cms::parse(cms).ok().map(|signed| signed.signature.into_owned()));
+        assert!(known.contains(&signature), "a signature other than the fixtures' passed");
+    }
 }
 
 /// Splits fuzz input into `(flags, certificate, challenge, signature)`: a 4-byte header (certificate
@@ -245,7 +281,12 @@ pub fn auth_proof(data: &[u8]) {
         signature,
         challenge_issued_at: (flags & 1 == 1).then_some(VALIDATION_TIME),
     };
-    check_report(&verifier.verify_auth_proof(&proof, VALIDATION_TIME));
+    let report = verifier.verify_auth_proof(&proof, VALIDATION_TIME);
+    check_report(&report);
+    check_passed_certificate(&report);
+    if report.passed() {
+        assert_eq!((challenge, signature), (fixtures::CHALLENGE, fixtures::AUTH_SIGNATURE), "another proof passed");
+    }
     let hash = [HashAlgorithm::Sha256, HashAlgorithm::Sha384, HashAlgorithm::Sha512, HashAlgorithm::Sha1]
         [usize::from((flags >> 1) & 3)];
     let content = if flags & 8 == 0 {
@@ -254,7 +295,16 @@ pub fn auth_proof(data: &[u8]) {
         SignedContent::Digest { digest: challenge, hash }
     };
     let raw = SignatureInput::Raw { signature, certificate, content };
-    check_report(&verifier.verify_signature(&raw, VALIDATION_TIME));
+    let report = verifier.verify_signature(&raw, VALIDATION_TIME);
+    check_report(&report);
+    check_passed_certificate(&report);
+    if report.passed() {
+        let expected = match content {
+            SignedContent::Message { .. } => fixtures::CONTENT.to_vec(),
+            SignedContent::Digest { .. } => HashAlgorithm::Sha256.digest(fixtures::CONTENT),
+        };
+        assert_eq!((challenge, signature), (&expected[..], fixtures::RAW_SIGNATURE), "another signature passed");
+    }
 }
 
 /// `crl` target: [`CrlSet::add`] with the fixture anchors, then status queries for a few serials
@@ -265,6 +315,8 @@ pub fn crl(data: &[u8]) {
     let anchors = ANCHORS.get_or_init(|| anchors().expect("fixture anchors are valid"));
     let set = CrlSet::new(3600);
     let Ok(summary) = set.add("fuzz", data, anchors) else { return };
+    // Without the CA keys, only the fixture lists (byte for byte) can load.
+    assert!([fixtures::SIGN_CA_2_CRL, fixtures::AUTH_CA_CRL].contains(&data), "another CRL loaded");
     assert!(summary.next_update.is_none_or(|next| next >= summary.this_update));
     // Adding the same list again replaces it.
     assert_eq!(set.add("again", data, anchors).as_ref(), Ok(&summary));
