@@ -1,0 +1,602 @@
+//! A streaming parser for DER CRLs (RFC 5280 CertificateList) that builds no tree.
+//!
+//! [`parse_crl`] walks `tbsCertList` once, front to back, and hands each revoked entry to a
+//! callback as it is read, so memory use does not depend on the list's size. While it walks, it
+//! feeds the TBS bytes it has passed to a SHA-256/384/512 context (the hash is chosen from the
+//! `signature` field, the second element of the TBS, before anything else is hashed), so the
+//! digest is ready when the walk ends.
+//!
+//! **Signature check (design choice).** The signature is then verified over that streamed digest
+//! with the rsa crate's pre-hash PKCS#1 v1.5 verification ([`RsaKey::verify_digest`]), not with
+//! ring over the TBS slice. ring would hash the (contiguous) TBS slice a second time; for a
+//! 490 MB list that is a second full pass over the input, and it would also tie the parser to
+//! having the whole list in memory. With the streamed digest, the same walk serves a future
+//! streaming-from-network path, and several candidate anchors (every JPKI root generation has
+//! the same DN) are tried against one digest.
+//!
+//! [`RsaKey::verify_digest`]: jpki_core::signed_data::RsaKey::verify_digest
+
+use std::cmp::Ordering;
+use std::fmt;
+
+use jpki_core::UnixTime;
+use jpki_core::algorithm::HashAlgorithm;
+use jpki_core::der::{self, DerError, Element, Reader, tag};
+
+use crate::error::LoadError;
+
+/// Bytes of TBS accumulated before they are fed to the hash context.
+const HASH_CHUNK: usize = 1 << 16;
+
+/// Raw OID contents the parser recognises.
+mod oid_bytes {
+    /// reasonCode, 2.5.29.21.
+    pub const REASON_CODE: &[u8] = &[0x55, 0x1d, 0x15];
+    /// invalidityDate, 2.5.29.24.
+    pub const INVALIDITY_DATE: &[u8] = &[0x55, 0x1d, 0x18];
+    /// issuerAltName, 2.5.29.18.
+    pub const ISSUER_ALT_NAME: &[u8] = &[0x55, 0x1d, 0x12];
+    /// cRLNumber, 2.5.29.20.
+    pub const CRL_NUMBER: &[u8] = &[0x55, 0x1d, 0x14];
+    /// deltaCRLIndicator, 2.5.29.27.
+    pub const DELTA_CRL_INDICATOR: &[u8] = &[0x55, 0x1d, 0x1b];
+    /// issuingDistributionPoint, 2.5.29.28.
+    pub const ISSUING_DISTRIBUTION_POINT: &[u8] = &[0x55, 0x1d, 0x1c];
+    /// authorityKeyIdentifier, 2.5.29.35.
+    pub const AUTHORITY_KEY_IDENTIFIER: &[u8] = &[0x55, 0x1d, 0x23];
+}
+
+/// A cRLNumber or BaseCRLNumber: a non-negative INTEGER of up to 20 octets, kept as its
+/// big-endian bytes without leading zeros. Ordered numerically.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct CrlNumber(Vec<u8>);
+
+impl CrlNumber {
+    /// From big-endian unsigned bytes (leading zeros are dropped).
+    pub fn from_be_bytes(bytes: &[u8]) -> Self {
+        let start = bytes.iter().position(|byte| *byte != 0).unwrap_or(bytes.len());
+        CrlNumber(bytes[start..].to_vec())
+    }
+
+    /// From a `u64`.
+    pub fn from_u64(value: u64) -> Self {
+        Self::from_be_bytes(&value.to_be_bytes())
+    }
+
+    /// Big-endian bytes without leading zeros (empty for zero).
+    pub fn as_be_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl Ord for CrlNumber {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.len().cmp(&other.0.len()).then_with(|| self.0.cmp(&other.0))
+    }
+}
+
+impl PartialOrd for CrlNumber {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl fmt::Display for CrlNumber {
+    /// Decimal.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut digits = Vec::new();
+        let mut value = self.0.clone();
+        while !value.is_empty() {
+            let mut remainder = 0u32;
+            for byte in &mut value {
+                let current = (remainder << 8) | u32::from(*byte);
+                *byte = (current / 10) as u8;
+                remainder = current % 10;
+            }
+            digits.push(b'0' + remainder as u8);
+            let start = value.iter().position(|byte| *byte != 0).unwrap_or(value.len());
+            value.drain(..start);
+        }
+        if digits.is_empty() {
+            digits.push(b'0');
+        }
+        digits.reverse();
+        f.write_str(&String::from_utf8_lossy(&digits))
+    }
+}
+
+/// Which certificates a list covers (issuingDistributionPoint, RFC 5280 5.2.5).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Scope {
+    /// The distribution point's directoryName, raw DER of the Name; `None`: every distribution point.
+    pub distribution_point: Option<Vec<u8>>,
+    /// onlyContainsUserCerts.
+    pub only_user_certs: bool,
+    /// onlyContainsCACerts (an ARL): never covers end-entity certificates.
+    pub only_ca_certs: bool,
+}
+
+/// One revoked certificate as read from the list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RawEntry<'a> {
+    /// userCertificate, big-endian without leading zero bytes.
+    pub serial: &'a [u8],
+    /// revocationDate.
+    pub revoked_at: UnixTime,
+    /// The reasonCode ENUMERATED value, if the entry has one.
+    pub reason: Option<u8>,
+}
+
+/// Everything in a CRL but its entries, borrowed from the input.
+#[derive(Clone, Debug)]
+pub struct ParsedCrl<'a> {
+    /// The issuer Name, raw DER.
+    pub issuer_raw: &'a [u8],
+    /// The signature's hash (never SHA-1).
+    pub hash: HashAlgorithm,
+    /// thisUpdate.
+    pub this_update: UnixTime,
+    /// nextUpdate.
+    pub next_update: Option<UnixTime>,
+    /// authorityKeyIdentifier keyIdentifier.
+    pub authority_key_id: Option<&'a [u8]>,
+    /// cRLNumber.
+    pub crl_number: CrlNumber,
+    /// issuingDistributionPoint, or the default scope (everything) without one.
+    pub scope: Scope,
+    /// deltaCRLIndicator's BaseCRLNumber, for a delta CRL.
+    pub delta_base: Option<CrlNumber>,
+    /// Number of entries handed to the callback.
+    pub entry_count: u64,
+    /// The DER tbsCertList (contiguous in the input).
+    pub tbs: &'a [u8],
+    /// The digest of `tbs`, computed while walking it.
+    pub tbs_digest: Vec<u8>,
+    /// The signature value.
+    pub signature: &'a [u8],
+}
+
+fn offset_of(error: &DerError) -> usize {
+    match *error {
+        DerError::Truncated { offset }
+        | DerError::InvalidEncoding { offset }
+        | DerError::UnexpectedTag { offset, .. }
+        | DerError::TrailingData { offset }
+        | DerError::TooDeep { offset } => offset,
+        _ => 0,
+    }
+}
+
+fn malformed(what: &'static str) -> impl Fn(DerError) -> LoadError {
+    move |error| LoadError::Malformed { at_byte: offset_of(&error), what }
+}
+
+/// Feeds the TBS to the hash context in order, from `hashed` up to an absolute offset.
+struct TbsHasher<'a> {
+    input: &'a [u8],
+    hashed: usize,
+    context: ring::digest::Context,
+}
+
+impl TbsHasher<'_> {
+    fn hash_to(&mut self, offset: usize) {
+        if offset > self.hashed
+            && let Some(bytes) = self.input.get(self.hashed..offset)
+        {
+            self.context.update(bytes);
+            self.hashed = offset;
+        }
+    }
+
+    fn hash_if_due(&mut self, offset: usize) {
+        if offset.saturating_sub(self.hashed) >= HASH_CHUNK {
+            self.hash_to(offset);
+        }
+    }
+}
+
+/// Parses a DER CRL, calling `on_entry` for every revoked entry in list order. Checks syntax,
+/// algorithms, extensions and the presence of a cRLNumber, but not the signature (see
+/// [`crate::verify`]). An error returned by `on_entry` stops the walk and is returned.
+pub fn parse_crl<'a, F>(input: &'a [u8], mut on_entry: F) -> Result<ParsedCrl<'a>, LoadError>
+where
+    F: FnMut(RawEntry<'_>) -> Result<(), LoadError>,
+{
+    let mut top = Reader::der(input);
+    let outer = top.read(tag::SEQUENCE).map_err(|error| match error {
+        DerError::Truncated { offset: 0 } => {
+            LoadError::Malformed { at_byte: input.len(), what: "input ends inside the CertificateList" }
+        }
+        other => malformed("CertificateList SEQUENCE")(other),
+    })?;
+    top.finish().map_err(|error| LoadError::TrailingData { at_byte: offset_of(&error) })?;
+    let mut certificate_list = outer.reader(false);
+    let tbs = certificate_list.read(tag::SEQUENCE).map_err(malformed("tbsCertList SEQUENCE"))?;
+    let mut fields = tbs.reader(false);
+
+    if let Some(version) = fields.read_optional(tag::INTEGER).map_err(malformed("version"))?
+        && version.contents != [0x01]
+    {
+        return Err(LoadError::UnsupportedVersion { at_byte: version.offset });
+    }
+    let inner_algorithm = fields.read(tag::SEQUENCE).map_err(malformed("signature AlgorithmIdentifier"))?;
+    let hash = signature_hash(&inner_algorithm)?;
+    let mut hasher = TbsHasher { input, hashed: tbs.offset, context: ring::digest::Context::new(ring_algorithm(hash)) };
+    hasher.hash_to(fields.offset());
+
+    let issuer = fields.read(tag::SEQUENCE).map_err(malformed("issuer Name"))?;
+    let this_update = read_time(&mut fields, "thisUpdate")?;
+    let next_update = match fields.peek_tag() {
+        Some(tag::UTC_TIME | tag::GENERALIZED_TIME) => Some(read_time(&mut fields, "nextUpdate")?),
+        _ => None,
+    };
+
+    let mut entry_count = 0u64;
+    if fields.peek_tag() == Some(tag::SEQUENCE) {
+        let revoked = fields.read(tag::SEQUENCE).map_err(malformed("revokedCertificates"))?;
+        hasher.hash_to(revoked.offset + (revoked.raw.len() - revoked.contents.len()));
+        let mut entries = revoked.reader(false);
+        while !entries.is_empty() {
+            let entry = entries.read(tag::SEQUENCE).map_err(malformed("revokedCertificates entry"))?;
+            on_entry(read_entry(&entry)?)?;
+            entry_count += 1;
+            hasher.hash_if_due(entries.offset());
+        }
+        hasher.hash_to(entries.offset());
+    }
+
+    let mut extensions = CrlExtensions::default();
+    if let Some(wrapper) = fields.read_optional(tag::CONTEXT_0).map_err(malformed("crlExtensions"))? {
+        let mut wrapper_reader = wrapper.reader(false);
+        let list = wrapper_reader.read(tag::SEQUENCE).map_err(malformed("crlExtensions SEQUENCE"))?;
+        wrapper_reader.finish().map_err(malformed("end of crlExtensions"))?;
+        let mut list_reader = list.reader(false);
+        while !list_reader.is_empty() {
+            let extension = read_extension(&mut list_reader)?;
+            extensions.absorb(&extension)?;
+        }
+    }
+    fields.finish().map_err(malformed("end of tbsCertList"))?;
+    hasher.hash_to(tbs.offset + tbs.raw.len());
+    let tbs_digest = hasher.context.finish().as_ref().to_vec();
+
+    let outer_algorithm = certificate_list.read(tag::SEQUENCE).map_err(malformed("signatureAlgorithm"))?;
+    if outer_algorithm.raw != inner_algorithm.raw {
+        return Err(LoadError::AlgorithmMismatch { at_byte: outer_algorithm.offset });
+    }
+    let signature_bits = certificate_list.read(tag::BIT_STRING).map_err(malformed("signatureValue"))?;
+    certificate_list.finish().map_err(malformed("end of CertificateList"))?;
+    let signature = match signature_bits.contents.split_first() {
+        Some((0, signature)) if !signature.is_empty() => signature,
+        _ => return Err(LoadError::Malformed { at_byte: signature_bits.offset, what: "signatureValue bits" }),
+    };
+
+    if let Some(next_update) = next_update
+        && next_update < this_update
+    {
+        return Err(LoadError::InvertedDates { this_update, next_update });
+    }
+    let crl_number = extensions.crl_number.ok_or(LoadError::MissingCrlNumber)?;
+    Ok(ParsedCrl {
+        issuer_raw: issuer.raw,
+        hash,
+        this_update,
+        next_update,
+        authority_key_id: extensions.authority_key_id,
+        crl_number,
+        scope: extensions.scope.unwrap_or_default(),
+        delta_base: extensions.delta_base,
+        entry_count,
+        tbs: tbs.raw,
+        tbs_digest,
+        signature,
+    })
+}
+
+fn ring_algorithm(hash: HashAlgorithm) -> &'static ring::digest::Algorithm {
+    match hash {
+        HashAlgorithm::Sha1 => &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
+        HashAlgorithm::Sha256 => &ring::digest::SHA256,
+        HashAlgorithm::Sha384 => &ring::digest::SHA384,
+        HashAlgorithm::Sha512 => &ring::digest::SHA512,
+    }
+}
+
+/// The hash of an RSA PKCS#1 v1.5 AlgorithmIdentifier; SHA-1 and anything else are refused.
+fn signature_hash(algorithm: &Element<'_>) -> Result<HashAlgorithm, LoadError> {
+    let mut reader = algorithm.reader(false);
+    let oid = reader.read(tag::OID).map_err(malformed("signature algorithm OID"))?;
+    // Parameters: NULL or absent.
+    if let Some(parameters) = reader.read_optional(0x05).map_err(malformed("signature algorithm parameters"))?
+        && !parameters.contents.is_empty()
+    {
+        return Err(LoadError::Malformed { at_byte: parameters.offset, what: "signature algorithm parameters" });
+    }
+    reader.finish().map_err(malformed("signature algorithm parameters"))?;
+    let dotted = dotted(oid.contents);
+    match HashAlgorithm::from_rsa_signature_oid(&dotted) {
+        Some(hash @ (HashAlgorithm::Sha256 | HashAlgorithm::Sha384 | HashAlgorithm::Sha512)) => Ok(hash),
+        _ => Err(LoadError::AlgorithmRejected { oid: dotted }),
+    }
+}
+
+fn dotted(oid_contents: &[u8]) -> String {
+    der::oid_to_string(oid_contents).unwrap_or_else(|| format!("invalid OID {}", hex::encode(oid_contents)))
+}
+
+fn read_time(reader: &mut Reader<'_>, what: &'static str) -> Result<UnixTime, LoadError> {
+    let element = reader.read_any().map_err(malformed(what))?;
+    parse_time(&element).ok_or(LoadError::Malformed { at_byte: element.offset, what })
+}
+
+/// UTCTime `YYMMDDHHMMSSZ` (RFC 5280: 1950-2049) or GeneralizedTime `YYYYMMDDHHMMSSZ`.
+fn parse_time(element: &Element<'_>) -> Option<UnixTime> {
+    let text = element.contents;
+    let (year, rest) = match (element.tag, text.len()) {
+        (tag::UTC_TIME, 13) => {
+            let short = i64::from(two_digits(&text[0..2])?);
+            (if short >= 50 { 1900 + short } else { 2000 + short }, &text[2..])
+        }
+        (tag::GENERALIZED_TIME, 15) => {
+            (i64::from(two_digits(&text[0..2])?) * 100 + i64::from(two_digits(&text[2..4])?), &text[4..])
+        }
+        _ => return None,
+    };
+    if rest[10] != b'Z' {
+        return None;
+    }
+    let month = two_digits(&rest[0..2])?;
+    let day = two_digits(&rest[2..4])?;
+    let hour = two_digits(&rest[4..6])?;
+    let minute = two_digits(&rest[6..8])?;
+    let second = two_digits(&rest[8..10])?;
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let month_days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if day == 0 || day > month_days || hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let days = days_from_civil(year, month, day);
+    Some(UnixTime(days * 86_400 + i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second)))
+}
+
+fn two_digits(text: &[u8]) -> Option<u8> {
+    match text {
+        [tens @ b'0'..=b'9', ones @ b'0'..=b'9'] => Some((tens - b'0') * 10 + (ones - b'0')),
+        _ => None,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+fn days_from_civil(year: i64, month: u8, day: u8) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = if year >= 0 { year } else { year - 399 } / 400;
+    let year_of_era = year - era * 400;
+    let shifted_month = i64::from((month + 9) % 12);
+    let day_of_year = (153 * shifted_month + 2) / 5 + i64::from(day) - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+/// One Extension: OID contents, criticality, extnValue contents.
+struct RawExtension<'a> {
+    oid: &'a [u8],
+    critical: bool,
+    value: &'a [u8],
+    offset: usize,
+}
+
+fn read_extension<'a>(reader: &mut Reader<'a>) -> Result<RawExtension<'a>, LoadError> {
+    let extension = reader.read(tag::SEQUENCE).map_err(malformed("Extension"))?;
+    let mut fields = extension.reader(false);
+    let oid = fields.read(tag::OID).map_err(malformed("extnID"))?;
+    let critical = match fields.read_optional(tag::BOOLEAN).map_err(malformed("critical"))? {
+        None => false,
+        Some(flag) => match flag.contents {
+            [0xff] => true,
+            [0x00] => false,
+            _ => return Err(LoadError::Malformed { at_byte: flag.offset, what: "critical BOOLEAN" }),
+        },
+    };
+    let value = fields.read(tag::OCTET_STRING).map_err(malformed("extnValue"))?;
+    fields.finish().map_err(malformed("end of Extension"))?;
+    Ok(RawExtension { oid: oid.contents, critical, value: value.contents, offset: extension.offset })
+}
+
+fn read_entry<'a>(entry: &Element<'a>) -> Result<RawEntry<'a>, LoadError> {
+    let mut fields = entry.reader(false);
+    let serial = fields.read(tag::INTEGER).map_err(malformed("userCertificate serial"))?;
+    if serial.contents.is_empty() {
+        return Err(LoadError::Malformed { at_byte: serial.offset, what: "userCertificate serial" });
+    }
+    let serial_bytes = der::unsigned_integer_bytes(serial.contents);
+    let revoked_at = read_time(&mut fields, "revocationDate")?;
+    let mut reason = None;
+    if !fields.is_empty() {
+        let list = fields.read(tag::SEQUENCE).map_err(malformed("crlEntryExtensions"))?;
+        fields.finish().map_err(malformed("end of revokedCertificates entry"))?;
+        let mut extensions = list.reader(false);
+        while !extensions.is_empty() {
+            let extension = read_extension(&mut extensions)?;
+            match extension.oid {
+                oid_bytes::REASON_CODE => {
+                    let code = der::parse_single(extension.value, false)
+                        .ok()
+                        .filter(|value| value.tag == 0x0a)
+                        .and_then(|value| match value.contents {
+                            [code] => Some(*code),
+                            _ => None,
+                        })
+                        .ok_or(LoadError::Malformed { at_byte: extension.offset, what: "reasonCode" })?;
+                    reason = Some(code);
+                }
+                oid_bytes::INVALIDITY_DATE => {}
+                other if extension.critical => {
+                    return Err(LoadError::UnknownCriticalEntryExtension {
+                        oid: dotted(other),
+                        serial: hex::encode(serial_bytes),
+                    });
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(RawEntry { serial: serial_bytes, revoked_at, reason })
+}
+
+#[derive(Default)]
+struct CrlExtensions<'a> {
+    seen: Vec<&'a [u8]>,
+    authority_key_id: Option<&'a [u8]>,
+    crl_number: Option<CrlNumber>,
+    scope: Option<Scope>,
+    delta_base: Option<CrlNumber>,
+}
+
+impl<'a> CrlExtensions<'a> {
+    fn absorb(&mut self, extension: &RawExtension<'a>) -> Result<(), LoadError> {
+        if self.seen.contains(&extension.oid) {
+            return Err(LoadError::DuplicateExtension { oid: dotted(extension.oid) });
+        }
+        self.seen.push(extension.oid);
+        let at_byte = extension.offset;
+        match extension.oid {
+            oid_bytes::AUTHORITY_KEY_IDENTIFIER => {
+                let sequence = der::parse_single(extension.value, false)
+                    .ok()
+                    .filter(|element| element.tag == tag::SEQUENCE)
+                    .ok_or(LoadError::Malformed { at_byte, what: "authorityKeyIdentifier" })?;
+                let mut reader = sequence.reader(false);
+                self.authority_key_id = reader
+                    .read_optional(tag::CONTEXT_0_PRIMITIVE)
+                    .map_err(|_| LoadError::Malformed { at_byte, what: "authorityKeyIdentifier" })?
+                    .map(|key_id| key_id.contents);
+            }
+            oid_bytes::CRL_NUMBER => self.crl_number = Some(read_number(extension.value, at_byte, "cRLNumber")?),
+            oid_bytes::DELTA_CRL_INDICATOR => {
+                self.delta_base = Some(read_number(extension.value, at_byte, "deltaCRLIndicator")?);
+            }
+            oid_bytes::ISSUING_DISTRIBUTION_POINT => self.scope = Some(read_scope(extension.value, at_byte)?),
+            oid_bytes::ISSUER_ALT_NAME => {}
+            other if extension.critical => return Err(LoadError::UnknownCriticalExtension { oid: dotted(other) }),
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+fn read_number(value: &[u8], at_byte: usize, what: &'static str) -> Result<CrlNumber, LoadError> {
+    let integer = der::parse_single(value, false)
+        .ok()
+        .filter(|element| element.tag == tag::INTEGER)
+        .ok_or(LoadError::Malformed { at_byte, what })?;
+    // Non-negative, at most 20 octets (RFC 5280 5.2.3), plus a possible sign byte.
+    match integer.contents {
+        [] => Err(LoadError::Malformed { at_byte, what }),
+        [first, ..] if first & 0x80 != 0 => Err(LoadError::Malformed { at_byte, what }),
+        contents if der::unsigned_integer_bytes(contents).len() > 20 => Err(LoadError::Malformed { at_byte, what }),
+        contents => Ok(CrlNumber::from_be_bytes(contents)),
+    }
+}
+
+fn read_scope(value: &[u8], at_byte: usize) -> Result<Scope, LoadError> {
+    let bad = LoadError::Malformed { at_byte, what: "issuingDistributionPoint" };
+    let sequence =
+        der::parse_single(value, false).ok().filter(|element| element.tag == tag::SEQUENCE).ok_or(bad.clone())?;
+    let mut reader = sequence.reader(false);
+    let mut scope = Scope::default();
+    let flag = |element: &Element<'_>| match element.contents {
+        [0xff] => Ok(true),
+        [0x00] => Ok(false),
+        _ => Err(bad.clone()),
+    };
+    while !reader.is_empty() {
+        let field = reader.read_any().map_err(|_| bad.clone())?;
+        match field.tag {
+            // distributionPoint [0] DistributionPointName (a CHOICE, so explicitly tagged).
+            0xa0 => {
+                let name = der::parse_single(field.contents, false).map_err(|_| bad.clone())?;
+                match name.tag {
+                    // fullName [0] IMPLICIT GeneralNames: take the directoryName [4].
+                    0xa0 => {
+                        let mut names = name.reader(false);
+                        let mut directory = None;
+                        while !names.is_empty() {
+                            let general_name = names.read_any().map_err(|_| bad.clone())?;
+                            if general_name.tag == 0xa4 && directory.is_none() {
+                                let inner = der::parse_single(general_name.contents, false)
+                                    .ok()
+                                    .filter(|element| element.tag == tag::SEQUENCE)
+                                    .ok_or(bad.clone())?;
+                                directory = Some(inner.raw.to_vec());
+                            }
+                        }
+                        scope.distribution_point = Some(
+                            directory.ok_or(LoadError::UnsupportedScope { what: "non-DirName distribution point" })?,
+                        );
+                    }
+                    0xa1 => return Err(LoadError::UnsupportedScope { what: "nameRelativeToCRLIssuer" }),
+                    _ => return Err(bad),
+                }
+            }
+            0x81 => scope.only_user_certs = flag(&field)?,
+            0x82 => scope.only_ca_certs = flag(&field)?,
+            0x83 => return Err(LoadError::UnsupportedScope { what: "onlySomeReasons" }),
+            0x84 => {
+                if flag(&field)? {
+                    return Err(LoadError::UnsupportedScope { what: "indirectCRL" });
+                }
+            }
+            0x85 => {
+                if flag(&field)? {
+                    return Err(LoadError::UnsupportedScope { what: "onlyContainsAttributeCerts" });
+                }
+            }
+            _ => return Err(bad),
+        }
+    }
+    if scope.only_user_certs && scope.only_ca_certs {
+        return Err(bad);
+    }
+    Ok(scope)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crl_numbers_order_numerically_and_print_in_decimal() {
+        assert!(CrlNumber::from_u64(256) > CrlNumber::from_u64(255));
+        assert!(CrlNumber::from_be_bytes(&[0, 0, 5]) == CrlNumber::from_u64(5));
+        assert_eq!(CrlNumber::from_u64(0).to_string(), "0");
+        assert_eq!(CrlNumber::from_u64(1_234_567_890_123).to_string(), "1234567890123");
+        assert_eq!(
+            CrlNumber::from_be_bytes(&[0xff; 20]).to_string(),
+            "1461501637330902918203684832716283019655932542975"
+        );
+    }
+
+    #[test]
+    fn times_parse_like_rfc_5280_says() {
+        fn element(tag: u8, text: &[u8]) -> Element<'_> {
+            Element { tag, contents: text, raw: text, indefinite: false, offset: 0 }
+        }
+        let utc = |text: &'static [u8]| parse_time(&element(tag::UTC_TIME, text));
+        let general = |text: &'static [u8]| parse_time(&element(tag::GENERALIZED_TIME, text));
+        assert_eq!(utc(b"260601000000Z"), Some(UnixTime(1_780_272_000)));
+        assert_eq!(utc(b"700101000000Z"), Some(UnixTime(0)));
+        assert_eq!(utc(b"491231235959Z"), Some(UnixTime(2_524_607_999)));
+        assert_eq!(general(b"20260601000000Z"), Some(UnixTime(1_780_272_000)));
+        assert_eq!(general(b"20240229120000Z"), Some(UnixTime(1_709_208_000)));
+        assert_eq!(general(b"20230229120000Z"), None);
+        assert_eq!(utc(b"260601000000+"), None);
+        assert_eq!(utc(b"2606010000Z"), None);
+        assert_eq!(utc(b"261301000000Z"), None);
+    }
+}

@@ -1,0 +1,145 @@
+//! Shared fixture: the deterministic test PKI's anchors, a store and the core's simple CrlSet
+//! over the same anchors, and helpers to build queries for the PKI's holders.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use jpki_core::cert::ParsedCertificate;
+use jpki_core::revocation::{CertId, RevocationAnswer, RevocationQuery, RevocationSource};
+use jpki_core::{AlgorithmPolicy, CertKind, CrlSet, TrustAnchor, UnixTime};
+use jpki_revocation::RevocationStore;
+use jpki_testpki::{Ca, CrlEntry, Holder, TestPki};
+
+/// Seed every test here uses (the same as jpki-core's tests, so the cached PKI is shared in spirit).
+pub const SEED: u64 = 2026;
+
+/// The validation time tests pin: 2026-06-01T00:00:00Z.
+pub fn at() -> UnixTime {
+    time("2026-06-01T00:00:00Z")
+}
+
+/// An RFC 3339 time.
+pub fn time(text: &str) -> UnixTime {
+    UnixTime::parse_rfc3339(text).unwrap()
+}
+
+/// The same instant as an `OffsetDateTime`, for the PKI builder.
+pub fn offset(moment: UnixTime) -> time::OffsetDateTime {
+    time::OffsetDateTime::from_unix_timestamp(moment.0).unwrap()
+}
+
+/// The shared test PKI.
+pub fn pki() -> Arc<TestPki> {
+    TestPki::cached(SEED).unwrap()
+}
+
+/// Maps the test PKI's kind to the core's.
+pub fn kind(kind: jpki_testpki::CertKind) -> CertKind {
+    match kind {
+        jpki_testpki::CertKind::SigningCard => CertKind::SigningCard,
+        jpki_testpki::CertKind::AuthCard => CertKind::AuthCard,
+        jpki_testpki::CertKind::SigningPhone => CertKind::SigningPhone,
+        jpki_testpki::CertKind::AuthPhone => CertKind::AuthPhone,
+    }
+}
+
+/// Every anchor of the test PKI as the core sees it.
+pub fn anchors(pki: &TestPki) -> Vec<TrustAnchor> {
+    pki.cas()
+        .iter()
+        .filter(|ca| ca.is_anchor())
+        .map(|ca| TrustAnchor::from_der(kind(ca.kind()), ca.cert_der(), &AlgorithmPolicy::default()).unwrap())
+        .collect()
+}
+
+/// A store and a CrlSet over the same anchors, both with `grace_seconds`.
+pub struct Fixture {
+    pub pki: Arc<TestPki>,
+    pub anchors: Vec<TrustAnchor>,
+    pub store: RevocationStore,
+    pub crls: CrlSet,
+}
+
+impl Fixture {
+    /// No lists loaded.
+    pub fn new(grace_seconds: i64) -> Self {
+        let pki = pki();
+        let anchors = anchors(&pki);
+        let store = RevocationStore::new(anchors.clone(), grace_seconds);
+        Fixture { pki, anchors, store, crls: CrlSet::new(grace_seconds) }
+    }
+
+    /// The anchor CA of a kind and generation.
+    pub fn ca(&self, kind: jpki_testpki::CertKind, generation: u8) -> &Ca {
+        self.pki.ca(kind, generation).unwrap()
+    }
+
+    /// The core's anchor for a CA.
+    pub fn anchor_of(&self, ca: &Ca) -> &TrustAnchor {
+        self.anchors.iter().find(|anchor| anchor.key_id() == ca.key_id()).unwrap()
+    }
+
+    /// A holder whose signing certificate has `kind` and an issuer label ending in `generation`.
+    pub fn holder(&self, kind: jpki_testpki::CertKind, generation: &str) -> Holder {
+        self.pki
+            .holders()
+            .iter()
+            .find(|holder| holder.signing().kind() == kind && holder.signing().issuer_label().ends_with(generation))
+            .cloned()
+            .unwrap()
+    }
+
+    /// Issues a CRL from `ca`.
+    pub fn crl(
+        &self,
+        ca: &Ca,
+        this_update: UnixTime,
+        next_update: UnixTime,
+        number: u64,
+        entries: &[CrlEntry],
+    ) -> Vec<u8> {
+        ca.issue_crl(offset(this_update), offset(next_update), number, entries).unwrap()
+    }
+
+    /// Loads a CRL into both the store and the CrlSet; both must accept it.
+    pub fn load_both(&self, label: &str, der: &[u8]) {
+        self.store.load(label, der, time("2026-05-01T00:00:00Z")).unwrap();
+        self.crls.add(label, der, &self.anchors).unwrap();
+    }
+}
+
+/// A query target: an end-entity certificate as the verifier would describe it.
+pub struct Target {
+    pub id: CertId,
+    pub serial: Vec<u8>,
+    pub distribution_points: Vec<Vec<u8>>,
+}
+
+impl Target {
+    /// From a certificate's DER.
+    pub fn of_cert(issuer: &TrustAnchor, der: &[u8]) -> Self {
+        let parsed = ParsedCertificate::parse(der).unwrap();
+        Target {
+            id: CertId::new(issuer.key_id(), &parsed.serial),
+            serial: parsed.serial.clone(),
+            distribution_points: parsed.crl_distribution_points.clone(),
+        }
+    }
+
+    /// A made-up serial with the given distribution points.
+    pub fn serial(issuer: &TrustAnchor, serial: &[u8], distribution_points: Vec<Vec<u8>>) -> Self {
+        let serial = jpki_core::der::unsigned_integer_bytes(serial).to_vec();
+        Target { id: CertId::new(issuer.key_id(), &serial), serial, distribution_points }
+    }
+
+    /// Asks a source about this target.
+    pub fn ask(&self, source: &dyn RevocationSource, issuer: &TrustAnchor, at: UnixTime) -> RevocationAnswer {
+        source.status(&RevocationQuery {
+            certificate: &self.id,
+            serial: &self.serial,
+            issuer,
+            distribution_points: &self.distribution_points,
+            at,
+        })
+    }
+}
