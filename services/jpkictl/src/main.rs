@@ -1,5 +1,6 @@
 //! jpkictl: offline verification, the test PKI and card simulator, and the demo.
 
+mod crl;
 mod demo;
 mod render;
 mod testpki;
@@ -27,6 +28,9 @@ enum Command {
     Testpki(testpki::TestPkiCommand),
     /// Walk through account opening and login end to end on a generated test PKI.
     Demo(demo::DemoArgs),
+    /// Inspect a revocation list or look a serial up in it, exactly as the gateway loads it.
+    #[command(subcommand)]
+    Crl(crl::CrlCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -44,6 +48,7 @@ fn run(command: &Command) -> anyhow::Result<i32> {
         Command::Verify(VerifyCommand::Auth(args)) => verify::auth(args),
         Command::Testpki(command) => testpki::run(command),
         Command::Demo(args) => demo::run(args),
+        Command::Crl(command) => crl::run(command),
     }
 }
 

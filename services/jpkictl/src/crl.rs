@@ -1,0 +1,186 @@
+//! `jpkictl crl inspect|lookup`: load a list exactly as the gateway does and explain it.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use jpki_core::cert::pem_blocks;
+use jpki_core::{AlgorithmPolicy, CertKind, TrustAnchor, UnixTime};
+use jpki_revocation::CompactList;
+
+use crate::trust::{read, read_certificate, validation_time};
+
+/// CRL subcommands.
+#[derive(clap::Subcommand, Debug)]
+pub enum CrlCommand {
+    /// Load, check and index a CRL; print its number, dates, entries, reasons, load time and memory.
+    /// Exit code: 0 fresh, 1 stale or not yet valid, 3 refused (the message says why).
+    Inspect(InspectArgs),
+    /// Look one serial up in a CRL. Exit code: 0 not revoked by this list, 1 revoked, 3 refused.
+    Lookup(LookupArgs),
+}
+
+/// `crl inspect`.
+#[derive(clap::Args, Debug)]
+pub struct InspectArgs {
+    /// The CRL (DER or PEM).
+    pub file: PathBuf,
+    /// The issuing CA's certificate (PEM or DER); its key must verify the list.
+    #[arg(long, value_name = "CA_CERT")]
+    pub issuer: PathBuf,
+    /// Freshness is judged at this time (RFC 3339); default now.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    /// JSON output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `crl lookup`.
+#[derive(clap::Args, Debug)]
+pub struct LookupArgs {
+    /// The CRL (DER or PEM).
+    pub file: PathBuf,
+    /// Serial number, hex.
+    pub serial: String,
+    /// The issuing CA's certificate (PEM or DER).
+    #[arg(long, value_name = "CA_CERT")]
+    pub issuer: PathBuf,
+    /// JSON output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Peak resident set size of this process, in bytes (VmHWM), where /proc is available.
+fn peak_resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    let kilobytes: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kilobytes * 1024)
+}
+
+fn load(file: &PathBuf, issuer: &PathBuf) -> anyhow::Result<(CompactList, f64, Option<u64>, usize)> {
+    // The kind only labels the anchor here: a CRL is checked against the key, whatever its kind.
+    let anchor = TrustAnchor::from_der(CertKind::SigningCard, &read_certificate(issuer)?, &AlgorithmPolicy::default())
+        .map_err(|error| anyhow::anyhow!("{}: unusable CA certificate: {error}", issuer.display()))?;
+    let bytes = read(file)?;
+    let der = if bytes.starts_with(b"-----BEGIN ") {
+        let mut blocks = pem_blocks(&bytes, "X509 CRL")
+            .map_err(|_| anyhow::anyhow!("{}: PEM without an X509 CRL block", file.display()))?;
+        blocks.swap_remove(0)
+    } else {
+        bytes
+    };
+    let size = der.len();
+    let before = peak_resident_bytes();
+    let started = Instant::now();
+    let list = CompactList::from_der(&file.display().to_string(), &der, &[anchor])
+        .map_err(|error| anyhow::anyhow!("{}: refused: {error}", file.display()))?;
+    let seconds = started.elapsed().as_secs_f64();
+    let peak = peak_resident_bytes().zip(before).map(|(after, before)| after.saturating_sub(before));
+    Ok((list, seconds, peak, size))
+}
+
+fn reason_name(reason: Option<jpki_core::revocation::RevocationReason>) -> String {
+    match reason {
+        None => "none".to_owned(),
+        Some(reason) => {
+            serde_json::to_value(reason).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+        }
+    }
+}
+
+/// Runs a CRL subcommand.
+pub fn run(command: &CrlCommand) -> anyhow::Result<i32> {
+    match command {
+        CrlCommand::Inspect(args) => inspect(args),
+        CrlCommand::Lookup(args) => lookup(args),
+    }
+}
+
+fn inspect(args: &InspectArgs) -> anyhow::Result<i32> {
+    let at: UnixTime = validation_time(args.at.as_deref())?;
+    let (list, seconds, peak, size) = load(&args.file, &args.issuer)?;
+    let meta = list.meta();
+    let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
+    for (_, entry) in list.entries() {
+        *reasons.entry(reason_name(entry.reason)).or_default() += 1;
+    }
+    let freshness = match meta.next_update {
+        _ if at < meta.this_update => format!("not yet valid: thisUpdate {} is after {at}", meta.this_update),
+        None => "no nextUpdate: freshness cannot be judged".to_owned(),
+        Some(next) if next < at => format!("stale: nextUpdate {next} is before {at}"),
+        Some(next) => format!("fresh until {next}"),
+    };
+    let fresh = freshness.starts_with("fresh");
+    if args.json {
+        let summary = serde_json::json!({
+            "file": args.file.display().to_string(),
+            "crl_number": meta.crl_number.to_string(),
+            "delta_base": meta.delta_base.as_ref().map(ToString::to_string),
+            "issuer_key_id": hex::encode(&meta.issuer_key_id),
+            "this_update": meta.this_update,
+            "next_update": meta.next_update,
+            "freshness": freshness,
+            "entries": meta.entries,
+            "reasons": reasons,
+            "bytes": size,
+            "load_seconds": seconds,
+            "index_bytes": list.resident_bytes(),
+            "peak_resident_increase_bytes": peak,
+        });
+        println!("{}", serde_json::to_string_pretty(&summary).context("serialise summary")?);
+    } else {
+        println!("{}: signature verified by CA key {}", args.file.display(), hex::encode(&meta.issuer_key_id));
+        println!("  cRLNumber         {}", meta.crl_number);
+        if let Some(base) = &meta.delta_base {
+            println!("  delta of          {base}");
+        }
+        println!("  thisUpdate        {}", meta.this_update);
+        println!("  nextUpdate        {}", meta.next_update.map_or("-".to_owned(), |time| time.to_string()));
+        println!("  status at {at}  {freshness}");
+        println!("  entries           {}", meta.entries);
+        for (reason, count) in &reasons {
+            println!("    {reason:<24}{count}");
+        }
+        println!("  size              {size} bytes");
+        println!("  load              {seconds:.3} s (parse, signature check, index)");
+        let per_entry = if meta.entries > 0 { list.resident_bytes() as f64 / meta.entries as f64 } else { 0.0 };
+        println!("  index             {} bytes ({per_entry:.1} per entry)", list.resident_bytes());
+        if let Some(peak) = peak {
+            println!("  peak RSS increase {peak} bytes (VmHWM, beyond the file read)");
+        }
+    }
+    Ok(if fresh { 0 } else { 1 })
+}
+
+fn lookup(args: &LookupArgs) -> anyhow::Result<i32> {
+    let serial = hex::decode(args.serial.trim().trim_start_matches("0x"))
+        .with_context(|| format!("{}: the serial is not hex", args.serial))?;
+    let (list, ..) = load(&args.file, &args.issuer)?;
+    let serial = jpki_core::der::unsigned_integer_bytes(&serial);
+    let entry = list.lookup(serial);
+    if args.json {
+        let answer = serde_json::json!({
+            "serial": hex::encode(serial),
+            "crl_number": list.meta().crl_number.to_string(),
+            "revoked": entry.is_some(),
+            "revoked_at": entry.map(|entry| entry.revoked_at),
+            "reason": entry.map(|entry| reason_name(entry.reason)),
+        });
+        println!("{}", serde_json::to_string_pretty(&answer).context("serialise answer")?);
+    } else {
+        match entry {
+            Some(entry) => println!(
+                "{} REVOKED at {}, reason {} (list #{})",
+                hex::encode(serial),
+                entry.revoked_at,
+                reason_name(entry.reason),
+                list.meta().crl_number
+            ),
+            None => println!("{} is not on this list (#{})", hex::encode(serial), list.meta().crl_number),
+        }
+    }
+    Ok(if entry.is_some() { 1 } else { 0 })
+}
