@@ -5,8 +5,14 @@
 //! are both accepted. Nothing here decides whether a list is good: every list is checked by the
 //! revocation store (signature by the issuing CA's key, dates, numbers) before it is used.
 
+pub mod coordinate;
 pub mod fetch;
+pub mod ledger;
+pub mod refresher;
 pub mod source;
 
+pub use coordinate::{Coordinator, RedisConfig};
 pub use fetch::{FetchError, FetchOutcome, Fetched, Fetcher, HttpPolicy, Validators};
+pub use ledger::FileLedger;
+pub use refresher::{ListConfig, ListStatus, RefreshConfig, RefreshEvent, Refresher, Via};
 pub use source::{CrlSource, SourceError};

@@ -29,12 +29,14 @@
 //! # Ok(()) }
 //! ```
 
+pub mod changes;
 pub mod error;
 pub mod parse;
 pub mod source;
 pub mod store;
 pub mod verify;
 
+pub use changes::{ChangeSet, NewlyRevoked, change_set};
 pub use error::LoadError;
 pub use parse::{CrlNumber, ParsedCrl, RawEntry, Scope, parse_crl};
 pub use source::{ListSummary, RevocationStore};

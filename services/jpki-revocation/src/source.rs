@@ -192,6 +192,14 @@ impl RevocationStore {
         self.snapshot.read().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
+    /// The complete list in use for an issuer key and scope, e.g. to compute what a new list
+    /// changes before it is inserted.
+    pub fn complete_list(&self, issuer_key_id: &[u8], scope: &Scope) -> Option<Arc<CompactList>> {
+        let snapshot = self.current();
+        let slots = snapshot.get(issuer_key_id)?;
+        slots.iter().find(|slot| slot.scope() == scope).map(|slot| slot.complete.clone())
+    }
+
     /// Summaries of every loaded list (complete and delta).
     pub fn lists(&self) -> Vec<ListSummary> {
         let snapshot = self.current();
