@@ -215,6 +215,11 @@ impl Refresher {
         })
     }
 
+    /// The configured lists.
+    pub fn lists(&self) -> &[ListConfig] {
+        &self.config.lists
+    }
+
     /// The store the lists are installed in.
     pub fn store(&self) -> &Arc<RevocationStore> {
         &self.store

@@ -19,6 +19,52 @@ pub enum CrlCommand {
     Inspect(InspectArgs),
     /// Look one serial up in a CRL. Exit code: 0 not revoked by this list, 1 revoked, 3 refused.
     Lookup(LookupArgs),
+    /// Keep lists fresh exactly as the gateway does (alone, or with other replicas through Redis),
+    /// printing every refresh event as a JSON line. Runs until interrupted, or once with --once.
+    Sync(SyncArgs),
+}
+
+/// `crl sync`.
+#[derive(clap::Args, Debug)]
+pub struct SyncArgs {
+    /// A list to follow: NAME=SOURCE, the source an http(s) URL, a file or a directory. Repeatable.
+    #[arg(long = "list", value_name = "NAME=SOURCE", required = true)]
+    pub lists: Vec<String>,
+    /// Redis URL (redis://host:port); several processes with the same Redis share one download.
+    #[arg(long, value_name = "URL")]
+    pub redis: Option<String>,
+    /// Prefix of the Redis keys.
+    #[arg(long, default_value = "jpki:")]
+    pub redis_prefix: String,
+    /// Seconds between asks to the CA, per list, across all replicas.
+    #[arg(long, default_value_t = 300)]
+    pub interval: u64,
+    /// Seconds between looks at Redis when no notification arrives.
+    #[arg(long, default_value_t = 10)]
+    pub poll: u64,
+    /// Seconds a leader may hold a list's lease.
+    #[arg(long, default_value_t = 60)]
+    pub lease: u64,
+    /// Bytes per Redis chunk.
+    #[arg(long, default_value_t = 4 << 20)]
+    pub chunk_bytes: usize,
+    /// File keeping the highest accepted cRLNumber per list across restarts.
+    #[arg(long, value_name = "FILE")]
+    pub ledger: Option<PathBuf>,
+    /// HTTP attempts per fetch (first included).
+    #[arg(long, default_value_t = 4)]
+    pub attempts: u32,
+    /// HTTP timeout per attempt, seconds.
+    #[arg(long, default_value_t = 300)]
+    pub timeout: u64,
+    /// Largest list accepted, bytes.
+    #[arg(long, default_value_t = 1 << 30)]
+    pub max_bytes: u64,
+    /// One refresh round, then print the status and exit.
+    #[arg(long)]
+    pub once: bool,
+    #[command(flatten)]
+    pub trust: crate::trust::TrustArgs,
 }
 
 /// `crl inspect`.
@@ -96,6 +142,7 @@ pub fn run(command: &CrlCommand) -> anyhow::Result<i32> {
     match command {
         CrlCommand::Inspect(args) => inspect(args),
         CrlCommand::Lookup(args) => lookup(args),
+        CrlCommand::Sync(args) => sync(args),
     }
 }
 
@@ -183,4 +230,76 @@ fn lookup(args: &LookupArgs) -> anyhow::Result<i32> {
         }
     }
     Ok(if entry.is_some() { 1 } else { 0 })
+}
+
+fn sync(args: &SyncArgs) -> anyhow::Result<i32> {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use jpki_refresh::{CrlSource, Fetcher, HttpPolicy, ListConfig, RedisConfig, RefreshConfig, Refresher};
+
+    let trust = args.trust.load()?;
+    let mut lists = Vec::new();
+    for item in &args.lists {
+        let (name, source) = item.split_once('=').with_context(|| format!("--list {item}: expected NAME=SOURCE"))?;
+        let source = CrlSource::parse(source).map_err(|error| anyhow::anyhow!("--list {item}: {error}"))?;
+        lists.push(ListConfig { name: name.to_owned(), source });
+    }
+    let redis = args.redis.as_ref().map(|url| RedisConfig {
+        prefix: args.redis_prefix.clone(),
+        chunk_bytes: args.chunk_bytes,
+        lease: Duration::from_secs(args.lease),
+        ..RedisConfig::new(url)
+    });
+    let config = RefreshConfig {
+        lists,
+        interval: Duration::from_secs(args.interval),
+        poll_interval: Duration::from_secs(args.poll),
+        redis,
+        ledger: args.ledger.clone(),
+    };
+    let policy = HttpPolicy {
+        attempts: args.attempts.max(1),
+        total_timeout: Duration::from_secs(args.timeout),
+        max_bytes: args.max_bytes,
+        backoff_base: Duration::from_millis(200),
+        ..HttpPolicy::default()
+    };
+    let store =
+        Arc::new(jpki_revocation::RevocationStore::new(trust.verifier.anchors().to_vec(), args.trust.crl_grace));
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("start the async runtime")?;
+    runtime.block_on(async {
+        let fetcher = Fetcher::new(policy).map_err(|error| anyhow::anyhow!("{error}"))?;
+        let refresher =
+            Arc::new(Refresher::new(config, store, fetcher).await.map_err(|error| anyhow::anyhow!("{error}"))?);
+        let mut events = refresher.subscribe_events();
+        let printer = tokio::spawn(async move {
+            while let Ok(event) = events.recv().await {
+                if let Ok(line) = serde_json::to_string(&event) {
+                    println!("{line}");
+                }
+            }
+        });
+        if args.once {
+            for list in &refresher_lists(&refresher) {
+                refresher.refresh(list).await;
+            }
+        } else {
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            let runner = tokio::spawn(refresher.clone().run(stopped));
+            let _ = tokio::signal::ctrl_c().await;
+            let _ = stop.send(true);
+            let _ = runner.await;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        printer.abort();
+        let status = serde_json::json!({ "event": "status", "lists": refresher.status() });
+        println!("{status}");
+        Ok::<_, anyhow::Error>(if refresher.all_loaded() { 0 } else { 1 })
+    })
+}
+
+fn refresher_lists(refresher: &jpki_refresh::Refresher) -> Vec<jpki_refresh::ListConfig> {
+    refresher.lists().to_vec()
 }
