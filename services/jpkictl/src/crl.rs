@@ -1,7 +1,7 @@
 //! `jpkictl crl inspect|lookup`: load a list exactly as the gateway does and explain it.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
@@ -106,7 +106,7 @@ fn peak_resident_bytes() -> Option<u64> {
     Some(kilobytes * 1024)
 }
 
-fn load(file: &PathBuf, issuer: &PathBuf) -> anyhow::Result<(CompactList, f64, Option<u64>, usize)> {
+fn load(file: &Path, issuer: &Path) -> anyhow::Result<(CompactList, f64, Option<u64>, usize)> {
     // The kind only labels the anchor here: a CRL is checked against the key, whatever its kind.
     let anchor = TrustAnchor::from_der(CertKind::SigningCard, &read_certificate(issuer)?, &AlgorithmPolicy::default())
         .map_err(|error| anyhow::anyhow!("{}: unusable CA certificate: {error}", issuer.display()))?;

@@ -1,0 +1,136 @@
+//! Shared fixture: a simulator over the cached test PKI on 127.0.0.1:0, a real HTTP client, and
+//! jpki_core's CRL checks.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jpki_casim::{CaSimulator, SimConfig, SimHandle};
+use jpki_core::revocation::{RevocationQuery, RevocationStatus};
+use jpki_core::{
+    AlgorithmPolicy, CertId, CertKind, CrlError, CrlSet, CrlSummary, RevocationSource, TrustAnchor, UnixTime,
+};
+use jpki_testpki::TestPki;
+
+/// Seed of the test PKI.
+pub const SEED: u64 = 2026;
+
+/// The shared test PKI.
+pub fn pki() -> Arc<TestPki> {
+    TestPki::cached(SEED).unwrap()
+}
+
+/// Maps the test PKI's kind to the core's.
+pub fn kind(kind: jpki_testpki::CertKind) -> CertKind {
+    match kind {
+        jpki_testpki::CertKind::SigningCard => CertKind::SigningCard,
+        jpki_testpki::CertKind::AuthCard => CertKind::AuthCard,
+        jpki_testpki::CertKind::SigningPhone => CertKind::SigningPhone,
+        jpki_testpki::CertKind::AuthPhone => CertKind::AuthPhone,
+    }
+}
+
+/// Every anchor of the test PKI as jpki_core trust anchors.
+pub fn anchors() -> Vec<TrustAnchor> {
+    pki()
+        .cas()
+        .iter()
+        .filter(|ca| ca.is_anchor())
+        .map(|ca| TrustAnchor::from_der(kind(ca.kind()), ca.cert_der(), &AlgorithmPolicy::default()).unwrap())
+        .collect()
+}
+
+/// A running simulator with its client.
+pub struct Sim {
+    pub handle: SimHandle,
+    pub client: reqwest::Client,
+    pub anchors: Vec<TrustAnchor>,
+}
+
+impl Sim {
+    /// A fresh simulator with the default configuration.
+    pub async fn start() -> Sim {
+        Self::start_with(SimConfig::default()).await
+    }
+
+    /// A fresh simulator.
+    pub async fn start_with(config: SimConfig) -> Sim {
+        let sim = CaSimulator::from_test_pki(&pki(), config).unwrap();
+        let handle = sim.bind("127.0.0.1:0").await.unwrap();
+        Sim { handle, client: client(Duration::from_secs(30)), anchors: anchors() }
+    }
+
+    /// A full URL for `path` (starting with '/').
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.handle.base_url())
+    }
+
+    /// GET a list.
+    pub async fn get_crl(&self, label: &str) -> reqwest::Response {
+        self.client.get(self.handle.crl_url(label)).send().await.unwrap()
+    }
+
+    /// GET a list, expect 200, return the body.
+    pub async fn crl_bytes(&self, label: &str) -> Vec<u8> {
+        let response = self.get_crl(label).await;
+        assert_eq!(response.status(), 200);
+        response.bytes().await.unwrap().to_vec()
+    }
+
+    /// POST JSON; returns the status and the parsed JSON answer.
+    pub async fn post(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        self.post_raw(path, body.to_string()).await
+    }
+
+    /// POST a raw body.
+    pub async fn post_raw(&self, path: &str, body: String) -> (u16, serde_json::Value) {
+        let response = self
+            .client
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    /// GET /stats.
+    pub async fn stats(&self) -> serde_json::Value {
+        let response = self.client.get(self.url("/stats")).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        serde_json::from_slice(&response.bytes().await.unwrap()).unwrap()
+    }
+
+    /// Checks a downloaded list into a fresh CRL set.
+    pub fn check(&self, label: &str, der: &[u8]) -> Result<(CrlSet, CrlSummary), CrlError> {
+        let set = CrlSet::new(0);
+        let summary = set.add(label, der, &self.anchors)?;
+        Ok((set, summary))
+    }
+
+    /// The anchor of a CA label.
+    pub fn anchor(&self, label: &str) -> &TrustAnchor {
+        let ca = pki().ca_by_label(label).unwrap().clone();
+        self.anchors.iter().find(|a| a.key_id() == ca.key_id()).unwrap()
+    }
+}
+
+/// A plain-HTTP client without proxies.
+pub fn client(timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().timeout(timeout).build().unwrap()
+}
+
+/// Now plus `seconds`, as jpki_core time.
+pub fn now_plus(seconds: i64) -> UnixTime {
+    UnixTime(time::OffsetDateTime::now_utc().unix_timestamp() + seconds)
+}
+
+/// The status of `serial` issued by `issuer` in `set`, a minute from now.
+pub fn status(set: &CrlSet, issuer: &TrustAnchor, serial: &[u8]) -> RevocationStatus {
+    let id = CertId::new(issuer.key_id(), serial);
+    let query = RevocationQuery { certificate: &id, serial, issuer, distribution_points: &[], at: now_plus(60) };
+    set.status(&query).status
+}
