@@ -1,5 +1,6 @@
 //! jpkictl: offline verification, the test PKI and card simulator, and the demo.
 
+mod casim;
 mod crl;
 mod demo;
 mod render;
@@ -28,6 +29,8 @@ enum Command {
     Testpki(testpki::TestPkiCommand),
     /// Walk through account opening and login end to end on a generated test PKI.
     Demo(demo::DemoArgs),
+    /// Run the CA simulator: serve the test PKI's CRLs over HTTP, revoke on request, misbehave on demand.
+    CaSim(casim::CaSimArgs),
     /// Inspect a revocation list or look a serial up in it, exactly as the gateway loads it.
     #[command(subcommand)]
     Crl(crl::CrlCommand),
@@ -49,6 +52,7 @@ fn run(command: &Command) -> anyhow::Result<i32> {
         Command::Testpki(command) => testpki::run(command),
         Command::Demo(args) => demo::run(args),
         Command::Crl(command) => crl::run(command),
+        Command::CaSim(args) => casim::run(args),
     }
 }
 
