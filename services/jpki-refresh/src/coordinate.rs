@@ -79,6 +79,8 @@ pub struct Published {
     pub fence: u64,
     /// cRLNumber, decimal (informative: every replica checks the list itself).
     pub number: String,
+    /// cRLNumber, big-endian hex: the floor below which no leader may publish.
+    pub number_hex: String,
     /// Number of chunks.
     pub chunks: u64,
     /// SHA-256 of the DER, hex.
@@ -92,14 +94,14 @@ pub struct Published {
 }
 
 const PUBLISH: &str = r#"
--- KEYS[1] lock, KEYS[2] current; ARGV: fence, number, chunks, sha256, etag, last_modified, now, data prefix, channel, list
+-- KEYS[1] lock, KEYS[2] current; ARGV: fence, number, chunks, sha256, etag, last_modified, now, data prefix, channel, list, number_hex
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 local old = tonumber(redis.call('HGET', KEYS[2], 'fence') or '0')
 if old >= tonumber(ARGV[1]) then return 0 end
 local old_chunks = tonumber(redis.call('HGET', KEYS[2], 'chunks') or '0')
 for i = 0, tonumber(ARGV[3]) - 1 do redis.call('PERSIST', ARGV[8] .. ARGV[1] .. ':' .. i) end
 redis.call('HSET', KEYS[2], 'fence', ARGV[1], 'number', ARGV[2], 'chunks', ARGV[3], 'sha256', ARGV[4],
-  'etag', ARGV[5], 'last_modified', ARGV[6], 'checked_at', ARGV[7])
+  'etag', ARGV[5], 'last_modified', ARGV[6], 'checked_at', ARGV[7], 'number_hex', ARGV[11])
 if old > 0 then for i = 0, old_chunks - 1 do redis.call('DEL', ARGV[8] .. old .. ':' .. i) end end
 redis.call('PUBLISH', ARGV[9], ARGV[10])
 return 1
@@ -197,6 +199,7 @@ impl Coordinator {
         Ok(Some(Published {
             fence: u64::try_from(number("fence")).unwrap_or(0),
             number: text("number").unwrap_or_default(),
+            number_hex: text("number_hex").unwrap_or_default(),
             chunks: u64::try_from(number("chunks")).unwrap_or(0),
             sha256: text("sha256").unwrap_or_default(),
             etag: text("etag"),
@@ -255,6 +258,7 @@ impl Coordinator {
             .arg(&prefix)
             .arg(self.channel())
             .arg(list)
+            .arg(&published.number_hex)
             .invoke_async(&mut connection)
             .await?;
         Ok(done == 1)

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use jpki_core::UnixTime;
-use jpki_revocation::{ChangeSet, CompactList, LoadError, RevocationStore, change_set};
+use jpki_revocation::{ChangeSet, CompactList, CrlNumber, LoadError, RevocationStore, change_set};
 use serde::Serialize;
 use tokio::sync::broadcast;
 
@@ -282,7 +282,9 @@ impl Refresher {
     }
 
     /// Checks and installs a list. Returns the event to report.
-    async fn install(&self, list: &ListConfig, der: Vec<u8>, via: Via) -> RefreshEvent {
+    /// `published` is the highest number published in Redis, which a leader must not go below even
+    /// when its own store and ledger are empty (a freshly started replica).
+    async fn install(&self, list: &ListConfig, der: Vec<u8>, via: Via, published: Option<&CrlNumber>) -> RefreshEvent {
         let name = list.name.clone();
         let anchors = self.store.anchors().to_vec();
         let label = format!("{name} ({})", list.source.describe());
@@ -295,6 +297,11 @@ impl Refresher {
             Err(join) => return refused(format!("indexing task failed: {join}")),
         };
         let number = candidate.meta().crl_number.clone();
+        if let Some(published) = published.filter(|published| number < **published) {
+            return refused(format!(
+                "cRLNumber {number} is below {published}, already published by a replica: a replayed or rolled-back list"
+            ));
+        }
         if let Some(ledger) = &self.ledger {
             let floor = ledger.lock().unwrap_or_else(PoisonError::into_inner).floor(&name);
             if let Some(floor) = floor.filter(|floor| number < *floor) {
@@ -338,6 +345,7 @@ impl Refresher {
         &self,
         list: &ListConfig,
         validators: Validators,
+        published: Option<&CrlNumber>,
     ) -> (RefreshEvent, Option<(Vec<u8>, Validators)>) {
         match self.fetcher.fetch(&list.source, &validators).await {
             Err(error) => (RefreshEvent::FetchFailed { list: list.name.clone(), error: error.to_string() }, None),
@@ -347,7 +355,7 @@ impl Refresher {
                 let mut last = RefreshEvent::NotModified { list: list.name.clone() };
                 let mut installed = None;
                 for der in fetched.lists {
-                    last = self.install(list, der.clone(), Via::Source).await;
+                    last = self.install(list, der.clone(), Via::Source, published).await;
                     if matches!(last, RefreshEvent::Installed { .. }) {
                         installed = Some(der);
                     }
@@ -365,7 +373,7 @@ impl Refresher {
         let event = match &self.coordinator {
             None => {
                 let validators = self.with_state(&list.name, |state| state.validators.clone()).unwrap_or_default();
-                self.fetch_and_install(list, validators).await.0
+                self.fetch_and_install(list, validators, None).await.0
             }
             Some(coordinator) => match self.refresh_coordinated(coordinator, list).await {
                 Ok(event) => event,
@@ -397,7 +405,7 @@ impl Refresher {
             return Ok(None);
         }
         let der = coordinator.download(&list.name, &published).await?;
-        let event = self.install(list, der, Via::Redis).await;
+        let event = self.install(list, der, Via::Redis, None).await;
         if matches!(event, RefreshEvent::Installed { .. } | RefreshEvent::NotModified { .. }) {
             self.with_state(&list.name, |state| {
                 state.installed_fence = published.fence;
@@ -444,12 +452,18 @@ impl Refresher {
             return Ok(RefreshEvent::Skipped { list: list.name.clone(), why: "checked recently" });
         }
         let validators = self.with_state(&list.name, |state| state.validators.clone()).unwrap_or_default();
-        let (event, installed) = self.fetch_and_install(list, validators).await;
+        let floor = published.as_ref().and_then(|published| hex::decode(&published.number_hex).ok());
+        let floor = floor.map(|bytes| CrlNumber::from_be_bytes(&bytes));
+        let (event, installed) = self.fetch_and_install(list, validators, floor.as_ref()).await;
         match (&event, installed) {
             (RefreshEvent::Installed { number, .. }, Some((der, validators))) => {
+                let number_hex = jpki_revocation::parse_crl(&der, |_| Ok(()))
+                    .map(|parsed| hex::encode(parsed.crl_number.as_be_bytes()))
+                    .unwrap_or_default();
                 let record = Published {
                     fence: lease.fence,
                     number: number.clone(),
+                    number_hex,
                     chunks: 0,
                     sha256: hex::encode(ring::digest::digest(&ring::digest::SHA256, &der)),
                     etag: validators.etag,
