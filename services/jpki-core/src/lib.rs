@@ -13,6 +13,7 @@ pub mod crl;
 pub mod der;
 pub mod four_fields;
 #[doc(hidden)]
+#[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod kind;
 pub mod oid;
