@@ -207,3 +207,62 @@ fn malformed_files_are_named_never_a_panic() {
         "{printed}"
     );
 }
+
+#[test]
+fn crl_inspect_and_lookup_explain_a_list() {
+    let directory = tempfile::tempdir().unwrap();
+    let pki = generate(directory.path());
+    let ca = format!("{pki}/anchors/auth-card-g2.pem");
+    let crl = directory.path().join("revoked.crl").display().to_string();
+    let output = jpkictl(&[
+        "testpki",
+        "crl",
+        "--pki",
+        &pki,
+        "--ca",
+        "auth-card-g2",
+        "--revoke-holder",
+        "h01:key-compromise",
+        "--this-update",
+        "2026-05-31T00:00:00Z",
+        "--out",
+        &crl,
+    ]);
+    assert!(output.status.success(), "{}", text(&output));
+
+    let output = jpkictl(&["crl", "inspect", &crl, "--issuer", &ca, "--at", "2026-05-31T12:00:00Z", "--json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["crl_number"], "2");
+    assert_eq!(summary["entries"], 1);
+    assert_eq!(summary["reasons"]["key_compromise"], 1);
+    // A day later the list is stale: exit 1, and the text says so.
+    let output = jpkictl(&["crl", "inspect", &crl, "--issuer", &ca, "--at", "2026-06-02T00:00:00Z"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output).contains("stale: nextUpdate"), "{}", text(&output));
+
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{pki}/manifest.json")).unwrap()).unwrap();
+    let serial = manifest["holders"][0]["auth"]["serial"].as_str().unwrap().to_owned();
+    let output = jpkictl(&["crl", "lookup", &crl, &serial, "--issuer", &ca]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(text(&output).contains("REVOKED") && text(&output).contains("key_compromise"), "{}", text(&output));
+    let other = manifest["holders"][1]["auth"]["serial"].as_str().unwrap().to_owned();
+    assert_eq!(jpkictl(&["crl", "lookup", &crl, &other, "--issuer", &ca]).status.code(), Some(0));
+
+    // The wrong issuer, a truncated list: refused, naming the file and the problem.
+    let wrong = format!("{pki}/anchors/signing-card-g2.pem");
+    let output = jpkictl(&["crl", "inspect", &crl, "--issuer", &wrong]);
+    assert_eq!(output.status.code(), Some(3));
+    assert!(
+        text(&output).contains("revoked.crl: refused") && text(&output).contains("no trust anchor"),
+        "{}",
+        text(&output)
+    );
+    let bytes = std::fs::read(&crl).unwrap();
+    let truncated = directory.path().join("truncated.crl");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let output = jpkictl(&["crl", "inspect", &truncated.display().to_string(), "--issuer", &ca]);
+    assert_eq!(output.status.code(), Some(3));
+    assert!(text(&output).contains("malformed CRL at byte"), "{}", text(&output));
+}
