@@ -311,7 +311,19 @@ impl Refresher {
             }
         }
         let previous = self.store.complete_list(&candidate.meta().issuer_key_id, &candidate.meta().scope);
-        if previous.as_ref().is_some_and(|previous| previous.meta().crl_number == number) {
+        if let Some(previous) = previous.as_ref().filter(|previous| previous.meta().crl_number == number) {
+            // Fix: a list carrying the number in use but other content (the CA's list rolled back
+            // one number after a revocation, or re-issued under the same number) used to be
+            // reported as `not_modified`, hiding the CA's fault. The number must increase
+            // (docs/revocation.md); only the very same list again is "not modified".
+            let (old, new) = (previous.meta(), candidate.meta());
+            if (old.this_update, old.next_update, old.entries) != (new.this_update, new.next_update, new.entries) {
+                return refused(format!(
+                    "cRLNumber {number} is the number of the list in use but the list differs (thisUpdate {} \
+                     vs {}, {} vs {} entries): a rolled-back or re-issued list",
+                    new.this_update, old.this_update, new.entries, old.entries
+                ));
+            }
             return RefreshEvent::NotModified { list: name };
         }
         let changes = previous.as_deref().map(|previous| change_set(previous, &candidate));
