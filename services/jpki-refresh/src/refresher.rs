@@ -147,6 +147,8 @@ pub struct ListStatus {
     pub last_attempt: Option<UnixTime>,
     /// Full downloads from the source by this replica.
     pub downloads: u64,
+    /// Seconds since the thisUpdate of the list in use.
+    pub age_seconds: Option<i64>,
     /// Whether the list in use is past its nextUpdate (an alert, not a readiness failure).
     pub stale: bool,
 }
@@ -244,6 +246,7 @@ impl Refresher {
             .map(|list| {
                 let mut status = list.status.clone();
                 status.stale = status.next_update.is_none_or(|next| next < at);
+                status.age_seconds = status.this_update.map(|this_update| at.0.saturating_sub(this_update.0));
                 status
             })
             .collect();
