@@ -409,6 +409,9 @@ fn read_extension<'a>(reader: &mut Reader<'a>) -> Result<RawExtension<'a>, LoadE
 }
 
 fn read_entry<'a>(entry: &Element<'a>) -> Result<RawEntry<'a>, LoadError> {
+    if let Some(entry) = read_usual_entry(entry) {
+        return Ok(entry);
+    }
     let mut fields = entry.reader(false);
     let serial = fields.read(tag::INTEGER).map_err(malformed("userCertificate serial"))?;
     if serial.contents.is_empty() {
@@ -447,6 +450,40 @@ fn read_entry<'a>(entry: &Element<'a>) -> Result<RawEntry<'a>, LoadError> {
         }
     }
     Ok(RawEntry { serial: serial_bytes, revoked_at, reason })
+}
+
+/// The encoding nearly every entry of a large list has, recognised byte for byte: a serial
+/// INTEGER, a UTCTime, and either no extensions or one non-critical reasonCode. Half of a 10M-entry
+/// load went into the general element walk; this skips it. Anything else, or anything this does
+/// not accept exactly, takes the general path in [`read_entry`], which gives the same answer.
+fn read_usual_entry<'a>(entry: &Element<'a>) -> Option<RawEntry<'a>> {
+    const REASON_CODE_EXTENSION: [u8; 13] =
+        [0x30, 0x0c, 0x30, 0x0a, 0x06, 0x03, 0x55, 0x1d, 0x15, 0x04, 0x03, 0x0a, 0x01];
+    let contents = entry.contents;
+    let serial_length = usize::from(*contents.get(1)?);
+    if *contents.first()? != tag::INTEGER || serial_length == 0 || serial_length >= 0x80 {
+        return None;
+    }
+    let serial = contents.get(2..2 + serial_length)?;
+    let rest = &contents[2 + serial_length..];
+    let time = rest.get(..15)?;
+    if time[0] != tag::UTC_TIME || time[1] != 13 {
+        return None;
+    }
+    let time_element = Element {
+        tag: tag::UTC_TIME,
+        contents: &time[2..],
+        raw: time,
+        indefinite: false,
+        offset: entry.offset + 2 + serial_length,
+    };
+    let revoked_at = parse_time(&time_element)?;
+    let reason = match &rest[15..] {
+        [] => None,
+        [prefix @ .., code] if prefix == REASON_CODE_EXTENSION => Some(*code),
+        _ => return None,
+    };
+    Some(RawEntry { serial: der::unsigned_integer_bytes(serial), revoked_at, reason })
 }
 
 #[derive(Default)]
