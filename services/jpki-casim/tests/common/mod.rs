@@ -120,6 +120,9 @@ impl Sim {
 
 /// A plain-HTTP client without proxies.
 pub fn client(timeout: Duration) -> reqwest::Client {
+    // In a workspace-wide build, jpki-refresh turns on reqwest's `rustls-no-provider`, and then
+    // every client needs a process-wide crypto provider (the first install wins).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder().no_proxy().timeout(timeout).build().unwrap()
 }
 

@@ -1,0 +1,40 @@
+//! Generated gRPC code for the `jpki.gateway.v1` tenant API (`proto/jpki/gateway/v1/gateway.proto`).
+//!
+//! The build script compiles the proto without a system `protoc` (`protox`, pure Rust) and generates
+//! the code with `tonic-prost-build`:
+//!
+//! - [`v1`]: the messages and enums (prost), a server module per service
+//!   ([`v1::verification_service_server`], [`v1::link_service_server`], [`v1::status_service_server`])
+//!   and a client module per service ([`v1::verification_service_client`], …).
+//!   `google.protobuf.Timestamp` is [`prost_types::Timestamp`].
+//! - [`FILE_DESCRIPTOR_SET`]: the encoded `FileDescriptorSet` (with `google/protobuf/timestamp.proto`
+//!   and the proto comments), for gRPC server reflection.
+//!
+//! ```
+//! use jpki_api::v1::{CmsSignature, VerifySignatureRequest, verify_signature_request::Signature};
+//! use prost::Message;
+//!
+//! let request = VerifySignatureRequest {
+//!     signature: Some(Signature::Cms(CmsSignature { cms: vec![0x30, 0x80], ..Default::default() })),
+//!     applicant: None,
+//! };
+//! let decoded = VerifySignatureRequest::decode(request.encode_to_vec().as_slice()).unwrap();
+//! assert_eq!(decoded, request);
+//! ```
+
+/// `jpki.gateway.v1`: messages, enums, servers and clients generated from `gateway.proto`.
+///
+/// The item docs are the proto comments. The lints are relaxed for the generated code only: a proto
+/// item without a comment has no doc, and clippy's style is not the generator's.
+#[allow(missing_docs, clippy::all)]
+pub mod v1 {
+    tonic::include_proto!("jpki.gateway.v1");
+}
+
+/// The encoded `google.protobuf.FileDescriptorSet` of `gateway.proto` and its imports, with source
+/// info, as `tonic_reflection::server::Builder::register_encoded_file_descriptor_set` takes it.
+pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("jpki_gateway_v1_descriptor");
+
+/// The fully-qualified names of the v1 services, as clients call them and reflection lists them.
+pub const SERVICE_NAMES: [&str; 3] =
+    ["jpki.gateway.v1.VerificationService", "jpki.gateway.v1.LinkService", "jpki.gateway.v1.StatusService"];
