@@ -25,9 +25,7 @@ use std::time::{Duration, Instant};
 
 use criterion::Criterion;
 use jpki_core::cert::ParsedCertificate;
-use jpki_core::{
-    AlgorithmPolicy, AuthProofInput, CertKind, CrlSet, KindConfig, SignatureInput, UnixTime, Verifier, VerifierConfig,
-};
+use jpki_core::{AuthProofInput, CrlSet, SignatureInput, UnixTime, Verifier};
 use jpki_testpki::{CmsOptions, TestPki};
 use ring::signature::{RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
 
@@ -45,28 +43,6 @@ enum Target {
     None,
 }
 
-/// The core's kind for the test PKI's.
-fn kind(kind: jpki_testpki::CertKind) -> CertKind {
-    match kind {
-        jpki_testpki::CertKind::SigningCard => CertKind::SigningCard,
-        jpki_testpki::CertKind::AuthCard => CertKind::AuthCard,
-        jpki_testpki::CertKind::SigningPhone => CertKind::SigningPhone,
-        jpki_testpki::CertKind::AuthPhone => CertKind::AuthPhone,
-    }
-}
-
-/// The policy OIDs the test PKI puts in each kind's certificates.
-fn policies(kind: CertKind) -> Vec<String> {
-    use jpki_testpki::profile::oid;
-    let policy = match kind {
-        CertKind::SigningCard => oid::POLICY_SIGNING,
-        CertKind::AuthCard => oid::POLICY_AUTH,
-        CertKind::SigningPhone => oid::POLICY_SIGNING_PHONE_TEST,
-        CertKind::AuthPhone => oid::POLICY_AUTH_PHONE_TEST,
-    };
-    vec![policy.to_owned()]
-}
-
 fn time(text: &str) -> UnixTime {
     UnixTime::parse_rfc3339(text).unwrap()
 }
@@ -77,21 +53,7 @@ fn offset(moment: UnixTime) -> time::OffsetDateTime {
 
 /// A verifier over every anchor of the test PKI, all kinds sharing `crls`.
 fn verifier(pki: &TestPki, crls: &Arc<CrlSet>, chain_cache_capacity: u64) -> Verifier {
-    let kinds = CertKind::ALL
-        .into_iter()
-        .map(|core_kind| KindConfig {
-            kind: core_kind,
-            anchors: pki
-                .cas()
-                .iter()
-                .filter(|ca| ca.is_anchor() && kind(ca.kind()) == core_kind)
-                .map(|ca| ca.cert_der().to_vec())
-                .collect(),
-            policy_oids: policies(core_kind),
-            revocation: crls.clone(),
-        })
-        .collect();
-    Verifier::new(VerifierConfig { kinds, algorithms: AlgorithmPolicy::default(), chain_cache_capacity }).unwrap()
+    jpki_fixtures::verifier(pki, crls.clone(), chain_cache_capacity).unwrap()
 }
 
 /// About 1 KB of form text, as a bank's application form would be.

@@ -13,8 +13,8 @@ use std::time::Duration;
 use jpki_casim::{CaSimulator, Misbehaviour, MisbehaviourSetting, Revocation, RevokeTarget, SimConfig, SimHandle};
 use jpki_core::revocation::{RevocationReason, RevocationStatus};
 use jpki_core::{
-    AlgorithmPolicy, AuthProofInput, CertKind, FailureReason, HashAlgorithm, Indication, KindConfig, SignatureInput,
-    SignedContent, SubIndication, TrustAnchor, UnixTime, ValidationReport, Verifier, VerifierConfig,
+    AuthProofInput, FailureReason, HashAlgorithm, Indication, SignatureInput, SignedContent, SubIndication,
+    TrustAnchor, UnixTime, ValidationReport, Verifier,
 };
 use jpki_refresh::{
     CrlSource, FetchError, FetchOutcome, Fetcher, HttpPolicy, ListConfig, ListStatus, RefreshConfig, RefreshEvent,
@@ -36,51 +36,13 @@ fn now() -> UnixTime {
     UnixTime(i64::try_from(seconds).unwrap())
 }
 
-fn core_kind(kind: jpki_testpki::CertKind) -> CertKind {
-    match kind {
-        jpki_testpki::CertKind::SigningCard => CertKind::SigningCard,
-        jpki_testpki::CertKind::AuthCard => CertKind::AuthCard,
-        jpki_testpki::CertKind::SigningPhone => CertKind::SigningPhone,
-        jpki_testpki::CertKind::AuthPhone => CertKind::AuthPhone,
-    }
-}
-
-fn policies(kind: CertKind) -> Vec<String> {
-    use jpki_testpki::profile::oid;
-    let policy = match kind {
-        CertKind::SigningCard => oid::POLICY_SIGNING,
-        CertKind::AuthCard => oid::POLICY_AUTH,
-        CertKind::SigningPhone => oid::POLICY_SIGNING_PHONE_TEST,
-        CertKind::AuthPhone => oid::POLICY_AUTH_PHONE_TEST,
-    };
-    vec![policy.to_owned()]
-}
-
 fn anchors(pki: &TestPki) -> Vec<TrustAnchor> {
-    pki.cas()
-        .iter()
-        .filter(|ca| ca.is_anchor())
-        .map(|ca| TrustAnchor::from_der(core_kind(ca.kind()), ca.cert_der(), &AlgorithmPolicy::default()).unwrap())
-        .collect()
+    jpki_fixtures::anchors(pki).unwrap()
 }
 
 /// A verifier trusting every anchor of the test PKI, with `store` as every kind's revocation source.
 fn verifier(pki: &TestPki, store: &Arc<RevocationStore>) -> Verifier {
-    let kinds = CertKind::ALL
-        .into_iter()
-        .map(|kind| KindConfig {
-            kind,
-            anchors: pki
-                .cas()
-                .iter()
-                .filter(|ca| ca.is_anchor() && core_kind(ca.kind()) == kind)
-                .map(|ca| ca.cert_der().to_vec())
-                .collect(),
-            policy_oids: policies(kind),
-            revocation: store.clone(),
-        })
-        .collect();
-    Verifier::new(VerifierConfig { kinds, algorithms: AlgorithmPolicy::default(), chain_cache_capacity: 100 }).unwrap()
+    jpki_fixtures::verifier(pki, store.clone(), 100).unwrap()
 }
 
 /// Small limits, two attempts, tiny backoff: fast failures, still generous for a loaded machine.

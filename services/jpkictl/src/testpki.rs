@@ -3,20 +3,11 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use jpki_core::CertKind;
 use jpki_testpki::{CmsOptions, CrlEntry, HashAlg, ReasonCode, SignerIdKind, TestPki, WriteOptions};
 
 use crate::trust::read;
 
-/// Maps the test PKI's kind to the core's.
-pub fn core_kind(kind: jpki_testpki::CertKind) -> CertKind {
-    match kind {
-        jpki_testpki::CertKind::SigningCard => CertKind::SigningCard,
-        jpki_testpki::CertKind::AuthCard => CertKind::AuthCard,
-        jpki_testpki::CertKind::SigningPhone => CertKind::SigningPhone,
-        jpki_testpki::CertKind::AuthPhone => CertKind::AuthPhone,
-    }
-}
+pub use jpki_fixtures::core_kind;
 
 /// Test-PKI subcommands.
 #[derive(clap::Subcommand, Debug)]

@@ -7,9 +7,7 @@ use std::time::Duration;
 
 use jpki_casim::{CaSimulator, SimConfig, SimHandle};
 use jpki_core::revocation::{RevocationQuery, RevocationStatus};
-use jpki_core::{
-    AlgorithmPolicy, CertId, CertKind, CrlError, CrlSet, CrlSummary, RevocationSource, TrustAnchor, UnixTime,
-};
+use jpki_core::{CertId, CrlError, CrlSet, CrlSummary, RevocationSource, TrustAnchor, UnixTime};
 use jpki_testpki::TestPki;
 
 /// Seed of the test PKI.
@@ -20,24 +18,9 @@ pub fn pki() -> Arc<TestPki> {
     TestPki::cached(SEED).unwrap()
 }
 
-/// Maps the test PKI's kind to the core's.
-pub fn kind(kind: jpki_testpki::CertKind) -> CertKind {
-    match kind {
-        jpki_testpki::CertKind::SigningCard => CertKind::SigningCard,
-        jpki_testpki::CertKind::AuthCard => CertKind::AuthCard,
-        jpki_testpki::CertKind::SigningPhone => CertKind::SigningPhone,
-        jpki_testpki::CertKind::AuthPhone => CertKind::AuthPhone,
-    }
-}
-
 /// Every anchor of the test PKI as jpki_core trust anchors.
 pub fn anchors() -> Vec<TrustAnchor> {
-    pki()
-        .cas()
-        .iter()
-        .filter(|ca| ca.is_anchor())
-        .map(|ca| TrustAnchor::from_der(kind(ca.kind()), ca.cert_der(), &AlgorithmPolicy::default()).unwrap())
-        .collect()
+    jpki_fixtures::anchors(&pki()).unwrap()
 }
 
 /// A running simulator with its client.

@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use jpki_core::{CertKind, CrlSet, KindConfig, UnixTime, Verifier, VerifierConfig};
+use jpki_core::{CrlSet, UnixTime, Verifier};
 use jpki_testpki::{Ca, CrlEntry, TestPki};
 
 /// Seed every core test uses.
-pub const SEED: u64 = 2026;
+pub const SEED: u64 = jpki_fixtures::SEED;
 
 /// The validation time tests pin: 2026-06-01T00:00:00Z.
 pub fn at() -> UnixTime {
@@ -29,28 +29,6 @@ pub fn pki() -> Arc<TestPki> {
     TestPki::cached(SEED).unwrap()
 }
 
-/// Maps the test PKI's kind to the core's.
-pub fn kind(kind: jpki_testpki::CertKind) -> CertKind {
-    match kind {
-        jpki_testpki::CertKind::SigningCard => CertKind::SigningCard,
-        jpki_testpki::CertKind::AuthCard => CertKind::AuthCard,
-        jpki_testpki::CertKind::SigningPhone => CertKind::SigningPhone,
-        jpki_testpki::CertKind::AuthPhone => CertKind::AuthPhone,
-    }
-}
-
-/// The policy OIDs the test PKI uses per kind.
-pub fn policies(kind: CertKind) -> Vec<String> {
-    use jpki_testpki::profile::oid;
-    let policy = match kind {
-        CertKind::SigningCard => oid::POLICY_SIGNING,
-        CertKind::AuthCard => oid::POLICY_AUTH,
-        CertKind::SigningPhone => oid::POLICY_SIGNING_PHONE_TEST,
-        CertKind::AuthPhone => oid::POLICY_AUTH_PHONE_TEST,
-    };
-    vec![policy.to_owned()]
-}
-
 /// A verifier with its CRL set.
 pub struct Fixture {
     pub pki: Arc<TestPki>,
@@ -63,26 +41,7 @@ impl Fixture {
     pub fn without_crls() -> Self {
         let pki = pki();
         let crls = Arc::new(CrlSet::new(0));
-        let kinds = CertKind::ALL
-            .into_iter()
-            .map(|core_kind| KindConfig {
-                kind: core_kind,
-                anchors: pki
-                    .cas()
-                    .iter()
-                    .filter(|ca| ca.is_anchor() && kind(ca.kind()) == core_kind)
-                    .map(|ca| ca.cert_der().to_vec())
-                    .collect(),
-                policy_oids: policies(core_kind),
-                revocation: crls.clone(),
-            })
-            .collect();
-        let verifier = Verifier::new(VerifierConfig {
-            kinds,
-            algorithms: jpki_core::AlgorithmPolicy::default(),
-            chain_cache_capacity: 1000,
-        })
-        .unwrap();
+        let verifier = jpki_fixtures::verifier(&pki, crls.clone(), 1000).unwrap();
         Fixture { pki, crls, verifier }
     }
 

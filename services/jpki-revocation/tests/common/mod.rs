@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use jpki_core::cert::ParsedCertificate;
 use jpki_core::revocation::{CertId, RevocationAnswer, RevocationQuery, RevocationSource};
-use jpki_core::{AlgorithmPolicy, CertKind, CrlSet, TrustAnchor, UnixTime};
+use jpki_core::{CrlSet, TrustAnchor, UnixTime};
 use jpki_revocation::RevocationStore;
 use jpki_testpki::{Ca, CrlEntry, Holder, TestPki};
 
@@ -33,23 +33,9 @@ pub fn pki() -> Arc<TestPki> {
     TestPki::cached(SEED).unwrap()
 }
 
-/// Maps the test PKI's kind to the core's.
-pub fn kind(kind: jpki_testpki::CertKind) -> CertKind {
-    match kind {
-        jpki_testpki::CertKind::SigningCard => CertKind::SigningCard,
-        jpki_testpki::CertKind::AuthCard => CertKind::AuthCard,
-        jpki_testpki::CertKind::SigningPhone => CertKind::SigningPhone,
-        jpki_testpki::CertKind::AuthPhone => CertKind::AuthPhone,
-    }
-}
-
 /// Every anchor of the test PKI as the core sees it.
 pub fn anchors(pki: &TestPki) -> Vec<TrustAnchor> {
-    pki.cas()
-        .iter()
-        .filter(|ca| ca.is_anchor())
-        .map(|ca| TrustAnchor::from_der(kind(ca.kind()), ca.cert_der(), &AlgorithmPolicy::default()).unwrap())
-        .collect()
+    jpki_fixtures::anchors(pki).unwrap()
 }
 
 /// A store and a CrlSet over the same anchors, both with `grace_seconds`.
