@@ -75,3 +75,32 @@ pub fn verifier(
         chain_cache_capacity,
     })
 }
+
+/// Helpers for test code, where a broken fixture should stop the test at once.
+#[allow(clippy::expect_used)]
+pub mod testing {
+    use std::sync::Arc;
+
+    use jpki_core::UnixTime;
+    use jpki_testpki::TestPki;
+
+    /// The validation time the test suites pin: 2026-06-01T00:00:00Z.
+    pub fn at() -> UnixTime {
+        UnixTime(1_780_272_000)
+    }
+
+    /// An RFC 3339 time.
+    pub fn time(text: &str) -> UnixTime {
+        UnixTime::parse_rfc3339(text).expect("an RFC 3339 time")
+    }
+
+    /// The same instant as an `OffsetDateTime`, for the PKI builder.
+    pub fn offset(moment: UnixTime) -> time::OffsetDateTime {
+        time::OffsetDateTime::from_unix_timestamp(moment.0).expect("a representable time")
+    }
+
+    /// The shared test PKI (generated once per process).
+    pub fn pki() -> Arc<TestPki> {
+        TestPki::cached(super::SEED).expect("the test PKI generates")
+    }
+}

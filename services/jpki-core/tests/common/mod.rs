@@ -1,33 +1,15 @@
 //! Shared fixture: a verifier over the deterministic test PKI, with fresh empty CRLs.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code, unused_imports, clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 
 use jpki_core::{CrlSet, UnixTime, Verifier};
 use jpki_testpki::{Ca, CrlEntry, TestPki};
 
+pub use jpki_fixtures::testing::{at, offset, pki, time};
+
 /// Seed every core test uses.
 pub const SEED: u64 = jpki_fixtures::SEED;
-
-/// The validation time tests pin: 2026-06-01T00:00:00Z.
-pub fn at() -> UnixTime {
-    UnixTime::parse_rfc3339("2026-06-01T00:00:00Z").unwrap()
-}
-
-/// An RFC 3339 time.
-pub fn time(text: &str) -> UnixTime {
-    UnixTime::parse_rfc3339(text).unwrap()
-}
-
-/// The same instant as an `OffsetDateTime`, for the PKI builder.
-pub fn offset(moment: UnixTime) -> time::OffsetDateTime {
-    time::OffsetDateTime::from_unix_timestamp(moment.0).unwrap()
-}
-
-/// The shared test PKI.
-pub fn pki() -> Arc<TestPki> {
-    TestPki::cached(SEED).unwrap()
-}
 
 /// A verifier with its CRL set.
 pub struct Fixture {

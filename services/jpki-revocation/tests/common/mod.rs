@@ -1,6 +1,6 @@
 //! Shared fixture: the deterministic test PKI's anchors, a store and the core's simple CrlSet
 //! over the same anchors, and helpers to build queries for the PKI's holders.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code, unused_imports, clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 
@@ -10,28 +10,10 @@ use jpki_core::{CrlSet, TrustAnchor, UnixTime};
 use jpki_revocation::RevocationStore;
 use jpki_testpki::{Ca, CrlEntry, Holder, TestPki};
 
+pub use jpki_fixtures::testing::{at, offset, pki, time};
+
 /// Seed every test here uses (the same as jpki-core's tests, so the cached PKI is shared in spirit).
 pub const SEED: u64 = 2026;
-
-/// The validation time tests pin: 2026-06-01T00:00:00Z.
-pub fn at() -> UnixTime {
-    time("2026-06-01T00:00:00Z")
-}
-
-/// An RFC 3339 time.
-pub fn time(text: &str) -> UnixTime {
-    UnixTime::parse_rfc3339(text).unwrap()
-}
-
-/// The same instant as an `OffsetDateTime`, for the PKI builder.
-pub fn offset(moment: UnixTime) -> time::OffsetDateTime {
-    time::OffsetDateTime::from_unix_timestamp(moment.0).unwrap()
-}
-
-/// The shared test PKI.
-pub fn pki() -> Arc<TestPki> {
-    TestPki::cached(SEED).unwrap()
-}
 
 /// Every anchor of the test PKI as the core sees it.
 pub fn anchors(pki: &TestPki) -> Vec<TrustAnchor> {
