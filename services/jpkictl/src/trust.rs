@@ -6,7 +6,8 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use jpki_core::cert::{certificates_from_pem_or_der, pem_blocks};
 use jpki_core::oid::jpki;
-use jpki_core::{AlgorithmPolicy, CertKind, CrlSet, KindConfig, TrustAnchor, UnixTime, Verifier, VerifierConfig};
+use jpki_core::{AlgorithmPolicy, CertKind, KindConfig, TrustAnchor, UnixTime, Verifier, VerifierConfig};
+use jpki_revocation::{LoadError, RevocationStore};
 
 /// Where trust comes from, shared by every verifying subcommand.
 #[derive(clap::Args, Debug, Clone)]
@@ -161,7 +162,8 @@ impl TrustArgs {
                 .map_err(|error| anyhow::anyhow!("{}: unusable trust anchor: {error}", path.display()))?;
             checked.push(anchor);
         }
-        let crls = Arc::new(CrlSet::new(self.crl_grace));
+        // The gateway's store: the same checks (signature by key, numbers, scopes, freshness).
+        let crls = Arc::new(RevocationStore::new(checked.clone(), self.crl_grace));
         for path in &self.crl {
             let files = if path.is_dir() { files_in(path)? } else { vec![path.clone()] };
             for file in files {
@@ -169,8 +171,16 @@ impl TrustArgs {
                 let blocks = pem_blocks(&bytes, "X509 CRL")
                     .map_err(|_| anyhow::anyhow!("{}: PEM file without an X509 CRL block", file.display()))?;
                 for der in blocks {
-                    crls.add(&file.display().to_string(), &der, &checked)
-                        .map_err(|error| anyhow::anyhow!("{}: CRL refused: {error}", file.display()))?;
+                    match crls.load(&file.display().to_string(), &der, at) {
+                        Ok(_) => {}
+                        // A list that is not newer than one already given, or that has expired by the
+                        // validation time, is set aside as the gateway would; the verification then
+                        // says which list it used, or that none was fresh.
+                        Err(error @ (LoadError::NotNewer { .. } | LoadError::Expired { .. })) => {
+                            eprintln!("jpkictl: {}: CRL not used: {error}", file.display());
+                        }
+                        Err(error) => anyhow::bail!("{}: CRL refused: {error}", file.display()),
+                    }
                 }
             }
         }
