@@ -1,0 +1,159 @@
+//! Server configuration and loading the verifier (anchors, policies, CRLs) from files.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use jpki_core::cert::pem_blocks;
+use jpki_core::oid::jpki;
+use jpki_core::{AlgorithmPolicy, CertKind, KindConfig, TrustAnchor, UnixTime, Verifier, VerifierConfig};
+use jpki_revocation::{LoadError, RevocationStore};
+
+/// One trust anchor file (PEM or DER) for a certificate kind.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AnchorFile {
+    /// The kind the anchor issues.
+    pub kind: CertKind,
+    /// The certificate file.
+    pub path: PathBuf,
+}
+
+/// Everything the server needs to start. No file format yet: build it in code or with
+/// [`ServerConfig::from_test_pki`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// Address to listen on (plaintext HTTP/2; TLS is not implemented yet).
+    pub listen: SocketAddr,
+    /// Trust anchors, per kind.
+    pub anchors: Vec<AnchorFile>,
+    /// Accepted certificatePolicies OIDs, per kind. Card kinds default to the published JPKI
+    /// policies when none is given; smartphone kinds must be configured.
+    pub policies: Vec<(CertKind, String)>,
+    /// CRL files (PEM or DER) or directories of them.
+    pub crls: Vec<PathBuf>,
+    /// Seconds a CRL may be used after its nextUpdate.
+    pub crl_grace_seconds: i64,
+}
+
+/// The current time, in the core's representation.
+pub fn now() -> UnixTime {
+    UnixTime(time::OffsetDateTime::now_utc().unix_timestamp())
+}
+
+fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))
+}
+
+fn files_in(directory: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(directory).with_context(|| format!("{}: cannot list", directory.display()))? {
+        let path = entry.with_context(|| format!("{}: cannot list", directory.display()))?.path();
+        if path.is_file() {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+impl ServerConfig {
+    /// The configuration for a directory written by `jpkictl testpki generate`: its anchors and
+    /// policy OIDs from `manifest.json`, and every list in its `crl/` directory.
+    pub fn from_test_pki(directory: impl AsRef<Path>, listen: SocketAddr) -> anyhow::Result<Self> {
+        let directory = directory.as_ref();
+        let manifest = jpki_testpki::TestPki::load_manifest(directory)
+            .map_err(|error| anyhow::anyhow!("{}: {error}", directory.join("manifest.json").display()))?;
+        let anchors = manifest
+            .anchors
+            .iter()
+            .filter(|entry| entry.anchor)
+            .map(|entry| AnchorFile {
+                kind: jpki_fixtures::core_kind(entry.kind),
+                path: directory.join(&entry.cert_der),
+            })
+            .collect();
+        let policies = manifest
+            .policies
+            .iter()
+            .map(|entry| (jpki_fixtures::core_kind(entry.kind), entry.policy_oid.clone()))
+            .collect();
+        Ok(ServerConfig { listen, anchors, policies, crls: vec![directory.join("crl")], crl_grace_seconds: 0 })
+    }
+
+    /// Loads anchors, policies and CRLs (as of `at`) into a verifier; every problem names its file.
+    pub fn load_verifier(&self, at: UnixTime) -> anyhow::Result<Loaded> {
+        if self.anchors.is_empty() {
+            bail!("no trust anchors configured");
+        }
+        let algorithms = AlgorithmPolicy::default();
+        let mut anchors: Vec<(CertKind, Vec<u8>)> = Vec::new();
+        let mut checked = Vec::new();
+        for file in &self.anchors {
+            let der = read(&file.path)?;
+            let blocks = pem_blocks(&der, "CERTIFICATE")
+                .map_err(|_| anyhow::anyhow!("{}: PEM file without a CERTIFICATE block", file.path.display()))?;
+            for der in blocks {
+                let anchor = TrustAnchor::from_der(file.kind, &der, &algorithms)
+                    .map_err(|error| anyhow::anyhow!("{}: unusable trust anchor: {error}", file.path.display()))?;
+                checked.push(anchor);
+                anchors.push((file.kind, der));
+            }
+        }
+        let store = Arc::new(RevocationStore::new(checked, self.crl_grace_seconds));
+        let mut lists = 0usize;
+        for path in &self.crls {
+            let files = if path.is_dir() { files_in(path)? } else { vec![path.clone()] };
+            for file in files {
+                let bytes = read(&file)?;
+                let blocks = pem_blocks(&bytes, "X509 CRL")
+                    .map_err(|_| anyhow::anyhow!("{}: PEM file without an X509 CRL block", file.display()))?;
+                for der in blocks {
+                    match store.load(&file.display().to_string(), &der, at) {
+                        Ok(_) => lists += 1,
+                        Err(error @ (LoadError::NotNewer { .. } | LoadError::Expired { .. })) => {
+                            tracing::warn!(file = %file.display(), %error, "CRL not used");
+                        }
+                        Err(error) => bail!("{}: CRL refused: {error}", file.display()),
+                    }
+                }
+            }
+        }
+        let mut kinds = Vec::new();
+        for kind in CertKind::ALL {
+            let kind_anchors: Vec<Vec<u8>> =
+                anchors.iter().filter(|(anchor_kind, _)| *anchor_kind == kind).map(|(_, der)| der.clone()).collect();
+            if kind_anchors.is_empty() {
+                continue;
+            }
+            let mut policy_oids: Vec<String> = self
+                .policies
+                .iter()
+                .filter(|(policy_kind, _)| *policy_kind == kind)
+                .map(|(_, oid)| oid.clone())
+                .collect();
+            if policy_oids.is_empty() {
+                match kind {
+                    CertKind::SigningCard => policy_oids.push(jpki::POLICY_SIGNING_CARD.to_owned()),
+                    CertKind::AuthCard => policy_oids.push(jpki::POLICY_AUTH_CARD.to_owned()),
+                    CertKind::SigningPhone | CertKind::AuthPhone => {
+                        bail!("anchors for {kind} need at least one policy OID (no published default)")
+                    }
+                }
+            }
+            kinds.push(KindConfig { kind, anchors: kind_anchors, policy_oids, revocation: store.clone() });
+        }
+        let verifier = Verifier::new(VerifierConfig { kinds, algorithms, chain_cache_capacity: 1024 })?;
+        Ok(Loaded { verifier: Arc::new(verifier), revocation: store, lists })
+    }
+}
+
+/// A loaded verifier with its revocation store.
+pub struct Loaded {
+    /// The verifier.
+    pub verifier: Arc<Verifier>,
+    /// The revocation store the verifier consults.
+    pub revocation: Arc<RevocationStore>,
+    /// Number of CRLs accepted into the store.
+    pub lists: usize,
+}
