@@ -19,12 +19,10 @@ pub struct AnchorFile {
     pub path: PathBuf,
 }
 
-/// Everything the server needs to start. No file format yet: build it in code or with
-/// [`ServerConfig::from_test_pki`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ServerConfig {
-    /// Address to listen on (plaintext HTTP/2; TLS is not implemented yet).
-    pub listen: SocketAddr,
+/// Where trust comes from: anchor files per kind, accepted policies and CRLs. The server and
+/// `jpkictl verify` load it the same way.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TrustConfig {
     /// Trust anchors, per kind.
     pub anchors: Vec<AnchorFile>,
     /// Accepted certificatePolicies OIDs, per kind. Card kinds default to the published JPKI
@@ -34,6 +32,16 @@ pub struct ServerConfig {
     pub crls: Vec<PathBuf>,
     /// Seconds a CRL may be used after its nextUpdate.
     pub crl_grace_seconds: i64,
+}
+
+/// Everything the server needs to start. No file format yet: build it in code or with
+/// [`ServerConfig::from_test_pki`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// Address to listen on (plaintext HTTP/2; TLS is not implemented yet).
+    pub listen: SocketAddr,
+    /// Anchors, policies and CRLs.
+    pub trust: TrustConfig,
 }
 
 /// The current time, in the core's representation.
@@ -58,9 +66,21 @@ fn files_in(directory: &Path) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 impl ServerConfig {
-    /// The configuration for a directory written by `jpkictl testpki generate`: its anchors and
-    /// policy OIDs from `manifest.json`, and every list in its `crl/` directory.
+    /// The configuration for a directory written by `jpkictl testpki generate`.
     pub fn from_test_pki(directory: impl AsRef<Path>, listen: SocketAddr) -> anyhow::Result<Self> {
+        Ok(ServerConfig { listen, trust: TrustConfig::from_test_pki(directory)? })
+    }
+
+    /// Loads the verifier as of `at` (see [`TrustConfig::load`]).
+    pub fn load_verifier(&self, at: UnixTime) -> anyhow::Result<Loaded> {
+        self.trust.load(at)
+    }
+}
+
+impl TrustConfig {
+    /// The anchors and policy OIDs of a directory written by `jpkictl testpki generate` (from its
+    /// `manifest.json`), and every list in its `crl/` directory.
+    pub fn from_test_pki(directory: impl AsRef<Path>) -> anyhow::Result<Self> {
         let directory = directory.as_ref();
         let manifest = jpki_testpki::TestPki::load_manifest(directory)
             .map_err(|error| anyhow::anyhow!("{}: {error}", directory.join("manifest.json").display()))?;
@@ -78,11 +98,13 @@ impl ServerConfig {
             .iter()
             .map(|entry| (jpki_fixtures::core_kind(entry.kind), entry.policy_oid.clone()))
             .collect();
-        Ok(ServerConfig { listen, anchors, policies, crls: vec![directory.join("crl")], crl_grace_seconds: 0 })
+        Ok(TrustConfig { anchors, policies, crls: vec![directory.join("crl")], crl_grace_seconds: 0 })
     }
 
     /// Loads anchors, policies and CRLs (as of `at`) into a verifier; every problem names its file.
-    pub fn load_verifier(&self, at: UnixTime) -> anyhow::Result<Loaded> {
+    /// Lists that are not newer than one already loaded, or expired at `at`, are set aside and
+    /// reported in [`Loaded::skipped`].
+    pub fn load(&self, at: UnixTime) -> anyhow::Result<Loaded> {
         if self.anchors.is_empty() {
             bail!("no trust anchors configured");
         }
@@ -102,6 +124,7 @@ impl ServerConfig {
         }
         let store = Arc::new(RevocationStore::new(checked, self.crl_grace_seconds));
         let mut lists = 0usize;
+        let mut skipped = Vec::new();
         for path in &self.crls {
             let files = if path.is_dir() { files_in(path)? } else { vec![path.clone()] };
             for file in files {
@@ -113,6 +136,7 @@ impl ServerConfig {
                         Ok(_) => lists += 1,
                         Err(error @ (LoadError::NotNewer { .. } | LoadError::Expired { .. })) => {
                             tracing::warn!(file = %file.display(), %error, "CRL not used");
+                            skipped.push(format!("{}: CRL not used: {error}", file.display()));
                         }
                         Err(error) => bail!("{}: CRL refused: {error}", file.display()),
                     }
@@ -144,7 +168,7 @@ impl ServerConfig {
             kinds.push(KindConfig { kind, anchors: kind_anchors, policy_oids, revocation: store.clone() });
         }
         let verifier = Verifier::new(VerifierConfig { kinds, algorithms, chain_cache_capacity: 1024 })?;
-        Ok(Loaded { verifier: Arc::new(verifier), revocation: store, lists })
+        Ok(Loaded { verifier: Arc::new(verifier), revocation: store, lists, skipped })
     }
 }
 
@@ -156,4 +180,6 @@ pub struct Loaded {
     pub revocation: Arc<RevocationStore>,
     /// Number of CRLs accepted into the store.
     pub lists: usize,
+    /// Lists set aside (not newer than another, or expired), one message each naming the file.
+    pub skipped: Vec<String>,
 }

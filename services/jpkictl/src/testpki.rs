@@ -7,8 +7,6 @@ use jpki_testpki::{CmsOptions, CrlEntry, HashAlg, ReasonCode, SignerIdKind, Test
 
 use crate::trust::read;
 
-pub use jpki_fixtures::core_kind;
-
 /// Test-PKI subcommands.
 #[derive(clap::Subcommand, Debug)]
 pub enum TestPkiCommand {

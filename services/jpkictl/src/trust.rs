@@ -5,9 +5,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use jpki_core::cert::{certificates_from_pem_or_der, pem_blocks};
-use jpki_core::oid::jpki;
-use jpki_core::{AlgorithmPolicy, CertKind, KindConfig, TrustAnchor, UnixTime, Verifier, VerifierConfig};
-use jpki_revocation::{LoadError, RevocationStore};
+use jpki_core::{CertKind, UnixTime, Verifier};
+use jpki_gateway::config::{AnchorFile, TrustConfig};
 
 /// Where trust comes from, shared by every verifying subcommand.
 #[derive(clap::Args, Debug, Clone)]
@@ -39,7 +38,7 @@ pub struct TrustArgs {
 /// Everything a verification needs.
 pub struct Trust {
     /// The verifier.
-    pub verifier: Verifier,
+    pub verifier: Arc<Verifier>,
     /// The validation time.
     pub at: UnixTime,
 }
@@ -119,96 +118,37 @@ fn is_certificate_file(path: &Path) -> bool {
 }
 
 impl TrustArgs {
-    /// Loads anchors, policies and CRLs; every problem names its file.
+    /// Loads anchors, policies and CRLs exactly as the gateway does; every problem names its file.
     pub fn load(&self) -> anyhow::Result<Trust> {
         let at = validation_time(self.at.as_deref())?;
-        let mut anchors: Vec<(CertKind, Vec<u8>, PathBuf)> = Vec::new();
-        let mut policies: Vec<(CertKind, String)> = Vec::new();
+        let mut config =
+            TrustConfig { crls: self.crl.clone(), crl_grace_seconds: self.crl_grace, ..TrustConfig::default() };
         if let Some(directory) = &self.anchors {
             if directory.join("manifest.json").is_file() {
-                load_test_pki(directory, &mut anchors, &mut policies)?;
+                let test_pki = TrustConfig::from_test_pki(directory)?;
+                config.anchors = test_pki.anchors;
+                config.policies = test_pki.policies;
             } else {
                 for path in files_in(directory)?.into_iter().filter(|path| is_certificate_file(path)) {
-                    let kind = kind_of_file(&path)?;
-                    for der in certificates_from_pem_or_der(&read(&path)?)
-                        .map_err(|_| anyhow::anyhow!("{}: broken PEM armour", path.display()))?
-                    {
-                        anchors.push((kind, der, path.clone()));
-                    }
+                    config.anchors.push(AnchorFile { kind: kind_of_file(&path)?, path });
                 }
             }
         }
         for item in &self.anchor {
             let (kind, file) = item.split_once('=').with_context(|| format!("--anchor {item}: expected KIND=FILE"))?;
-            let kind = parse_kind(kind, "--anchor")?;
-            let path = PathBuf::from(file);
-            for der in certificates_from_pem_or_der(&read(&path)?)
-                .map_err(|_| anyhow::anyhow!("{}: broken PEM armour", path.display()))?
-            {
-                anchors.push((kind, der, path.clone()));
-            }
+            config.anchors.push(AnchorFile { kind: parse_kind(kind, "--anchor")?, path: PathBuf::from(file) });
         }
         for item in &self.policy {
-            policies.push(parse_policy(item, "--policy")?);
+            config.policies.push(parse_policy(item, "--policy")?);
         }
-        if anchors.is_empty() {
+        if config.anchors.is_empty() {
             bail!("no trust anchors: give --anchors DIR or --anchor KIND=FILE");
         }
-        let policy = AlgorithmPolicy::default();
-        // Check each anchor on its own first, so that an error names the file.
-        let mut checked = Vec::new();
-        for (kind, der, path) in &anchors {
-            let anchor = TrustAnchor::from_der(*kind, der, &policy)
-                .map_err(|error| anyhow::anyhow!("{}: unusable trust anchor: {error}", path.display()))?;
-            checked.push(anchor);
+        let loaded = config.load(at)?;
+        for message in &loaded.skipped {
+            eprintln!("jpkictl: {message}");
         }
-        // The gateway's store: the same checks (signature by key, numbers, scopes, freshness).
-        let crls = Arc::new(RevocationStore::new(checked.clone(), self.crl_grace));
-        for path in &self.crl {
-            let files = if path.is_dir() { files_in(path)? } else { vec![path.clone()] };
-            for file in files {
-                let bytes = read(&file)?;
-                let blocks = pem_blocks(&bytes, "X509 CRL")
-                    .map_err(|_| anyhow::anyhow!("{}: PEM file without an X509 CRL block", file.display()))?;
-                for der in blocks {
-                    match crls.load(&file.display().to_string(), &der, at) {
-                        Ok(_) => {}
-                        // A list that is not newer than one already given, or that has expired by the
-                        // validation time, is set aside as the gateway would; the verification then
-                        // says which list it used, or that none was fresh.
-                        Err(error @ (LoadError::NotNewer { .. } | LoadError::Expired { .. })) => {
-                            eprintln!("jpkictl: {}: CRL not used: {error}", file.display());
-                        }
-                        Err(error) => anyhow::bail!("{}: CRL refused: {error}", file.display()),
-                    }
-                }
-            }
-        }
-        let mut kinds = Vec::new();
-        for kind in CertKind::ALL {
-            let kind_anchors: Vec<Vec<u8>> = anchors
-                .iter()
-                .filter(|(anchor_kind, ..)| *anchor_kind == kind)
-                .map(|(_, der, _)| der.clone())
-                .collect();
-            if kind_anchors.is_empty() {
-                continue;
-            }
-            let mut policy_oids: Vec<String> =
-                policies.iter().filter(|(policy_kind, _)| *policy_kind == kind).map(|(_, oid)| oid.clone()).collect();
-            if policy_oids.is_empty() {
-                match kind {
-                    CertKind::SigningCard => policy_oids.push(jpki::POLICY_SIGNING_CARD.to_owned()),
-                    CertKind::AuthCard => policy_oids.push(jpki::POLICY_AUTH_CARD.to_owned()),
-                    CertKind::SigningPhone | CertKind::AuthPhone => {
-                        bail!("anchors for {kind} need at least one --policy {kind}=OID (no published default)")
-                    }
-                }
-            }
-            kinds.push(KindConfig { kind, anchors: kind_anchors, policy_oids, revocation: crls.clone() });
-        }
-        let verifier = Verifier::new(VerifierConfig { kinds, algorithms: policy, chain_cache_capacity: 1024 })?;
-        Ok(Trust { verifier, at })
+        Ok(Trust { verifier: loaded.verifier, at })
     }
 }
 
@@ -219,24 +159,4 @@ fn parse_policy(item: &str, origin: &str) -> anyhow::Result<(CertKind, String)> 
         bail!("{origin}: {oid:?} is not a dotted OID");
     }
     Ok((parse_kind(kind.trim(), origin)?, oid.to_owned()))
-}
-
-type AnchorFiles = Vec<(CertKind, Vec<u8>, PathBuf)>;
-
-/// Anchors and policies of a directory written by `jpkictl testpki generate`.
-fn load_test_pki(
-    directory: &Path,
-    anchors: &mut AnchorFiles,
-    policies: &mut Vec<(CertKind, String)>,
-) -> anyhow::Result<()> {
-    let manifest = jpki_testpki::TestPki::load_manifest(directory)
-        .map_err(|error| anyhow::anyhow!("{}: {error}", directory.join("manifest.json").display()))?;
-    for entry in manifest.anchors.iter().filter(|entry| entry.anchor) {
-        let path = directory.join(&entry.cert_der);
-        anchors.push((crate::testpki::core_kind(entry.kind), read(&path)?, path));
-    }
-    for entry in &manifest.policies {
-        policies.push((crate::testpki::core_kind(entry.kind), entry.policy_oid.clone()));
-    }
-    Ok(())
 }
