@@ -49,11 +49,13 @@ pub fn now() -> UnixTime {
     UnixTime(time::OffsetDateTime::now_utc().unix_timestamp())
 }
 
-fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
+/// Reads a file, naming it in the error.
+pub fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))
 }
 
-fn files_in(directory: &Path) -> anyhow::Result<Vec<PathBuf>> {
+/// The regular files of a directory, sorted by name; errors name the directory.
+pub fn files_in(directory: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(directory).with_context(|| format!("{}: cannot list", directory.display()))? {
         let path = entry.with_context(|| format!("{}: cannot list", directory.display()))?.path();

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use jpki_core::cert::{certificates_from_pem_or_der, pem_blocks};
 use jpki_core::{CertKind, UnixTime, Verifier};
-use jpki_gateway::config::{AnchorFile, TrustConfig};
+use jpki_gateway::config::{AnchorFile, TrustConfig, files_in};
 
 /// Where trust comes from, shared by every verifying subcommand.
 #[derive(clap::Args, Debug, Clone)]
@@ -52,10 +52,7 @@ pub fn validation_time(at: Option<&str>) -> anyhow::Result<UnixTime> {
     }
 }
 
-/// Reads a file, naming it in the error.
-pub fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
-    std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))
-}
+pub use jpki_gateway::config::read;
 
 /// Reads the first certificate of a PEM or DER file.
 pub fn read_certificate(path: &Path) -> anyhow::Result<Vec<u8>> {
@@ -99,18 +96,6 @@ fn kind_of_file(path: &Path) -> anyhow::Result<CertKind> {
             path.display()
         )
     })
-}
-
-fn files_in(directory: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(directory).with_context(|| format!("{}: cannot list", directory.display()))? {
-        let path = entry.with_context(|| format!("{}: cannot list", directory.display()))?.path();
-        if path.is_file() {
-            files.push(path);
-        }
-    }
-    files.sort();
-    Ok(files)
 }
 
 fn is_certificate_file(path: &Path) -> bool {
