@@ -1,6 +1,5 @@
-//! Server configuration and loading the verifier (anchors, policies, CRLs) from files.
+//! Loading trust (anchors, policies, CRL files) into a verifier; shared by the server and jpkictl.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -34,16 +33,6 @@ pub struct TrustConfig {
     pub crl_grace_seconds: i64,
 }
 
-/// Everything the server needs to start. No file format yet: build it in code or with
-/// [`ServerConfig::from_test_pki`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ServerConfig {
-    /// Address to listen on (plaintext HTTP/2; TLS is not implemented yet).
-    pub listen: SocketAddr,
-    /// Anchors, policies and CRLs.
-    pub trust: TrustConfig,
-}
-
 /// The current time, in the core's representation.
 pub fn now() -> UnixTime {
     UnixTime(time::OffsetDateTime::now_utc().unix_timestamp())
@@ -65,18 +54,6 @@ pub fn files_in(directory: &Path) -> anyhow::Result<Vec<PathBuf>> {
     }
     files.sort();
     Ok(files)
-}
-
-impl ServerConfig {
-    /// The configuration for a directory written by `jpkictl testpki generate`.
-    pub fn from_test_pki(directory: impl AsRef<Path>, listen: SocketAddr) -> anyhow::Result<Self> {
-        Ok(ServerConfig { listen, trust: TrustConfig::from_test_pki(directory)? })
-    }
-
-    /// Loads the verifier as of `at` (see [`TrustConfig::load`]).
-    pub fn load_verifier(&self, at: UnixTime) -> anyhow::Result<Loaded> {
-        self.trust.load(at)
-    }
 }
 
 impl TrustConfig {

@@ -1,23 +1,28 @@
-//! `jpki-gateway`: serves the jpki.gateway.v1 API (first slice: VerifySignature, health, reflection).
+//! `jpki-gateway`: serves the jpki.gateway.v1 API.
 //!
-//! Plaintext HTTP/2 only: TLS is not implemented yet, so listen on a loopback or private address.
+//! With `--config FILE` (and `JPKI_GATEWAY_*` environment overrides) it serves that
+//! configuration; without, the embedded default: a test PKI generated into the data directory, the
+//! demo tenant, plaintext on 127.0.0.1:50051, durable local storage.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Parser;
-use jpki_gateway::ServerConfig;
+use jpki_gateway::{Gateway, GatewayConfig};
 
 /// The jpki-gateway gRPC server.
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Args {
-    /// A directory written by `jpkictl testpki generate`: its anchors, policies and `crl/` lists.
-    #[arg(long, value_name = "DIR")]
-    test_pki: PathBuf,
-    /// Address to listen on (plaintext; TLS is not implemented yet).
-    #[arg(long, default_value = "127.0.0.1:50051", value_name = "ADDR")]
-    listen: SocketAddr,
+    /// Configuration file (TOML; see deploy/gateway.example.toml). Environment variables
+    /// `JPKI_GATEWAY_*` override it. Without it: the embedded default.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Embedded default only: where the test PKI and the store live.
+    #[arg(long, value_name = "DIR", default_value = "jpki-gateway-data", conflicts_with = "config")]
+    data_dir: PathBuf,
+    /// Overrides the listening address (e.g. 127.0.0.1:0 for a free port).
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<std::net::SocketAddr>,
 }
 
 #[tokio::main]
@@ -29,12 +34,25 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let args = Args::parse();
-    let config = ServerConfig::from_test_pki(&args.test_pki, args.listen)?;
-    let loaded = config.load_verifier(jpki_gateway::config::now())?;
+    let mut config = match &args.config {
+        Some(file) => GatewayConfig::load(Some(file))?,
+        None => {
+            let config = GatewayConfig::embedded(&args.data_dir)?;
+            tracing::warn!(
+                data_dir = %args.data_dir.display(),
+                tenant = jpki_gateway::settings::DEMO_TENANT,
+                api_key = jpki_gateway::settings::DEMO_API_KEY,
+                "embedded default: test PKI and demo tenant, plaintext; not for production"
+            );
+            config
+        }
+    };
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
-    tracing::info!(address = %listener.local_addr()?, lists = loaded.lists, "jpki-gateway listening (plaintext, no TLS)");
-    jpki_gateway::serve(&loaded, listener, async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await
+    let gateway = Gateway::start(config, listener).await?;
+    // Tests and scripts read the actual address from this line.
+    println!("jpki-gateway listening on {}", gateway.local_addr());
+    gateway.run_until_signal().await
 }

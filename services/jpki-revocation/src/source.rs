@@ -245,6 +245,13 @@ impl RevocationSource for RevocationStore {
         let Some(slot) = covering else {
             return RevocationAnswer::unknown(UnknownStatusCause::NoListForScope);
         };
+        self.slot_answer(slot, query.serial, query.at)
+    }
+}
+
+impl RevocationStore {
+    /// The answer of one slot (complete list plus delta) for a serial at a time.
+    fn slot_answer(&self, slot: &Slot, serial: &[u8], at: UnixTime) -> RevocationAnswer {
         let newest = slot.newest();
         let list = match &slot.delta {
             None => newest.label.clone(),
@@ -258,26 +265,50 @@ impl RevocationSource for RevocationStore {
         });
         let answer = |status| RevocationAnswer { status, provenance: provenance.clone() };
         let this_update = slot.complete.meta().this_update;
-        if query.at < this_update || query.at < newest.this_update {
-            let this_update = if query.at < this_update { this_update } else { newest.this_update };
+        if at < this_update || at < newest.this_update {
+            let this_update = if at < this_update { this_update } else { newest.this_update };
             return answer(RevocationStatus::Unknown { cause: UnknownStatusCause::ListNotYetValid { this_update } });
         }
         let Some(next_update) = newest.next_update else {
             return answer(RevocationStatus::Unknown { cause: UnknownStatusCause::ListWithoutNextUpdate });
         };
-        if query.at.0 > next_update.0.saturating_add(self.grace_seconds) {
+        if at.0 > next_update.0.saturating_add(self.grace_seconds) {
             return answer(RevocationStatus::Unknown { cause: UnknownStatusCause::ListStale { next_update } });
         }
-        let entry = match slot.delta.as_ref().and_then(|delta| delta.lookup(query.serial)) {
+        let entry = match slot.delta.as_ref().and_then(|delta| delta.lookup(serial)) {
             Some(Entry { reason: Some(RevocationReason::RemoveFromCrl), .. }) => None,
-            Some(entry) if entry.revoked_at <= query.at => Some(entry),
-            _ => slot.complete.lookup(query.serial),
+            Some(entry) if entry.revoked_at <= at => Some(entry),
+            _ => slot.complete.lookup(serial),
         };
         match entry {
-            Some(entry) if entry.revoked_at <= query.at => {
+            Some(entry) if entry.revoked_at <= at => {
                 answer(RevocationStatus::Revoked { revoked_at: entry.revoked_at, reason: entry.reason })
             }
             _ => answer(RevocationStatus::Good),
         }
+    }
+
+    /// The status of a certificate known only by issuer key and serial (one verified earlier,
+    /// whose distribution points are not at hand): revoked if any list of the issuer that covers
+    /// end entities has it; good only if every such list is usable at `at` and none has it;
+    /// unknown otherwise. Without the distribution point this is stricter than [`Self::status`]:
+    /// one stale partition makes every answer for the issuer unknown.
+    pub fn status_by_id(&self, issuer_key_id: &[u8], serial: &[u8], at: UnixTime) -> RevocationAnswer {
+        let snapshot = self.current();
+        let slots: Vec<&Arc<Slot>> = snapshot
+            .get(issuer_key_id)
+            .map(|slots| slots.iter().filter(|slot| !slot.scope().only_ca_certs).collect())
+            .unwrap_or_default();
+        let answers: Vec<RevocationAnswer> = slots.iter().map(|slot| self.slot_answer(slot, serial, at)).collect();
+        if let Some(revoked) = answers.iter().find(|answer| matches!(answer.status, RevocationStatus::Revoked { .. })) {
+            return revoked.clone();
+        }
+        if let Some(unknown) = answers.iter().find(|answer| matches!(answer.status, RevocationStatus::Unknown { .. })) {
+            return unknown.clone();
+        }
+        answers
+            .into_iter()
+            .max_by_key(|answer| answer.provenance.as_ref().map(|provenance| provenance.this_update))
+            .unwrap_or_else(|| RevocationAnswer::unknown(UnknownStatusCause::NoListForIssuer))
     }
 }

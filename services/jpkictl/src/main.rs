@@ -1,5 +1,8 @@
-//! jpkictl: offline verification, the test PKI and card simulator, and the demo.
+//! jpkictl: a client for every gateway RPC, offline verification, the test PKI and card simulator,
+//! the CA simulator and its admin client, and the demo.
 
+mod api;
+mod caadmin;
 mod casim;
 mod crl;
 mod demo;
@@ -31,6 +34,10 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Run the CA simulator: serve the test PKI's CRLs over HTTP, revoke on request, misbehave on demand.
     CaSim(casim::CaSimArgs),
+    /// Call the gateway's tenant API: one subcommand per RPC.
+    Api(api::ApiArgs),
+    /// Administer a running CA simulator: revoke, unrevoke, publish, stats.
+    CaAdmin(caadmin::CaAdminArgs),
     /// Inspect a revocation list or look a serial up in it, exactly as the gateway loads it.
     #[command(subcommand)]
     Crl(crl::CrlCommand),
@@ -53,6 +60,8 @@ fn run(command: &Command) -> anyhow::Result<i32> {
         Command::Demo(args) => demo::run(args),
         Command::Crl(command) => crl::run(command),
         Command::CaSim(args) => casim::run(args),
+        Command::Api(args) => api::run(args),
+        Command::CaAdmin(args) => caadmin::run(args),
     }
 }
 

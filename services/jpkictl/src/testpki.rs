@@ -80,12 +80,15 @@ pub struct ProveArgs {
     /// Holder id.
     #[arg(long)]
     pub holder: String,
-    /// Challenge file.
-    #[arg(long, value_name = "FILE", required_unless_present = "challenge_hex")]
+    /// Challenge file (the raw bytes).
+    #[arg(long, value_name = "FILE", required_unless_present_any = ["challenge_hex", "challenge_file"])]
     pub challenge: Option<PathBuf>,
     /// Challenge, hex.
-    #[arg(long, value_name = "HEX", conflicts_with = "challenge")]
+    #[arg(long, value_name = "HEX", conflicts_with_all = ["challenge", "challenge_file"])]
     pub challenge_hex: Option<String>,
+    /// The JSON saved by `jpkictl api issue-challenge --save` (its `challenge`, hex).
+    #[arg(long, value_name = "FILE", conflicts_with = "challenge")]
+    pub challenge_file: Option<PathBuf>,
     /// Output: the proof (raw signature).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
@@ -215,10 +218,11 @@ pub fn run(command: &TestPkiCommand) -> anyhow::Result<i32> {
         }
         TestPkiCommand::Prove(args) => {
             let card = TestPki::load_card(&args.pki, &args.holder).map_err(pki_error(&args.pki))?;
-            let challenge = match (&args.challenge, &args.challenge_hex) {
-                (Some(path), _) => read(path)?,
-                (None, Some(text)) => hex::decode(text.trim()).context("--challenge-hex: not hex")?,
-                (None, None) => bail!("give --challenge FILE or --challenge-hex HEX"),
+            let challenge = match (&args.challenge, &args.challenge_hex, &args.challenge_file) {
+                (Some(path), _, _) => read(path)?,
+                (None, Some(text), _) => hex::decode(text.trim()).context("--challenge-hex: not hex")?,
+                (None, None, Some(path)) => crate::api::output::saved_challenge(path)?,
+                (None, None, None) => bail!("give --challenge FILE, --challenge-hex HEX or --challenge-file FILE"),
             };
             write(&args.out, &card.prove(&challenge).map_err(pki_error(&args.pki))?)?;
             println!("proof by {}'s card written to {}", args.holder, args.out.display());

@@ -1,0 +1,328 @@
+//! The gateway's configuration: a TOML file plus `JPKI_GATEWAY_*` environment overrides, or the
+//! embedded default (a generated test PKI and a demo tenant, no Redis, no outside CA).
+//!
+//! Environment variables override the file: `JPKI_GATEWAY_LISTEN=0.0.0.0:50051`, nested keys
+//! with `__`: `JPKI_GATEWAY_TLS__CERTIFICATE=/etc/tls/tls.crt`, `JPKI_GATEWAY_LIMITS__MAX_CONCURRENT_REQUESTS=128`.
+//! deploy/gateway.example.toml documents every key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use jpki_core::CertKind;
+use serde::{Deserialize, Serialize};
+
+use crate::config::{AnchorFile, TrustConfig};
+
+/// The embedded demo tenant's id.
+pub const DEMO_TENANT: &str = "demo-bank";
+/// The embedded demo tenant's API key (plaintext, local demo only).
+pub const DEMO_API_KEY: &str = "demo-key";
+/// The test-PKI seed of the embedded default.
+pub const EMBEDDED_SEED: u64 = 2026;
+
+/// Everything the gateway needs to start.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GatewayConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Serve plaintext HTTP/2. Must be set explicitly when no TLS is configured (the local demo).
+    pub plaintext: bool,
+    /// TLS certificate chain and key (PEM); required unless `plaintext`.
+    pub tls: Option<TlsFiles>,
+    /// Where the durable local store lives (challenges, verification records, links, events).
+    pub data_dir: PathBuf,
+    /// Timeouts, concurrency and drain.
+    pub limits: Limits,
+    /// Challenge lifetime.
+    pub challenges: ChallengeSettings,
+    /// Which verifications may back a link.
+    pub links: LinkSettings,
+    /// Trust anchors, policies and revocation lists.
+    pub trust: TrustSettings,
+    /// The tenants and their API keys.
+    pub tenants: Vec<TenantSettings>,
+}
+
+/// TLS files.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFiles {
+    /// The server's certificate chain, PEM.
+    pub certificate: PathBuf,
+    /// Its private key, PEM (PKCS#8, PKCS#1 or SEC1).
+    pub private_key: PathBuf,
+}
+
+/// Limits of the server's tower stack.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// A unary call taking longer gets DEADLINE_EXCEEDED (streams are not limited).
+    pub request_timeout_ms: u64,
+    /// Calls in progress across all connections; more are shed at once with RESOURCE_EXHAUSTED.
+    pub max_concurrent_requests: usize,
+    /// On shutdown, how long in-flight calls may take before the server stops anyway.
+    pub drain_timeout_seconds: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { request_timeout_ms: 10_000, max_concurrent_requests: 256, drain_timeout_seconds: 20 }
+    }
+}
+
+/// Challenge settings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChallengeSettings {
+    /// Seconds a challenge stays usable.
+    pub ttl_seconds: u64,
+}
+
+impl Default for ChallengeSettings {
+    fn default() -> Self {
+        ChallengeSettings { ttl_seconds: 300 }
+    }
+}
+
+/// Link settings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LinkSettings {
+    /// An authentication verification may back a link for this many seconds after it passed.
+    pub auth_verification_max_age_seconds: u64,
+    /// A signature verification (same account opening) may be cited for this many seconds.
+    pub signature_verification_max_age_seconds: u64,
+    /// Verification records are kept this long, then purged.
+    pub verification_retention_seconds: u64,
+}
+
+impl Default for LinkSettings {
+    fn default() -> Self {
+        LinkSettings {
+            auth_verification_max_age_seconds: 600,
+            signature_verification_max_age_seconds: 86_400,
+            verification_retention_seconds: 7 * 86_400,
+        }
+    }
+}
+
+/// One trust anchor file in the configuration.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnchorSettings {
+    /// signing_card, auth_card, signing_phone or auth_phone.
+    pub kind: String,
+    /// PEM or DER file (PEM may hold several certificates).
+    pub path: PathBuf,
+}
+
+/// One accepted policy OID.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicySettings {
+    /// The kind it applies to.
+    pub kind: String,
+    /// The OID, dotted.
+    pub oid: String,
+}
+
+/// One list kept fresh by the refresher.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListSettings {
+    /// Stable name (ledger, provenance), e.g. `signing-card-g2`.
+    pub name: String,
+    /// An `http://` or `https://` URL, or a file path.
+    pub source: String,
+}
+
+/// Trust configuration.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrustSettings {
+    /// A directory written by `jpkictl testpki generate`: its anchors and policies (and its `crl/`
+    /// files unless `lists` is set).
+    pub test_pki: Option<PathBuf>,
+    /// Trust anchors (besides the test PKI's).
+    pub anchors: Vec<AnchorSettings>,
+    /// Accepted policies (card kinds default to the published JPKI policies).
+    pub policies: Vec<PolicySettings>,
+    /// Lists loaded once at start (files or directories).
+    pub crl_files: Vec<PathBuf>,
+    /// Lists refreshed from their source every `refresh_interval_seconds`.
+    pub lists: Vec<ListSettings>,
+    /// Seconds between refreshes of each list.
+    pub refresh_interval_seconds: u64,
+    /// Seconds a list may still be used after its nextUpdate.
+    pub crl_grace_seconds: i64,
+}
+
+impl Default for TrustSettings {
+    fn default() -> Self {
+        TrustSettings {
+            test_pki: None,
+            anchors: Vec::new(),
+            policies: Vec::new(),
+            crl_files: Vec::new(),
+            lists: Vec::new(),
+            refresh_interval_seconds: 900,
+            crl_grace_seconds: 0,
+        }
+    }
+}
+
+/// The four fields, as named in tenant permissions.
+pub const FOUR_FIELDS: [&str; 4] = ["name", "date_of_birth", "address", "sex"];
+
+/// One tenant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantSettings {
+    /// Tenant id: 1 to 64 of `A-Z a-z 0-9 _ . -`.
+    pub id: String,
+    /// SHA-256 of the API key, hex (production).
+    #[serde(default)]
+    pub api_key_sha256: Option<String>,
+    /// The API key itself (local demo and tests only).
+    #[serde(default)]
+    pub api_key: Option<String>,
+    /// Which of the four fields it may receive: any of name, date_of_birth, address, sex.
+    /// None by default (deny by default).
+    #[serde(default)]
+    pub four_fields: Vec<String>,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            plaintext: false,
+            tls: None,
+            data_dir: PathBuf::from("jpki-gateway-data"),
+            limits: Limits::default(),
+            challenges: ChallengeSettings::default(),
+            links: LinkSettings::default(),
+            trust: TrustSettings::default(),
+            tenants: Vec::new(),
+        }
+    }
+}
+
+fn parse_kind(kind: &str) -> anyhow::Result<CertKind> {
+    CertKind::parse(kind).with_context(|| {
+        format!("unknown certificate kind {kind:?} (signing_card, auth_card, signing_phone, auth_phone)")
+    })
+}
+
+impl GatewayConfig {
+    /// The file (if any) overridden by `JPKI_GATEWAY_*` environment variables, checked.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(GatewayConfig::default()));
+        if let Some(file) = file {
+            if !file.is_file() {
+                bail!("{}: no such configuration file", file.display());
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        let config: GatewayConfig = figment
+            .merge(Env::prefixed("JPKI_GATEWAY_").split("__"))
+            .extract()
+            .map_err(|error| anyhow::anyhow!("configuration: {error}"))?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// The embedded default: a test PKI generated into `data_dir/test-pki` (kept across restarts),
+    /// its lists loaded from files, the demo tenant ([`DEMO_TENANT`], key [`DEMO_API_KEY`]) with
+    /// all four fields, plaintext on 127.0.0.1:50051.
+    pub fn embedded(data_dir: &Path) -> anyhow::Result<Self> {
+        let test_pki = data_dir.join("test-pki");
+        if !test_pki.join("manifest.json").is_file() {
+            let pki = jpki_testpki::TestPki::generate(EMBEDDED_SEED)
+                .map_err(|error| anyhow::anyhow!("generating the test PKI: {error}"))?;
+            let now = time::OffsetDateTime::now_utc();
+            pki.write_to(&test_pki, &jpki_testpki::WriteOptions::with_crl_time(now))
+                .map_err(|error| anyhow::anyhow!("{}: {error}", test_pki.display()))?;
+        }
+        Ok(GatewayConfig {
+            plaintext: true,
+            data_dir: data_dir.to_path_buf(),
+            trust: TrustSettings { test_pki: Some(test_pki), ..TrustSettings::default() },
+            tenants: vec![TenantSettings {
+                id: DEMO_TENANT.to_owned(),
+                api_key_sha256: None,
+                api_key: Some(DEMO_API_KEY.to_owned()),
+                four_fields: FOUR_FIELDS.iter().map(|field| (*field).to_owned()).collect(),
+            }],
+            ..GatewayConfig::default()
+        })
+    }
+
+    /// Refuses configurations that cannot be served safely; every message names the key.
+    pub fn check(&self) -> anyhow::Result<()> {
+        if !self.plaintext && self.tls.is_none() {
+            bail!(
+                "tls: no certificate configured; set tls.certificate and tls.private_key, or plaintext = true (local use only)"
+            );
+        }
+        if self.plaintext && self.tls.is_some() {
+            bail!("plaintext = true and tls are both set; choose one");
+        }
+        if self.limits.max_concurrent_requests == 0 {
+            bail!("limits.max_concurrent_requests must be at least 1");
+        }
+        if self.limits.request_timeout_ms == 0 {
+            bail!("limits.request_timeout_ms must be at least 1");
+        }
+        if self.challenges.ttl_seconds == 0 {
+            bail!("challenges.ttl_seconds must be at least 1");
+        }
+        if self.trust.refresh_interval_seconds == 0 {
+            bail!("trust.refresh_interval_seconds must be at least 1");
+        }
+        if self.tenants.is_empty() {
+            bail!("tenants: none configured; every call is refused without one");
+        }
+        for anchor in &self.trust.anchors {
+            parse_kind(&anchor.kind).with_context(|| format!("trust.anchors: {}", anchor.path.display()))?;
+        }
+        for policy in &self.trust.policies {
+            parse_kind(&policy.kind).context("trust.policies")?;
+        }
+        for list in &self.trust.lists {
+            jpki_refresh::CrlSource::parse(&list.source)
+                .map_err(|error| anyhow::anyhow!("trust.lists {}: {error}", list.name))?;
+        }
+        crate::tenant::Tenants::from_settings(&self.tenants)?;
+        Ok(())
+    }
+
+    /// The trust part as the loader takes it. With a test PKI and no refreshed lists, the test
+    /// PKI's `crl/` files are loaded once.
+    pub fn trust_config(&self) -> anyhow::Result<TrustConfig> {
+        let mut trust = match &self.trust.test_pki {
+            Some(directory) => {
+                let mut trust = TrustConfig::from_test_pki(directory)?;
+                if !self.trust.lists.is_empty() {
+                    trust.crls.clear();
+                }
+                trust
+            }
+            None => TrustConfig::default(),
+        };
+        for anchor in &self.trust.anchors {
+            trust.anchors.push(AnchorFile { kind: parse_kind(&anchor.kind)?, path: anchor.path.clone() });
+        }
+        for policy in &self.trust.policies {
+            trust.policies.push((parse_kind(&policy.kind)?, policy.oid.clone()));
+        }
+        trust.crls.extend(self.trust.crl_files.iter().cloned());
+        trust.crl_grace_seconds = self.trust.crl_grace_seconds;
+        Ok(trust)
+    }
+}

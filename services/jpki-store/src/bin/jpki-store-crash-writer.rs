@@ -1,0 +1,99 @@
+//! Test helper for `tests/crash.rs`: writes to a store until it is killed.
+//!
+//! Usage: `jpki-store-crash-writer PATH FIRST`. For n = FIRST, FIRST+1, ... it runs, each in its
+//! own committed transaction: put and consume challenge `c{n}`, put verification `v{n}`, link
+//! certificate (ca01, hex n) to customer `cust{n % 5}`, watch it, append its revocation event; then
+//! prints `ack {n} {sequence}` and flushes. Items alternate between tenants `crash-a` and `crash-b`.
+//! An acknowledged item must survive any later `kill -9`.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use jpki_store::{
+    CertKey, Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, LocalStore, RevocationNotice, StoreError, TenantId,
+    TenantStore, VerificationKind, VerificationRecord,
+};
+
+/// Base of every time written (the test uses the same values).
+const BASE: i64 = 1_780_000_000;
+/// Stop by itself after this many items, in case the test never kills it.
+const MAX_ITEMS: u64 = 20_000;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let (Some(path), Some(first)) = (args.get(1), args.get(2).and_then(|s| s.parse::<u64>().ok())) else {
+        eprintln!("usage: jpki-store-crash-writer PATH FIRST");
+        return ExitCode::from(2);
+    };
+    match run(path, first) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("jpki-store-crash-writer: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(path: &str, first: u64) -> Result<(), Box<dyn std::error::Error>> {
+    let store = LocalStore::open(path)?;
+    let mut out = std::io::stdout().lock();
+    for n in first..first + MAX_ITEMS {
+        let sequence = write_item(&store, n)?;
+        // The ack goes out only after every commit of item n returned.
+        writeln!(out, "ack {n} {sequence}")?;
+        out.flush()?;
+    }
+    Ok(())
+}
+
+fn write_item(store: &LocalStore, n: u64) -> Result<u64, Box<dyn std::error::Error>> {
+    let tenant = TenantId::new(if n.is_multiple_of(2) { "crash-a" } else { "crash-b" })?;
+    let t = i64::try_from(n)?;
+    let id = format!("c{n}");
+    store.put_challenge(
+        &tenant,
+        &id,
+        Challenge {
+            challenge: n.to_be_bytes().to_vec(),
+            transaction_reference: format!("tx{n}"),
+            issued_at: BASE,
+            expires_at: BASE + 10_000_000,
+        },
+    )?;
+    if !matches!(store.consume_challenge(&tenant, &id, BASE + t)?, ConsumeOutcome::Consumed(_)) {
+        return Err(format!("challenge {id} was not consumed").into());
+    }
+    let certificate = CertKey::new("ca01", format!("{n:x}"))?;
+    store.put_verification(
+        &tenant,
+        VerificationRecord {
+            id: format!("v{n}"),
+            kind: VerificationKind::Authentication,
+            passed: true,
+            certificate: Some(certificate.clone()),
+            not_after: Some(BASE + 5_000_000),
+            verified_at: BASE + t,
+            transaction_reference: format!("tx{n}"),
+        },
+    )?;
+    let link = LinkRecord {
+        customer_id: format!("cust{}", n % 5),
+        certificate: certificate.clone(),
+        not_after: BASE + 5_000_000,
+        linked_at: BASE + t,
+    };
+    if !matches!(store.link(&tenant, link)?, LinkOutcome::Created(_)) {
+        return Err(format!("link {n} was not created").into());
+    }
+    store.watch(&tenant, &certificate, BASE + 5_000_000, "auth_card")?;
+    let notice = RevocationNotice {
+        certificate,
+        revoked_at: BASE + t,
+        reason: Some("key_compromise".into()),
+        crl_number: Some(n.to_string()),
+        customer_id: Some(format!("cust{}", n % 5)),
+        kind: "auth_card".into(),
+    };
+    let sequences = store.append_events(vec![(tenant, notice)])?;
+    sequences.first().copied().ok_or_else(|| Box::new(StoreError::Backend("no sequence returned".into())) as _)
+}

@@ -1,0 +1,227 @@
+//! Durable, tenant-keyed storage for the JPKI gateway.
+//!
+//! The gateway keeps five kinds of state per tenant (a bank); [`TenantStore`] is the interface and
+//! [`LocalStore`] the single-node embedded default (one [redb] file). A Redis implementation of the
+//! same trait can follow: the trait names no redb type.
+//!
+//! # Data model
+//!
+//! | item | identity | purpose |
+//! | --- | --- | --- |
+//! | [`Challenge`] | (tenant, challenge id) | single use: the first consume marks it used; replays answer [`ConsumeOutcome::AlreadyUsed`] |
+//! | [`VerificationRecord`] | (tenant, verification id) | what `Link` and audits refer to |
+//! | [`LinkRecord`] | (tenant, certificate) and (tenant, customer id, certificate) | a certificate links to at most one customer per tenant; a customer may have several certificates |
+//! | watch entry | (tenant, certificate), plus a global certificate → tenants index | which tenants get revocation events for a certificate |
+//! | [`StoredEvent`] | (tenant, sequence) | per-tenant revocation event log, at most one event per (tenant, certificate) |
+//!
+//! Every key starts with the tenant (except the global watchers index, which maps a certificate to
+//! tenant ids and nothing else), so a tenant can only ever reach its own items: an id issued to
+//! another tenant is simply absent. Certificates are identified by [`CertKey`] (CA key id and
+//! serial, lowercase hex), as in the API's `CertificateId`.
+//!
+//! # Keys (redb tables of [`LocalStore`])
+//!
+//! Keys are redb tuples, ordered element by element, so a tenant's items form one contiguous range.
+//!
+//! | table | key | value |
+//! | --- | --- | --- |
+//! | `challenges` | (tenant, challenge id) | pending challenge, or used marker (`used_at`, `expires_at`) |
+//! | `challenge_expiry` | (expires_at, tenant, challenge id) | () — purge index |
+//! | `verifications` | (tenant, verification id) | [`VerificationRecord`] |
+//! | `verification_age` | (verified_at, tenant, verification id) | () — purge index |
+//! | `links_by_cert` | (tenant, ca_key_id, serial) | [`LinkRecord`] (the record of truth) |
+//! | `links_by_customer` | (tenant, customer id, ca_key_id, serial) | () |
+//! | `watch` | (tenant, ca_key_id, serial) | kind and not_after |
+//! | `watchers` | (ca_key_id, serial, tenant) | kind |
+//! | `watch_expiry` | (not_after, tenant, ca_key_id, serial) | () — purge index |
+//! | `events` | (tenant, sequence) | [`RevocationNotice`] |
+//! | `event_by_cert` | (tenant, ca_key_id, serial) | sequence — de-duplication |
+//! | `event_head` | tenant | last sequence |
+//! | `meta` | key | bytes |
+//!
+//! Indexes are always written in the same transaction as the item they index.
+//!
+//! Values are JSON (serde_json): self-describing, so a field added later with `#[serde(default)]`
+//! reads old records without a migration, and readable with `redb` or `redis-cli` tools when
+//! debugging. Records are small (under 1 KiB), so the size over a binary format does not matter.
+//! Challenge bytes are hex strings.
+//!
+//! # Durability
+//!
+//! Each mutating call is one redb write transaction committed with immediate durability: when the
+//! call returns `Ok`, the change has been fsync'd and survives a crash, `kill -9` or power loss; a
+//! call interrupted before it returns leaves either all of its changes or none. Calls that change
+//! nothing (a replayed challenge, an idempotent link) abort instead and cost no fsync. Reads see a
+//! consistent snapshot and never wait for writers. `tests/crash.rs` kills a real writer process
+//! with SIGKILL at random points and checks every acknowledged item; SIGKILL keeps the page cache,
+//! so that test covers atomicity and recovery, while power-loss safety rests on redb's fsync.
+//!
+//! # Time
+//!
+//! Nothing here reads a clock: every time is an `i64` of Unix seconds passed in by the caller.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use jpki_store::{Challenge, ConsumeOutcome, LocalStore, TenantId, TenantStore};
+//!
+//! # fn demo() -> Result<(), jpki_store::StoreError> {
+//! let store: Arc<dyn TenantStore> = Arc::new(LocalStore::open("/var/lib/jpki-gateway/store.redb")?);
+//! let bank = TenantId::new("bank-a")?;
+//! let now = 1_780_272_000;
+//! store.put_challenge(&bank, "ch-1", Challenge {
+//!     challenge: vec![7; 32],
+//!     transaction_reference: "tx-42".into(),
+//!     issued_at: now,
+//!     expires_at: now + 300,
+//! })?;
+//! assert!(matches!(store.consume_challenge(&bank, "ch-1", now + 5)?, ConsumeOutcome::Consumed(_)));
+//! assert!(matches!(store.consume_challenge(&bank, "ch-1", now + 6)?, ConsumeOutcome::AlreadyUsed { .. }));
+//! # Ok(()) }
+//! ```
+
+mod local;
+mod types;
+
+pub use local::{CHALLENGE_PURGE_GRACE_SECS, LocalStore, WATCH_PURGE_GRACE_SECS};
+pub use types::{
+    CertKey, Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, RevocationNotice, StoredEvent, TenantId,
+    VerificationKind, VerificationRecord,
+};
+
+use std::path::PathBuf;
+
+/// Longest challenge or verification id, in bytes.
+pub const MAX_ID_LEN: usize = 128;
+/// Longest customer id, in bytes.
+pub const MAX_CUSTOMER_ID_LEN: usize = 256;
+/// Longest free text (transaction reference, reason, kind, CRL number), in bytes.
+pub const MAX_TEXT_LEN: usize = 1024;
+/// Longest meta value, in bytes (meta is for small gateway state).
+pub const MAX_META_LEN: usize = 64 * 1024;
+
+/// Everything that can go wrong in a store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// An argument is malformed (the value is not echoed: it may be a customer id).
+    #[error("invalid {field}: {reason}")]
+    InvalidInput {
+        /// Which argument.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// An id that must be fresh is already stored for this tenant (ids are random, so this is a
+    /// caller bug; overwriting could re-arm a used challenge).
+    #[error("{what} id already exists")]
+    Duplicate {
+        /// `challenge` or `verification`.
+        what: &'static str,
+    },
+    /// The store's directory could not be created.
+    #[error("cannot create directory {path}: {source}")]
+    CreateDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Another handle (in this or another process) has the store open.
+    #[error("store {path} is already open elsewhere")]
+    InUse {
+        /// The store file.
+        path: PathBuf,
+    },
+    /// The store was written by a newer schema than this build knows.
+    #[error("store schema {found} is newer than supported {supported}")]
+    UnsupportedSchema {
+        /// Schema version found in the file.
+        found: u32,
+        /// Highest version this build reads.
+        supported: u32,
+    },
+    /// A stored value does not decode.
+    #[error("corrupt {what} record: {detail}")]
+    Corrupt {
+        /// Which kind of record.
+        what: &'static str,
+        /// The decoder's message.
+        detail: String,
+    },
+    /// The storage engine failed (I/O, corruption detected by the engine, ...).
+    #[error("storage backend: {0}")]
+    Backend(String),
+}
+
+/// Durable, tenant-keyed storage used by the gateway.
+///
+/// Every method is synchronous and may block on disk (call it from `spawn_blocking`). Every
+/// mutating method is atomic and durable when it returns `Ok`. Implementations are shared between
+/// threads as `Arc<dyn TenantStore>`.
+pub trait TenantStore: Send + Sync {
+    /// Stores a fresh challenge under `id`. Fails with [`StoreError::Duplicate`] when this tenant
+    /// already has that id (pending or used), so that a used challenge can never be re-armed.
+    fn put_challenge(&self, tenant: &TenantId, id: &str, challenge: Challenge) -> Result<(), StoreError>;
+
+    /// Consumes a challenge atomically: the first call marks it used and returns it (or
+    /// [`ConsumeOutcome::Expired`] when `now >= expires_at`, marking it used as well); every later
+    /// call answers [`ConsumeOutcome::AlreadyUsed`] until the marker is purged. An id unknown to
+    /// this tenant, including one issued to another tenant, is [`ConsumeOutcome::Unknown`].
+    fn consume_challenge(&self, tenant: &TenantId, id: &str, now: i64) -> Result<ConsumeOutcome, StoreError>;
+
+    /// Removes, for all tenants: challenges and used markers whose `expires_at` is more than
+    /// [`CHALLENGE_PURGE_GRACE_SECS`] before `now`; verification records whose `verified_at` is
+    /// more than `verification_retention_secs` before `now`; watch entries whose `not_after` is
+    /// more than [`WATCH_PURGE_GRACE_SECS`] before `now`. Returns how many items were removed.
+    fn purge_expired(&self, now: i64, verification_retention_secs: i64) -> Result<usize, StoreError>;
+
+    /// Stores a verification record under `record.id`; [`StoreError::Duplicate`] if the id exists.
+    fn put_verification(&self, tenant: &TenantId, record: VerificationRecord) -> Result<(), StoreError>;
+
+    /// This tenant's verification record `id`.
+    fn get_verification(&self, tenant: &TenantId, id: &str) -> Result<Option<VerificationRecord>, StoreError>;
+
+    /// Links `record.customer_id` to `record.certificate`. Linking the same pair again is
+    /// idempotent ([`LinkOutcome::AlreadyLinked`] with the stored record, unchanged); a certificate
+    /// linked to another customer is refused ([`LinkOutcome::LinkedToOther`]).
+    fn link(&self, tenant: &TenantId, record: LinkRecord) -> Result<LinkOutcome, StoreError>;
+
+    /// Removes the customer's link to `certificate`, or all of the customer's links when `None`.
+    /// Returns how many were removed (0 when the certificate is linked to someone else).
+    fn unlink(&self, tenant: &TenantId, customer_id: &str, certificate: Option<&CertKey>) -> Result<u32, StoreError>;
+
+    /// The customer's links, ordered by certificate (CA key id, then serial).
+    fn links_by_customer(&self, tenant: &TenantId, customer_id: &str) -> Result<Vec<LinkRecord>, StoreError>;
+
+    /// The link of a certificate.
+    fn link_by_certificate(&self, tenant: &TenantId, certificate: &CertKey) -> Result<Option<LinkRecord>, StoreError>;
+
+    /// Records that this tenant verified or linked `certificate`, of certificate kind `kind`
+    /// (e.g. `auth_card`), so that it receives revocation events for it. Idempotent; a repeated
+    /// call replaces the kind and `not_after`.
+    fn watch(&self, tenant: &TenantId, certificate: &CertKey, not_after: i64, kind: &str) -> Result<(), StoreError>;
+
+    /// The tenants watching `certificate`, with the kind each recorded, ordered by tenant.
+    fn watchers(&self, certificate: &CertKey) -> Result<Vec<(TenantId, String)>, StoreError>;
+
+    /// The certificates this tenant watches, ordered by CA key id, then serial.
+    fn watched(&self, tenant: &TenantId) -> Result<Vec<CertKey>, StoreError>;
+
+    /// Appends revocation events in one transaction and returns their sequences, in input order.
+    /// Sequences are per tenant, start at 1 and strictly increase. A (tenant, certificate) already
+    /// in the log, or earlier in the same batch, is not appended again: its existing sequence is
+    /// returned.
+    fn append_events(&self, events: Vec<(TenantId, RevocationNotice)>) -> Result<Vec<u64>, StoreError>;
+
+    /// Up to `limit` of this tenant's events with a sequence greater than `after`, in order.
+    fn events_after(&self, tenant: &TenantId, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// This tenant's highest sequence, 0 when it has no event.
+    fn last_sequence(&self, tenant: &TenantId) -> Result<u64, StoreError>;
+
+    /// Stores a small piece of gateway state (not tenant data), e.g. the last processed CRL
+    /// numbers. Keys: 1..=[`MAX_ID_LEN`] bytes; values: at most [`MAX_META_LEN`] bytes.
+    fn put_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError>;
+
+    /// Reads gateway state stored with [`TenantStore::put_meta`].
+    fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+}

@@ -1,0 +1,303 @@
+//! The stored records and their validation.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{MAX_CUSTOMER_ID_LEN, MAX_ID_LEN, MAX_TEXT_LEN, StoreError};
+
+/// Longest tenant id.
+const MAX_TENANT_LEN: usize = 64;
+/// Longest hex CA key id or serial (SKIs are 20 bytes and serials at most 20 bytes: 40 digits).
+const MAX_HEX_LEN: usize = 128;
+
+/// A tenant (a bank): 1..=64 characters of `[A-Za-z0-9_.-]`.
+///
+/// The field is public for pattern matching; every store operation validates it again.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TenantId(pub String);
+
+impl TenantId {
+    /// A validated tenant id.
+    pub fn new(id: impl Into<String>) -> Result<Self, StoreError> {
+        let id = Self(id.into());
+        id.validate()?;
+        Ok(id)
+    }
+
+    /// The id.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Checks the charset and length.
+    pub fn validate(&self) -> Result<(), StoreError> {
+        let s = self.0.as_str();
+        if s.is_empty() || s.len() > MAX_TENANT_LEN {
+            return Err(invalid("tenant", "must be 1 to 64 characters"));
+        }
+        if !s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')) {
+            return Err(invalid("tenant", "only A-Z, a-z, 0-9, '_', '.' and '-' are allowed"));
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for TenantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for TenantId {
+    type Err = StoreError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::new(s)
+    }
+}
+
+/// A certificate's identity: serials are unique only per CA key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct CertKey {
+    /// Issuing CA key identifier, lowercase hex.
+    pub ca_key_id: String,
+    /// Serial number, lowercase hex.
+    pub serial: String,
+}
+
+impl CertKey {
+    /// A validated certificate key.
+    pub fn new(ca_key_id: impl Into<String>, serial: impl Into<String>) -> Result<Self, StoreError> {
+        let key = Self { ca_key_id: ca_key_id.into(), serial: serial.into() };
+        key.validate()?;
+        Ok(key)
+    }
+
+    /// Checks that both parts are 1..=128 lowercase hex digits.
+    pub fn validate(&self) -> Result<(), StoreError> {
+        check_hex("ca_key_id", &self.ca_key_id)?;
+        check_hex("serial", &self.serial)
+    }
+}
+
+impl fmt::Display for CertKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.ca_key_id, self.serial)
+    }
+}
+
+/// A single-use authentication challenge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Challenge {
+    /// The bytes the card must sign.
+    #[serde(with = "hex_bytes")]
+    pub challenge: Vec<u8>,
+    /// The tenant's transaction reference, echoed in the result.
+    pub transaction_reference: String,
+    /// When it was issued.
+    pub issued_at: i64,
+    /// The first second at which it is no longer accepted.
+    pub expires_at: i64,
+}
+
+impl Challenge {
+    pub(crate) fn validate(&self) -> Result<(), StoreError> {
+        if self.challenge.is_empty() || self.challenge.len() > MAX_TEXT_LEN {
+            return Err(invalid("challenge", "must be 1 to 1024 bytes"));
+        }
+        check_len("transaction_reference", &self.transaction_reference, MAX_TEXT_LEN)?;
+        if self.expires_at < self.issued_at {
+            return Err(invalid("expires_at", "is before issued_at"));
+        }
+        Ok(())
+    }
+}
+
+/// What consuming a challenge found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConsumeOutcome {
+    /// It was pending and is now used.
+    Consumed(Challenge),
+    /// This tenant has no such challenge (never issued, issued to another tenant, or purged).
+    Unknown,
+    /// It was pending but expired; it is now marked used.
+    Expired(Challenge),
+    /// It was consumed before, at `used_at`.
+    AlreadyUsed {
+        /// When the first consume happened.
+        used_at: i64,
+    },
+}
+
+/// Which verification produced a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerificationKind {
+    /// VerifySignature.
+    Signature,
+    /// VerifyAuthProof.
+    Authentication,
+}
+
+/// The outcome of one verification, kept for links and audits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerificationRecord {
+    /// Verification id (1..=128 bytes).
+    pub id: String,
+    /// Which RPC.
+    pub kind: VerificationKind,
+    /// Whether the indication was TOTAL_PASSED.
+    pub passed: bool,
+    /// The end-entity certificate, when it could be parsed.
+    pub certificate: Option<CertKey>,
+    /// Its notAfter.
+    pub not_after: Option<i64>,
+    /// The validation time.
+    pub verified_at: i64,
+    /// The tenant's transaction reference.
+    pub transaction_reference: String,
+}
+
+impl VerificationRecord {
+    pub(crate) fn validate(&self) -> Result<(), StoreError> {
+        check_id("verification id", &self.id)?;
+        if let Some(cert) = &self.certificate {
+            cert.validate()?;
+        }
+        check_len("transaction_reference", &self.transaction_reference, MAX_TEXT_LEN)
+    }
+}
+
+/// A link between a tenant's customer and a certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkRecord {
+    /// The tenant's customer id (1..=256 bytes).
+    pub customer_id: String,
+    /// The linked certificate.
+    pub certificate: CertKey,
+    /// The certificate's notAfter.
+    pub not_after: i64,
+    /// When the link was made.
+    pub linked_at: i64,
+}
+
+impl LinkRecord {
+    pub(crate) fn validate(&self) -> Result<(), StoreError> {
+        check_customer(&self.customer_id)?;
+        self.certificate.validate()
+    }
+}
+
+/// What linking found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkOutcome {
+    /// A new link.
+    Created(LinkRecord),
+    /// The certificate was already linked to the same customer (idempotent); the stored record.
+    AlreadyLinked(LinkRecord),
+    /// The certificate is linked to another customer of this tenant.
+    LinkedToOther {
+        /// That customer.
+        customer_id: String,
+    },
+}
+
+/// A revocation that concerns a tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevocationNotice {
+    /// The revoked certificate.
+    pub certificate: CertKey,
+    /// revocationDate.
+    pub revoked_at: i64,
+    /// The reason code, when the list gives one.
+    pub reason: Option<String>,
+    /// The list's cRLNumber, decimal.
+    pub crl_number: Option<String>,
+    /// The customer linked to the certificate when the event was made.
+    pub customer_id: Option<String>,
+    /// The certificate's kind (as recorded by [`crate::TenantStore::watch`]).
+    pub kind: String,
+}
+
+impl RevocationNotice {
+    pub(crate) fn validate(&self) -> Result<(), StoreError> {
+        self.certificate.validate()?;
+        for (field, text) in [("reason", &self.reason), ("crl_number", &self.crl_number)] {
+            if let Some(text) = text {
+                check_len(field, text, MAX_TEXT_LEN)?;
+            }
+        }
+        if let Some(customer) = &self.customer_id {
+            check_customer(customer)?;
+        }
+        check_len("kind", &self.kind, MAX_TEXT_LEN)
+    }
+}
+
+/// An event of a tenant's revocation log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredEvent {
+    /// Its per-tenant sequence (the resume cursor).
+    pub sequence: u64,
+    /// The event.
+    pub event: RevocationNotice,
+}
+
+pub(crate) fn invalid(field: &'static str, reason: &'static str) -> StoreError {
+    StoreError::InvalidInput { field, reason }
+}
+
+pub(crate) fn check_len(field: &'static str, value: &str, max: usize) -> Result<(), StoreError> {
+    if value.len() > max {
+        return Err(invalid(field, "too long"));
+    }
+    Ok(())
+}
+
+pub(crate) fn check_id(field: &'static str, value: &str) -> Result<(), StoreError> {
+    if value.is_empty() {
+        return Err(invalid(field, "is empty"));
+    }
+    check_len(field, value, MAX_ID_LEN)
+}
+
+pub(crate) fn check_customer(value: &str) -> Result<(), StoreError> {
+    if value.is_empty() {
+        return Err(invalid("customer_id", "is empty"));
+    }
+    check_len("customer_id", value, MAX_CUSTOMER_ID_LEN)
+}
+
+pub(crate) fn check_kind(value: &str) -> Result<(), StoreError> {
+    if value.is_empty() {
+        return Err(invalid("kind", "is empty"));
+    }
+    check_len("kind", value, MAX_TEXT_LEN)
+}
+
+fn check_hex(field: &'static str, value: &str) -> Result<(), StoreError> {
+    if value.is_empty() || value.len() > MAX_HEX_LEN {
+        return Err(invalid(field, "must be 1 to 128 hex digits"));
+    }
+    if !value.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return Err(invalid(field, "must be lowercase hex"));
+    }
+    Ok(())
+}
+
+/// Bytes as a lowercase hex string, readable in stored JSON.
+mod hex_bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&hex::encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        hex::decode(text).map_err(serde::de::Error::custom)
+    }
+}

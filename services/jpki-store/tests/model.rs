@@ -1,0 +1,342 @@
+//! Model-based test: random operation sequences (including reopening the file) give the same
+//! answers from `LocalStore` as from a plain in-memory model of the documented semantics.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
+
+use jpki_store::{
+    CHALLENGE_PURGE_GRACE_SECS, CertKey, Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, LocalStore,
+    RevocationNotice, StoreError, StoredEvent, TenantId, TenantStore, VerificationKind, VerificationRecord,
+    WATCH_PURGE_GRACE_SECS,
+};
+use proptest::prelude::*;
+
+const START: i64 = 1_780_000_000;
+const TENANTS: [&str; 3] = ["a", "b", "a.1"];
+const CUSTOMERS: [&str; 3] = ["u0", "u1", "u10"];
+const KINDS: [&str; 2] = ["auth_card", "signing_card"];
+
+#[derive(Debug, Clone)]
+enum Op {
+    PutChallenge { t: usize, id: u8, ttl: i64 },
+    Consume { t: usize, id: u8 },
+    PutVerification { t: usize, id: u8, passed: bool, cert: Option<u8> },
+    GetVerification { t: usize, id: u8 },
+    Link { t: usize, customer: usize, cert: u8 },
+    Unlink { t: usize, customer: usize, cert: Option<u8> },
+    Watch { t: usize, cert: u8, not_after_delta: i64, kind: usize },
+    Append(Vec<(usize, u8, bool)>),
+    EventsAfter { t: usize, after: u64, limit: usize },
+    PutMeta { key: u8, value: Vec<u8> },
+    Purge { retention: i64 },
+    Reopen,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let t = 0..TENANTS.len();
+    prop_oneof![
+        (t.clone(), 0..4u8, prop::sample::select(vec![0i64, 1, 60, 61, 120]))
+            .prop_map(|(t, id, ttl)| Op::PutChallenge { t, id, ttl }),
+        (t.clone(), 0..4u8).prop_map(|(t, id)| Op::Consume { t, id }),
+        (t.clone(), 0..3u8, any::<bool>(), proptest::option::of(0..4u8))
+            .prop_map(|(t, id, passed, cert)| Op::PutVerification { t, id, passed, cert }),
+        (t.clone(), 0..3u8).prop_map(|(t, id)| Op::GetVerification { t, id }),
+        (t.clone(), 0..CUSTOMERS.len(), 0..4u8).prop_map(|(t, customer, cert)| Op::Link { t, customer, cert }),
+        (t.clone(), 0..CUSTOMERS.len(), proptest::option::of(0..4u8)).prop_map(|(t, customer, cert)| Op::Unlink {
+            t,
+            customer,
+            cert
+        }),
+        (t.clone(), 0..4u8, -(WATCH_PURGE_GRACE_SECS + 2000)..1000i64, 0..KINDS.len())
+            .prop_map(|(t, cert, not_after_delta, kind)| Op::Watch { t, cert, not_after_delta, kind }),
+        proptest::collection::vec((t.clone(), 0..4u8, any::<bool>()), 0..4).prop_map(Op::Append),
+        (t, 0..5u64, 0..4usize).prop_map(|(t, after, limit)| Op::EventsAfter { t, after, limit }),
+        (0..2u8, proptest::collection::vec(any::<u8>(), 0..8)).prop_map(|(key, value)| Op::PutMeta { key, value }),
+        (0..1500i64).prop_map(|retention| Op::Purge { retention }),
+        Just(Op::Reopen),
+    ]
+}
+
+/// How far time moves before an operation: steps and challenge lifetimes come from small sets so
+/// that expiry and purge boundaries are hit exactly, not only crossed.
+fn step() -> impl Strategy<Value = i64> {
+    prop::sample::select(vec![0i64, 1, 60, CHALLENGE_PURGE_GRACE_SECS])
+}
+
+fn tenant(i: usize) -> TenantId {
+    TenantId::new(TENANTS[i]).unwrap()
+}
+
+fn cert(i: u8) -> CertKey {
+    // Two CA keys, one a prefix of the other, to exercise tuple ordering.
+    CertKey::new(if i.is_multiple_of(2) { "ab" } else { "ab0" }, format!("{i:x}")).unwrap()
+}
+
+enum Slot {
+    Pending(Challenge),
+    Used { used_at: i64, expires_at: i64 },
+}
+
+impl Slot {
+    fn expires_at(&self) -> i64 {
+        match self {
+            Slot::Pending(c) => c.expires_at,
+            Slot::Used { expires_at, .. } => *expires_at,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Model {
+    challenges: BTreeMap<(TenantId, String), Slot>,
+    verifications: BTreeMap<(TenantId, String), VerificationRecord>,
+    links: BTreeMap<(TenantId, CertKey), LinkRecord>,
+    watch: BTreeMap<(TenantId, CertKey), (String, i64)>,
+    events: BTreeMap<TenantId, Vec<RevocationNotice>>,
+    meta: BTreeMap<String, Vec<u8>>,
+}
+
+impl Model {
+    fn consume(&mut self, key: (TenantId, String), now: i64) -> ConsumeOutcome {
+        match self.challenges.get(&key) {
+            None => ConsumeOutcome::Unknown,
+            Some(Slot::Used { used_at, .. }) => ConsumeOutcome::AlreadyUsed { used_at: *used_at },
+            Some(Slot::Pending(c)) => {
+                let c = c.clone();
+                self.challenges.insert(key, Slot::Used { used_at: now, expires_at: c.expires_at });
+                if now >= c.expires_at { ConsumeOutcome::Expired(c) } else { ConsumeOutcome::Consumed(c) }
+            }
+        }
+    }
+
+    fn link(&mut self, t: TenantId, record: LinkRecord) -> LinkOutcome {
+        let key = (t, record.certificate.clone());
+        match self.links.get(&key) {
+            Some(existing) if existing.customer_id == record.customer_id => {
+                LinkOutcome::AlreadyLinked(existing.clone())
+            }
+            Some(existing) => LinkOutcome::LinkedToOther { customer_id: existing.customer_id.clone() },
+            None => {
+                self.links.insert(key, record.clone());
+                LinkOutcome::Created(record)
+            }
+        }
+    }
+
+    fn unlink(&mut self, t: &TenantId, customer: &str, cert: Option<&CertKey>) -> u32 {
+        let doomed: Vec<_> = self
+            .links
+            .iter()
+            .filter(|((lt, lc), l)| lt == t && l.customer_id == customer && cert.is_none_or(|c| c == lc))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in &doomed {
+            self.links.remove(k);
+        }
+        doomed.len() as u32
+    }
+
+    fn links_by_customer(&self, t: &TenantId, customer: &str) -> Vec<LinkRecord> {
+        self.links.iter().filter(|((lt, _), l)| lt == t && l.customer_id == customer).map(|(_, l)| l.clone()).collect()
+    }
+
+    fn append(&mut self, batch: &[(TenantId, RevocationNotice)]) -> Vec<u64> {
+        batch
+            .iter()
+            .map(|(t, n)| {
+                let log = self.events.entry(t.clone()).or_default();
+                match log.iter().position(|e| e.certificate == n.certificate) {
+                    Some(i) => i as u64 + 1,
+                    None => {
+                        log.push(n.clone());
+                        log.len() as u64
+                    }
+                }
+            })
+            .collect()
+    }
+
+    fn events_after(&self, t: &TenantId, after: u64, limit: usize) -> Vec<StoredEvent> {
+        let log = self.events.get(t).map(Vec::as_slice).unwrap_or_default();
+        log.iter()
+            .enumerate()
+            .map(|(i, e)| StoredEvent { sequence: i as u64 + 1, event: e.clone() })
+            .filter(|e| e.sequence > after)
+            .take(limit)
+            .collect()
+    }
+
+    fn purge(&mut self, now: i64, retention: i64) -> usize {
+        let before = self.challenges.len() + self.verifications.len() + self.watch.len();
+        self.challenges.retain(|_, s| s.expires_at() >= now - CHALLENGE_PURGE_GRACE_SECS);
+        self.verifications.retain(|_, v| v.verified_at >= now - retention);
+        self.watch.retain(|_, (_, not_after)| *not_after >= now - WATCH_PURGE_GRACE_SECS);
+        before - (self.challenges.len() + self.verifications.len() + self.watch.len())
+    }
+}
+
+/// Compares every query the store answers with the model.
+fn check_all(store: &LocalStore, model: &Model) {
+    for ti in 0..TENANTS.len() {
+        let t = tenant(ti);
+        for customer in CUSTOMERS {
+            assert_eq!(store.links_by_customer(&t, customer).unwrap(), model.links_by_customer(&t, customer));
+        }
+        for c in 0..4 {
+            assert_eq!(
+                store.link_by_certificate(&t, &cert(c)).unwrap(),
+                model.links.get(&(t.clone(), cert(c))).cloned()
+            );
+        }
+        for id in 0..3u8 {
+            let id = format!("v{id}");
+            assert_eq!(store.get_verification(&t, &id).unwrap(), model.verifications.get(&(t.clone(), id)).cloned());
+        }
+        let watched: Vec<CertKey> = model.watch.keys().filter(|(wt, _)| *wt == t).map(|(_, c)| c.clone()).collect();
+        assert_eq!(store.watched(&t).unwrap(), watched);
+        assert_eq!(store.events_after(&t, 0, usize::MAX).unwrap(), model.events_after(&t, 0, usize::MAX));
+        assert_eq!(store.last_sequence(&t).unwrap(), model.events.get(&t).map_or(0, |l| l.len() as u64));
+    }
+    for c in 0..4 {
+        let watchers: Vec<(TenantId, String)> = model
+            .watch
+            .iter()
+            .filter(|((_, wc), _)| *wc == cert(c))
+            .map(|((t, _), (k, _))| (t.clone(), k.clone()))
+            .collect();
+        assert_eq!(store.watchers(&cert(c)).unwrap(), watchers);
+    }
+    for key in ["m0", "m1"] {
+        assert_eq!(store.get_meta(key).unwrap(), model.meta.get(key).cloned());
+    }
+}
+
+fn run(ops: Vec<(i64, Op)>) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.redb");
+    let mut store = LocalStore::open(&path).unwrap();
+    let mut model = Model::default();
+    let mut now = START;
+    for (advance, op) in ops {
+        now += advance;
+        match op {
+            Op::PutChallenge { t, id, ttl } => {
+                let (t, id) = (tenant(t), format!("c{id}"));
+                let c = Challenge {
+                    challenge: vec![id.len() as u8; 4],
+                    transaction_reference: id.clone(),
+                    issued_at: now,
+                    expires_at: now + ttl,
+                };
+                let got = store.put_challenge(&t, &id, c.clone());
+                let key = (t, id);
+                match model.challenges.entry(key) {
+                    Entry::Occupied(_) => {
+                        assert!(matches!(got, Err(StoreError::Duplicate { what: "challenge" })), "{got:?}")
+                    }
+                    Entry::Vacant(slot) => {
+                        got.unwrap();
+                        slot.insert(Slot::Pending(c));
+                    }
+                }
+            }
+            Op::Consume { t, id } => {
+                let (t, id) = (tenant(t), format!("c{id}"));
+                assert_eq!(store.consume_challenge(&t, &id, now).unwrap(), model.consume((t, id), now));
+            }
+            Op::PutVerification { t, id, passed, cert: c } => {
+                let t = tenant(t);
+                let record = VerificationRecord {
+                    id: format!("v{id}"),
+                    kind: if passed { VerificationKind::Authentication } else { VerificationKind::Signature },
+                    passed,
+                    certificate: c.map(cert),
+                    not_after: c.map(|c| now + i64::from(c)),
+                    verified_at: now,
+                    transaction_reference: String::new(),
+                };
+                let got = store.put_verification(&t, record.clone());
+                let key = (t, record.id.clone());
+                match model.verifications.entry(key) {
+                    Entry::Occupied(_) => {
+                        assert!(matches!(got, Err(StoreError::Duplicate { what: "verification" })), "{got:?}")
+                    }
+                    Entry::Vacant(slot) => {
+                        got.unwrap();
+                        slot.insert(record);
+                    }
+                }
+            }
+            Op::GetVerification { t, id } => {
+                let (t, id) = (tenant(t), format!("v{id}"));
+                assert_eq!(store.get_verification(&t, &id).unwrap(), model.verifications.get(&(t, id)).cloned());
+            }
+            Op::Link { t, customer, cert: c } => {
+                let t = tenant(t);
+                let record = LinkRecord {
+                    customer_id: CUSTOMERS[customer].into(),
+                    certificate: cert(c),
+                    not_after: now + 99,
+                    linked_at: now,
+                };
+                assert_eq!(store.link(&t, record.clone()).unwrap(), model.link(t, record));
+            }
+            Op::Unlink { t, customer, cert: c } => {
+                let (t, c) = (tenant(t), c.map(cert));
+                let got = store.unlink(&t, CUSTOMERS[customer], c.as_ref()).unwrap();
+                assert_eq!(got, model.unlink(&t, CUSTOMERS[customer], c.as_ref()));
+            }
+            Op::Watch { t, cert: c, not_after_delta, kind } => {
+                let t = tenant(t);
+                store.watch(&t, &cert(c), now + not_after_delta, KINDS[kind]).unwrap();
+                model.watch.insert((t, cert(c)), (KINDS[kind].into(), now + not_after_delta));
+            }
+            Op::Append(batch) => {
+                let batch: Vec<(TenantId, RevocationNotice)> = batch
+                    .into_iter()
+                    .map(|(t, c, with_customer)| {
+                        let notice = RevocationNotice {
+                            certificate: cert(c),
+                            revoked_at: now,
+                            reason: None,
+                            crl_number: Some(now.to_string()),
+                            customer_id: with_customer.then(|| "u0".to_string()),
+                            kind: KINDS[0].into(),
+                        };
+                        (tenant(t), notice)
+                    })
+                    .collect();
+                assert_eq!(store.append_events(batch.clone()).unwrap(), model.append(&batch));
+            }
+            Op::EventsAfter { t, after, limit } => {
+                let t = tenant(t);
+                assert_eq!(store.events_after(&t, after, limit).unwrap(), model.events_after(&t, after, limit));
+            }
+            Op::PutMeta { key, value } => {
+                let key = format!("m{key}");
+                store.put_meta(&key, &value).unwrap();
+                model.meta.insert(key, value);
+            }
+            Op::Purge { retention } => {
+                assert_eq!(store.purge_expired(now, retention).unwrap(), model.purge(now, retention));
+            }
+            Op::Reopen => {
+                drop(store);
+                store = LocalStore::open(&path).unwrap();
+                check_all(&store, &model);
+            }
+        }
+    }
+    check_all(&store, &model);
+}
+
+proptest! {
+    // Every commit fsyncs, so keep the case count modest: a few seconds in total.
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    #[test]
+    fn store_agrees_with_model(ops in proptest::collection::vec((step(), op()), 1..40)) {
+        run(ops);
+    }
+}

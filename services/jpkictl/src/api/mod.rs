@@ -1,0 +1,72 @@
+//! `jpkictl api …`: a client for every RPC of the gateway's tenant API (proto/jpki/gateway/v1).
+//!
+//! Exit codes: verifications 0 TOTAL_PASSED, 1 TOTAL_FAILED, 2 INDETERMINATE; 3 for a gRPC error
+//! (printed with its code, message and every field or precondition violation), an unreachable
+//! gateway or bad input; `check-status`, `watch-revocations` and `health` document their own.
+
+mod client;
+mod links;
+pub mod output;
+mod status;
+mod verification;
+
+pub use client::Connection;
+
+/// `api` options and subcommand.
+#[derive(clap::Args, Debug)]
+pub struct ApiArgs {
+    /// Gateway and caller.
+    #[command(flatten)]
+    pub connection: Connection,
+    /// The RPC.
+    #[command(subcommand)]
+    pub command: ApiCommand,
+}
+
+/// One subcommand per RPC.
+#[derive(clap::Subcommand, Debug)]
+pub enum ApiCommand {
+    /// VerifySignature: a document signature (本人確認), optionally compared with the applicant's data.
+    VerifySignature(verification::VerifySignatureArgs),
+    /// IssueChallenge: a fresh single-use challenge for a login (資格確認).
+    IssueChallenge(verification::IssueChallengeArgs),
+    /// VerifyAuthProof: the card's proof over an issued challenge; names the linked customer.
+    VerifyAuthProof(verification::VerifyAuthProofArgs),
+    /// Link: a customer id to the certificate of a successful verify-auth-proof (※3).
+    Link(links::LinkArgs),
+    /// Unlink: remove a customer's links (all, or one certificate's).
+    Unlink(links::UnlinkArgs),
+    /// LookupLink: the links of a customer id or of a certificate.
+    LookupLink(links::LookupLinkArgs),
+    /// CheckStatus: the revocation status of certificates now. Exit code: 0 all good, 1 any
+    /// revoked, 2 any unknown.
+    CheckStatus(status::CheckStatusArgs),
+    /// WatchRevocations: revocation events of your linked and verified certificates, as they come.
+    /// Exit code: 0 when --count events arrived, 4 when --timeout-seconds ran out first.
+    WatchRevocations(status::WatchArgs),
+    /// Health: grpc.health.v1 Check. Exit code: 0 SERVING, 1 otherwise.
+    Health(status::HealthArgs),
+}
+
+/// Runs one `api` subcommand; returns the exit code.
+pub fn run(args: &ApiArgs) -> anyhow::Result<i32> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| anyhow::anyhow!("cannot start the async runtime: {error}"))?;
+    runtime.block_on(async {
+        let gateway = args.connection.connect().await?;
+        let json = args.connection.json;
+        match &args.command {
+            ApiCommand::VerifySignature(command) => verification::verify_signature(&gateway, json, command).await,
+            ApiCommand::IssueChallenge(command) => verification::issue_challenge(&gateway, json, command).await,
+            ApiCommand::VerifyAuthProof(command) => verification::verify_auth_proof(&gateway, json, command).await,
+            ApiCommand::Link(command) => links::link(&gateway, json, command).await,
+            ApiCommand::Unlink(command) => links::unlink(&gateway, json, command).await,
+            ApiCommand::LookupLink(command) => links::lookup_link(&gateway, json, command).await,
+            ApiCommand::CheckStatus(command) => status::check_status(&gateway, json, command).await,
+            ApiCommand::WatchRevocations(command) => status::watch_revocations(&gateway, json, command).await,
+            ApiCommand::Health(command) => status::health(&gateway, json, command).await,
+        }
+    })
+}
