@@ -1,0 +1,193 @@
+//! The gateway over a real socket: a test PKI in a temp dir, the server on 127.0.0.1:0, the CA
+//! simulator over real HTTP when lists are refreshed, generated tonic clients.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use jpki_api::v1::link_service_client::LinkServiceClient;
+use jpki_api::v1::status_service_client::StatusServiceClient;
+use jpki_api::v1::verification_service_client::VerificationServiceClient;
+use jpki_api::v1::{CmsSignature, VerifySignatureRequest, verify_signature_request::Signature};
+use jpki_casim::{CaSimulator, SimConfig, SimHandle};
+use jpki_gateway::settings::{ListSettings, TenantSettings};
+use jpki_gateway::{Gateway, GatewayConfig};
+use jpki_testpki::{CmsOptions, TestPki, WriteOptions};
+use tonic::transport::Channel;
+
+/// Tenant A: every field.
+pub const KEY_A: &str = "key-bank-a";
+/// Tenant B: the name only.
+pub const KEY_B: &str = "key-bank-b";
+
+pub struct Running {
+    pub gateway: Option<Gateway>,
+    pub address: SocketAddr,
+    pub pki: Arc<TestPki>,
+    pub dir: tempfile::TempDir,
+    pub casim: Option<SimHandle>,
+}
+
+impl Running {
+    pub async fn channel(&self) -> Channel {
+        channel(self.address).await
+    }
+    pub async fn verification(&self) -> VerificationServiceClient<Channel> {
+        VerificationServiceClient::new(self.channel().await)
+    }
+    pub async fn links(&self) -> LinkServiceClient<Channel> {
+        LinkServiceClient::new(self.channel().await)
+    }
+    pub async fn status(&self) -> StatusServiceClient<Channel> {
+        StatusServiceClient::new(self.channel().await)
+    }
+    pub fn pki_dir(&self) -> std::path::PathBuf {
+        self.dir.path().join("pki")
+    }
+}
+
+/// The tenants of every test.
+pub fn tenants() -> Vec<TenantSettings> {
+    vec![
+        TenantSettings {
+            id: "bank-a".into(),
+            api_key: Some(KEY_A.into()),
+            api_key_sha256: None,
+            four_fields: ["name", "date_of_birth", "address", "sex"].map(String::from).to_vec(),
+        },
+        TenantSettings {
+            id: "bank-b".into(),
+            api_key: None,
+            api_key_sha256: Some(hex::encode(ring::digest::digest(&ring::digest::SHA256, KEY_B.as_bytes()))),
+            four_fields: vec!["name".into()],
+        },
+    ]
+}
+
+/// A configuration over a test PKI written to `dir/pki`, its lists loaded from files.
+pub fn config(dir: &Path, pki: &TestPki) -> GatewayConfig {
+    let pki_dir = dir.join("pki");
+    if !pki_dir.join("manifest.json").exists() {
+        let crl_time = time::OffsetDateTime::now_utc() - time::Duration::minutes(5);
+        pki.write_to(&pki_dir, &WriteOptions::with_crl_time(crl_time)).unwrap();
+    }
+    let mut config = GatewayConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        plaintext: true,
+        data_dir: dir.join("data"),
+        tenants: tenants(),
+        ..GatewayConfig::default()
+    };
+    config.trust.test_pki = Some(pki_dir);
+    config
+}
+
+pub async fn start() -> Running {
+    start_with(|_| {}).await
+}
+
+pub async fn start_with(tweak: impl FnOnce(&mut GatewayConfig)) -> Running {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = jpki_fixtures::testing::pki();
+    let mut config = config(dir.path(), &pki);
+    tweak(&mut config);
+    launch(config, pki, dir, None).await
+}
+
+/// With the lists refreshed every second from a CA simulator over HTTP.
+pub async fn start_with_casim(tweak: impl FnOnce(&mut GatewayConfig)) -> Running {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = jpki_fixtures::testing::pki();
+    let simulator = CaSimulator::from_test_pki(&pki, SimConfig::default()).unwrap();
+    let casim = simulator.bind("127.0.0.1:0").await.unwrap();
+    let mut config = config(dir.path(), &pki);
+    config.trust.lists = simulator
+        .labels()
+        .into_iter()
+        .map(|label| ListSettings { source: casim.crl_url(&label), name: label })
+        .collect();
+    config.trust.refresh_interval_seconds = 1;
+    tweak(&mut config);
+    launch(config, pki, dir, Some(casim)).await
+}
+
+pub async fn launch(
+    config: GatewayConfig,
+    pki: Arc<TestPki>,
+    dir: tempfile::TempDir,
+    casim: Option<SimHandle>,
+) -> Running {
+    let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
+    let gateway = Gateway::start(config, listener).await.unwrap();
+    let address = gateway.local_addr();
+    Running { gateway: Some(gateway), address, pki, dir, casim }
+}
+
+pub async fn channel(address: SocketAddr) -> Channel {
+    let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{address}")).unwrap();
+    for _ in 0..100 {
+        if let Ok(channel) = endpoint.connect().await {
+            return channel;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("server did not come up");
+}
+
+/// A request with the tenant's API key.
+pub fn authed<T>(message: T, key: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.metadata_mut().insert("authorization", format!("Bearer {key}").parse().unwrap());
+    request
+}
+
+/// Waits until grpc.health.v1 says SERVING for "" (bounded by attempts, not asserted on time).
+pub async fn wait_serving(address: SocketAddr) {
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+    let mut client = HealthClient::new(channel(address).await);
+    for _ in 0..600 {
+        let response = client.check(HealthCheckRequest { service: String::new() }).await.unwrap().into_inner();
+        if response.status() == ServingStatus::Serving {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("never SERVING");
+}
+
+pub const FORM: &[u8] = "申請書: 口座開設 2026-11-25".as_bytes();
+
+/// A CMS signature over `signed` by `holder`'s card, sent with `sent` as detached content.
+pub fn cms_request(pki: &TestPki, holder: &str, signed: &[u8], sent: &[u8]) -> VerifySignatureRequest {
+    let card = pki.card(holder).unwrap();
+    let options = CmsOptions { signing_time: time::OffsetDateTime::now_utc(), ..Default::default() };
+    let cms = card.sign_document_cms(signed, options).unwrap();
+    VerifySignatureRequest {
+        signature: Some(Signature::Cms(CmsSignature { cms, detached_content: sent.to_vec(), certificate: Vec::new() })),
+        applicant: None,
+    }
+}
+
+/// IssueChallenge, prove with `holder`'s card, VerifyAuthProof.
+pub async fn login(
+    client: &mut VerificationServiceClient<Channel>,
+    pki: &TestPki,
+    holder: &str,
+    key: &str,
+    reference: &str,
+) -> jpki_api::v1::VerifyAuthProofResponse {
+    let issued = client
+        .issue_challenge(authed(jpki_api::v1::IssueChallengeRequest { transaction_reference: reference.into() }, key))
+        .await
+        .unwrap()
+        .into_inner();
+    let card = pki.card(holder).unwrap();
+    let proof = jpki_api::v1::VerifyAuthProofRequest {
+        challenge_id: issued.challenge_id,
+        certificate: card.auth_cert_der().to_vec(),
+        signature: card.prove(&issued.challenge).unwrap(),
+    };
+    client.verify_auth_proof(authed(proof, key)).await.unwrap().into_inner()
+}
