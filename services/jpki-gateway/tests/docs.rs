@@ -1,0 +1,59 @@
+//! docs/api.md and deploy/gateway.example.toml stay in step with the API and the code.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::path::PathBuf;
+
+fn repository() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn read(relative: &str) -> String {
+    std::fs::read_to_string(repository().join(relative)).unwrap()
+}
+
+#[test]
+fn api_md_names_every_rpc_and_enum_value() {
+    let proto = read("proto/jpki/gateway/v1/gateway.proto");
+    let api = read("docs/api.md");
+    let mut missing = Vec::new();
+    for line in proto.lines().map(str::trim) {
+        let name = if let Some(rest) = line.strip_prefix("rpc ") {
+            rest.split('(').next().unwrap().trim().to_owned()
+        } else if line.contains(" = ")
+            && line.ends_with(';')
+            && line.split(' ').next().unwrap().chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        {
+            // An enum value: `NAME = 3;`.
+            line.split(' ').next().unwrap().to_owned()
+        } else {
+            continue;
+        };
+        if !api.contains(&name) {
+            missing.push(name);
+        }
+    }
+    assert!(missing.is_empty(), "docs/api.md does not mention: {missing:?}");
+}
+
+#[test]
+fn api_md_names_every_gateway_reason_and_violation() {
+    let api = read("docs/api.md");
+    let sources =
+        ["verification.rs", "links.rs"].map(|file| read(&format!("services/jpki-gateway/src/{file}"))).join("\n");
+    let mut codes: Vec<&str> =
+        sources.split('"').filter(|text| text.starts_with("CHALLENGE_") || text.starts_with("VERIFICATION_")).collect();
+    codes.sort_unstable();
+    codes.dedup();
+    assert!(codes.len() >= 7, "found {codes:?}");
+    let missing: Vec<_> = codes.into_iter().filter(|code| !api.contains(&format!("`{code}`"))).collect();
+    assert!(missing.is_empty(), "docs/api.md does not document: {missing:?}");
+}
+
+#[test]
+fn the_example_configuration_is_valid() {
+    let path = repository().join("deploy/gateway.example.toml");
+    let config = jpki_gateway::GatewayConfig::load(Some(&path)).unwrap();
+    assert!(!config.plaintext && config.tls.is_some());
+    assert_eq!(config.tenants.len(), 2);
+    assert_eq!(config.trust.lists.len(), 2);
+}
