@@ -314,24 +314,22 @@ impl v1::verification_service_server::VerificationService for VerificationApi {
                 (Some(challenge), convert::verification_result(&report, verification_id.clone()), customer_id)
             }
         };
-        if challenge.is_none() || result.indication() != v1::Indication::TotalPassed {
+        if result.sub_indication() == v1::SubIndication::SigConstraintsFailure {
             // Refused challenges are recorded too: auditors see every attempt.
-            if result.sub_indication() == v1::SubIndication::SigConstraintsFailure {
-                let stored = VerificationRecord {
-                    id: verification_id.clone(),
-                    kind: VerificationKind::Authentication,
-                    passed: false,
-                    certificate: None,
-                    not_after: None,
-                    verified_at: at.0,
-                    transaction_reference: challenge
-                        .as_ref()
-                        .map(|challenge| challenge.transaction_reference.clone())
-                        .unwrap_or_default(),
-                };
-                let tenant_id = tenant.id.clone();
-                self.state.store(move |store| store.put_verification(&tenant_id, stored)).await?;
-            }
+            let stored = VerificationRecord {
+                id: verification_id.clone(),
+                kind: VerificationKind::Authentication,
+                passed: false,
+                certificate: None,
+                not_after: None,
+                verified_at: at.0,
+                transaction_reference: challenge
+                    .as_ref()
+                    .map(|challenge| challenge.transaction_reference.clone())
+                    .unwrap_or_default(),
+            };
+            let tenant_id = tenant.id.clone();
+            self.state.store(move |store| store.put_verification(&tenant_id, stored)).await?;
         }
         log_outcome("VerifyAuthProof", tenant.id.as_str(), &verification_id, &result);
         Ok(Response::new(v1::VerifyAuthProofResponse {
