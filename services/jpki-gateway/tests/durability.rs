@@ -5,72 +5,16 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-
 use common::*;
 use jpki_api::v1::{
     Indication, IssueChallengeRequest, LinkRequest, LookupLinkRequest, VerifyAuthProofRequest, lookup_link_request::Key,
 };
 
-/// Writes a configuration file for the binary: plaintext, the test PKI, the test tenants.
-fn write_config(dir: &Path) -> std::path::PathBuf {
-    let pki = jpki_fixtures::testing::pki();
-    let config = config(dir, &pki);
-    let path = dir.join("gateway.toml");
-    std::fs::write(&path, toml_of(&config)).unwrap();
-    path
-}
-
-fn toml_of(config: &jpki_gateway::GatewayConfig) -> String {
-    let mut text = format!(
-        "listen = \"127.0.0.1:0\"\nplaintext = true\ndata_dir = {:?}\n[trust]\ntest_pki = {:?}\n",
-        config.data_dir.display().to_string(),
-        config.trust.test_pki.as_ref().unwrap().display().to_string(),
-    );
-    for tenant in &config.tenants {
-        text.push_str(&format!("[[tenants]]\nid = {:?}\nfour_fields = {:?}\n", tenant.id, tenant.four_fields));
-        if let Some(key) = &tenant.api_key {
-            text.push_str(&format!("api_key = {key:?}\n"));
-        }
-        if let Some(digest) = &tenant.api_key_sha256 {
-            text.push_str(&format!("api_key_sha256 = {digest:?}\n"));
-        }
-    }
-    text
-}
-
-/// Starts the binary and returns it with the address it printed.
-fn spawn(config: &Path) -> (Child, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_jpki-gateway"))
-        .arg("--config")
-        .arg(config)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let line = lines.next().expect("the gateway printed its address").unwrap();
-    let address = line.strip_prefix("jpki-gateway listening on ").expect("address line").parse().unwrap();
-    // Keep draining stdout so the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, address)
-}
-
-fn kill_9(child: &mut Child) {
-    // Child::kill sends SIGKILL on Unix: no shutdown code runs.
-    child.kill().unwrap();
-    child.wait().unwrap();
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_challenges_and_links_survive_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path());
+    let spawn = |config: &std::path::Path| spawn_binary(config, "warn", std::process::Stdio::inherit());
     let pki = jpki_fixtures::testing::pki();
     let card = pki.card("h04").unwrap();
 

@@ -2,8 +2,10 @@
 //! simulator over real HTTP when lists are refreshed, generated tonic clients.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
 use jpki_api::v1::link_service_client::LinkServiceClient;
@@ -190,4 +192,87 @@ pub async fn login(
         signature: card.prove(&issued.challenge).unwrap(),
     };
     client.verify_auth_proof(authed(proof, key)).await.unwrap().into_inner()
+}
+
+/// Like [`start_with_casim`], with the simulator's settings given and `prepare` run on the
+/// simulator before the gateway starts (e.g. to make it misbehave from the first download).
+pub async fn start_with_casim_config(
+    sim_config: SimConfig,
+    prepare: impl FnOnce(&CaSimulator),
+    tweak: impl FnOnce(&mut GatewayConfig),
+) -> Running {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = jpki_fixtures::testing::pki();
+    let simulator = CaSimulator::from_test_pki(&pki, sim_config).unwrap();
+    prepare(&simulator);
+    let casim = simulator.bind("127.0.0.1:0").await.unwrap();
+    let mut config = config(dir.path(), &pki);
+    config.trust.lists = simulator
+        .labels()
+        .into_iter()
+        .map(|label| ListSettings { source: casim.crl_url(&label), name: label })
+        .collect();
+    config.trust.refresh_interval_seconds = 1;
+    tweak(&mut config);
+    launch(config, pki, dir, Some(casim)).await
+}
+
+/// grpc.health.v1 Check of the overall service ("").
+pub async fn health_status(address: SocketAddr) -> tonic_health::pb::health_check_response::ServingStatus {
+    use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+    let mut client = HealthClient::new(channel(address).await);
+    client.check(HealthCheckRequest { service: String::new() }).await.unwrap().into_inner().status()
+}
+
+/// Writes a configuration file for the binary: plaintext, the test PKI, the test tenants.
+pub fn write_config(dir: &Path) -> std::path::PathBuf {
+    let pki = jpki_fixtures::testing::pki();
+    let config = config(dir, &pki);
+    let path = dir.join("gateway.toml");
+    std::fs::write(&path, toml_of(&config)).unwrap();
+    path
+}
+
+pub fn toml_of(config: &jpki_gateway::GatewayConfig) -> String {
+    let mut text = format!(
+        "listen = \"127.0.0.1:0\"\nplaintext = true\ndata_dir = {:?}\n[trust]\ntest_pki = {:?}\n",
+        config.data_dir.display().to_string(),
+        config.trust.test_pki.as_ref().unwrap().display().to_string(),
+    );
+    for tenant in &config.tenants {
+        text.push_str(&format!("[[tenants]]\nid = {:?}\nfour_fields = {:?}\n", tenant.id, tenant.four_fields));
+        if let Some(key) = &tenant.api_key {
+            text.push_str(&format!("api_key = {key:?}\n"));
+        }
+        if let Some(digest) = &tenant.api_key_sha256 {
+            text.push_str(&format!("api_key_sha256 = {digest:?}\n"));
+        }
+    }
+    text
+}
+
+/// Starts the binary with `RUST_LOG=log_filter`, its log (stderr) going to `log`; returns it
+/// with the address it printed on stdout.
+pub fn spawn_binary(config: &Path, log_filter: &str, log: Stdio) -> (Child, SocketAddr) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_jpki-gateway"))
+        .arg("--config")
+        .arg(config)
+        .env("RUST_LOG", log_filter)
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let line = lines.next().expect("the gateway printed its address").unwrap();
+    let address = line.strip_prefix("jpki-gateway listening on ").expect("address line").parse().unwrap();
+    // Keep draining stdout so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, address)
+}
+
+pub fn kill_9(child: &mut Child) {
+    // Child::kill sends SIGKILL on Unix: no shutdown code runs.
+    child.kill().unwrap();
+    child.wait().unwrap();
 }
