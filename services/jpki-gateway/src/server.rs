@@ -9,8 +9,8 @@ use anyhow::Context;
 use jpki_api::v1::link_service_server::LinkServiceServer;
 use jpki_api::v1::status_service_server::StatusServiceServer;
 use jpki_api::v1::verification_service_server::VerificationServiceServer;
-use jpki_refresh::{CrlSource, Fetcher, HttpPolicy, ListConfig, RefreshConfig, Refresher};
-use jpki_store::{LocalStore, TenantStore};
+use jpki_refresh::{CrlSource, Fetcher, HttpPolicy, ListConfig, RedisConfig, RefreshConfig, Refresher};
+use jpki_store::{DurabilityCheck, LocalStore, RedisStore, RedisStoreConfig, TenantStore};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -127,6 +127,32 @@ async fn purge(store: Arc<dyn TenantStore>, retention: i64, mut draining: watch:
     }
 }
 
+/// The tenant store: Redis when configured (shared by replicas), else the local file.
+async fn open_store(config: &GatewayConfig, retention: i64) -> anyhow::Result<Arc<dyn TenantStore>> {
+    match &config.redis {
+        Some(redis) => {
+            let mut settings = RedisStoreConfig::new(redis.url.clone());
+            settings.prefix = format!("{}store:", redis.prefix);
+            settings.durability_check =
+                if redis.require_durable { DurabilityCheck::Require } else { DurabilityCheck::ReportOnly };
+            settings.verification_retention_secs = Some(retention);
+            let store = tokio::task::spawn_blocking(move || RedisStore::connect_with(settings))
+                .await
+                .context("redis connect task")?
+                .map_err(|error| anyhow::anyhow!("redis store: {error}"))?;
+            for problem in store.durability().problems() {
+                tracing::warn!(%problem, "redis durability (require_durable = false)");
+            }
+            Ok(Arc::new(store))
+        }
+        None => {
+            let path = config.data_dir.join("store.redb");
+            let store = LocalStore::open(&path).map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))?;
+            Ok(Arc::new(store))
+        }
+    }
+}
+
 impl Gateway {
     /// Loads trust and storage, starts the refresher and the server on `listener`, and returns
     /// once it accepts calls (health answers NOT_SERVING until every list is loaded).
@@ -141,10 +167,8 @@ impl Gateway {
         }
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("{}: cannot create the data directory", config.data_dir.display()))?;
-        let store_path = config.data_dir.join("store.redb");
-        let store: Arc<dyn TenantStore> = Arc::new(
-            LocalStore::open(&store_path).map_err(|error| anyhow::anyhow!("{}: {error}", store_path.display()))?,
-        );
+        let retention = i64::try_from(config.links.verification_retention_seconds).unwrap_or(i64::MAX);
+        let store = open_store(&config, retention).await?;
         let (draining, draining_receiver) = watch::channel(false);
         let hub = EventHub::new(draining_receiver.clone());
         let mut background = Vec::new();
@@ -169,7 +193,10 @@ impl Gateway {
                 lists,
                 interval,
                 poll_interval: interval,
-                redis: None,
+                redis: config
+                    .redis
+                    .as_ref()
+                    .map(|redis| RedisConfig { prefix: redis.prefix.clone(), ..RedisConfig::new(&redis.url) }),
                 ledger: Some(config.data_dir.join("crl-ledger.json")),
             };
             let fetcher =
@@ -193,7 +220,6 @@ impl Gateway {
             changes,
             draining_receiver.clone(),
         )));
-        let retention = i64::try_from(config.links.verification_retention_seconds).unwrap_or(i64::MAX);
         background.push(tokio::spawn(purge(store.clone(), retention, draining_receiver.clone())));
 
         let (reporter, health) = tonic_health::server::health_reporter();
@@ -310,5 +336,115 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    //! The tower stack of [`build_stack`] around a service that holds each call until released.
+
+    use std::convert::Infallible;
+
+    use tonic::body::Body;
+    use tower::{Layer, ServiceExt};
+
+    use super::*;
+    use crate::settings::Limits;
+
+    fn request(request_id: Option<&str>) -> http::Request<Body> {
+        let mut builder = http::Request::builder()
+            .method("POST")
+            .uri("http://localhost/jpki.gateway.v1.VerificationService/IssueChallenge")
+            .header("content-type", "application/grpc");
+        if let Some(id) = request_id {
+            builder = builder.header(REQUEST_ID_HEADER, id);
+        }
+        builder.body(Body::empty()).unwrap()
+    }
+
+    fn grpc_status<B>(response: &http::Response<B>) -> Option<&str> {
+        response.headers().get("grpc-status").and_then(|value| value.to_str().ok())
+    }
+
+    fn request_id<B>(response: &http::Response<B>) -> Option<&str> {
+        response.headers().get(REQUEST_ID_HEADER).and_then(|value| value.to_str().ok())
+    }
+
+    /// The stack around an inner service that reports each call on `started` and answers once
+    /// `release` is true.
+    fn stack(
+        limits: &Limits,
+        started: tokio::sync::mpsc::UnboundedSender<()>,
+        release: watch::Receiver<bool>,
+    ) -> tower::util::BoxCloneService<http::Request<Body>, http::Response<()>, tower::BoxError> {
+        let inner = tower::service_fn(move |_request: http::Request<Body>| {
+            let (started, mut release) = (started.clone(), release.clone());
+            async move {
+                let _ = started.send(());
+                let _ = release.wait_for(|released| *released).await;
+                Ok::<_, Infallible>(http::Response::new(Body::empty()))
+            }
+        });
+        // The bodies do not matter here: statuses are in the headers (trailers-only responses).
+        tower::util::BoxCloneService::new(
+            build_stack!(limits).layer(inner).map_response(|response: http::Response<_>| response.map(|_| ())),
+        )
+    }
+
+    /// A hang guard only: every call here answers at once or is released explicitly.
+    async fn guarded<T>(future: impl std::future::Future<Output = T>) -> T {
+        tokio::time::timeout(Duration::from_secs(30), future).await.expect("the call hangs")
+    }
+
+    #[tokio::test]
+    async fn a_call_over_the_concurrency_limit_is_shed_at_once() {
+        let limits = Limits { max_concurrent_requests: 1, request_timeout_ms: 600_000, ..Limits::default() };
+        let (started_sender, mut started) = tokio::sync::mpsc::unbounded_channel();
+        let (release, released) = watch::channel(false);
+        let service = stack(&limits, started_sender, released);
+
+        let first = tokio::spawn(service.clone().oneshot(request(None)));
+        guarded(started.recv()).await.unwrap();
+
+        // The first call holds the only permit: the second is answered RESOURCE_EXHAUSTED without
+        // waiting for it.
+        let shed = guarded(service.clone().oneshot(request(Some("shed-1")))).await.unwrap();
+        assert_eq!(grpc_status(&shed), Some("8"));
+        assert_eq!(request_id(&shed), Some("shed-1"), "shed answers carry the request id too");
+        assert!(started.try_recv().is_err(), "the shed call never reached the service");
+
+        release.send(true).unwrap();
+        let answered = guarded(first).await.unwrap().unwrap();
+        assert_eq!(answered.status(), http::StatusCode::OK);
+        assert_eq!(grpc_status(&answered), None);
+        // The permit is back.
+        let next = guarded(service.oneshot(request(None))).await.unwrap();
+        assert_eq!(grpc_status(&next), None);
+    }
+
+    #[tokio::test]
+    async fn a_call_over_the_request_timeout_gets_deadline_exceeded() {
+        let limits = Limits { max_concurrent_requests: 4, request_timeout_ms: 50, ..Limits::default() };
+        let (started_sender, _started) = tokio::sync::mpsc::unbounded_channel();
+        let (_release, released) = watch::channel(false);
+        let service = stack(&limits, started_sender, released);
+        let response = guarded(service.oneshot(request(None))).await.unwrap();
+        assert_eq!(grpc_status(&response), Some("4"));
+        assert!(request_id(&response).is_some());
+    }
+
+    #[tokio::test]
+    async fn every_response_carries_a_request_id() {
+        let (started_sender, _started) = tokio::sync::mpsc::unbounded_channel();
+        let (_release, released) = watch::channel(true);
+        let service = stack(&Limits::default(), started_sender, released);
+        let made = guarded(service.clone().oneshot(request(None))).await.unwrap();
+        let id = request_id(&made).expect("a request id is made").to_owned();
+        assert_eq!(id.len(), 36, "a UUID: {id}");
+        let other = guarded(service.clone().oneshot(request(None))).await.unwrap();
+        assert_ne!(request_id(&other), Some(id.as_str()));
+        let echoed = guarded(service.oneshot(request(Some("bank-a-0001")))).await.unwrap();
+        assert_eq!(request_id(&echoed), Some("bank-a-0001"));
     }
 }

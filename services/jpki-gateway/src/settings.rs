@@ -45,6 +45,45 @@ pub struct GatewayConfig {
     pub trust: TrustSettings,
     /// The tenants and their API keys.
     pub tenants: Vec<TenantSettings>,
+    /// Redis shared by several replicas: the tenant store and CRL refresh coordination. Without
+    /// it, the gateway is a single node with durable local storage in `data_dir`.
+    pub redis: Option<RedisSettings>,
+}
+
+/// Redis settings.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisSettings {
+    /// `redis://[user:password@]host:port/db` or `rediss://…`; prefer the environment
+    /// (`JPKI_GATEWAY_REDIS__URL`) when it holds a password.
+    pub url: String,
+    /// Prefix of every key: the store uses `<prefix>store:`, list coordination `<prefix>crl:`.
+    #[serde(default = "default_redis_prefix")]
+    pub prefix: String,
+    /// Refuse to start unless Redis acknowledges only what it has fsynced (`appendonly yes`,
+    /// `appendfsync always`, `maxmemory-policy noeviction`). Turn off only when a managed Redis
+    /// hides its configuration and its durability is known otherwise.
+    #[serde(default = "default_true")]
+    pub require_durable: bool,
+}
+
+impl std::fmt::Debug for RedisSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may hold a password.
+        f.debug_struct("RedisSettings")
+            .field("url", &"<redacted>")
+            .field("prefix", &self.prefix)
+            .field("require_durable", &self.require_durable)
+            .finish()
+    }
+}
+
+fn default_redis_prefix() -> String {
+    "jpki:".to_owned()
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// TLS files.
@@ -209,6 +248,7 @@ impl Default for GatewayConfig {
             links: LinkSettings::default(),
             trust: TrustSettings::default(),
             tenants: Vec::new(),
+            redis: None,
         }
     }
 }

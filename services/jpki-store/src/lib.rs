@@ -1,8 +1,11 @@
 //! Durable, tenant-keyed storage for the JPKI gateway.
 //!
-//! The gateway keeps five kinds of state per tenant (a bank); [`TenantStore`] is the interface and
-//! [`LocalStore`] the single-node embedded default (one [redb] file). A Redis implementation of the
-//! same trait can follow: the trait names no redb type.
+//! The gateway keeps five kinds of state per tenant (a bank); [`TenantStore`] is the interface.
+//! Two implementations pass the same behaviour tests (`tests/behaviour.rs`, `tests/model.rs`):
+//!
+//! - [`LocalStore`]: single node, embedded, one [redb] file. For one gateway process.
+//! - [`RedisStore`]: shared by every gateway replica, on one Redis primary (standalone or
+//!   Sentinel-managed; not Cluster, see below). No state lives only in one pod.
 //!
 //! # Data model
 //!
@@ -41,12 +44,66 @@
 //!
 //! Indexes are always written in the same transaction as the item they index.
 //!
+//! # Keys (Redis, [`RedisStore`])
+//!
+//! Every key starts with the configurable prefix `P` (default [`DEFAULT_PREFIX`], `jpki:`), then the
+//! tenant `T` for tenant data, or `#` for the few global keys (`#` is not allowed in a tenant id, so
+//! the two families never meet). Ids and customer ids are always the last component, so a colon in
+//! them is harmless; `C` is a certificate field `ca_key_id:serial` (both hex).
+//!
+//! | key | type | content |
+//! | --- | --- | --- |
+//! | `P T:ch:<id>` | hash | `state` (`pending`/`used`), `expires_at`, `challenge` (JSON, while pending), `used_at` (once used); Redis expiry at `expires_at + CHALLENGE_PURGE_GRACE_SECS + 1` |
+//! | `P T:ver:<id>` | hash | `record` ([`VerificationRecord`] JSON), `verified_at`; Redis expiry at `verified_at + retention + 1` if [`RedisStoreConfig::verification_retention_secs`] is set |
+//! | `P T:link:C` | string | [`LinkRecord`] JSON (the record of truth) |
+//! | `P T:cust:<customer id>` | set | the customer's certificate fields `C` |
+//! | `P T:watch` | hash | `C` → sort key of `not_after` |
+//! | `P #watchers:C` | hash | tenant → kind (the global certificate → tenants index) |
+//! | `P T:ev` | hash | sequence → [`RevocationNotice`] JSON |
+//! | `P T:ev_cert` | hash | `C` → sequence (de-duplication) |
+//! | `P T:ev_head` | string | last sequence (`INCR`) |
+//! | `P #idx:challenges`, `P #idx:verifications`, `P #idx:watches` | sorted set | purge indexes: members `<sort key of time>:T:<id or C>`, all with score 0, ordered by `ZRANGEBYLEX` |
+//! | `P #meta:<key>` | string | gateway state ([`TenantStore::put_meta`]) |
+//! | `P #schema` | string | layout version |
+//!
+//! A sort key is 20 digits whose byte order is the numeric order of the `i64` time (`1` and 19
+//! digits when >= 0, e.g. `10000000001780272000`), so purge cutoffs are exact for every `i64`
+//! (sorted-set scores are doubles and would not be).
+//!
+//! Every mutating call is one Lua script run with `EVALSHA` (or one plain command for
+//! `put_meta`): put_challenge and put_verification create the hash only if absent
+//! ([`StoreError::Duplicate`] otherwise) and index it; consume_challenge turns `pending` into `used`
+//! (the expiry and index entry stay, so replays answer `AlreadyUsed` until expiry + grace; an
+//! expired challenge is marked used too); link writes the link and the customer set or returns the
+//! existing link; unlink removes one link (only if in this customer's set) or all of the
+//! customer's; watch updates the tenant hash, the global watchers hash and the index together;
+//! append_events gives each new (tenant, certificate) a sequence from `INCR` inside the script,
+//! across tenants in one script; purge removes index members with their items.
+//!
+//! **Expiry.** Challenges (and, when configured, verification records) carry a Redis expiry, so
+//! Redis drops them by itself even if nobody purges; the deadline is the purge time plus one
+//! second, per the Redis server's clock, and it is set only when still ahead of that clock (an item
+//! written with a past deadline waits for purge, as in `LocalStore`). Watch entries are hash fields,
+//! which Redis 7.0 cannot expire one by one. [`TenantStore::purge_expired`] therefore still sweeps
+//! the three indexes with the caller's `now` (exactly the `LocalStore` semantics and counts: an
+//! index entry whose item Redis already expired still counts as removed); it mostly removes index
+//! members, in batches of 500 per script so that the server never blocks for long. Several
+//! replicas may purge at once: an entry is removed, and counted, once.
+//!
+//! **Cluster.** Keys carry no hash tags: watch and append_events update one tenant's keys and
+//! global keys (or several tenants') in one script, and unlink/links_by_customer/purge derive key
+//! names inside scripts, which Redis Cluster refuses. Single-instance Redis with Sentinel (or any
+//! primary/replica failover) is the target. Moving to Cluster would need `{T}` tags, per-tenant
+//! batches in append_events and a non-atomic global watchers index.
+//!
 //! Values are JSON (serde_json): self-describing, so a field added later with `#[serde(default)]`
 //! reads old records without a migration, and readable with `redb` or `redis-cli` tools when
 //! debugging. Records are small (under 1 KiB), so the size over a binary format does not matter.
 //! Challenge bytes are hex strings.
 //!
 //! # Durability
+//!
+//! ## LocalStore
 //!
 //! Each mutating call is one redb write transaction committed with immediate durability: when the
 //! call returns `Ok`, the change has been fsync'd and survives a crash, `kill -9` or power loss; a
@@ -56,9 +113,34 @@
 //! with SIGKILL at random points and checks every acknowledged item; SIGKILL keeps the page cache,
 //! so that test covers atomicity and recovery, while power-loss safety rests on redb's fsync.
 //!
+//! ## RedisStore
+//!
+//! An `Ok` from a mutating call means: the server ran the whole script (atomically), and, when the
+//! server runs with `appendonly yes`, `appendfsync always` and `no-appendfsync-on-rewrite no`, it
+//! wrote and fsync'd the script's effects to its AOF before it replied (Redis 7.0 has no `WAITAOF`;
+//! `always` is what ties the reply to the fsync). The AOF holds a script's effects inside
+//! `MULTI`/`EXEC`, so after `kill -9` the server replays all of a script or none of it (a torn tail
+//! is dropped with the default `aof-load-truncated yes`). `tests/redis_crash.rs` SIGKILLs
+//! redis-server under a writer and checks every acknowledged item after a restart on the same
+//! directory; like the `LocalStore` test it keeps the page cache, so power-loss safety rests on the
+//! server's fsync.
+//!
+//! The gateway cannot verify the server's fsync policy beyond asking it: [`RedisStore::connect`]
+//! reads `appendonly`, `appendfsync`, `no-appendfsync-on-rewrite` and `maxmemory-policy`
+//! (`noeviction`: other policies may drop stored items) with `CONFIG GET` and refuses to connect
+//! ([`StoreError::NotDurable`]) unless all are as required, or unless the caller opts out with
+//! [`DurabilityCheck::ReportOnly`] (then [`RedisStore::durability`] holds what to log).
+//! [`RedisStore::check_durability`] re-reads them (settings can change later). Not covered:
+//! replication is asynchronous, so a Sentinel failover can lose writes the old primary had
+//! acknowledged; and a call that fails after its command was sent (timeout, dropped connection)
+//! may have been applied.
+//!
 //! # Time
 //!
-//! Nothing here reads a clock: every time is an `i64` of Unix seconds passed in by the caller.
+//! Nothing here reads a clock: every time is an `i64` of Unix seconds passed in by the caller. The
+//! one exception is the Redis expiry of [`RedisStore`] items, which Redis applies by its own clock
+//! (an expiry never precedes the purge time the caller's clock would give, give or take the skew
+//! between the two clocks, which the purge grace absorbs).
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -80,9 +162,11 @@
 //! ```
 
 mod local;
+mod redis_store;
 mod types;
 
 pub use local::{CHALLENGE_PURGE_GRACE_SECS, LocalStore, WATCH_PURGE_GRACE_SECS};
+pub use redis_store::{DEFAULT_PREFIX, DurabilityCheck, DurabilityReport, RedisStore, RedisStoreConfig};
 pub use types::{
     CertKey, Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, RevocationNotice, StoredEvent, TenantId,
     VerificationKind, VerificationRecord,
@@ -147,15 +231,24 @@ pub enum StoreError {
         /// The decoder's message.
         detail: String,
     },
-    /// The storage engine failed (I/O, corruption detected by the engine, ...).
+    /// The storage engine failed (I/O, corruption detected by the engine, Redis unreachable or
+    /// timing out, ...). The message names the operation and the kind of failure, never a stored
+    /// value. For [`RedisStore`], a failure after the command was sent may have been applied.
     #[error("storage backend: {0}")]
     Backend(String),
+    /// The Redis server is not configured so that an acknowledged write survives a crash (see
+    /// [`DurabilityCheck`]); nothing was written.
+    #[error("redis server is not configured for durable writes: {detail}")]
+    NotDurable {
+        /// Which settings are wrong or unreadable.
+        detail: String,
+    },
 }
 
 /// Durable, tenant-keyed storage used by the gateway.
 ///
-/// Every method is synchronous and may block on disk (call it from `spawn_blocking`). Every
-/// mutating method is atomic and durable when it returns `Ok`. Implementations are shared between
+/// Every method is synchronous and may block on disk or network (call it from `spawn_blocking`).
+/// Every mutating method is atomic and durable when it returns `Ok`. Implementations are shared between
 /// threads as `Arc<dyn TenantStore>`.
 pub trait TenantStore: Send + Sync {
     /// Stores a fresh challenge under `id`. Fails with [`StoreError::Duplicate`] when this tenant

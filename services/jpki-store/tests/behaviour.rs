@@ -1,22 +1,52 @@
-//! Behaviour of every `TenantStore` operation on `LocalStore`, including tenant isolation and
-//! persistence across a reopen.
+//! Behaviour of every `TenantStore` operation, including tenant isolation and persistence across
+//! a reopen. Every case runs against both implementations: `local_store::<case>` on `LocalStore`,
+//! `redis_store::<case>` on `RedisStore` with a redis-server of its own (skipped with a message
+//! when redis-server is missing, unless `$CI` is set).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
+mod support;
 
 use jpki_store::{
-    CHALLENGE_PURGE_GRACE_SECS, CertKey, Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, LocalStore,
-    RevocationNotice, StoreError, StoredEvent, TenantId, TenantStore, VerificationKind, VerificationRecord,
-    WATCH_PURGE_GRACE_SECS,
+    CHALLENGE_PURGE_GRACE_SECS, CertKey, Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, RevocationNotice,
+    StoreError, StoredEvent, TenantId, VerificationKind, VerificationRecord, WATCH_PURGE_GRACE_SECS,
 };
+use support::Harness;
 
 const NOW: i64 = 1_780_272_000;
 
-fn store() -> (tempfile::TempDir, LocalStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = LocalStore::open(dir.path().join("nested/dir/store.redb")).unwrap();
-    (dir, store)
+/// Runs each listed case (a `fn(&mut Harness)`) once per implementation.
+macro_rules! on_both_stores {
+    ($($case:ident),* $(,)?) => {
+        mod local_store {
+            $(#[test] fn $case() { super::$case(&mut super::Harness::local()); })*
+        }
+        mod redis_store {
+            $(#[test] fn $case() {
+                if let Some(mut harness) = super::Harness::redis() {
+                    super::$case(&mut harness);
+                }
+            })*
+        }
+    };
 }
+
+on_both_stores!(
+    store_refuses_invalid_ids,
+    challenge_is_single_use,
+    used_challenge_cannot_be_re_armed,
+    expired_challenge_is_reported_and_marked_used,
+    challenges_are_isolated_between_tenants,
+    purge_removes_expired_challenges_after_the_grace_and_old_verifications,
+    purge_drops_watches_long_past_not_after,
+    verifications_round_trip_and_are_isolated,
+    links_conflicts_and_idempotence,
+    unlink_one_or_all_and_only_own,
+    watch_list_is_per_tenant_with_a_global_index,
+    events_are_sequenced_per_tenant_and_deduplicated,
+    meta_round_trip,
+    everything_survives_a_reopen,
+    concurrent_consumers_see_exactly_one_success,
+);
 
 fn tenant(s: &str) -> TenantId {
     TenantId::new(s).unwrap()
@@ -68,17 +98,19 @@ fn tenant_ids_and_cert_keys_are_validated() {
     for (ca, serial) in [("", "1"), ("AB", "1"), ("ab", "xyz"), ("ab", "")] {
         assert!(CertKey::new(ca, serial).is_err(), "{ca:?} {serial:?}");
     }
+}
+
+fn store_refuses_invalid_ids(h: &mut Harness) {
     // A TenantId built around validation is still refused by the store.
-    let (_dir, store) = store();
+    let store = h.store();
     let err = store.put_challenge(&TenantId("bad tenant".into()), "c", challenge(NOW + 60)).unwrap_err();
     assert!(matches!(err, StoreError::InvalidInput { field: "tenant", .. }));
     let err = store.watch(&tenant("a"), &CertKey { ca_key_id: "AB".into(), serial: "1".into() }, NOW, "k").unwrap_err();
     assert!(matches!(err, StoreError::InvalidInput { field: "ca_key_id", .. }));
 }
 
-#[test]
-fn challenge_is_single_use() {
-    let (_dir, store) = store();
+fn challenge_is_single_use(h: &mut Harness) {
+    let store = h.store();
     let a = tenant("bank-a");
     store.put_challenge(&a, "c1", challenge(NOW + 300)).unwrap();
     assert_eq!(store.consume_challenge(&a, "c1", NOW + 10).unwrap(), ConsumeOutcome::Consumed(challenge(NOW + 300)));
@@ -91,9 +123,8 @@ fn challenge_is_single_use() {
     assert_eq!(store.consume_challenge(&a, "nope", NOW).unwrap(), ConsumeOutcome::Unknown);
 }
 
-#[test]
-fn used_challenge_cannot_be_re_armed() {
-    let (_dir, store) = store();
+fn used_challenge_cannot_be_re_armed(h: &mut Harness) {
+    let store = h.store();
     let a = tenant("bank-a");
     store.put_challenge(&a, "c1", challenge(NOW + 300)).unwrap();
     assert!(matches!(store.put_challenge(&a, "c1", challenge(NOW + 300)), Err(StoreError::Duplicate { .. })));
@@ -102,9 +133,8 @@ fn used_challenge_cannot_be_re_armed() {
     assert_eq!(store.consume_challenge(&a, "c1", NOW + 1).unwrap(), ConsumeOutcome::AlreadyUsed { used_at: NOW });
 }
 
-#[test]
-fn expired_challenge_is_reported_and_marked_used() {
-    let (_dir, store) = store();
+fn expired_challenge_is_reported_and_marked_used(h: &mut Harness) {
+    let store = h.store();
     let a = tenant("bank-a");
     store.put_challenge(&a, "c1", challenge(NOW + 300)).unwrap();
     // expires_at is the first second it is refused.
@@ -117,9 +147,8 @@ fn expired_challenge_is_reported_and_marked_used() {
     assert!(matches!(store.consume_challenge(&a, "c2", NOW + 299).unwrap(), ConsumeOutcome::Consumed(_)));
 }
 
-#[test]
-fn challenges_are_isolated_between_tenants() {
-    let (_dir, store) = store();
+fn challenges_are_isolated_between_tenants(h: &mut Harness) {
+    let store = h.store();
     let (a, b) = (tenant("bank-a"), tenant("bank-b"));
     store.put_challenge(&a, "c1", challenge(NOW + 300)).unwrap();
     // B neither sees nor consumes A's challenge, and its attempt does not mark it used.
@@ -131,9 +160,8 @@ fn challenges_are_isolated_between_tenants() {
     assert!(matches!(store.consume_challenge(&b, "c1", NOW).unwrap(), ConsumeOutcome::Consumed(_)));
 }
 
-#[test]
-fn purge_removes_expired_challenges_after_the_grace_and_old_verifications() {
-    let (_dir, store) = store();
+fn purge_removes_expired_challenges_after_the_grace_and_old_verifications(h: &mut Harness) {
+    let store = h.store();
     let a = tenant("bank-a");
     store.put_challenge(&a, "used", challenge(NOW + 300)).unwrap();
     store.put_challenge(&a, "pending", challenge(NOW + 300)).unwrap();
@@ -159,9 +187,8 @@ fn purge_removes_expired_challenges_after_the_grace_and_old_verifications() {
     assert!(matches!(store.purge_expired(at, -1), Err(StoreError::InvalidInput { .. })));
 }
 
-#[test]
-fn purge_drops_watches_long_past_not_after() {
-    let (_dir, store) = store();
+fn purge_drops_watches_long_past_not_after(h: &mut Harness) {
+    let store = h.store();
     let a = tenant("bank-a");
     store.watch(&a, &cert("01"), NOW, "auth_card").unwrap();
     store.watch(&a, &cert("02"), NOW + 10, "auth_card").unwrap();
@@ -175,9 +202,8 @@ fn purge_drops_watches_long_past_not_after() {
     assert!(store.watched(&a).unwrap().is_empty());
 }
 
-#[test]
-fn verifications_round_trip_and_are_isolated() {
-    let (_dir, store) = store();
+fn verifications_round_trip_and_are_isolated(h: &mut Harness) {
+    let store = h.store();
     let (a, b) = (tenant("bank-a"), tenant("bank-b"));
     let mut record = verification("v1", NOW);
     store.put_verification(&a, record.clone()).unwrap();
@@ -193,9 +219,8 @@ fn verifications_round_trip_and_are_isolated() {
     assert!(store.get_verification(&a, "v2").unwrap().is_none());
 }
 
-#[test]
-fn links_conflicts_and_idempotence() {
-    let (_dir, store) = store();
+fn links_conflicts_and_idempotence(h: &mut Harness) {
+    let store = h.store();
     let (a, b) = (tenant("bank-a"), tenant("bank-b"));
     let first = link("cust-1", "01");
     assert_eq!(store.link(&a, first.clone()).unwrap(), LinkOutcome::Created(first.clone()));
@@ -222,9 +247,8 @@ fn links_conflicts_and_idempotence() {
     assert_eq!(store.links_by_customer(&a, "cust-1").unwrap().len(), 2);
 }
 
-#[test]
-fn unlink_one_or_all_and_only_own() {
-    let (_dir, store) = store();
+fn unlink_one_or_all_and_only_own(h: &mut Harness) {
+    let store = h.store();
     let (a, b) = (tenant("bank-a"), tenant("bank-b"));
     for serial in ["01", "02", "03"] {
         store.link(&a, link("cust-1", serial)).unwrap();
@@ -253,9 +277,8 @@ fn unlink_one_or_all_and_only_own() {
     assert!(matches!(store.link(&a, link("cust-2", "01")).unwrap(), LinkOutcome::Created(_)));
 }
 
-#[test]
-fn watch_list_is_per_tenant_with_a_global_index() {
-    let (_dir, store) = store();
+fn watch_list_is_per_tenant_with_a_global_index(h: &mut Harness) {
+    let store = h.store();
     let (a, b) = (tenant("bank-a"), tenant("bank-b"));
     store.watch(&a, &cert("01"), NOW, "auth_card").unwrap();
     store.watch(&a, &cert("01"), NOW, "auth_card").unwrap();
@@ -276,9 +299,8 @@ fn watch_list_is_per_tenant_with_a_global_index() {
     assert_eq!(store.watchers(&cert("01")).unwrap()[1], (b, "auth_phone".to_string()));
 }
 
-#[test]
-fn events_are_sequenced_per_tenant_and_deduplicated() {
-    let (_dir, store) = store();
+fn events_are_sequenced_per_tenant_and_deduplicated(h: &mut Harness) {
+    let store = h.store();
     let (a, b) = (tenant("bank-a"), tenant("bank-b"));
     assert_eq!(store.last_sequence(&a).unwrap(), 0);
     let seqs = store
@@ -320,9 +342,8 @@ fn events_are_sequenced_per_tenant_and_deduplicated() {
     assert_eq!(store.last_sequence(&a).unwrap(), 3);
 }
 
-#[test]
-fn meta_round_trip() {
-    let (_dir, store) = store();
+fn meta_round_trip(h: &mut Harness) {
+    let store = h.store();
     assert_eq!(store.get_meta("crl/auth").unwrap(), None);
     store.put_meta("crl/auth", b"1234").unwrap();
     store.put_meta("crl/auth", b"1235").unwrap();
@@ -330,15 +351,12 @@ fn meta_round_trip() {
     assert!(store.put_meta("", b"x").is_err());
 }
 
-#[test]
-fn everything_survives_a_reopen() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("store.redb");
+fn everything_survives_a_reopen(h: &mut Harness) {
     let a = tenant("bank-a");
     {
-        let store = LocalStore::open(&path).unwrap();
-        // Only one handle at a time.
-        assert!(matches!(LocalStore::open(&path), Err(StoreError::InUse { .. })));
+        let store = h.store();
+        // LocalStore: only one handle at a time. RedisStore: every handle shares the state.
+        h.check_handles();
         store.put_challenge(&a, "used", challenge(NOW + 300)).unwrap();
         store.put_challenge(&a, "pending", challenge(NOW + 300)).unwrap();
         store.consume_challenge(&a, "used", NOW).unwrap();
@@ -348,8 +366,11 @@ fn everything_survives_a_reopen() {
         store.append_events(vec![(a.clone(), notice("01"))]).unwrap();
         store.put_meta("k", b"v").unwrap();
     }
-    let store = LocalStore::open(&path).unwrap();
-    assert_eq!(store.path(), path);
+    // LocalStore: the file is closed and opened again. RedisStore: redis-server is killed with
+    // SIGKILL and restarted on its directory, so everything below comes back from its AOF.
+    h.reopen();
+    let store = h.store();
+    h.check_handles();
     assert_eq!(store.consume_challenge(&a, "used", NOW + 1).unwrap(), ConsumeOutcome::AlreadyUsed { used_at: NOW });
     assert!(matches!(store.consume_challenge(&a, "pending", NOW + 1).unwrap(), ConsumeOutcome::Consumed(_)));
     assert_eq!(store.get_verification(&a, "v1").unwrap(), Some(verification("v1", NOW)));
@@ -360,15 +381,13 @@ fn everything_survives_a_reopen() {
     assert_eq!(store.get_meta("k").unwrap(), Some(b"v".to_vec()));
 }
 
-#[test]
-fn concurrent_consumers_see_exactly_one_success() {
-    let (_dir, store) = store();
-    let store: Arc<dyn TenantStore> = Arc::new(store);
+fn concurrent_consumers_see_exactly_one_success(h: &mut Harness) {
+    let store = h.store();
     let a = tenant("bank-a");
     store.put_challenge(&a, "c1", challenge(NOW + 300)).unwrap();
     let handles: Vec<_> = (0..8)
         .map(|i| {
-            let (store, a) = (store.clone(), a.clone());
+            let (store, a) = (std::sync::Arc::clone(store), a.clone());
             std::thread::spawn(move || store.consume_challenge(&a, "c1", NOW + i).unwrap())
         })
         .collect();
@@ -379,7 +398,7 @@ fn concurrent_consumers_see_exactly_one_success() {
 
 #[test]
 fn records_are_stored_as_json() {
-    // The stored format is part of the contract with a future Redis backend and with migrations.
+    // The stored format is part of the contract between the two stores and with migrations.
     let c = challenge(NOW + 1);
     let json = serde_json::to_value(&c).unwrap();
     assert_eq!(json["challenge"], "010203ff");

@@ -1,16 +1,21 @@
-//! Model-based test: random operation sequences (including reopening the file) give the same
-//! answers from `LocalStore` as from a plain in-memory model of the documented semantics.
+//! Model-based test: random operation sequences (including reopening the store) give the same
+//! answers from `LocalStore` and from `RedisStore` as from a plain in-memory model of the
+//! documented semantics.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 
 use jpki_store::{
-    CHALLENGE_PURGE_GRACE_SECS, CertKey, Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, LocalStore,
-    RevocationNotice, StoreError, StoredEvent, TenantId, TenantStore, VerificationKind, VerificationRecord,
-    WATCH_PURGE_GRACE_SECS,
+    CHALLENGE_PURGE_GRACE_SECS, CertKey, Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, RevocationNotice,
+    StoreError, StoredEvent, TenantId, TenantStore, VerificationKind, VerificationRecord, WATCH_PURGE_GRACE_SECS,
 };
 use proptest::prelude::*;
+use proptest::test_runner::TestRunner;
+use support::Harness;
 
 const START: i64 = 1_780_000_000;
 const TENANTS: [&str; 3] = ["a", "b", "a.1"];
@@ -177,7 +182,7 @@ impl Model {
 }
 
 /// Compares every query the store answers with the model.
-fn check_all(store: &LocalStore, model: &Model) {
+fn check_all(store: &dyn TenantStore, model: &Model) {
     for ti in 0..TENANTS.len() {
         let t = tenant(ti);
         for customer in CUSTOMERS {
@@ -212,14 +217,12 @@ fn check_all(store: &LocalStore, model: &Model) {
     }
 }
 
-fn run(ops: Vec<(i64, Op)>) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("store.redb");
-    let mut store = LocalStore::open(&path).unwrap();
+fn run(h: &mut Harness, ops: Vec<(i64, Op)>) {
     let mut model = Model::default();
     let mut now = START;
     for (advance, op) in ops {
         now += advance;
+        let store = h.store().as_ref();
         match op {
             Op::PutChallenge { t, id, ttl } => {
                 let (t, id) = (tenant(t), format!("c{id}"));
@@ -322,21 +325,48 @@ fn run(ops: Vec<(i64, Op)>) {
                 assert_eq!(store.purge_expired(now, retention).unwrap(), model.purge(now, retention));
             }
             Op::Reopen => {
-                drop(store);
-                store = LocalStore::open(&path).unwrap();
-                check_all(&store, &model);
+                // LocalStore: reopen the file. RedisStore: new connections, and the server
+                // reloads its data from the AOF on disk.
+                h.reload();
+                check_all(h.store().as_ref(), &model);
             }
         }
     }
-    check_all(&store, &model);
+    check_all(h.store().as_ref(), &model);
 }
 
+fn ops() -> impl Strategy<Value = Vec<(i64, Op)>> {
+    proptest::collection::vec((step(), op()), 1..40)
+}
+
+/// Every write fsyncs, so keep the case count modest: a few seconds in total.
+const CASES: u32 = 32;
+
 proptest! {
-    // Every commit fsyncs, so keep the case count modest: a few seconds in total.
-    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: CASES, ..ProptestConfig::default() })]
 
     #[test]
-    fn store_agrees_with_model(ops in proptest::collection::vec((step(), op()), 1..40)) {
-        run(ops);
+    fn local_store_agrees_with_model(ops in ops()) {
+        run(&mut Harness::local(), ops);
+    }
+}
+
+#[test]
+fn redis_store_agrees_with_model() {
+    // One redis-server for every case (starting one per case would dominate the run time); each
+    // case starts from an empty database.
+    let Some(harness) = Harness::redis() else { return };
+    let harness = RefCell::new(harness);
+    let mut runner = TestRunner::new(ProptestConfig { cases: CASES, ..ProptestConfig::default() });
+    let result = runner.run(&ops(), |ops| {
+        let mut h = harness.borrow_mut();
+        let server = h.server.as_ref().unwrap();
+        let _: () = redis::cmd("FLUSHALL").query(&mut server.raw()).unwrap();
+        h.reload();
+        run(&mut h, ops);
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
     }
 }

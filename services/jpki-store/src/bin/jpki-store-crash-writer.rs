@@ -1,17 +1,22 @@
-//! Test helper for `tests/crash.rs`: writes to a store until it is killed.
+//! Test helper for `tests/crash.rs` and `tests/redis_crash.rs`: writes to a store until it (or
+//! the Redis server under it) is killed.
 //!
-//! Usage: `jpki-store-crash-writer PATH FIRST`. For n = FIRST, FIRST+1, ... it runs, each in its
-//! own committed transaction: put and consume challenge `c{n}`, put verification `v{n}`, link
-//! certificate (ca01, hex n) to customer `cust{n % 5}`, watch it, append its revocation event; then
-//! prints `ack {n} {sequence}` and flushes. Items alternate between tenants `crash-a` and `crash-b`.
+//! Usage: `jpki-store-crash-writer PATH FIRST` writes to the `LocalStore` file PATH;
+//! `jpki-store-crash-writer redis://HOST:PORT FIRST` writes to a `RedisStore` with prefix `crash:`
+//! and stops at the first error (the test kills the server).
+//!
+//! For n = FIRST, FIRST+1, ... it runs, each in its own committed transaction (or script): put and
+//! consume challenge `c{n}`, put verification `v{n}`, link certificate (ca01, hex n) to customer
+//! `cust{n % 5}`, watch it, append its revocation event; then prints `ack {n} {sequence}` and
+//! flushes. Items alternate between tenants `crash-a` and `crash-b`.
 //! An acknowledged item must survive any later `kill -9`.
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use jpki_store::{
-    CertKey, Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, LocalStore, RevocationNotice, StoreError, TenantId,
-    TenantStore, VerificationKind, VerificationRecord,
+    CertKey, Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, LocalStore, RedisStore, RevocationNotice, StoreError,
+    TenantId, TenantStore, VerificationKind, VerificationRecord,
 };
 
 /// Base of every time written (the test uses the same values).
@@ -22,7 +27,7 @@ const MAX_ITEMS: u64 = 20_000;
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let (Some(path), Some(first)) = (args.get(1), args.get(2).and_then(|s| s.parse::<u64>().ok())) else {
-        eprintln!("usage: jpki-store-crash-writer PATH FIRST");
+        eprintln!("usage: jpki-store-crash-writer PATH|redis://HOST:PORT FIRST");
         return ExitCode::from(2);
     };
     match run(path, first) {
@@ -35,10 +40,15 @@ fn main() -> ExitCode {
 }
 
 fn run(path: &str, first: u64) -> Result<(), Box<dyn std::error::Error>> {
-    let store = LocalStore::open(path)?;
+    let store: Box<dyn TenantStore> = if path.starts_with("redis://") {
+        Box::new(RedisStore::connect(path, "crash:")?)
+    } else {
+        Box::new(LocalStore::open(path)?)
+    };
+    let store = store.as_ref();
     let mut out = std::io::stdout().lock();
     for n in first..first + MAX_ITEMS {
-        let sequence = write_item(&store, n)?;
+        let sequence = write_item(store, n)?;
         // The ack goes out only after every commit of item n returned.
         writeln!(out, "ack {n} {sequence}")?;
         out.flush()?;
@@ -46,7 +56,7 @@ fn run(path: &str, first: u64) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-fn write_item(store: &LocalStore, n: u64) -> Result<u64, Box<dyn std::error::Error>> {
+fn write_item(store: &dyn TenantStore, n: u64) -> Result<u64, Box<dyn std::error::Error>> {
     let tenant = TenantId::new(if n.is_multiple_of(2) { "crash-a" } else { "crash-b" })?;
     let t = i64::try_from(n)?;
     let id = format!("c{n}");

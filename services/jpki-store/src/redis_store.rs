@@ -1,0 +1,1133 @@
+//! [`RedisStore`]: the shared store for several gateway replicas, on one Redis primary.
+//!
+//! The key layout, the scripts and the durability statement are in the crate documentation
+//! (`lib.rs`); this module implements them.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use redis::{ConnectionLike, ErrorKind, RedisError, RedisResult, Script, ServerErrorKind};
+use serde::{Serialize, de::DeserializeOwned};
+
+use crate::types::{check_customer, check_id, check_kind, invalid};
+use crate::{
+    CHALLENGE_PURGE_GRACE_SECS, CertKey, Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, MAX_META_LEN,
+    RevocationNotice, StoreError, StoredEvent, TenantId, TenantStore, VerificationRecord, WATCH_PURGE_GRACE_SECS,
+};
+
+/// The key prefix [`RedisStore::connect`] callers normally pass, and [`RedisStoreConfig::new`]'s default.
+pub const DEFAULT_PREFIX: &str = "jpki:";
+
+/// Longest key prefix accepted.
+const MAX_PREFIX_LEN: usize = 128;
+
+/// Layout version stored under `{prefix}#schema`; bump (and migrate in `connect`) when a key or
+/// value layout changes.
+const SCHEMA_VERSION: u32 = 1;
+
+/// Index entries handled per purge script: a script blocks the whole server while it runs, so each
+/// one stays short (well under a millisecond per hundred entries).
+const PURGE_BATCH: usize = 500;
+
+/// Fields read per `HMGET` when listing events.
+const EVENT_READ_CHUNK: usize = 1000;
+
+/// Fields asked per `HSCAN` step when listing a tenant's watch list.
+const SCAN_COUNT: usize = 1000;
+
+/// Latest expiry handed to `EXPIREAT` (9999-12-31T23:59:59Z); later deadlines (or overflowing
+/// ones) leave the key to `purge_expired` alone.
+const MAX_EXPIRE_AT: i64 = 253_402_300_799;
+
+/// What [`RedisStore::connect_with`] does when the server's settings do not make acknowledged
+/// writes durable (see [`DurabilityReport`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DurabilityCheck {
+    /// Refuse to connect ([`StoreError::NotDurable`]) unless the server reports `appendonly yes`,
+    /// `appendfsync always`, `no-appendfsync-on-rewrite no` and `maxmemory-policy noeviction`, or
+    /// when it does not let us read them (e.g. `CONFIG` renamed or denied by ACL). The default.
+    #[default]
+    Require,
+    /// Explicit opt-out: connect anyway and leave the findings in [`RedisStore::durability`] for the
+    /// caller to log. For servers whose policy is known out of band (a managed Redis that hides
+    /// `CONFIG`) or for tests that do not need durability.
+    ReportOnly,
+}
+
+/// How to reach Redis and how to use it. Build with [`RedisStoreConfig::new`], then adjust fields.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RedisStoreConfig {
+    /// `redis://[user:password@]host:port/db` (or `rediss://`, `redis+unix://`). Never logged by
+    /// this crate (it may hold a password).
+    pub url: String,
+    /// Prepended to every key (default [`DEFAULT_PREFIX`]); stores with different prefixes share a
+    /// server without seeing each other. At most 128 bytes.
+    pub prefix: String,
+    /// Most connections open at once (default 16). A call waits for a free one for at most
+    /// `connect_timeout + response_timeout`.
+    pub max_connections: usize,
+    /// Bound on establishing a connection, including `AUTH`/`SELECT` (default 2 s).
+    pub connect_timeout: Duration,
+    /// Bound on sending one command and reading its reply (default 2 s). A command that times out
+    /// fails with [`StoreError::Backend`]; it may still have been applied by the server.
+    pub response_timeout: Duration,
+    /// What to do when the server is not configured for durable acknowledgements.
+    pub durability_check: DurabilityCheck,
+    /// When set, a verification record also gets a Redis expiry at `verified_at + this + 1`, so
+    /// that Redis drops it by itself; give the gateway's retention. `None` (the default): records
+    /// go only through [`TenantStore::purge_expired`].
+    pub verification_retention_secs: Option<i64>,
+}
+
+impl RedisStoreConfig {
+    /// Defaults for `url`: prefix [`DEFAULT_PREFIX`], 16 connections, 2 s timeouts,
+    /// [`DurabilityCheck::Require`], no expiry on verification records.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            prefix: DEFAULT_PREFIX.to_owned(),
+            max_connections: 16,
+            connect_timeout: Duration::from_secs(2),
+            response_timeout: Duration::from_secs(2),
+            durability_check: DurabilityCheck::Require,
+            verification_retention_secs: None,
+        }
+    }
+
+    fn validate(&self) -> Result<(), StoreError> {
+        if self.prefix.len() > MAX_PREFIX_LEN {
+            return Err(invalid("prefix", "at most 128 bytes"));
+        }
+        if self.max_connections == 0 {
+            return Err(invalid("max_connections", "must be at least 1"));
+        }
+        if self.connect_timeout.is_zero() || self.response_timeout.is_zero() {
+            return Err(invalid("timeout", "must be positive"));
+        }
+        if self.verification_retention_secs.is_some_and(|secs| secs < 0) {
+            return Err(invalid("verification_retention_secs", "is negative"));
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for RedisStoreConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStoreConfig")
+            .field("url", &"<redacted>")
+            .field("prefix", &self.prefix)
+            .field("max_connections", &self.max_connections)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("response_timeout", &self.response_timeout)
+            .field("durability_check", &self.durability_check)
+            .field("verification_retention_secs", &self.verification_retention_secs)
+            .finish()
+    }
+}
+
+/// The server settings that decide whether an acknowledged write survives a crash, as read with
+/// `CONFIG GET` (`None`: the server did not let us read it).
+///
+/// This is what the server says about itself, nothing more: the gateway cannot check that the disk
+/// honours fsync, nor that a replica promoted by Sentinel has the same settings or had received the
+/// write (Redis replication is asynchronous: a failover can lose acknowledged writes).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DurabilityReport {
+    /// `appendonly` (need `yes`).
+    pub appendonly: Option<String>,
+    /// `appendfsync` (need `always`: fsync of the AOF before the reply is sent).
+    pub appendfsync: Option<String>,
+    /// `no-appendfsync-on-rewrite` (need `no`: with `yes`, no fsync happens during a rewrite).
+    pub no_appendfsync_on_rewrite: Option<String>,
+    /// `maxmemory-policy` (need `noeviction`: any other policy may drop stored items under memory
+    /// pressure).
+    pub maxmemory_policy: Option<String>,
+}
+
+impl DurabilityReport {
+    /// What is wrong, one sentence per setting; empty when every setting is as required.
+    pub fn problems(&self) -> Vec<String> {
+        let wanted = [
+            ("appendonly", &self.appendonly, "yes"),
+            ("appendfsync", &self.appendfsync, "always"),
+            ("no-appendfsync-on-rewrite", &self.no_appendfsync_on_rewrite, "no"),
+            ("maxmemory-policy", &self.maxmemory_policy, "noeviction"),
+        ];
+        wanted
+            .into_iter()
+            .filter_map(|(name, found, need)| match found {
+                Some(value) if value.eq_ignore_ascii_case(need) => None,
+                Some(value) => Some(format!("{name} is {value:?}, need {need:?}")),
+                None => Some(format!("{name} could not be read (CONFIG GET refused), need {need:?}")),
+            })
+            .collect()
+    }
+
+    /// Whether every setting is as required.
+    pub fn is_durable(&self) -> bool {
+        self.problems().is_empty()
+    }
+}
+
+/// The Redis store: every gateway replica connects to the same primary and sees the same state.
+/// Safe to share between threads (`Arc<dyn TenantStore>`); every call borrows a pooled connection.
+///
+/// Each mutating call is one Lua script (or one command), so it is atomic; with the server settings
+/// [`DurabilityCheck::Require`] insists on, its `Ok` means the change is in the fsync'd AOF. A call
+/// that fails with [`StoreError::Backend`] after the command was sent (a response timeout, a
+/// dropped connection) may or may not have been applied: the caller cannot assume nothing was
+/// recorded. Retrying is safe: `link`, `watch`, `unlink`, `append_events` and `put_meta` are
+/// idempotent; a retried `put_challenge`/`put_verification` answers [`StoreError::Duplicate`] and a
+/// retried `consume_challenge` answers [`ConsumeOutcome::AlreadyUsed`] (the challenge is spent).
+/// Read-only calls are retried once by the store itself when a pooled connection turns out to be
+/// dead (server restarted); writes never are.
+pub struct RedisStore {
+    pool: Pool,
+    keys: Keys,
+    scripts: Scripts,
+    verification_retention_secs: Option<i64>,
+    durability: DurabilityReport,
+}
+
+impl fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.keys.prefix)
+            .field("max_connections", &self.pool.max)
+            .field("durability", &self.durability)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisStore {
+    /// Connects with the defaults of [`RedisStoreConfig::new`] and the given key prefix (usually
+    /// [`DEFAULT_PREFIX`]). Fails with [`StoreError::NotDurable`] unless the server is configured
+    /// for durable acknowledgements (see [`DurabilityCheck::Require`]), with
+    /// [`StoreError::Backend`] when it cannot be reached within the timeouts.
+    pub fn connect(url: &str, prefix: &str) -> Result<Self, StoreError> {
+        let mut config = RedisStoreConfig::new(url);
+        config.prefix = prefix.to_owned();
+        Self::connect_with(config)
+    }
+
+    /// Connects: checks that the server answers, reads its durability settings (and applies
+    /// `config.durability_check`), checks or records the layout version, and loads the scripts.
+    pub fn connect_with(config: RedisStoreConfig) -> Result<Self, StoreError> {
+        config.validate()?;
+        // The client's own message may quote the URL, password included.
+        let client = redis::Client::open(config.url.as_str())
+            .map_err(|_| StoreError::Backend("invalid redis url (not echoed: it may hold a password)".into()))?;
+        let pool = Pool::new(client, &config);
+        let mut store = Self {
+            pool,
+            keys: Keys { prefix: config.prefix.clone() },
+            scripts: Scripts::new(),
+            verification_retention_secs: config.verification_retention_secs,
+            durability: DurabilityReport::default(),
+        };
+        store.durability = store.check_durability()?;
+        if config.durability_check == DurabilityCheck::Require && !store.durability.is_durable() {
+            return Err(StoreError::NotDurable { detail: store.durability.problems().join("; ") });
+        }
+        store.check_schema()?;
+        let scripts = store.scripts.all();
+        store.run("SCRIPT LOAD", false, |conn| {
+            for script in &scripts {
+                script.prepare_invoke().load(conn)?;
+            }
+            Ok(())
+        })?;
+        Ok(store)
+    }
+
+    /// The key prefix.
+    pub fn prefix(&self) -> &str {
+        &self.keys.prefix
+    }
+
+    /// The server's durability settings as read by `connect`.
+    pub fn durability(&self) -> &DurabilityReport {
+        &self.durability
+    }
+
+    /// Reads the server's durability settings again, e.g. from a periodic health check: they can
+    /// change after `connect` (`CONFIG SET`, or a failover to a differently configured replica).
+    /// Settings the server refuses to show are `None`; only a failure to reach it is an error.
+    pub fn check_durability(&self) -> Result<DurabilityReport, StoreError> {
+        self.run("CONFIG GET", true, |conn| {
+            let mut get = |name: &str| -> RedisResult<Option<String>> {
+                match redis::cmd("CONFIG").arg("GET").arg(name).query::<Vec<String>>(conn) {
+                    Ok(pair) => Ok(pair.into_iter().nth(1)),
+                    // Renamed, disabled or denied: a server reply, not a broken connection.
+                    Err(e) if is_server_reply(&e) => Ok(None),
+                    Err(e) => Err(e),
+                }
+            };
+            Ok(DurabilityReport {
+                appendonly: get("appendonly")?,
+                appendfsync: get("appendfsync")?,
+                no_appendfsync_on_rewrite: get("no-appendfsync-on-rewrite")?,
+                maxmemory_policy: get("maxmemory-policy")?,
+            })
+        })
+    }
+
+    fn check_schema(&self) -> Result<(), StoreError> {
+        let key = self.keys.global("schema");
+        let found: Option<String> = self.run("schema", false, |conn| {
+            let _: Option<String> = redis::cmd("SET").arg(&key).arg(SCHEMA_VERSION).arg("NX").query(conn)?;
+            redis::cmd("GET").arg(&key).query(conn)
+        })?;
+        let found = found
+            .as_deref()
+            .and_then(|v| v.parse::<u32>().ok())
+            .ok_or_else(|| StoreError::Corrupt { what: "schema", detail: "layout version is not a number".into() })?;
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::UnsupportedSchema { found, supported: SCHEMA_VERSION });
+        }
+        Ok(())
+    }
+
+    /// Runs `f` on a pooled connection. A connection whose reply stream may be out of step (I/O
+    /// error, timeout, undecodable reply) is dropped, not reused; a dropped connection or a
+    /// `READONLY` reply (failover) discards every idle connection too. `idempotent` calls are
+    /// retried once on a fresh connection when a reused one turned out to be dead.
+    fn run<T>(
+        &self,
+        op: &'static str,
+        idempotent: bool,
+        f: impl Fn(&mut redis::Connection) -> RedisResult<T>,
+    ) -> Result<T, StoreError> {
+        let mut retried = false;
+        loop {
+            let mut leased = self.pool.take(op)?;
+            match f(&mut leased.conn) {
+                Ok(value) => {
+                    self.pool.give_back(leased, true);
+                    return Ok(value);
+                }
+                Err(e) => {
+                    let stale =
+                        e.is_connection_dropped() || e.kind() == ErrorKind::Server(ServerErrorKind::ReadOnly);
+                    let reused = leased.reused;
+                    self.pool.give_back(leased, is_server_reply(&e) && !stale);
+                    if stale {
+                        self.pool.discard_idle();
+                    }
+                    if idempotent && stale && reused && !retried {
+                        retried = true;
+                        continue;
+                    }
+                    return Err(backend(op, &e));
+                }
+            }
+        }
+    }
+
+    /// An expiry deadline for `EXPIREAT`, or `""` (none) when it overflows or lies beyond year 9999.
+    fn deadline(base: i64, after: i64) -> String {
+        match base.checked_add(after).and_then(|d| d.checked_add(1)) {
+            Some(deadline) if deadline <= MAX_EXPIRE_AT => deadline.to_string(),
+            _ => String::new(),
+        }
+    }
+
+    /// One purge pass over an index: removes members older than `cutoff` in batches.
+    fn purge_index(&self, index: &str, cutoff: i64, kind: PurgeKind) -> Result<usize, StoreError> {
+        let upper = format!("({}", sort_key(cutoff));
+        let mut removed = 0;
+        loop {
+            let members: Vec<String> = self.run("purge scan", true, |conn| {
+                redis::cmd("ZRANGEBYLEX").arg(index).arg("-").arg(&upper).arg("LIMIT").arg(0).arg(PURGE_BATCH).query(conn)
+            })?;
+            if members.is_empty() {
+                return Ok(removed);
+            }
+            let script = match kind {
+                PurgeKind::Watches => &self.scripts.purge_watches,
+                PurgeKind::Challenges | PurgeKind::Verifications => &self.scripts.purge_items,
+            };
+            let mut inv = script.prepare_invoke();
+            inv.key(index);
+            if let PurgeKind::Challenges | PurgeKind::Verifications = kind {
+                inv.arg(if matches!(kind, PurgeKind::Challenges) { "expires_at" } else { "verified_at" });
+            }
+            for member in &members {
+                let (time, tenant, rest) = parse_member(member)?;
+                match kind {
+                    PurgeKind::Challenges => {
+                        inv.key(self.keys.item(tenant, "ch", rest)).arg(member).arg(time.to_string());
+                    }
+                    PurgeKind::Verifications => {
+                        inv.key(self.keys.item(tenant, "ver", rest)).arg(member).arg(time.to_string());
+                    }
+                    PurgeKind::Watches => {
+                        inv.key(self.keys.tenant(tenant, "watch"))
+                            .key(self.keys.global(&format!("watchers:{rest}")))
+                            .arg(member)
+                            .arg(rest)
+                            .arg(tenant)
+                            .arg(sort_key(time));
+                    }
+                }
+            }
+            let n: usize = self.run("purge", false, |conn| inv.invoke(conn))?;
+            removed += n;
+            if members.len() < PURGE_BATCH {
+                return Ok(removed);
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum PurgeKind {
+    Challenges,
+    Verifications,
+    Watches,
+}
+
+impl TenantStore for RedisStore {
+    fn put_challenge(&self, tenant: &TenantId, id: &str, challenge: Challenge) -> Result<(), StoreError> {
+        tenant.validate()?;
+        check_id("challenge id", id)?;
+        challenge.validate()?;
+        let t = tenant.as_str();
+        let mut inv = self.scripts.put_new.prepare_invoke();
+        inv.key(self.keys.item(t, "ch", id))
+            .key(self.keys.global("idx:challenges"))
+            .arg(member(challenge.expires_at, t, id))
+            .arg(Self::deadline(challenge.expires_at, CHALLENGE_PURGE_GRACE_SECS))
+            .arg("state")
+            .arg("pending")
+            .arg("expires_at")
+            .arg(challenge.expires_at)
+            .arg("challenge")
+            .arg(encode(&challenge)?);
+        let created: i64 = self.run("put_challenge", false, |conn| inv.invoke(conn))?;
+        if created == 0 {
+            return Err(StoreError::Duplicate { what: "challenge" });
+        }
+        Ok(())
+    }
+
+    fn consume_challenge(&self, tenant: &TenantId, id: &str, now: i64) -> Result<ConsumeOutcome, StoreError> {
+        tenant.validate()?;
+        check_id("challenge id", id)?;
+        let mut inv = self.scripts.consume.prepare_invoke();
+        inv.key(self.keys.item(tenant.as_str(), "ch", id)).arg(now);
+        let reply: Vec<String> = self.run("consume_challenge", false, |conn| inv.invoke(conn))?;
+        match reply.as_slice() {
+            [state] if state == "unknown" => Ok(ConsumeOutcome::Unknown),
+            [state, used_at] if state == "used" => {
+                let used_at = used_at.parse().map_err(|_| StoreError::Corrupt {
+                    what: "challenge",
+                    detail: "used_at is not a number".into(),
+                })?;
+                Ok(ConsumeOutcome::AlreadyUsed { used_at })
+            }
+            [state, json] if state == "pending" => {
+                let challenge: Challenge = decode("challenge", json)?;
+                if now >= challenge.expires_at {
+                    Ok(ConsumeOutcome::Expired(challenge))
+                } else {
+                    Ok(ConsumeOutcome::Consumed(challenge))
+                }
+            }
+            _ => Err(StoreError::Corrupt { what: "challenge", detail: "unexpected challenge state".into() }),
+        }
+    }
+
+    fn purge_expired(&self, now: i64, verification_retention_secs: i64) -> Result<usize, StoreError> {
+        if verification_retention_secs < 0 {
+            return Err(invalid("verification_retention_secs", "is negative"));
+        }
+        let passes = [
+            ("idx:challenges", now.saturating_sub(CHALLENGE_PURGE_GRACE_SECS), PurgeKind::Challenges),
+            ("idx:verifications", now.saturating_sub(verification_retention_secs), PurgeKind::Verifications),
+            ("idx:watches", now.saturating_sub(WATCH_PURGE_GRACE_SECS), PurgeKind::Watches),
+        ];
+        let mut removed = 0;
+        for (index, cutoff, kind) in passes {
+            removed += self.purge_index(&self.keys.global(index), cutoff, kind)?;
+        }
+        Ok(removed)
+    }
+
+    fn put_verification(&self, tenant: &TenantId, record: VerificationRecord) -> Result<(), StoreError> {
+        tenant.validate()?;
+        record.validate()?;
+        let t = tenant.as_str();
+        let deadline = match self.verification_retention_secs {
+            Some(retention) => Self::deadline(record.verified_at, retention),
+            None => String::new(),
+        };
+        let mut inv = self.scripts.put_new.prepare_invoke();
+        inv.key(self.keys.item(t, "ver", &record.id))
+            .key(self.keys.global("idx:verifications"))
+            .arg(member(record.verified_at, t, &record.id))
+            .arg(deadline)
+            .arg("verified_at")
+            .arg(record.verified_at)
+            .arg("record")
+            .arg(encode(&record)?);
+        let created: i64 = self.run("put_verification", false, |conn| inv.invoke(conn))?;
+        if created == 0 {
+            return Err(StoreError::Duplicate { what: "verification" });
+        }
+        Ok(())
+    }
+
+    fn get_verification(&self, tenant: &TenantId, id: &str) -> Result<Option<VerificationRecord>, StoreError> {
+        tenant.validate()?;
+        check_id("verification id", id)?;
+        let key = self.keys.item(tenant.as_str(), "ver", id);
+        let found: Option<String> =
+            self.run("get_verification", true, |conn| redis::cmd("HGET").arg(&key).arg("record").query(conn))?;
+        found.map(|json| decode("verification", &json)).transpose()
+    }
+
+    fn link(&self, tenant: &TenantId, record: LinkRecord) -> Result<LinkOutcome, StoreError> {
+        tenant.validate()?;
+        record.validate()?;
+        let t = tenant.as_str();
+        let field = cert_field(&record.certificate);
+        let mut inv = self.scripts.link.prepare_invoke();
+        inv.key(self.keys.item(t, "link", &field))
+            .key(self.keys.item(t, "cust", &record.customer_id))
+            .arg(encode(&record)?)
+            .arg(&field);
+        let existing: Option<String> = self.run("link", false, |conn| inv.invoke(conn))?;
+        match existing {
+            None => Ok(LinkOutcome::Created(record)),
+            Some(json) => {
+                let existing: LinkRecord = decode("link", &json)?;
+                if existing.customer_id == record.customer_id {
+                    Ok(LinkOutcome::AlreadyLinked(existing))
+                } else {
+                    Ok(LinkOutcome::LinkedToOther { customer_id: existing.customer_id })
+                }
+            }
+        }
+    }
+
+    fn unlink(&self, tenant: &TenantId, customer_id: &str, certificate: Option<&CertKey>) -> Result<u32, StoreError> {
+        tenant.validate()?;
+        check_customer(customer_id)?;
+        if let Some(cert) = certificate {
+            cert.validate()?;
+        }
+        let t = tenant.as_str();
+        let mut inv = self.scripts.unlink.prepare_invoke();
+        inv.key(self.keys.item(t, "cust", customer_id)).arg(self.keys.item(t, "link", ""));
+        if let Some(cert) = certificate {
+            let field = cert_field(cert);
+            inv.key(self.keys.item(t, "link", &field)).arg(field);
+        }
+        let removed: u64 = self.run("unlink", false, |conn| inv.invoke(conn))?;
+        Ok(u32::try_from(removed).unwrap_or(u32::MAX))
+    }
+
+    fn links_by_customer(&self, tenant: &TenantId, customer_id: &str) -> Result<Vec<LinkRecord>, StoreError> {
+        tenant.validate()?;
+        check_customer(customer_id)?;
+        let t = tenant.as_str();
+        let mut inv = self.scripts.links_of.prepare_invoke();
+        inv.key(self.keys.item(t, "cust", customer_id)).arg(self.keys.item(t, "link", ""));
+        let found: Vec<Option<String>> = self.run("links_by_customer", true, |conn| inv.invoke(conn))?;
+        let mut links = found
+            .into_iter()
+            .map(|json| {
+                let json = json.ok_or_else(|| StoreError::Corrupt {
+                    what: "link index",
+                    detail: "customer index names a certificate without a link".into(),
+                })?;
+                decode::<LinkRecord>("link", &json)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        links.sort_by(|a, b| a.certificate.cmp(&b.certificate));
+        Ok(links)
+    }
+
+    fn link_by_certificate(&self, tenant: &TenantId, certificate: &CertKey) -> Result<Option<LinkRecord>, StoreError> {
+        tenant.validate()?;
+        certificate.validate()?;
+        let key = self.keys.item(tenant.as_str(), "link", &cert_field(certificate));
+        let found: Option<String> = self.run("link_by_certificate", true, |conn| redis::cmd("GET").arg(&key).query(conn))?;
+        found.map(|json| decode("link", &json)).transpose()
+    }
+
+    fn watch(&self, tenant: &TenantId, certificate: &CertKey, not_after: i64, kind: &str) -> Result<(), StoreError> {
+        tenant.validate()?;
+        certificate.validate()?;
+        check_kind(kind)?;
+        let t = tenant.as_str();
+        let field = cert_field(certificate);
+        let mut inv = self.scripts.watch.prepare_invoke();
+        inv.key(self.keys.tenant(t, "watch"))
+            .key(self.keys.global(&format!("watchers:{field}")))
+            .key(self.keys.global("idx:watches"))
+            .arg(&field)
+            .arg(t)
+            .arg(sort_key(not_after))
+            .arg(kind);
+        let _: i64 = self.run("watch", false, |conn| inv.invoke(conn))?;
+        Ok(())
+    }
+
+    fn watchers(&self, certificate: &CertKey) -> Result<Vec<(TenantId, String)>, StoreError> {
+        certificate.validate()?;
+        let key = self.keys.global(&format!("watchers:{}", cert_field(certificate)));
+        let found: BTreeMap<String, String> =
+            self.run("watchers", true, |conn| redis::cmd("HGETALL").arg(&key).query(conn))?;
+        Ok(found.into_iter().map(|(t, kind)| (TenantId(t), kind)).collect())
+    }
+
+    fn watched(&self, tenant: &TenantId) -> Result<Vec<CertKey>, StoreError> {
+        tenant.validate()?;
+        let key = self.keys.tenant(tenant.as_str(), "watch");
+        // HSCAN rather than HKEYS: a bank may watch millions of certificates, and one HKEYS would
+        // block the server for the whole list. A field present throughout the scan is returned at
+        // least once (duplicates are removed below).
+        let fields: Vec<String> = self.run("watched", true, |conn| {
+            let mut cursor: u64 = 0;
+            let mut fields = Vec::new();
+            loop {
+                let (next, page): (u64, Vec<String>) =
+                    redis::cmd("HSCAN").arg(&key).arg(cursor).arg("COUNT").arg(SCAN_COUNT).query(conn)?;
+                fields.extend(page.into_iter().step_by(2));
+                if next == 0 {
+                    return Ok(fields);
+                }
+                cursor = next;
+            }
+        })?;
+        let mut out = fields.iter().map(|f| parse_cert_field(f)).collect::<Result<Vec<_>, _>>()?;
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    fn append_events(&self, events: Vec<(TenantId, RevocationNotice)>) -> Result<Vec<u64>, StoreError> {
+        for (tenant, notice) in &events {
+            tenant.validate()?;
+            notice.validate()?;
+        }
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut inv = self.scripts.append.prepare_invoke();
+        for (tenant, notice) in &events {
+            let t = tenant.as_str();
+            inv.key(self.keys.tenant(t, "ev_head"))
+                .key(self.keys.tenant(t, "ev"))
+                .key(self.keys.tenant(t, "ev_cert"))
+                .arg(cert_field(&notice.certificate))
+                .arg(encode(notice)?);
+        }
+        let sequences: Vec<u64> = self.run("append_events", false, |conn| inv.invoke(conn))?;
+        if sequences.len() != events.len() {
+            return Err(StoreError::Backend("append_events: script returned the wrong number of sequences".into()));
+        }
+        Ok(sequences)
+    }
+
+    fn events_after(&self, tenant: &TenantId, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
+        tenant.validate()?;
+        let Some(first) = after.checked_add(1) else { return Ok(Vec::new()) };
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let t = tenant.as_str();
+        let (head_key, log_key) = (self.keys.tenant(t, "ev_head"), self.keys.tenant(t, "ev"));
+        // Events are never removed and each is written with its head in one script, so every
+        // sequence up to a head read earlier is present.
+        self.run("events_after", true, |conn| {
+            let head: Option<u64> = redis::cmd("GET").arg(&head_key).query(conn)?;
+            let last = head.unwrap_or(0).min(after.saturating_add(u64::try_from(limit).unwrap_or(u64::MAX)));
+            let mut out = Vec::new();
+            let mut next = first;
+            while next <= last {
+                let end = last.min(next.saturating_add(EVENT_READ_CHUNK as u64 - 1));
+                let sequences: Vec<u64> = (next..=end).collect();
+                let found: Vec<Option<String>> = redis::cmd("HMGET").arg(&log_key).arg(&sequences).query(conn)?;
+                out.extend(sequences.into_iter().zip(found));
+                match end.checked_add(1) {
+                    Some(n) => next = n,
+                    None => break,
+                }
+            }
+            Ok(out)
+        })?
+        .into_iter()
+        .map(|(sequence, json)| {
+            let json = json.ok_or_else(|| StoreError::Corrupt {
+                what: "event log",
+                detail: format!("sequence {sequence} is missing below the head"),
+            })?;
+            Ok(StoredEvent { sequence, event: decode("event", &json)? })
+        })
+        .collect()
+    }
+
+    fn last_sequence(&self, tenant: &TenantId) -> Result<u64, StoreError> {
+        tenant.validate()?;
+        let key = self.keys.tenant(tenant.as_str(), "ev_head");
+        let head: Option<u64> = self.run("last_sequence", true, |conn| redis::cmd("GET").arg(&key).query(conn))?;
+        Ok(head.unwrap_or(0))
+    }
+
+    fn put_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        check_id("meta key", key)?;
+        if value.len() > MAX_META_LEN {
+            return Err(invalid("meta value", "too long"));
+        }
+        let key = self.keys.global(&format!("meta:{key}"));
+        self.run("put_meta", false, |conn| redis::cmd("SET").arg(&key).arg(value).query::<()>(conn))
+    }
+
+    fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        check_id("meta key", key)?;
+        let key = self.keys.global(&format!("meta:{key}"));
+        self.run("get_meta", true, |conn| redis::cmd("GET").arg(&key).query(conn))
+    }
+}
+
+/// Key names. Tenant keys are `{prefix}{tenant}:{kind}:{rest}`; global keys are
+/// `{prefix}#{name}` (`#` is not allowed in a tenant id, so the two never meet).
+struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    /// `{prefix}{tenant}:{kind}:{rest}`: one item (`rest` empty: the common prefix of such keys).
+    fn item(&self, tenant: &str, kind: &str, rest: &str) -> String {
+        format!("{}{tenant}:{kind}:{rest}", self.prefix)
+    }
+
+    /// `{prefix}{tenant}:{kind}`: one per-tenant collection.
+    fn tenant(&self, tenant: &str, kind: &str) -> String {
+        format!("{}{tenant}:{kind}", self.prefix)
+    }
+
+    fn global(&self, name: &str) -> String {
+        format!("{}#{name}", self.prefix)
+    }
+}
+
+/// `ca_key_id:serial`: both lowercase hex, so the colon is unambiguous.
+fn cert_field(cert: &CertKey) -> String {
+    format!("{}:{}", cert.ca_key_id, cert.serial)
+}
+
+fn parse_cert_field(field: &str) -> Result<CertKey, StoreError> {
+    let corrupt = || StoreError::Corrupt { what: "watch", detail: "malformed certificate field".into() };
+    let (ca, serial) = field.split_once(':').ok_or_else(corrupt)?;
+    CertKey::new(ca, serial).map_err(|_| corrupt())
+}
+
+/// A time as 20 characters whose byte order is the numeric order: `1` and 19 digits for t >= 0
+/// (readable: `10000000001780272000`), `0` and 19 digits of t - i64::MIN for t < 0.
+fn sort_key(t: i64) -> String {
+    if t >= 0 { format!("1{:019}", t.unsigned_abs()) } else { format!("0{:019}", t.abs_diff(i64::MIN)) }
+}
+
+fn parse_sort_key(key: &str) -> Option<i64> {
+    if key.len() != 20 || !key.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (sign, digits) = key.split_at(1);
+    let magnitude: u64 = digits.parse().ok()?;
+    match sign {
+        "1" => i64::try_from(magnitude).ok(),
+        "0" => i64::MIN.checked_add_unsigned(magnitude).filter(|t| *t < 0),
+        _ => None,
+    }
+}
+
+/// An expiry-index member: `{sort_key(time)}:{tenant}:{rest}`; `rest` (an id, or `ca:serial`) may
+/// hold colons, tenant ids never do.
+fn member(time: i64, tenant: &str, rest: &str) -> String {
+    format!("{}:{tenant}:{rest}", sort_key(time))
+}
+
+fn parse_member(member: &str) -> Result<(i64, &str, &str), StoreError> {
+    let corrupt = || StoreError::Corrupt { what: "expiry index", detail: "malformed index member".into() };
+    let (time, rest) = member.split_once(':').ok_or_else(corrupt)?;
+    let (tenant, rest) = rest.split_once(':').ok_or_else(corrupt)?;
+    Ok((parse_sort_key(time).ok_or_else(corrupt)?, tenant, rest))
+}
+
+/// Whether the error is a complete reply from the server (the connection is still in step).
+fn is_server_reply(e: &RedisError) -> bool {
+    matches!(e.kind(), ErrorKind::Server(_) | ErrorKind::Extension)
+}
+
+/// A [`StoreError::Backend`] naming the operation and the kind of failure, never a key, an
+/// argument or a reply (the client's messages may quote them).
+fn backend(op: &'static str, e: &RedisError) -> StoreError {
+    let what = if e.is_timeout() {
+        "timed out".to_owned()
+    } else if e.is_connection_refusal() {
+        "connection refused".to_owned()
+    } else if e.is_connection_dropped() {
+        "connection lost".to_owned()
+    } else {
+        match e.code() {
+            Some(code) => format!("{} ({code})", e.category()),
+            None => e.category().to_owned(),
+        }
+    };
+    StoreError::Backend(format!("redis {op}: {what}"))
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Backend(format!("encoding a record: {e}")))
+}
+
+fn decode<T: DeserializeOwned>(what: &'static str, json: &str) -> Result<T, StoreError> {
+    serde_json::from_str(json).map_err(|e| StoreError::Corrupt { what, detail: e.to_string() })
+}
+
+/// A small blocking connection pool: idle connections are reused, at most `max` are open, and a
+/// connection that may be out of step is dropped rather than returned.
+struct Pool {
+    client: redis::Client,
+    max: usize,
+    connect_timeout: Duration,
+    response_timeout: Duration,
+    state: Mutex<PoolState>,
+    freed: Condvar,
+}
+
+#[derive(Default)]
+struct PoolState {
+    idle: Vec<redis::Connection>,
+    open: usize,
+    /// Bumped by `discard_idle`: connections leased before are not taken back.
+    generation: u64,
+}
+
+struct Leased {
+    conn: redis::Connection,
+    generation: u64,
+    reused: bool,
+}
+
+impl Pool {
+    fn new(client: redis::Client, config: &RedisStoreConfig) -> Self {
+        Self {
+            client,
+            max: config.max_connections,
+            connect_timeout: config.connect_timeout,
+            response_timeout: config.response_timeout,
+            state: Mutex::new(PoolState::default()),
+            freed: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, PoolState> {
+        // The state is two counters and a list, consistent after every statement: a panic
+        // elsewhere while holding the lock cannot leave it half-changed.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn take(&self, op: &'static str) -> Result<Leased, StoreError> {
+        let deadline = Instant::now() + self.connect_timeout + self.response_timeout;
+        let mut state = self.lock();
+        loop {
+            if let Some(conn) = state.idle.pop() {
+                return Ok(Leased { conn, generation: state.generation, reused: true });
+            }
+            if state.open < self.max {
+                state.open += 1;
+                let generation = state.generation;
+                drop(state);
+                return match self.open_connection() {
+                    Ok(conn) => Ok(Leased { conn, generation, reused: false }),
+                    Err(e) => {
+                        self.release_slot();
+                        Err(backend(op, &e))
+                    }
+                };
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(StoreError::Backend(format!("redis {op}: all {} connections busy", self.max)));
+            }
+            state = self.freed.wait_timeout(state, deadline - now).unwrap_or_else(PoisonError::into_inner).0;
+        }
+    }
+
+    fn open_connection(&self) -> RedisResult<redis::Connection> {
+        let conn = self.client.get_connection_with_timeout(self.connect_timeout)?;
+        conn.set_read_timeout(Some(self.response_timeout))?;
+        conn.set_write_timeout(Some(self.response_timeout))?;
+        Ok(conn)
+    }
+
+    fn release_slot(&self) {
+        let mut state = self.lock();
+        state.open = state.open.saturating_sub(1);
+        drop(state);
+        self.freed.notify_one();
+    }
+
+    fn give_back(&self, leased: Leased, healthy: bool) {
+        let mut state = self.lock();
+        if healthy && leased.generation == state.generation && leased.conn.is_open() {
+            state.idle.push(leased.conn);
+            drop(state);
+        } else {
+            state.open = state.open.saturating_sub(1);
+            drop(state);
+            drop(leased);
+        }
+        self.freed.notify_one();
+    }
+
+    /// Drops every idle connection (they are likely dead too: server restart or failover).
+    fn discard_idle(&self) {
+        let mut state = self.lock();
+        state.generation += 1;
+        let idle = std::mem::take(&mut state.idle);
+        state.open = state.open.saturating_sub(idle.len());
+        drop(state);
+        drop(idle);
+        self.freed.notify_all();
+    }
+}
+
+/// The Lua scripts, run with `EVALSHA` (loaded again by the client after `NOSCRIPT`). Every
+/// mutating script checks before it writes, so an error leaves nothing half-done; Redis runs a
+/// script to the end without interleaving other commands, and the AOF gets its effects wrapped in
+/// `MULTI`/`EXEC`, so a crash replays all of them or none.
+struct Scripts {
+    put_new: Script,
+    consume: Script,
+    link: Script,
+    unlink: Script,
+    links_of: Script,
+    watch: Script,
+    append: Script,
+    purge_items: Script,
+    purge_watches: Script,
+}
+
+impl Scripts {
+    fn new() -> Self {
+        Self {
+            put_new: Script::new(PUT_NEW),
+            consume: Script::new(CONSUME),
+            link: Script::new(LINK),
+            unlink: Script::new(UNLINK),
+            links_of: Script::new(LINKS_OF),
+            watch: Script::new(WATCH),
+            append: Script::new(APPEND),
+            purge_items: Script::new(PURGE_ITEMS),
+            purge_watches: Script::new(PURGE_WATCHES),
+        }
+    }
+
+    fn all(&self) -> [&Script; 9] {
+        [
+            &self.put_new,
+            &self.consume,
+            &self.link,
+            &self.unlink,
+            &self.links_of,
+            &self.watch,
+            &self.append,
+            &self.purge_items,
+            &self.purge_watches,
+        ]
+    }
+}
+
+/// put_challenge, put_verification: create a hash only if absent, index it, and give it a Redis
+/// expiry when the deadline is still ahead of the server's clock (a deadline already past leaves
+/// the item to purge_expired, as LocalStore would, instead of deleting it on the spot).
+const PUT_NEW: &str = r#"
+-- KEYS[1] item hash, KEYS[2] expiry index
+-- ARGV[1] index member, ARGV[2] expiry deadline (Unix seconds) or '', ARGV[3..] field, value, ...
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local fields = {}
+for i = 3, #ARGV do fields[#fields + 1] = ARGV[i] end
+redis.call('HSET', KEYS[1], unpack(fields))
+redis.call('ZADD', KEYS[2], 0, ARGV[1])
+if ARGV[2] ~= '' and tonumber(ARGV[2]) > tonumber(redis.call('TIME')[1]) then
+  redis.call('EXPIREAT', KEYS[1], ARGV[2])
+end
+return 1
+"#;
+
+/// consume_challenge: pending -> used (keeps expires_at, the index member and the expiry).
+const CONSUME: &str = r#"
+-- KEYS[1] challenge hash; ARGV[1] now
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return {'unknown'} end
+if state == 'used' then return {'used', redis.call('HGET', KEYS[1], 'used_at')} end
+if state ~= 'pending' then return {'corrupt'} end
+local challenge = redis.call('HGET', KEYS[1], 'challenge')
+if not challenge then return {'corrupt'} end
+redis.call('HSET', KEYS[1], 'state', 'used', 'used_at', ARGV[1])
+redis.call('HDEL', KEYS[1], 'challenge')
+return {'pending', challenge}
+"#;
+
+/// link: the certificate's link (record of truth) and the customer's set, together.
+const LINK: &str = r#"
+-- KEYS[1] link key, KEYS[2] customer set; ARGV[1] link JSON, ARGV[2] certificate field
+local existing = redis.call('GET', KEYS[1])
+if existing then return existing end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SADD', KEYS[2], ARGV[2])
+return false
+"#;
+
+/// unlink: one certificate (only if it is this customer's) or all of the customer's.
+const UNLINK: &str = r#"
+-- KEYS[1] customer set, KEYS[2] link key (one certificate only)
+-- ARGV[1] link key prefix, ARGV[2] certificate field (one certificate only)
+if ARGV[2] then
+  if redis.call('SISMEMBER', KEYS[1], ARGV[2]) == 0 then return 0 end
+  redis.call('DEL', KEYS[2])
+  redis.call('SREM', KEYS[1], ARGV[2])
+  return 1
+end
+local certs = redis.call('SMEMBERS', KEYS[1])
+for _, cert in ipairs(certs) do redis.call('DEL', ARGV[1] .. cert) end
+redis.call('DEL', KEYS[1])
+return #certs
+"#;
+
+/// links_by_customer: the set and the links it names, read at one instant.
+const LINKS_OF: &str = r#"
+-- KEYS[1] customer set; ARGV[1] link key prefix
+local out = {}
+for _, cert in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  out[#out + 1] = redis.call('GET', ARGV[1] .. cert)
+end
+return out
+"#;
+
+/// watch: per-tenant entry (value: the sort key of not_after), global watchers hash, expiry index.
+const WATCH: &str = r#"
+-- KEYS[1] tenant watch hash, KEYS[2] certificate watchers hash, KEYS[3] watch expiry index
+-- ARGV[1] certificate field, ARGV[2] tenant, ARGV[3] sort key of not_after, ARGV[4] kind
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+if old == ARGV[3] and redis.call('HGET', KEYS[2], ARGV[2]) == ARGV[4] then return 0 end
+if old then redis.call('ZREM', KEYS[3], old .. ':' .. ARGV[2] .. ':' .. ARGV[1]) end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[4])
+redis.call('ZADD', KEYS[3], 0, ARGV[3] .. ':' .. ARGV[2] .. ':' .. ARGV[1])
+return 1
+"#;
+
+/// append_events: per event, the existing sequence of (tenant, certificate) or a new one from INCR.
+const APPEND: &str = r#"
+-- event i: KEYS[3i-2] tenant head counter, KEYS[3i-1] tenant log hash, KEYS[3i] tenant by-certificate hash
+--          ARGV[2i-1] certificate field, ARGV[2i] event JSON
+local out = {}
+for i = 1, #ARGV / 2 do
+  local head, log, by_cert = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
+  local seq = redis.call('HGET', by_cert, ARGV[2 * i - 1])
+  if not seq then
+    seq = string.format('%d', redis.call('INCR', head))
+    redis.call('HSET', log, seq, ARGV[2 * i])
+    redis.call('HSET', by_cert, ARGV[2 * i - 1], seq)
+  end
+  out[i] = tonumber(seq)
+end
+return out
+"#;
+
+/// purge of challenges or verifications: removes index members, and their items unless the item
+/// was re-created with another time after Redis expired the old one.
+const PURGE_ITEMS: &str = r#"
+-- KEYS[1] index, KEYS[i+1] item hash of member i
+-- ARGV[1] time field name; ARGV[2i] member i, ARGV[2i+1] its time (decimal)
+local removed = 0
+for i = 1, #KEYS - 1 do
+  if redis.call('ZREM', KEYS[1], ARGV[2 * i]) == 1 then
+    removed = removed + 1
+    if redis.call('HGET', KEYS[i + 1], ARGV[1]) == ARGV[2 * i + 1] then redis.call('DEL', KEYS[i + 1]) end
+  end
+end
+return removed
+"#;
+
+/// purge of watch entries: index member, per-tenant entry and global watchers field together.
+const PURGE_WATCHES: &str = r#"
+-- KEYS[1] index; KEYS[2i] tenant watch hash, KEYS[2i+1] certificate watchers hash of member i
+-- ARGV[4i-3] member, ARGV[4i-2] certificate field, ARGV[4i-1] tenant, ARGV[4i] sort key of not_after
+local removed = 0
+for i = 1, (#KEYS - 1) / 2 do
+  if redis.call('ZREM', KEYS[1], ARGV[4 * i - 3]) == 1 then
+    removed = removed + 1
+    if redis.call('HGET', KEYS[2 * i], ARGV[4 * i - 2]) == ARGV[4 * i] then
+      redis.call('HDEL', KEYS[2 * i], ARGV[4 * i - 2])
+      redis.call('HDEL', KEYS[2 * i + 1], ARGV[4 * i - 1])
+    end
+  end
+end
+return removed
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sort_keys_order_like_numbers_and_round_trip() {
+        let times = [i64::MIN, i64::MIN + 1, -1_780_272_000, -1, 0, 1, 9, 10, 1_780_272_000, i64::MAX - 1, i64::MAX];
+        let keys: Vec<String> = times.iter().map(|t| sort_key(*t)).collect();
+        assert!(keys.windows(2).all(|w| w[0] < w[1]), "{keys:?}");
+        assert!(keys.iter().all(|k| k.len() == 20));
+        for t in times {
+            assert_eq!(parse_sort_key(&sort_key(t)), Some(t));
+        }
+        assert_eq!(sort_key(1_780_272_000), "10000000001780272000");
+        assert_eq!(parse_sort_key("2000"), None);
+        assert_eq!(parse_sort_key("x0000000000000000000"), None);
+    }
+
+    #[test]
+    fn members_parse_back_with_colons_in_the_rest() {
+        let m = member(-5, "bank-a", "id:with:colons");
+        assert_eq!(parse_member(&m).ok(), Some((-5, "bank-a", "id:with:colons")));
+        assert!(parse_member("nonsense").is_err());
+    }
+
+    #[test]
+    fn deadlines_skip_overflow_and_far_future() {
+        assert_eq!(RedisStore::deadline(100, 600), "701");
+        assert_eq!(RedisStore::deadline(i64::MAX, 600), "");
+        assert_eq!(RedisStore::deadline(MAX_EXPIRE_AT, 0), "");
+    }
+
+    #[test]
+    fn durability_report_names_each_problem() {
+        let good = DurabilityReport {
+            appendonly: Some("yes".into()),
+            appendfsync: Some("always".into()),
+            no_appendfsync_on_rewrite: Some("no".into()),
+            maxmemory_policy: Some("noeviction".into()),
+        };
+        assert!(good.is_durable());
+        let bad = DurabilityReport { appendfsync: Some("everysec".into()), maxmemory_policy: None, ..good };
+        let problems = bad.problems();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].contains("appendfsync is \"everysec\""));
+        assert!(problems[1].contains("maxmemory-policy could not be read"));
+    }
+
+    #[test]
+    fn config_debug_hides_the_url() {
+        let config = RedisStoreConfig::new("redis://user:secret@host:6379/0");
+        assert!(!format!("{config:?}").contains("secret"));
+    }
+}
