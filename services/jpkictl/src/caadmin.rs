@@ -129,11 +129,7 @@ fn stats_text(value: &Value) -> String {
 
 /// Runs one `ca-admin` subcommand.
 pub fn run(args: &CaAdminArgs) -> anyhow::Result<i32> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|error| anyhow::anyhow!("cannot start the async runtime: {error}"))?;
-    let (value, text) = runtime.block_on(async {
+    let (value, text) = crate::block_on(async {
         anyhow::Ok(match &args.command {
             CaAdminCommand::Revoke { target, reason, revoked_at } => {
                 let mut body = target_body(target);

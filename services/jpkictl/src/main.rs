@@ -65,6 +65,15 @@ fn run(command: &Command) -> anyhow::Result<i32> {
     }
 }
 
+/// Runs a client's future on a single-threaded runtime (one call at a time needs no more).
+fn block_on<T>(future: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| anyhow::anyhow!("cannot start the async runtime: {error}"))?
+        .block_on(future)
+}
+
 fn main() {
     let cli = Cli::parse();
     match run(&cli.command) {

@@ -21,7 +21,7 @@ pub fn report_text(report: &ValidationReport) -> String {
             let detail = serde_json::to_value(reason).ok();
             if let Some(serde_json::Value::Object(fields)) = detail {
                 for (key, value) in fields.iter().filter(|(key, _)| key.as_str() != "code") {
-                    let _ = writeln!(out, "    {key:<16}{}", compact(value));
+                    let _ = writeln!(out, "    {key:<15} {}", compact(value));
                 }
             }
             let retry = if report.retry_may_help { "yes" } else { "no" };

@@ -20,9 +20,9 @@ fn generate(directory: &Path) -> String {
 }
 
 #[test]
-fn demo_runs_and_every_printed_command_runs_verbatim() {
+fn offline_demo_runs_and_every_printed_command_runs_verbatim() {
     let directory = tempfile::tempdir().unwrap();
-    let output = jpkictl(&["demo", "--dir", &directory.path().display().to_string()]);
+    let output = jpkictl(&["demo", "--offline", "--dir", &directory.path().display().to_string()]);
     let printed = text(&output);
     assert!(output.status.success(), "{printed}");
     assert!(printed.contains("demo complete"));

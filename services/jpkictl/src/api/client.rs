@@ -17,6 +17,7 @@ use tonic_types::StatusExt;
 
 /// Where the gateway is and who the caller is; accepted before or after the `api` subcommand.
 #[derive(clap::Args, Debug, Clone)]
+#[command(next_help_heading = "Gateway and output (before or after the subcommand)")]
 pub struct Connection {
     /// Gateway URL: http://HOST:PORT (plaintext) or https://HOST:PORT (TLS).
     #[arg(long, global = true, env = "JPKI_GATEWAY_URL", default_value = "http://127.0.0.1:50051", value_name = "URL")]

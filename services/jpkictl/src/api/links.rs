@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use jpki_api::v1::{CertificateId, LinkRequest, LookupLinkRequest, UnlinkRequest, lookup_link_request};
 
-use super::client::{Gateway, Rpc};
+use super::client::{Connection, Rpc};
 use super::output::{answer, certificate_id, saved_string, timestamp, to_json};
 
 /// `api link`.
@@ -77,7 +77,8 @@ pub struct LookupLinkArgs {
 const VERIFICATION_ID: &str = "/result/verification_id";
 
 /// Link.
-pub async fn link(gateway: &Gateway, json: bool, args: &LinkArgs) -> anyhow::Result<i32> {
+pub async fn link(connection: &Connection, args: &LinkArgs) -> anyhow::Result<i32> {
+    let json = connection.json;
     let auth_verification_id = match (&args.auth_verification, &args.auth_verification_id) {
         (Some(path), _) => saved_string(path, VERIFICATION_ID, "`jpkictl api verify-auth-proof --save`")?,
         (None, Some(id)) => id.clone(),
@@ -90,6 +91,7 @@ pub async fn link(gateway: &Gateway, json: bool, args: &LinkArgs) -> anyhow::Res
     };
     let request =
         LinkRequest { customer_id: args.customer_id.clone(), auth_verification_id, signature_verification_id };
+    let gateway = connection.connect().await?;
     let response = gateway.links().link(request).await.rpc()?;
     let value = to_json(&response, "jpki.gateway.v1.LinkResponse")?;
     let what = if response.created { "linked" } else { "already linked (nothing changed)" };
@@ -104,8 +106,10 @@ pub async fn link(gateway: &Gateway, json: bool, args: &LinkArgs) -> anyhow::Res
 }
 
 /// Unlink.
-pub async fn unlink(gateway: &Gateway, json: bool, args: &UnlinkArgs) -> anyhow::Result<i32> {
+pub async fn unlink(connection: &Connection, args: &UnlinkArgs) -> anyhow::Result<i32> {
+    let json = connection.json;
     let request = UnlinkRequest { customer_id: args.customer_id.clone(), certificate: args.certificate.id() };
+    let gateway = connection.connect().await?;
     let response = gateway.links().unlink(request).await.rpc()?;
     let value = to_json(&response, "jpki.gateway.v1.UnlinkResponse")?;
     let text = format!("removed {} link(s) of customer {}\n", response.removed, args.customer_id);
@@ -114,12 +118,14 @@ pub async fn unlink(gateway: &Gateway, json: bool, args: &UnlinkArgs) -> anyhow:
 }
 
 /// LookupLink.
-pub async fn lookup_link(gateway: &Gateway, json: bool, args: &LookupLinkArgs) -> anyhow::Result<i32> {
+pub async fn lookup_link(connection: &Connection, args: &LookupLinkArgs) -> anyhow::Result<i32> {
+    let json = connection.json;
     let key = match (&args.customer_id, args.certificate.id()) {
         (Some(customer), _) => lookup_link_request::Key::CustomerId(customer.clone()),
         (None, Some(id)) => lookup_link_request::Key::Certificate(id),
         (None, None) => anyhow::bail!("give --customer-id ID or --ca-key-id HEX --serial HEX"),
     };
+    let gateway = connection.connect().await?;
     let response = gateway.links().lookup_link(LookupLinkRequest { key: Some(key) }).await.rpc()?;
     let value = to_json(&response, "jpki.gateway.v1.LookupLinkResponse")?;
     let mut text = String::new();

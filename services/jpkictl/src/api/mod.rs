@@ -11,6 +11,7 @@ mod status;
 mod verification;
 
 pub use client::Connection;
+pub use status::wait_until_serving;
 
 /// `api` options and subcommand.
 #[derive(clap::Args, Debug)]
@@ -50,23 +51,19 @@ pub enum ApiCommand {
 
 /// Runs one `api` subcommand; returns the exit code.
 pub fn run(args: &ApiArgs) -> anyhow::Result<i32> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|error| anyhow::anyhow!("cannot start the async runtime: {error}"))?;
-    runtime.block_on(async {
-        let gateway = args.connection.connect().await?;
-        let json = args.connection.json;
+    crate::block_on(async {
+        // Each subcommand reads its files before it connects, so that a bad input is named first.
+        let connection = &args.connection;
         match &args.command {
-            ApiCommand::VerifySignature(command) => verification::verify_signature(&gateway, json, command).await,
-            ApiCommand::IssueChallenge(command) => verification::issue_challenge(&gateway, json, command).await,
-            ApiCommand::VerifyAuthProof(command) => verification::verify_auth_proof(&gateway, json, command).await,
-            ApiCommand::Link(command) => links::link(&gateway, json, command).await,
-            ApiCommand::Unlink(command) => links::unlink(&gateway, json, command).await,
-            ApiCommand::LookupLink(command) => links::lookup_link(&gateway, json, command).await,
-            ApiCommand::CheckStatus(command) => status::check_status(&gateway, json, command).await,
-            ApiCommand::WatchRevocations(command) => status::watch_revocations(&gateway, json, command).await,
-            ApiCommand::Health(command) => status::health(&gateway, json, command).await,
+            ApiCommand::VerifySignature(command) => verification::verify_signature(connection, command).await,
+            ApiCommand::IssueChallenge(command) => verification::issue_challenge(connection, command).await,
+            ApiCommand::VerifyAuthProof(command) => verification::verify_auth_proof(connection, command).await,
+            ApiCommand::Link(command) => links::link(connection, command).await,
+            ApiCommand::Unlink(command) => links::unlink(connection, command).await,
+            ApiCommand::LookupLink(command) => links::lookup_link(connection, command).await,
+            ApiCommand::CheckStatus(command) => status::check_status(connection, command).await,
+            ApiCommand::WatchRevocations(command) => status::watch_revocations(connection, command).await,
+            ApiCommand::Health(command) => status::health(connection, command).await,
         }
     })
 }

@@ -126,7 +126,7 @@ pub fn result_text(out: &mut String, what: &str, result: Option<&VerificationRes
             let mut details: Vec<_> = reason.details.iter().collect();
             details.sort();
             for (key, value) in details {
-                let _ = writeln!(out, "    {key:<16}{value}");
+                let _ = writeln!(out, "    {key:<15} {value}");
             }
             let _ = writeln!(out, "  retry later helps {}", if result.retry_may_help { "yes" } else { "no" });
         }

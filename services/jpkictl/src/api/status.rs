@@ -13,7 +13,7 @@ use jpki_core::cert::ParsedCertificate;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 
-use super::client::{Gateway, Rpc, RpcError};
+use super::client::{Connection, Rpc, RpcError};
 use super::output::{answer, certificate_id, enum_name, print_json, revocation_text, timestamp, to_json};
 use crate::trust::read_certificate;
 
@@ -73,7 +73,8 @@ fn id_of_certificate(path: &std::path::Path) -> anyhow::Result<CertificateId> {
 }
 
 /// CheckStatus.
-pub async fn check_status(gateway: &Gateway, json: bool, args: &CheckStatusArgs) -> anyhow::Result<i32> {
+pub async fn check_status(connection: &Connection, args: &CheckStatusArgs) -> anyhow::Result<i32> {
+    let json = connection.json;
     let mut certificates = Vec::new();
     for id in &args.id {
         let (ca_key_id, serial) = id.split_once(':').with_context(|| format!("--id {id}: expected CAKEYID:SERIAL"))?;
@@ -82,6 +83,7 @@ pub async fn check_status(gateway: &Gateway, json: bool, args: &CheckStatusArgs)
     for path in &args.certificate {
         certificates.push(id_of_certificate(path)?);
     }
+    let gateway = connection.connect().await?;
     let response = gateway.status().check_status(CheckStatusRequest { certificates }).await.rpc()?;
     let value = to_json(&response, "jpki.gateway.v1.CheckStatusResponse")?;
     let mut text = String::new();
@@ -120,8 +122,10 @@ fn event_text(event: &RevocationEvent) -> String {
 }
 
 /// WatchRevocations: prints each event as it arrives (one JSON document per line with --json).
-pub async fn watch_revocations(gateway: &Gateway, json: bool, args: &WatchArgs) -> anyhow::Result<i32> {
+pub async fn watch_revocations(connection: &Connection, args: &WatchArgs) -> anyhow::Result<i32> {
+    let json = connection.json;
     let wanted = args.count;
+    let gateway = connection.connect().await?;
     let watch = async {
         let request = WatchRevocationsRequest { cursor: args.cursor.clone() };
         let mut stream = gateway.status().watch_revocations(request).await.rpc()?;
@@ -162,8 +166,28 @@ pub async fn watch_revocations(gateway: &Gateway, json: bool, args: &WatchArgs) 
     }
 }
 
+/// Waits until the plaintext gateway at `url` reports SERVING (every list loaded).
+pub async fn wait_until_serving(url: &str, timeout: Duration) -> anyhow::Result<()> {
+    let connection =
+        Connection { gateway: url.to_owned(), ca_cert: None, tls_domain: None, api_key: None, json: false };
+    let deadline = tokio::time::Instant::now() + timeout;
+    let gateway = connection.connect().await?;
+    loop {
+        let answer = gateway.health().check(HealthCheckRequest::default()).await.rpc();
+        if answer.is_ok_and(|answer| answer.status == ServingStatus::Serving as i32) {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            anyhow::bail!("the gateway at {url} did not report SERVING within {} s", timeout.as_secs());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// grpc.health.v1.Health/Check.
-pub async fn health(gateway: &Gateway, json: bool, args: &HealthArgs) -> anyhow::Result<i32> {
+pub async fn health(connection: &Connection, args: &HealthArgs) -> anyhow::Result<i32> {
+    let json = connection.json;
+    let gateway = connection.connect().await?;
     let response = gateway.health().check(HealthCheckRequest { service: args.service.clone() }).await.rpc()?;
     let value = to_json(&response, "grpc.health.v1.HealthCheckResponse")?;
     let status = enum_name(response.status, ServingStatus::as_str_name);

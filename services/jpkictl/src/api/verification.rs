@@ -9,7 +9,7 @@ use jpki_api::v1::{
     VerifySignatureRequest, raw_signature, verify_signature_request,
 };
 
-use super::client::{Gateway, Rpc};
+use super::client::{Connection, Rpc};
 use super::output::{answer, exit_code, four_fields_text, result_text, saved_string, timestamp, to_json};
 use crate::trust::{read, read_certificate, read_cms};
 
@@ -96,7 +96,8 @@ fn hash(name: Option<&str>) -> HashAlgorithm {
 }
 
 /// VerifySignature.
-pub async fn verify_signature(gateway: &Gateway, json: bool, args: &VerifySignatureArgs) -> anyhow::Result<i32> {
+pub async fn verify_signature(connection: &Connection, args: &VerifySignatureArgs) -> anyhow::Result<i32> {
+    let json = connection.json;
     let signature = match (&args.cms, &args.raw) {
         (Some(cms), _) => verify_signature_request::Signature::Cms(CmsSignature {
             cms: read_cms(cms)?,
@@ -129,6 +130,7 @@ pub async fn verify_signature(gateway: &Gateway, json: bool, args: &VerifySignat
         sex: args.sex.clone().unwrap_or_default(),
     });
     let request = VerifySignatureRequest { signature: Some(signature), applicant };
+    let gateway = connection.connect().await?;
     let response = gateway.verification().verify_signature(request).await.rpc()?;
     let value = to_json(&response, "jpki.gateway.v1.VerifySignatureResponse")?;
     let mut text = String::new();
@@ -142,8 +144,10 @@ pub async fn verify_signature(gateway: &Gateway, json: bool, args: &VerifySignat
 
 /// IssueChallenge. The saved and printed JSON has the challenge in hex (what `testpki prove
 /// --challenge-hex` takes), not the proto mapping's base64.
-pub async fn issue_challenge(gateway: &Gateway, json: bool, args: &IssueChallengeArgs) -> anyhow::Result<i32> {
+pub async fn issue_challenge(connection: &Connection, args: &IssueChallengeArgs) -> anyhow::Result<i32> {
+    let json = connection.json;
     let request = IssueChallengeRequest { transaction_reference: args.transaction_reference.clone() };
+    let gateway = connection.connect().await?;
     let response = gateway.verification().issue_challenge(request).await.rpc()?;
     let mut value = to_json(&response, "jpki.gateway.v1.IssueChallengeResponse")?;
     value["challenge"] = serde_json::Value::String(hex::encode(&response.challenge));
@@ -158,7 +162,8 @@ pub async fn issue_challenge(gateway: &Gateway, json: bool, args: &IssueChalleng
 }
 
 /// VerifyAuthProof.
-pub async fn verify_auth_proof(gateway: &Gateway, json: bool, args: &VerifyAuthProofArgs) -> anyhow::Result<i32> {
+pub async fn verify_auth_proof(connection: &Connection, args: &VerifyAuthProofArgs) -> anyhow::Result<i32> {
+    let json = connection.json;
     let challenge_id = match (&args.challenge, &args.challenge_id) {
         (Some(path), _) => saved_string(path, "/challenge_id", "`jpkictl api issue-challenge --save`")?,
         (None, Some(id)) => id.clone(),
@@ -169,6 +174,7 @@ pub async fn verify_auth_proof(gateway: &Gateway, json: bool, args: &VerifyAuthP
         certificate: read_certificate(&args.certificate)?,
         signature: read(&args.signature)?,
     };
+    let gateway = connection.connect().await?;
     let response = gateway.verification().verify_auth_proof(request).await.rpc()?;
     let value = to_json(&response, "jpki.gateway.v1.VerifyAuthProofResponse")?;
     let mut text = String::new();

@@ -1,5 +1,7 @@
-//! Real services for the CLI's tests: a redis-server of our own on a free port.
+//! Real services for the CLI's tests: a redis-server of our own on a free port; [`gateway`]: a gateway and CA simulator.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+pub mod gateway;
 
 use std::net::TcpListener;
 use std::path::Path;

@@ -1,40 +1,16 @@
-//! `jpkictl demo`: both JPKI flows end to end, offline, on a generated test PKI.
+//! `jpkictl demo --offline`: both JPKI flows end to end, without a server, on a generated test PKI.
 //!
 //! Every step is a real `jpkictl` command line, printed and then run through the same parser, so
 //! that what the demo prints can be pasted into a shell verbatim.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context;
 use clap::Parser;
 
-/// `demo` options.
-#[derive(clap::Args, Debug)]
-pub struct DemoArgs {
-    /// Working directory for the test PKI and the demo files (default: a fresh temporary one).
-    #[arg(long, value_name = "DIR")]
-    pub dir: Option<PathBuf>,
-    /// Test-PKI seed.
-    #[arg(long, default_value_t = 2026)]
-    pub seed: u64,
-}
-
-const APPLICATION: &str = "オンラインバンキング利用申込書\n\
-申込者: 公的個人認証サービスの署名用電子証明書に記録された氏名・生年月日・住所のとおり\n\
-口座番号: 1234567\n\
-申込日: 本日\n";
-
-fn quote(argument: &str) -> String {
-    if argument.bytes().all(|byte| byte.is_ascii_alphanumeric() || b"-_./:=".contains(&byte)) {
-        argument.to_owned()
-    } else {
-        format!("'{}'", argument.replace('\'', "'\\''"))
-    }
-}
-
 /// Prints a command line and runs it in-process; returns its exit code.
 fn step(arguments: &[&str]) -> anyhow::Result<i32> {
-    let line: Vec<String> = arguments.iter().map(|argument| quote(argument)).collect();
+    let line: Vec<String> = arguments.iter().map(|argument| super::quote(argument)).collect();
     println!("\n$ jpkictl {}", line.join(" "));
     let cli = crate::Cli::try_parse_from(std::iter::once("jpkictl").chain(arguments.iter().copied()))
         .context("demo built an invalid command line")?;
@@ -46,7 +22,7 @@ fn text(path: &Path) -> String {
 }
 
 /// Runs the demo; exit code 0 when every step gave the expected result.
-pub fn run(args: &DemoArgs) -> anyhow::Result<i32> {
+pub fn run(args: &super::DemoArgs) -> anyhow::Result<i32> {
     let base = match &args.dir {
         Some(dir) => dir.clone(),
         None => std::env::temp_dir().join(format!("jpki-demo-{}", std::process::id())),
@@ -72,7 +48,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<i32> {
 
     println!("\n== 2. 本人確認: the applicant signs the application form with the card's signing certificate");
     let form = files.join("application.txt");
-    std::fs::write(&form, APPLICATION).with_context(|| format!("{}: cannot write", form.display()))?;
+    std::fs::write(&form, super::APPLICATION).with_context(|| format!("{}: cannot write", form.display()))?;
     let cms = files.join("application.p7s");
     let (form_s, cms_s) = (text(&form), text(&cms));
     expected_ok &=

@@ -1,0 +1,286 @@
+//! `jpkictl demo`: a test PKI, the CA simulator serving its lists, and the gateway (embedded
+//! configuration, demo tenant, lists refreshed from the simulator) in this process; then a
+//! walkthrough of `jpkictl` command lines to run against them, served until Ctrl-C.
+//!
+//! Every command line is printed on one line starting with `$ `, with absolute paths and the
+//! actual addresses, so that it can be pasted (and a test can run it) as it is.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use jpki_casim::{CaSimulator, SimConfig};
+use jpki_gateway::settings::{DEMO_API_KEY, DEMO_TENANT, ListSettings};
+use jpki_gateway::{Gateway, GatewayConfig};
+
+use super::{APPLICATION, DemoArgs, quote};
+
+/// The card holder of the walkthrough and the data the applicant types on the form: the same
+/// person as the certificate's four fields (山田　太郎, 昭和 1980-12-31, 東京都千代田区霞が関二丁目１番２号,
+/// male), typed the way people do, so that two verdicts are EQUAL_AFTER_NORMALISATION.
+const HOLDER: &str = "h01";
+const TYPED_NAME: &str = "山田 太郎";
+const TYPED_DATE_OF_BIRTH: &str = "1980-12-31";
+const TYPED_ADDRESS: &str = "東京都千代田区霞が関2-1-2";
+const TYPED_SEX: &str = "1";
+/// The bank's customer id in the walkthrough.
+const CUSTOMER: &str = "CUST-0001";
+
+/// Runs the servers and prints the walkthrough; returns after Ctrl-C.
+pub fn run(args: &DemoArgs) -> anyhow::Result<i32> {
+    let (base, temporary) = match &args.dir {
+        Some(dir) => (dir.clone(), false),
+        None => (std::env::temp_dir().join(format!("jpki-demo-{}", std::process::id())), true),
+    };
+    // The gateway's store keeps list numbers and events across restarts, while the simulator starts
+    // its lists afresh: an earlier run's directory would make the new lists look rolled back.
+    if base.read_dir().is_ok_and(|mut entries| entries.next().is_some()) {
+        bail!("{}: not empty (an earlier demo?); give a new or empty directory", base.display());
+    }
+    std::fs::create_dir_all(&base).with_context(|| format!("{}: cannot create", base.display()))?;
+    // The gateway's warnings (a list that cannot be downloaded, a stale list) on stderr; RUST_LOG for more.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter).try_init();
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("start the async runtime")?;
+    let result = runtime.block_on(serve(args, &base));
+    drop(runtime);
+    if temporary {
+        let _ = std::fs::remove_dir_all(&base);
+    }
+    result
+}
+
+fn path(path: &Path) -> String {
+    quote(&path.display().to_string())
+}
+
+async fn serve(args: &DemoArgs, base: &Path) -> anyhow::Result<i32> {
+    let data_dir = base.join("gateway");
+    let pki = data_dir.join("test-pki");
+    let files = base.join("files");
+    std::fs::create_dir_all(&files).with_context(|| format!("{}: cannot create", files.display()))?;
+    // Written where the embedded configuration looks for its test PKI, so that it uses this one.
+    crate::testpki::generate_into(&pki, args.seed, time::OffsetDateTime::now_utc())?;
+    let manifest = jpki_testpki::TestPki::load_manifest(&pki).map_err(|error| anyhow::anyhow!("{error}"))?;
+    let holder = manifest
+        .holders
+        .iter()
+        .find(|holder| holder.id == HOLDER)
+        .with_context(|| format!("the test PKI has no holder {HOLDER}"))?;
+    let form = files.join("application.txt");
+    std::fs::write(&form, APPLICATION).with_context(|| format!("{}: cannot write", form.display()))?;
+
+    let simulator = CaSimulator::from_dir(&pki, SimConfig::default())
+        .map_err(|error| anyhow::anyhow!("{}: {error}", pki.display()))?;
+    let ca_listener = tokio::net::TcpListener::bind(&args.ca_listen)
+        .await
+        .with_context(|| format!("CA simulator: cannot listen on {}", args.ca_listen))?;
+    let ca = simulator.spawn(ca_listener).map_err(|error| anyhow::anyhow!("CA simulator: {error}"))?;
+
+    let mut config = GatewayConfig::embedded(&data_dir)?;
+    config.trust.lists =
+        simulator.labels().into_iter().map(|label| ListSettings { source: ca.crl_url(&label), name: label }).collect();
+    config.trust.refresh_interval_seconds = args.refresh_seconds;
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("gateway: cannot listen on {}", args.listen))?;
+    config.listen = listener.local_addr().context("gateway address")?;
+    let gateway = Gateway::start(config, listener).await?;
+    let url = format!("http://{}", gateway.local_addr());
+    crate::api::wait_until_serving(&url, Duration::from_secs(60)).await?;
+
+    let walkthrough = Walkthrough {
+        url,
+        ca_url: ca.base_url(),
+        pki: pki.clone(),
+        files,
+        holder_name: holder.four_fields.name.clone(),
+        auth_ca: holder.auth.issuer.clone(),
+        auth_certificate: pki.join(&holder.auth.cert_pem),
+        refresh_seconds: args.refresh_seconds,
+    };
+    walkthrough.print()?;
+
+    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    println!("\n== stopping: draining the gateway, then the CA simulator");
+    gateway.shutdown().await?;
+    ca.shutdown().await.map_err(|error| anyhow::anyhow!("CA simulator: {error}"))?;
+    Ok(0)
+}
+
+struct Walkthrough {
+    url: String,
+    ca_url: String,
+    pki: PathBuf,
+    files: PathBuf,
+    holder_name: String,
+    auth_ca: String,
+    auth_certificate: PathBuf,
+    refresh_seconds: u64,
+}
+
+/// Prints one command line.
+fn command(arguments: &[String]) {
+    let line: Vec<String> = arguments.iter().map(|argument| quote(argument)).collect();
+    println!("$ jpkictl {}", line.join(" "));
+}
+
+/// Prints what the previous command shows.
+fn expect(text: &str) {
+    println!("   → {text}");
+}
+
+impl Walkthrough {
+    fn file(&self, name: &str) -> String {
+        self.files.join(name).display().to_string()
+    }
+
+    /// `api <rpc> --gateway URL --api-key KEY` followed by `rest`.
+    fn api(&self, rpc: &str, rest: &[&str]) {
+        let mut arguments = vec!["api".to_owned(), rpc.to_owned(), "--gateway".to_owned(), self.url.clone()];
+        arguments.extend(["--api-key".to_owned(), DEMO_API_KEY.to_owned()]);
+        arguments.extend(rest.iter().map(|argument| (*argument).to_owned()));
+        command(&arguments);
+    }
+
+    /// issue-challenge, prove and verify-auth-proof for login number `n`.
+    fn login(&self, n: u32, reference: &str, save: bool) {
+        let (challenge, proof) = (self.file(&format!("challenge-{n}.json")), self.file(&format!("proof-{n}.bin")));
+        self.api("issue-challenge", &["--transaction-reference", reference, "--save", &challenge]);
+        let pki = self.pki.display().to_string();
+        command(&[
+            "testpki".into(),
+            "prove".into(),
+            "--pki".into(),
+            pki,
+            "--holder".into(),
+            HOLDER.into(),
+            "--challenge-file".into(),
+            challenge.clone(),
+            "--out".into(),
+            proof.clone(),
+        ]);
+        let certificate = self.auth_certificate.display().to_string();
+        let saved = self.file(&format!("auth-verification-{n}.json"));
+        let mut rest = vec!["--challenge", &challenge, "--certificate", &certificate, "--signature", &proof];
+        if save {
+            rest.extend(["--save", &saved]);
+        }
+        self.api("verify-auth-proof", &rest);
+    }
+
+    fn print(&self) -> anyhow::Result<()> {
+        let program = std::env::current_exe().context("the path of this program")?;
+        let program_dir = program.parent().context("the directory of this program")?;
+        let (form, cms) = (self.file("application.txt"), self.file("application.p7s"));
+        let signature_verification = self.file("signature-verification.json");
+
+        println!("== jpki-gateway demo: a bank opens an account with a My Number card (本人確認), links the");
+        println!("   customer (※3), logs them in (資格確認), and learns at once when the card is lost.");
+        println!();
+        println!("   gateway       {}  (plaintext gRPC; tenant {DEMO_TENANT}, API key {DEMO_API_KEY})", self.url);
+        println!(
+            "   CA simulator  {}  (serves the test PKI's CRLs; the gateway downloads them every {} s)",
+            self.ca_url, self.refresh_seconds
+        );
+        println!("   test PKI      {}  (card holder {HOLDER}: {})", self.pki.display(), self.holder_name);
+        println!("   files         {}", self.files.display());
+        println!("   jpkictl       {}", program.display());
+        println!();
+        println!("Run these commands in another terminal, in order: every line starting with `$ `. Put");
+        println!("jpkictl on your PATH first to paste them as they are:");
+        println!("$ export PATH={}:\"$PATH\"", path(program_dir));
+
+        println!("\n== 0. The gateway is up and has loaded every list");
+        command(&["api".into(), "health".into(), "--gateway".into(), self.url.clone()]);
+        expect("(server): SERVING");
+
+        println!("\n== 1. 本人確認 (account opening): the applicant signs the application form with the card");
+        let pki = self.pki.display().to_string();
+        command(&[
+            "testpki".into(),
+            "sign".into(),
+            "--pki".into(),
+            pki,
+            "--holder".into(),
+            HOLDER.into(),
+            "--in".into(),
+            form.clone(),
+            "--out".into(),
+            cms.clone(),
+        ]);
+        println!("   The bank sends the signature with the data typed on the form. The gateway checks chain,");
+        println!("   validity, revocation and signature (※1) and compares the data with the four fields (※2):");
+        self.api(
+            "verify-signature",
+            &[
+                "--cms",
+                &cms,
+                "--content",
+                &form,
+                "--name",
+                TYPED_NAME,
+                "--date-of-birth",
+                TYPED_DATE_OF_BIRTH,
+                "--address",
+                TYPED_ADDRESS,
+                "--sex",
+                TYPED_SEX,
+                "--save",
+                &signature_verification,
+            ],
+        );
+        expect("TOTAL_PASSED; name EQUAL_AFTER_NORMALISATION (an ASCII space typed for the full-width one),");
+        expect("address EQUAL_AFTER_NORMALISATION (2-1-2 typed for 二丁目１番２号), date of birth and sex EXACT");
+
+        println!("\n== 2. ※3 linking: the applicant proves possession of the card's authentication key over a");
+        println!("   fresh challenge, and the bank links its customer id to that verification");
+        self.login(1, "account-opening-0001", true);
+        expect("TOTAL_PASSED, no customer linked yet");
+        self.api(
+            "link",
+            &[
+                "--customer-id",
+                CUSTOMER,
+                "--auth-verification",
+                &self.file("auth-verification-1.json"),
+                "--signature-verification",
+                &signature_verification,
+            ],
+        );
+        expect(&format!("linked: customer {CUSTOMER} to the authentication certificate (CA key id:serial)"));
+        self.api("lookup-link", &["--customer-id", CUSTOMER]);
+
+        println!("\n== 3. 資格確認 (login, remittance): a new challenge and proof; the gateway names the customer");
+        self.login(2, "login-0001", false);
+        expect(&format!("TOTAL_PASSED, customer {CUSTOMER}, transaction ref login-0001"));
+
+        println!("\n== 4. The card is lost: the CA revokes its authentication certificate and publishes a new list");
+        command(&[
+            "ca-admin".into(),
+            "revoke".into(),
+            "--url".into(),
+            self.ca_url.clone(),
+            "--ca".into(),
+            self.auth_ca.clone(),
+            "--holder".into(),
+            HOLDER.into(),
+            "--reason".into(),
+            "key-compromise".into(),
+        ]);
+        println!("   Within {} s the gateway downloads the new list and tells the bank:", self.refresh_seconds);
+        self.api("watch-revocations", &["--cursor", "0", "--count", "1", "--timeout-seconds", "30"]);
+        expect(&format!("one event: the certificate, reason key_compromise, CARD_LOST, customer {CUSTOMER}"));
+        let certificate = self.auth_certificate.display().to_string();
+        self.api("check-status", &["--certificate", &certificate]);
+        expect("revoked, with the list that says so (exit code 1)");
+        println!("   The next login is refused:");
+        self.login(3, "login-0002", false);
+        expect("REVOKED: the proof was made after the revocation (exit code 1)");
+
+        println!("\n== The gateway and the CA simulator serve until Ctrl-C. Try `jpkictl api --help`.");
+        Ok(())
+    }
+}

@@ -1,0 +1,92 @@
+//! `jpkictl demo` as a user runs it: it starts the CA simulator and the gateway, prints the
+//! walkthrough, and every printed command, pasted into a shell as it is, gives the result the
+//! walkthrough announces; Ctrl-C stops it cleanly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use support::{Collected, wait_until};
+
+/// What each printed command must give, in order: a fragment of the command line, the exit code
+/// and what its output must contain.
+const EXPECTED: [(&str, i32, &[&str]); 18] = [
+    ("export PATH=", 0, &[]),
+    ("api health", 0, &["SERVING"]),
+    ("testpki sign", 0, &["signed"]),
+    ("api verify-signature", 0, &["TOTAL_PASSED", "EQUAL_AFTER_NORMALISATION", "EXACT"]),
+    ("api issue-challenge", 0, &["challenge issued"]),
+    ("testpki prove", 0, &["proof by h01"]),
+    ("api verify-auth-proof", 0, &["TOTAL_PASSED", "no customer linked"]),
+    ("api link", 0, &["linked: customer CUST-0001"]),
+    ("api lookup-link", 0, &["customer CUST-0001"]),
+    ("api issue-challenge", 0, &["challenge issued"]),
+    ("testpki prove", 0, &["proof by h01"]),
+    ("api verify-auth-proof", 0, &["TOTAL_PASSED", "customer          CUST-0001"]),
+    ("ca-admin revoke", 0, &["revoked serial"]),
+    ("api watch-revocations", 0, &["key_compromise", "CARD_LOST", "customer CUST-0001"]),
+    ("api check-status", 1, &["revoked at"]),
+    ("api issue-challenge", 0, &["challenge issued"]),
+    ("testpki prove", 0, &["proof by h01"]),
+    ("api verify-auth-proof", 1, &["REVOKED"]),
+];
+
+#[test]
+fn every_printed_command_runs_verbatim_against_the_demo_servers() {
+    let directory = tempfile::tempdir().unwrap();
+    let dir = directory.path().join("demo");
+    let arguments: Vec<String> =
+        ["demo", "--dir", &dir.display().to_string(), "--listen", "127.0.0.1:0", "--ca-listen", "127.0.0.1:0"]
+            .map(String::from)
+            .to_vec();
+    let mut demo = Collected::spawn(env!("CARGO_BIN_EXE_jpkictl"), &arguments);
+    wait_until("the walkthrough", || demo.lines().iter().any(|line| line.contains("serve until Ctrl-C")));
+    let printed = demo.lines();
+    let commands: Vec<&str> = printed.iter().filter_map(|line| line.strip_prefix("$ ")).collect();
+    assert_eq!(commands.len(), EXPECTED.len(), "{printed:#?}");
+    // The actual ports, never the defaults.
+    assert!(!printed.iter().any(|line| line.contains(":50051") || line.contains(":8480")), "{printed:#?}");
+
+    // As pasted into a shell, with jpkictl on the PATH as the walkthrough says.
+    let bin = Path::new(env!("CARGO_BIN_EXE_jpkictl")).parent().unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    for (command, (fragment, code, contains)) in commands.iter().zip(EXPECTED) {
+        assert!(command.contains(fragment), "expected {fragment}: {command}");
+        let started = Instant::now();
+        let output = Command::new("bash").arg("-c").arg(command).env("PATH", &path).output().unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert_eq!(output.status.code(), Some(code), "{command}\n{text}");
+        for expected in contains {
+            assert!(text.contains(expected), "{command}: no {expected:?} in\n{text}");
+        }
+        assert!(started.elapsed() < Duration::from_secs(40), "{command}");
+    }
+
+    // Ctrl-C drains the gateway and stops the simulator: exit code 0.
+    demo.signal("INT");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = demo.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the demo did not stop on SIGINT");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(status.code(), Some(0));
+    assert!(demo.lines().iter().any(|line| line.contains("stopping")));
+}
+
+#[test]
+fn a_directory_from_an_earlier_run_is_refused() {
+    let directory = tempfile::tempdir().unwrap();
+    std::fs::write(directory.path().join("leftover"), "").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_jpkictl"))
+        .args(["demo", "--dir", &directory.path().display().to_string(), "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("not empty"));
+}
