@@ -6,6 +6,8 @@ pub mod gateway;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+// Not every test binary uses them.
+#[allow(unused_imports)]
 pub use jpki_testsupport::{RedisServer as Redis, free_port};
 
 /// A minimal HTTP/1.1 client for the simulator's JSON endpoints: (status, body).
