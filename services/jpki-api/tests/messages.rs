@@ -115,9 +115,10 @@ fn streaming_event_and_lookup_oneof_round_trip() {
         certificate: Some(CertificateId { ca_key_id: "ab01".to_owned(), serial: "1f".to_owned() }),
         revoked_at: Some(Timestamp { seconds: 1_780_000_000, nanos: 0 }),
         reason: "superseded".to_owned(),
-        meaning: v1::BusinessMeaning::MovedOrRenamed.into(),
+        meaning: v1::BusinessMeaning::Renewed.into(),
         customer_id: "cust-1".to_owned(),
         crl_number: "17".to_owned(),
+        kind: v1::CertificateKind::AuthCard.into(),
     });
     round_trip(&v1::LookupLinkRequest { key: Some(lookup_link_request::Key::CustomerId("cust-1".to_owned())) });
 }

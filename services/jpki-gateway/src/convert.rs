@@ -66,8 +66,20 @@ fn reason(reason: &jpki_core::FailureReason) -> v1::Reason {
     let mut details = std::collections::HashMap::new();
     if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(reason) {
         for (key, value) in fields {
-            if key != "code" && !value.is_null() {
-                details.insert(key, plain(&value));
+            match value {
+                _ if key == "code" || value.is_null() => {}
+                // A nested tagged value (REVOCATION_STATUS_UNKNOWN's `cause`) is flattened, as
+                // docs/results.md lists it: `cause` = list_stale, `next_update` = ..., not JSON.
+                serde_json::Value::Object(nested) => {
+                    for (key, value) in nested {
+                        if !value.is_null() {
+                            details.insert(key, plain(&value));
+                        }
+                    }
+                }
+                value => {
+                    details.insert(key, plain(&value));
+                }
             }
         }
     }

@@ -127,6 +127,15 @@ async fn purge(store: Arc<dyn TenantStore>, retention: i64, mut draining: watch:
     }
 }
 
+/// Server reflection of the API, health, and the google.rpc error details (so that tools such as
+/// grpcurl can decode BadRequest and PreconditionFailure).
+fn reflection() -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(jpki_api::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
+}
+
 /// The tenant store: Redis when configured (shared by replicas), else the local file.
 async fn open_store(config: &GatewayConfig, retention: i64) -> anyhow::Result<Arc<dyn TenantStore>> {
     match &config.redis {
@@ -161,6 +170,15 @@ impl Gateway {
         // reqwest is built without a default TLS provider; the process picks ring once.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let tenants = Tenants::from_settings(&config.tenants)?;
+        // Everything that can fail on configuration comes before any task starts or the store
+        // opens, so that a refused start leaves nothing behind.
+        let mut builder = tonic::transport::Server::builder().http2_keepalive_interval(Some(Duration::from_secs(30)));
+        if let Some(tls) = &config.tls {
+            let identity = Identity::from_pem(read(&tls.certificate)?, read(&tls.private_key)?);
+            builder = builder
+                .tls_config(ServerTlsConfig::new().identity(identity))
+                .context("tls: the certificate or key cannot be used")?;
+        }
         let loaded = config.trust_config()?.load(now())?;
         for skipped in &loaded.skipped {
             tracing::warn!("{skipped}");
@@ -226,24 +244,11 @@ impl Gateway {
         set_all(&reporter, ServingStatus::NotServing).await;
         background.push(tokio::spawn(watch_health(reporter, refresher.clone(), draining_receiver.clone())));
 
-        let reflection_v1 = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(jpki_api::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1()?;
-        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(jpki_api::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1alpha()?;
+        let reflection_v1 = reflection().build_v1()?;
+        let reflection_v1alpha = reflection().build_v1alpha()?;
 
         let drain_timeout = Duration::from_secs(config.limits.drain_timeout_seconds);
         let limits = config.limits.clone();
-        let mut builder = tonic::transport::Server::builder().http2_keepalive_interval(Some(Duration::from_secs(30)));
-        if let Some(tls) = &config.tls {
-            let identity = Identity::from_pem(read(&tls.certificate)?, read(&tls.private_key)?);
-            builder = builder
-                .tls_config(ServerTlsConfig::new().identity(identity))
-                .context("tls: the certificate or key cannot be used")?;
-        }
         let state = AppState {
             verifier: loaded.verifier.clone(),
             revocation: loaded.revocation.clone(),

@@ -51,7 +51,12 @@ impl Tenants {
     /// tenants, known field names.
     pub fn from_settings(settings: &[TenantSettings]) -> anyhow::Result<Self> {
         let mut by_key_digest = HashMap::new();
+        let mut ids = std::collections::HashSet::new();
         for tenant in settings {
+            if !ids.insert(tenant.id.as_str()) {
+                // Two entries would share one tenant's data under different permissions.
+                bail!("tenants: {:?} is configured twice", tenant.id);
+            }
             let Ok(id) = jpki_store::TenantId::new(&tenant.id) else {
                 bail!("tenants: invalid id {:?} (1 to 64 of A-Z a-z 0-9 _ . -)", tenant.id);
             };
