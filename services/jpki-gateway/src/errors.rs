@@ -53,10 +53,14 @@ pub fn precondition_failed(violation: &str, subject: &str, description: &str) ->
     )
 }
 
-/// INTERNAL for a storage failure: nothing was acknowledged, the call may be retried.
+/// INTERNAL for a storage failure. Nothing was acknowledged, but with Redis a write cut off by a
+/// timeout may still have been applied: retrying is safe (Link is idempotent; a challenge whose
+/// use may have been recorded answers CHALLENGE_ALREADY_USED, so log in with a new one).
 pub fn storage_failed(error: &jpki_store::StoreError) -> Status {
     tracing::error!(%error, "store failed");
-    Status::internal("storage failed; nothing was recorded, retry")
+    Status::internal(
+        "storage failed; the call was not acknowledged and may be retried (with a new challenge for VerifyAuthProof)",
+    )
 }
 
 /// A lowercase hex identifier of at most `max_digits` digits, as certificate ids use.

@@ -4,8 +4,8 @@
 //! Two implementations pass the same behaviour tests (`tests/behaviour.rs`, `tests/model.rs`):
 //!
 //! - [`LocalStore`]: single node, embedded, one [redb] file. For one gateway process.
-//! - [`RedisStore`]: shared by every gateway replica, on one Redis primary (standalone or
-//!   Sentinel-managed; not Cluster, see below). No state lives only in one pod.
+//! - [`RedisStore`]: shared by every gateway replica, on one Redis primary (standalone, or a
+//!   primary that Sentinel fails over; not Cluster, see below). No state lives only in one pod.
 //!
 //! # Data model
 //!
@@ -46,25 +46,26 @@
 //!
 //! # Keys (Redis, [`RedisStore`])
 //!
-//! Every key starts with the configurable prefix `P` (default [`DEFAULT_PREFIX`], `jpki:`), then the
-//! tenant `T` for tenant data, or `#` for the few global keys (`#` is not allowed in a tenant id, so
-//! the two families never meet). Ids and customer ids are always the last component, so a colon in
-//! them is harmless; `C` is a certificate field `ca_key_id:serial` (both hex).
+//! Every key starts with the configurable prefix `{P}` (default [`DEFAULT_PREFIX`], `jpki:`), then
+//! the tenant `{T}` for tenant data, or `#` for the few global keys (`#` is not allowed in a tenant
+//! id, so the two families never meet): e.g. `jpki:bank-a:ch:4f2c…` and `jpki:#idx:challenges`.
+//! Ids and customer ids are always the last component, so a colon in them is harmless; `{C}` is a
+//! certificate field `ca_key_id:serial` (both lowercase hex).
 //!
 //! | key | type | content |
 //! | --- | --- | --- |
-//! | `P T:ch:<id>` | hash | `state` (`pending`/`used`), `expires_at`, `challenge` (JSON, while pending), `used_at` (once used); Redis expiry at `expires_at + CHALLENGE_PURGE_GRACE_SECS + 1` |
-//! | `P T:ver:<id>` | hash | `record` ([`VerificationRecord`] JSON), `verified_at`; Redis expiry at `verified_at + retention + 1` if [`RedisStoreConfig::verification_retention_secs`] is set |
-//! | `P T:link:C` | string | [`LinkRecord`] JSON (the record of truth) |
-//! | `P T:cust:<customer id>` | set | the customer's certificate fields `C` |
-//! | `P T:watch` | hash | `C` → sort key of `not_after` |
-//! | `P #watchers:C` | hash | tenant → kind (the global certificate → tenants index) |
-//! | `P T:ev` | hash | sequence → [`RevocationNotice`] JSON |
-//! | `P T:ev_cert` | hash | `C` → sequence (de-duplication) |
-//! | `P T:ev_head` | string | last sequence (`INCR`) |
-//! | `P #idx:challenges`, `P #idx:verifications`, `P #idx:watches` | sorted set | purge indexes: members `<sort key of time>:T:<id or C>`, all with score 0, ordered by `ZRANGEBYLEX` |
-//! | `P #meta:<key>` | string | gateway state ([`TenantStore::put_meta`]) |
-//! | `P #schema` | string | layout version |
+//! | `{P}{T}:ch:<id>` | hash | `state` (`pending`/`used`), `expires_at`, `challenge` (JSON, while pending), `used_at` (once used); Redis expiry at `expires_at + CHALLENGE_PURGE_GRACE_SECS + 1` |
+//! | `{P}{T}:ver:<id>` | hash | `record` ([`VerificationRecord`] JSON), `verified_at`; Redis expiry at `verified_at + retention + 1` if [`RedisStoreConfig::verification_retention_secs`] is set |
+//! | `{P}{T}:link:{C}` | string | [`LinkRecord`] JSON (the record of truth) |
+//! | `{P}{T}:cust:<customer id>` | set | the customer's certificate fields `{C}` |
+//! | `{P}{T}:watch` | hash | `{C}` → sort key of `not_after` |
+//! | `{P}#watchers:{C}` | hash | tenant → kind (the global certificate → tenants index) |
+//! | `{P}{T}:ev` | hash | sequence → [`RevocationNotice`] JSON |
+//! | `{P}{T}:ev_cert` | hash | `{C}` → sequence (de-duplication) |
+//! | `{P}{T}:ev_head` | string | last sequence (`INCR`) |
+//! | `{P}#idx:challenges`, `{P}#idx:verifications`, `{P}#idx:watches` | sorted set | purge indexes: members `<sort key of time>:{T}:<id or {C}>`, all with score 0, read in order with `ZRANGEBYLEX` |
+//! | `{P}#meta:<key>` | string | gateway state ([`TenantStore::put_meta`]) |
+//! | `{P}#schema` | string | layout version |
 //!
 //! A sort key is 20 digits whose byte order is the numeric order of the `i64` time (`1` and 19
 //! digits when >= 0, e.g. `10000000001780272000`), so purge cutoffs are exact for every `i64`
@@ -90,11 +91,39 @@
 //! members, in batches of 500 per script so that the server never blocks for long. Several
 //! replicas may purge at once: an entry is removed, and counted, once.
 //!
-//! **Cluster.** Keys carry no hash tags: watch and append_events update one tenant's keys and
-//! global keys (or several tenants') in one script, and unlink/links_by_customer/purge derive key
-//! names inside scripts, which Redis Cluster refuses. Single-instance Redis with Sentinel (or any
-//! primary/replica failover) is the target. Moving to Cluster would need `{T}` tags, per-tenant
-//! batches in append_events and a non-atomic global watchers index.
+//! **Cluster.** Keys carry no hash tags, deliberately: watch and purge update a tenant's keys and
+//! the global watchers index in one script, append_events updates several tenants in one script,
+//! and unlink (all of a customer's links) and links_by_customer derive key names inside their
+//! script; Redis Cluster refuses all of these. The target is one primary: standalone, or with
+//! replicas that Sentinel promotes. Moving to Cluster would need `{T}` hash tags, per-tenant
+//! batches in append_events and a global watchers index updated outside the tenant's script.
+//!
+//! **Connections.** [`RedisStore`] uses the `redis` crate's synchronous API (the gateway calls the
+//! store from `spawn_blocking`) with a small pool ([`RedisStoreConfig::max_connections`]); connect
+//! and response timeouts turn a dead or frozen server into [`StoreError::Backend`] within seconds.
+//! A connection idle for a while is checked with `PING` before use
+//! ([`RedisStoreConfig::idle_check_after`]); one that failed mid-reply is dropped; a dropped
+//! connection or a `READONLY` reply (the primary was demoted) also drops every idle one, so that
+//! the next call connects afresh. Reads are retried once on a fresh connection; writes never are. The
+//! store does not ask Sentinel where the primary is: give it an address that follows the primary
+//! (e.g. a Kubernetes Service selecting the current primary, or a proxy).
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use jpki_store::{DurabilityCheck, RedisStore, RedisStoreConfig, TenantStore};
+//!
+//! # fn demo() -> Result<(), jpki_store::StoreError> {
+//! let mut config = RedisStoreConfig::new("redis://redis-primary:6379/0");
+//! config.prefix = "jpki:".into();
+//! config.verification_retention_secs = Some(90 * 24 * 3600); // the gateway's retention
+//! config.durability_check = DurabilityCheck::Require; // the default: refuse a server that does not fsync
+//! let store = RedisStore::connect_with(config)?; // blocking: call it from spawn_blocking
+//! for problem in store.durability().problems() {
+//!     eprintln!("redis durability: {problem}"); // only with DurabilityCheck::ReportOnly
+//! }
+//! let store: Arc<dyn TenantStore> = Arc::new(store);
+//! # Ok(()) }
+//! ```
 //!
 //! Values are JSON (serde_json): self-describing, so a field added later with `#[serde(default)]`
 //! reads old records without a migration, and readable with `redb` or `redis-cli` tools when

@@ -74,6 +74,10 @@ pub struct RedisStoreConfig {
     /// Bound on sending one command and reading its reply (default 2 s). A command that times out
     /// fails with [`StoreError::Backend`]; it may still have been applied by the server.
     pub response_timeout: Duration,
+    /// A pooled connection idle for longer than this is checked with `PING` before a call uses
+    /// it (default 5 s), so that a connection the server or a middlebox dropped while idle costs a
+    /// reconnect rather than a failed write. `Duration::ZERO` checks before every call.
+    pub idle_check_after: Duration,
     /// What to do when the server is not configured for durable acknowledgements.
     pub durability_check: DurabilityCheck,
     /// When set, a verification record also gets a Redis expiry at `verified_at + this + 1`, so
@@ -83,8 +87,8 @@ pub struct RedisStoreConfig {
 }
 
 impl RedisStoreConfig {
-    /// Defaults for `url`: prefix [`DEFAULT_PREFIX`], 16 connections, 2 s timeouts,
-    /// [`DurabilityCheck::Require`], no expiry on verification records.
+    /// Defaults for `url`: prefix [`DEFAULT_PREFIX`], 16 connections, 2 s timeouts, `PING` after 5 s
+    /// idle, [`DurabilityCheck::Require`], no expiry on verification records.
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
@@ -92,6 +96,7 @@ impl RedisStoreConfig {
             max_connections: 16,
             connect_timeout: Duration::from_secs(2),
             response_timeout: Duration::from_secs(2),
+            idle_check_after: Duration::from_secs(5),
             durability_check: DurabilityCheck::Require,
             verification_retention_secs: None,
         }
@@ -122,6 +127,7 @@ impl fmt::Debug for RedisStoreConfig {
             .field("max_connections", &self.max_connections)
             .field("connect_timeout", &self.connect_timeout)
             .field("response_timeout", &self.response_timeout)
+            .field("idle_check_after", &self.idle_check_after)
             .field("durability_check", &self.durability_check)
             .field("verification_retention_secs", &self.verification_retention_secs)
             .finish()
@@ -310,8 +316,7 @@ impl RedisStore {
                     return Ok(value);
                 }
                 Err(e) => {
-                    let stale =
-                        e.is_connection_dropped() || e.kind() == ErrorKind::Server(ServerErrorKind::ReadOnly);
+                    let stale = e.is_connection_dropped() || e.kind() == ErrorKind::Server(ServerErrorKind::ReadOnly);
                     let reused = leased.reused;
                     self.pool.give_back(leased, is_server_reply(&e) && !stale);
                     if stale {
@@ -341,7 +346,14 @@ impl RedisStore {
         let mut removed = 0;
         loop {
             let members: Vec<String> = self.run("purge scan", true, |conn| {
-                redis::cmd("ZRANGEBYLEX").arg(index).arg("-").arg(&upper).arg("LIMIT").arg(0).arg(PURGE_BATCH).query(conn)
+                redis::cmd("ZRANGEBYLEX")
+                    .arg(index)
+                    .arg("-")
+                    .arg(&upper)
+                    .arg("LIMIT")
+                    .arg(0)
+                    .arg(PURGE_BATCH)
+                    .query(conn)
             })?;
             if members.is_empty() {
                 return Ok(removed);
@@ -423,10 +435,9 @@ impl TenantStore for RedisStore {
         match reply.as_slice() {
             [state] if state == "unknown" => Ok(ConsumeOutcome::Unknown),
             [state, used_at] if state == "used" => {
-                let used_at = used_at.parse().map_err(|_| StoreError::Corrupt {
-                    what: "challenge",
-                    detail: "used_at is not a number".into(),
-                })?;
+                let used_at = used_at
+                    .parse()
+                    .map_err(|_| StoreError::Corrupt { what: "challenge", detail: "used_at is not a number".into() })?;
                 Ok(ConsumeOutcome::AlreadyUsed { used_at })
             }
             [state, json] if state == "pending" => {
@@ -556,7 +567,8 @@ impl TenantStore for RedisStore {
         tenant.validate()?;
         certificate.validate()?;
         let key = self.keys.item(tenant.as_str(), "link", &cert_field(certificate));
-        let found: Option<String> = self.run("link_by_certificate", true, |conn| redis::cmd("GET").arg(&key).query(conn))?;
+        let found: Option<String> =
+            self.run("link_by_certificate", true, |conn| redis::cmd("GET").arg(&key).query(conn))?;
         found.map(|json| decode("link", &json)).transpose()
     }
 
@@ -792,20 +804,23 @@ fn decode<T: DeserializeOwned>(what: &'static str, json: &str) -> Result<T, Stor
     serde_json::from_str(json).map_err(|e| StoreError::Corrupt { what, detail: e.to_string() })
 }
 
-/// A small blocking connection pool: idle connections are reused, at most `max` are open, and a
-/// connection that may be out of step is dropped rather than returned.
+/// A small blocking connection pool: idle connections are reused (after a `PING` when idle for
+/// more than `idle_check_after`), at most `max` are open, and a connection that may be out of
+/// step is dropped rather than returned.
 struct Pool {
     client: redis::Client,
     max: usize,
     connect_timeout: Duration,
     response_timeout: Duration,
+    idle_check_after: Duration,
     state: Mutex<PoolState>,
     freed: Condvar,
 }
 
 #[derive(Default)]
 struct PoolState {
-    idle: Vec<redis::Connection>,
+    /// Idle connections, with when each was given back.
+    idle: Vec<(redis::Connection, Instant)>,
     open: usize,
     /// Bumped by `discard_idle`: connections leased before are not taken back.
     generation: u64,
@@ -824,6 +839,7 @@ impl Pool {
             max: config.max_connections,
             connect_timeout: config.connect_timeout,
             response_timeout: config.response_timeout,
+            idle_check_after: config.idle_check_after,
             state: Mutex::new(PoolState::default()),
             freed: Condvar::new(),
         }
@@ -837,28 +853,47 @@ impl Pool {
 
     fn take(&self, op: &'static str) -> Result<Leased, StoreError> {
         let deadline = Instant::now() + self.connect_timeout + self.response_timeout;
-        let mut state = self.lock();
         loop {
-            if let Some(conn) = state.idle.pop() {
-                return Ok(Leased { conn, generation: state.generation, reused: true });
-            }
-            if state.open < self.max {
-                state.open += 1;
-                let generation = state.generation;
-                drop(state);
-                return match self.open_connection() {
-                    Ok(conn) => Ok(Leased { conn, generation, reused: false }),
-                    Err(e) => {
+            let mut state = self.lock();
+            let (idle, generation) = loop {
+                if let Some(idle) = state.idle.pop() {
+                    break (Some(idle), state.generation);
+                }
+                if state.open < self.max {
+                    state.open += 1;
+                    break (None, state.generation);
+                }
+                let now = Instant::now();
+                if now >= deadline {
+                    return Err(StoreError::Backend(format!("redis {op}: all {} connections busy", self.max)));
+                }
+                state = self.freed.wait_timeout(state, deadline - now).unwrap_or_else(PoisonError::into_inner).0;
+            };
+            drop(state);
+            match idle {
+                Some((conn, idle_since)) if idle_since.elapsed() < self.idle_check_after => {
+                    return Ok(Leased { conn, generation, reused: true });
+                }
+                // Idle for a while: the server may have restarted or a middlebox may have dropped
+                // the connection. A PING now is cheaper than a write failing ambiguously later.
+                Some((mut conn, _)) => match redis::cmd("PING").query::<String>(&mut conn) {
+                    Ok(_) => return Ok(Leased { conn, generation, reused: true }),
+                    Err(_) => {
+                        drop(conn);
                         self.release_slot();
-                        Err(backend(op, &e))
+                        self.discard_idle();
                     }
-                };
+                },
+                None => {
+                    return match self.open_connection() {
+                        Ok(conn) => Ok(Leased { conn, generation, reused: false }),
+                        Err(e) => {
+                            self.release_slot();
+                            Err(backend(op, &e))
+                        }
+                    };
+                }
             }
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(StoreError::Backend(format!("redis {op}: all {} connections busy", self.max)));
-            }
-            state = self.freed.wait_timeout(state, deadline - now).unwrap_or_else(PoisonError::into_inner).0;
         }
     }
 
@@ -879,7 +914,7 @@ impl Pool {
     fn give_back(&self, leased: Leased, healthy: bool) {
         let mut state = self.lock();
         if healthy && leased.generation == state.generation && leased.conn.is_open() {
-            state.idle.push(leased.conn);
+            state.idle.push((leased.conn, Instant::now()));
             drop(state);
         } else {
             state.open = state.open.saturating_sub(1);
