@@ -8,14 +8,14 @@ mod common;
 use common::*;
 use jpki_api::v1::{Indication, IssueChallengeRequest, LinkRequest, VerifyAuthProofRequest, WatchRevocationsRequest};
 use jpki_casim::{CaSimulator, SimConfig};
-use jpki_gateway::settings::{ListSettings, RedisSettings};
+use jpki_gateway::settings::RedisSettings;
 use jpki_testsupport::{DURABLE, RedisServer};
 use tokio_stream::StreamExt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_share_challenges_links_and_events_through_redis() {
     let redis_dir = tempfile::tempdir().unwrap();
-    let redis = RedisServer::start(redis_dir.path(), DURABLE);
+    let Some(redis) = RedisServer::start(redis_dir.path(), DURABLE) else { return };
     let pki = jpki_fixtures::testing::pki();
     let simulator = CaSimulator::from_test_pki(&pki, SimConfig::default()).unwrap();
     let casim = simulator.bind("127.0.0.1:0").await.unwrap();
@@ -24,12 +24,7 @@ async fn replicas_share_challenges_links_and_events_through_redis() {
     for _ in 0..2 {
         let dir = tempfile::tempdir().unwrap();
         let mut config = config(dir.path(), &pki);
-        config.trust.lists = simulator
-            .labels()
-            .into_iter()
-            .map(|label| ListSettings { source: casim.crl_url(&label), name: label })
-            .collect();
-        config.trust.refresh_interval_seconds = 1;
+        refresh_from(&mut config, &simulator, &casim);
         config.redis = Some(RedisSettings { url: redis.url(), prefix: "jpki:".into(), require_durable: true });
         let running = launch(config, pki.clone(), dir, None).await;
         wait_serving(running.address).await;

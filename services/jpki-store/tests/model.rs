@@ -361,7 +361,7 @@ fn redis_store_agrees_with_model() {
     let result = runner.run(&ops(), |ops| {
         let mut h = harness.borrow_mut();
         let server = h.server.as_ref().unwrap();
-        let _: () = redis::cmd("FLUSHALL").query(&mut server.raw()).unwrap();
+        let _: () = redis::cmd("FLUSHALL").query(&mut support::raw(server)).unwrap();
         h.reload();
         run(&mut h, ops);
         Ok(())

@@ -85,7 +85,7 @@ fn keys_follow_the_documented_layout() {
     store.append_events(vec![(a.clone(), notice)]).unwrap();
     store.put_meta("crl/auth", b"12").unwrap();
 
-    let mut conn = server.raw();
+    let mut conn = support::raw(&server);
     let mut keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut conn).unwrap();
     keys.sort();
     let types: BTreeMap<String, String> =
@@ -150,7 +150,7 @@ fn prefixes_isolate_stores_on_one_server() {
     assert_eq!(one.purge_expired(400 + CHALLENGE_PURGE_GRACE_SECS + 1, 0).unwrap(), 1);
     assert_eq!(one.consume_challenge(&a, "c1", 200).unwrap(), ConsumeOutcome::Unknown);
     assert!(matches!(two.consume_challenge(&a, "c1", 200).unwrap(), ConsumeOutcome::Consumed(_)));
-    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut server.raw()).unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut support::raw(&server)).unwrap();
     assert!(keys.iter().all(|k| k.starts_with("one:") || k.starts_with("two:")), "{keys:?}");
 }
 
@@ -163,7 +163,7 @@ fn challenges_and_configured_verifications_carry_a_redis_expiry() {
     let plain = RedisStore::connect(&server.url(), "plain:").unwrap();
     let a = tenant("bank-a");
     let now = wall_clock();
-    let mut conn = server.raw();
+    let mut conn = support::raw(&server);
 
     // expires_at + grace + 1, by the server's clock (same machine: within a second or two).
     store.put_challenge(&a, "live", challenge(now, now + 300)).unwrap();
@@ -215,7 +215,7 @@ fn connect_requires_durable_settings_unless_told_otherwise() {
     assert_eq!(store.durability().problems().len(), 1, "{:?}", store.durability());
 
     // Settings can change after connect; check_durability reads them again.
-    let mut conn = server.raw();
+    let mut conn = support::raw(&server);
     let _: () = redis::cmd("CONFIG").arg("SET").arg("appendfsync").arg("always").query(&mut conn).unwrap();
     assert!(store.check_durability().unwrap().is_durable());
     RedisStore::connect(&server.url(), DEFAULT_PREFIX).unwrap();
@@ -299,13 +299,13 @@ fn the_store_reconnects_after_a_server_restart() {
     store.put_challenge(&a, "c1", challenge(1, 2)).unwrap();
     let port = server.port;
     let restart = |server: &mut RedisServer| {
-        server.kill9();
+        server.kill_9();
         server.restart();
         assert_eq!(server.port, port, "port was taken meanwhile");
     };
 
     // While the server is down, calls fail (quickly: connection refused).
-    server.kill9();
+    server.kill_9();
     let err = store.get_meta("k").unwrap_err();
     assert!(matches!(err, StoreError::Backend(_)), "{err}");
     server.restart();
@@ -322,7 +322,7 @@ fn the_store_reconnects_after_a_server_restart() {
     let err = store.consume_challenge(&a, "c1", 1).unwrap_err();
     assert!(matches!(&err, StoreError::Backend(m) if m.contains("connection lost")), "{err}");
     assert!(matches!(store.consume_challenge(&a, "c1", 1).unwrap(), ConsumeOutcome::Consumed(_)));
-    let _: () = redis::cmd("SCRIPT").arg("FLUSH").query(&mut server.raw()).unwrap();
+    let _: () = redis::cmd("SCRIPT").arg("FLUSH").query(&mut support::raw(&server)).unwrap();
     assert_eq!(store.consume_challenge(&a, "c1", 1).unwrap(), ConsumeOutcome::AlreadyUsed { used_at: 1 });
 
     // A pooled connection idle past idle_check_after is checked with PING first: the same restart
@@ -341,13 +341,15 @@ fn errors_name_the_operation_not_the_data() {
     let store = RedisStore::connect(&server.url(), DEFAULT_PREFIX).unwrap();
     let a = tenant("bank-a");
     // A key of the wrong type where the store expects its hash.
-    let _: () = redis::cmd("SET").arg("jpki:bank-a:ch:secret-id-42").arg("x").query(&mut server.raw()).unwrap();
+    let _: () =
+        redis::cmd("SET").arg("jpki:bank-a:ch:secret-id-42").arg("x").query(&mut support::raw(&server)).unwrap();
     let err = store.consume_challenge(&a, "secret-id-42", 1).unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, StoreError::Backend(_)), "{text}");
     assert!(text.contains("consume_challenge") && text.contains("WRONGTYPE"), "{text}");
     assert!(!text.contains("secret-id-42") && !text.contains("jpki:"), "{text}");
-    let _: () = redis::cmd("SET").arg("jpki:bank-a:cust:customer-secret").arg("x").query(&mut server.raw()).unwrap();
+    let _: () =
+        redis::cmd("SET").arg("jpki:bank-a:cust:customer-secret").arg("x").query(&mut support::raw(&server)).unwrap();
     let text = store.links_by_customer(&a, "customer-secret").unwrap_err().to_string();
     assert!(!text.contains("customer-secret"), "{text}");
     // The store still works afterwards.
@@ -358,7 +360,7 @@ fn errors_name_the_operation_not_the_data() {
 fn a_newer_layout_is_refused() {
     let Some((_dir, server)) = start(DURABLE) else { return };
     RedisStore::connect(&server.url(), DEFAULT_PREFIX).unwrap();
-    let _: () = redis::cmd("SET").arg("jpki:#schema").arg("2").query(&mut server.raw()).unwrap();
+    let _: () = redis::cmd("SET").arg("jpki:#schema").arg("2").query(&mut support::raw(&server)).unwrap();
     let err = RedisStore::connect(&server.url(), DEFAULT_PREFIX).unwrap_err();
     assert!(matches!(err, StoreError::UnsupportedSchema { found: 2, supported: 1 }), "{err}");
     // Another prefix is another layout.
@@ -383,6 +385,6 @@ fn purge_works_through_many_batches() {
     let now = 200 + 1200 + CHALLENGE_PURGE_GRACE_SECS + 1_000_000;
     assert_eq!(store.purge_expired(now, 0).unwrap(), 1800);
     assert!(store.watched(&a).unwrap().is_empty());
-    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut server.raw()).unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut support::raw(&server)).unwrap();
     assert_eq!(keys, vec!["jpki:#schema".to_string()]);
 }

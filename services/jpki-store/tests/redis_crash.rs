@@ -48,7 +48,7 @@ fn acknowledged_writes_survive_kill_9_of_redis_server() {
         }
         // Land the kill at a random point of the next item's scripts.
         std::thread::sleep(Duration::from_micros(random_below(5_000)));
-        server.kill9();
+        server.kill_9();
         // The writer stops at its first failed call; acks printed before that are acknowledged.
         for line in lines {
             parse_ack(&line.unwrap(), &mut acked);

@@ -9,6 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use jpki_testsupport::EPHEMERAL;
 use support::{Collected, Redis, free_port, http, wait_until};
 
 const JPKICTL: &str = env!("CARGO_BIN_EXE_jpkictl");
@@ -78,7 +79,7 @@ fn three_replicas_share_one_download_per_interval() {
     let directory = tempfile::tempdir().unwrap();
     let pki = generate(directory.path());
     let (_simulator, ca_port) = ca_simulator(&pki);
-    let redis = Redis::start(directory.path(), &["--save", "", "--appendonly", "no"]);
+    let Some(redis) = Redis::start(directory.path(), EPHEMERAL) else { return };
     let interval = 3;
     let started = Instant::now();
     let replicas: Vec<Collected> = (0..3).map(|_| replica(&pki, ca_port, &redis, interval, 10)).collect();
@@ -121,7 +122,7 @@ fn a_leader_frozen_past_its_lease_cannot_publish() {
     let directory = tempfile::tempdir().unwrap();
     let pki = generate(directory.path());
     let (_simulator, ca_port) = ca_simulator(&pki);
-    let redis = Redis::start(directory.path(), &["--save", "", "--appendonly", "no"]);
+    let Some(redis) = Redis::start(directory.path(), EPHEMERAL) else { return };
     // The first download of the list is slow: the leader is still downloading when we freeze it.
     let (status, body) = http(
         ca_port,

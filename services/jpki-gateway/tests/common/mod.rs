@@ -99,19 +99,17 @@ pub async fn start_with(tweak: impl FnOnce(&mut GatewayConfig)) -> Running {
 
 /// With the lists refreshed every second from a CA simulator over HTTP.
 pub async fn start_with_casim(tweak: impl FnOnce(&mut GatewayConfig)) -> Running {
-    let dir = tempfile::tempdir().unwrap();
-    let pki = jpki_fixtures::testing::pki();
-    let simulator = CaSimulator::from_test_pki(&pki, SimConfig::default()).unwrap();
-    let casim = simulator.bind("127.0.0.1:0").await.unwrap();
-    let mut config = config(dir.path(), &pki);
+    start_with_casim_config(SimConfig::default(), |_| {}, tweak).await
+}
+
+/// The simulator's lists, refreshed every second, as the gateway's configured lists.
+pub fn refresh_from(config: &mut GatewayConfig, simulator: &CaSimulator, casim: &SimHandle) {
     config.trust.lists = simulator
         .labels()
         .into_iter()
         .map(|label| ListSettings { source: casim.crl_url(&label), name: label })
         .collect();
     config.trust.refresh_interval_seconds = 1;
-    tweak(&mut config);
-    launch(config, pki, dir, Some(casim)).await
 }
 
 pub async fn launch(
@@ -207,12 +205,7 @@ pub async fn start_with_casim_config(
     prepare(&simulator);
     let casim = simulator.bind("127.0.0.1:0").await.unwrap();
     let mut config = config(dir.path(), &pki);
-    config.trust.lists = simulator
-        .labels()
-        .into_iter()
-        .map(|label| ListSettings { source: casim.crl_url(&label), name: label })
-        .collect();
-    config.trust.refresh_interval_seconds = 1;
+    refresh_from(&mut config, &simulator, &casim);
     tweak(&mut config);
     launch(config, pki, dir, Some(casim)).await
 }
