@@ -134,11 +134,23 @@
 //!
 //! ## LocalStore
 //!
-//! Each mutating call is one redb write transaction committed with immediate durability: when the
-//! call returns `Ok`, the change has been fsync'd and survives a crash, `kill -9` or power loss; a
-//! call interrupted before it returns leaves either all of its changes or none. Calls that change
-//! nothing (a replayed challenge, an idempotent link) abort instead and cost no fsync. Reads see a
-//! consistent snapshot and never wait for writers. `tests/crash.rs` kills a real writer process
+//! Each mutating call is atomic and durable: when it returns `Ok`, its change has been committed
+//! with immediate durability (fsync'd) and survives a crash, `kill -9` or power loss; a call
+//! interrupted before it returns leaves either all of its changes or none.
+//!
+//! **Group commit.** All writes run on the store's one writer thread (redb admits one write
+//! transaction at a time anyway). It takes a call, then every call queued meanwhile (up to 256),
+//! runs them in queue order in one redb write transaction, commits it once, and only then answers
+//! each of them; so concurrent callers share one fsync instead of queueing for one each. The
+//! answers are exactly those of running the calls one after another in queue order (a challenge
+//! consumed twice in one group: the first `Consumed`, the second `AlreadyUsed`). A call that fails
+//! (e.g. [`StoreError::Duplicate`]) must not keep its partial writes: the group is aborted and run
+//! again without sharing across the failure (the calls before it, then it alone, then the rest),
+//! so each call stays atomic and keeps its error. A failed commit fails every call of its group.
+//! A group in which nothing changed (replayed challenges, idempotent links or watches) is aborted
+//! and costs no fsync; a call that changed nothing but shares a group with changes is answered
+//! after that group's commit (its answer may rest on them). Reads see a consistent snapshot and
+//! never wait for writers. `tests/crash.rs` kills a real writer process
 //! with SIGKILL at random points and checks every acknowledged item; SIGKILL keeps the page cache,
 //! so that test covers atomicity and recovery, while power-loss safety rests on redb's fsync.
 //!

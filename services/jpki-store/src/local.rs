@@ -1,6 +1,9 @@
 //! [`LocalStore`]: the embedded single-node store, one redb file.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::thread::JoinHandle;
 
 use redb::{Database, DatabaseError, Durability, ReadTransaction, ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
@@ -59,12 +62,17 @@ struct WatchEntry {
 
 /// The embedded store: one redb file, safe to share between threads (`Arc<dyn TenantStore>`).
 ///
-/// Writers are serialised by redb (one write transaction at a time); readers never block and see
-/// the last committed state. Only one `LocalStore` may have a file open at a time (redb locks it);
-/// a second `open` fails with [`StoreError::InUse`].
+/// Every write runs on one writer thread that owns the write transactions and commits the calls
+/// queued meanwhile together (group commit: see the crate docs, Durability); readers never block and
+/// see the last committed state. Only one `LocalStore` may have a file open at a time (redb locks
+/// it); a second `open` fails with [`StoreError::InUse`]. Dropping the store stops the writer
+/// thread and closes the file.
 pub struct LocalStore {
-    db: Database,
+    db: Arc<Database>,
     path: PathBuf,
+    /// The writer thread's queue; `None` only while dropping.
+    queue: Option<Sender<Job>>,
+    writer: Option<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for LocalStore {
@@ -73,9 +81,23 @@ impl std::fmt::Debug for LocalStore {
     }
 }
 
+impl Drop for LocalStore {
+    fn drop(&mut self) {
+        // Closing the queue ends the writer's loop once it has answered what it already took (no
+        // caller can be waiting: every caller borrows the store). Joining makes sure the database
+        // file is closed, and its lock released, when the drop returns.
+        drop(self.queue.take());
+        if let Some(writer) = self.writer.take() {
+            // A writer that panicked already failed its callers (their reply channels closed).
+            let _ = writer.join();
+        }
+    }
+}
+
 impl LocalStore {
     /// Opens the store at `path`, creating the file and its parent directories if needed. After a
     /// crash, redb checks and repairs its allocator state here, which takes longer on large files.
+    /// Starts the store's writer thread.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref();
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -88,7 +110,14 @@ impl LocalStore {
         })?;
         // Files from redb 2's default v2 format are moved to v3, the only one redb 3 reads.
         db.upgrade().map_err(backend)?;
-        let store = Self { db, path: path.to_path_buf() };
+        let db = Arc::new(db);
+        let (queue, jobs) = mpsc::channel::<Job>();
+        let writer_db = Arc::clone(&db);
+        let writer = std::thread::Builder::new()
+            .name("jpki-store-writer".into())
+            .spawn(move || writer_loop(&writer_db, &jobs))
+            .map_err(|e| StoreError::Backend(format!("starting the store writer thread: {e}")))?;
+        let store = Self { db, path: path.to_path_buf(), queue: Some(queue), writer: Some(writer) };
         store.init()?;
         Ok(store)
     }
@@ -130,28 +159,35 @@ impl LocalStore {
         })
     }
 
-    /// Runs `f` in one write transaction, committed durably when `f` says it changed something
-    /// (`(value, true)`) and aborted otherwise, so that read-only outcomes (replays, idempotent
-    /// repeats) cost no fsync. An error aborts too.
-    fn write<T>(&self, f: impl FnOnce(&WriteTransaction) -> Result<(T, bool), StoreError>) -> Result<T, StoreError> {
-        let mut txn = self.db.begin_write().map_err(backend)?;
-        // The default, stated so that nobody weakens it by accident: fsync before commit returns.
-        txn.set_durability(Durability::Immediate);
-        match f(&txn) {
-            Ok((value, true)) => {
-                txn.commit().map_err(backend)?;
-                Ok(value)
-            }
-            Ok((value, false)) => {
-                txn.abort().map_err(backend)?;
-                Ok(value)
-            }
-            Err(e) => {
-                // The original error says more than a failed abort could.
-                let _ = txn.abort();
-                Err(e)
-            }
-        }
+    /// Runs `op` as one atomic, durable operation and returns its value once it is committed.
+    ///
+    /// `op` reports whether it changed something (`(value, true)`). The call goes to the writer
+    /// thread, which runs it, in queue order, in one write transaction together with the calls
+    /// queued meanwhile (up to [`MAX_GROUP`]), and commits that transaction once, with
+    /// [`Durability::Immediate`] (fsync before the commit returns), if any of them changed
+    /// something; otherwise it aborts it, so that a group of read-only outcomes (replays,
+    /// idempotent repeats) costs no fsync. Every call of the group is answered only after that
+    /// commit (or abort) returned, so an `Ok` is always durable, even for a call that changed
+    /// nothing but saw another call's change. The outcome is exactly that of running the calls one
+    /// after the other in queue order.
+    ///
+    /// An `Err` from `op` must not leave its partial writes in the shared transaction: the writer
+    /// then aborts the group and runs again, each in a fresh transaction, the calls before the
+    /// failing one (as one group), then the failing one alone (its error is then the answer), then
+    /// the rest. `op` is therefore `Fn`: it may run more than once, each time from the last
+    /// committed state, and only the run that is committed counts. A failed commit fails every call
+    /// of its group ([`StoreError::Backend`]); none of them is acknowledged.
+    fn write<T, F>(&self, op: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: Fn(&WriteTransaction) -> Result<(T, bool), StoreError> + Send + 'static,
+    {
+        let (reply, answer) = mpsc::sync_channel(1);
+        let job: Job = Box::new(Call { op, value: None, reply });
+        let queue = self.queue.as_ref().ok_or_else(writer_gone)?;
+        queue.send(job).map_err(|_| writer_gone())?;
+        // The writer drops the reply sender without answering only if it panicked.
+        answer.recv().map_err(|_| writer_gone())?
     }
 
     fn read<T>(&self, f: impl FnOnce(&ReadTransaction) -> Result<T, StoreError>) -> Result<T, StoreError> {
@@ -161,7 +197,7 @@ impl LocalStore {
 
     /// One batch of a purge; returns how many items it removed.
     fn purge_challenges(&self, cutoff: i64) -> Result<usize, StoreError> {
-        self.write(|txn| {
+        self.write(move |txn| {
             let mut index = open(txn, CHALLENGE_EXPIRY)?;
             let mut keys = Vec::new();
             for item in index.range::<(i64, &str, &str)>(..(cutoff, "", "")).map_err(backend)? {
@@ -182,7 +218,7 @@ impl LocalStore {
     }
 
     fn purge_verifications(&self, cutoff: i64) -> Result<usize, StoreError> {
-        self.write(|txn| {
+        self.write(move |txn| {
             let mut index = open(txn, VERIFICATION_AGE)?;
             let mut keys = Vec::new();
             for item in index.range::<(i64, &str, &str)>(..(cutoff, "", "")).map_err(backend)? {
@@ -203,7 +239,7 @@ impl LocalStore {
     }
 
     fn purge_watches(&self, cutoff: i64) -> Result<usize, StoreError> {
-        self.write(|txn| {
+        self.write(move |txn| {
             let mut index = open(txn, WATCH_EXPIRY)?;
             let mut keys = Vec::new();
             for item in index.range::<(i64, &str, &str, &str)>(..(cutoff, "", "", "")).map_err(backend)? {
@@ -232,14 +268,16 @@ impl TenantStore for LocalStore {
         tenant.validate()?;
         check_id("challenge id", id)?;
         challenge.validate()?;
-        let t = tenant.as_str();
-        self.write(|txn| {
+        let (tenant, id) = (tenant.as_str().to_owned(), id.to_owned());
+        let expires_at = challenge.expires_at;
+        let slot = encode(&ChallengeSlot::Pending { challenge })?;
+        self.write(move |txn| {
+            let (t, id) = (tenant.as_str(), id.as_str());
             let mut table = open(txn, CHALLENGES)?;
             if table.get((t, id)).map_err(backend)?.is_some() {
                 return Err(StoreError::Duplicate { what: "challenge" });
             }
-            let expires_at = challenge.expires_at;
-            table.insert((t, id), encode(&ChallengeSlot::Pending { challenge })?.as_slice()).map_err(backend)?;
+            table.insert((t, id), slot.as_slice()).map_err(backend)?;
             open(txn, CHALLENGE_EXPIRY)?.insert((expires_at, t, id), ()).map_err(backend)?;
             Ok(((), true))
         })
@@ -248,8 +286,9 @@ impl TenantStore for LocalStore {
     fn consume_challenge(&self, tenant: &TenantId, id: &str, now: i64) -> Result<ConsumeOutcome, StoreError> {
         tenant.validate()?;
         check_id("challenge id", id)?;
-        let t = tenant.as_str();
-        self.write(|txn| {
+        let (tenant, id) = (tenant.as_str().to_owned(), id.to_owned());
+        self.write(move |txn| {
+            let (t, id) = (tenant.as_str(), id.as_str());
             let mut table = open(txn, CHALLENGES)?;
             let found = table.get((t, id)).map_err(backend)?.map(|g| decode::<ChallengeSlot>("challenge", g.value()));
             match found.transpose()? {
@@ -295,14 +334,16 @@ impl TenantStore for LocalStore {
     fn put_verification(&self, tenant: &TenantId, record: VerificationRecord) -> Result<(), StoreError> {
         tenant.validate()?;
         record.validate()?;
-        let t = tenant.as_str();
-        self.write(|txn| {
+        let tenant = tenant.as_str().to_owned();
+        let bytes = encode(&record)?;
+        self.write(move |txn| {
+            let t = tenant.as_str();
             let mut table = open(txn, VERIFICATIONS)?;
             let id = record.id.as_str();
             if table.get((t, id)).map_err(backend)?.is_some() {
                 return Err(StoreError::Duplicate { what: "verification" });
             }
-            table.insert((t, id), encode(&record)?.as_slice()).map_err(backend)?;
+            table.insert((t, id), bytes.as_slice()).map_err(backend)?;
             open(txn, VERIFICATION_AGE)?.insert((record.verified_at, t, id), ()).map_err(backend)?;
             Ok(((), true))
         })
@@ -321,8 +362,10 @@ impl TenantStore for LocalStore {
     fn link(&self, tenant: &TenantId, record: LinkRecord) -> Result<LinkOutcome, StoreError> {
         tenant.validate()?;
         record.validate()?;
-        let t = tenant.as_str();
-        self.write(|txn| {
+        let tenant = tenant.as_str().to_owned();
+        let bytes = encode(&record)?;
+        self.write(move |txn| {
+            let t = tenant.as_str();
             let mut by_cert = open(txn, LINKS_BY_CERT)?;
             let (ca, serial) = (record.certificate.ca_key_id.as_str(), record.certificate.serial.as_str());
             let found = by_cert.get((t, ca, serial)).map_err(backend)?.map(|g| decode::<LinkRecord>("link", g.value()));
@@ -334,7 +377,7 @@ impl TenantStore for LocalStore {
                 };
                 return Ok((outcome, false));
             }
-            by_cert.insert((t, ca, serial), encode(&record)?.as_slice()).map_err(backend)?;
+            by_cert.insert((t, ca, serial), bytes.as_slice()).map_err(backend)?;
             open(txn, LINKS_BY_CUSTOMER)?.insert((t, record.customer_id.as_str(), ca, serial), ()).map_err(backend)?;
             Ok((LinkOutcome::Created(record.clone()), true))
         })
@@ -346,11 +389,13 @@ impl TenantStore for LocalStore {
         if let Some(cert) = certificate {
             cert.validate()?;
         }
-        let t = tenant.as_str();
-        self.write(|txn| {
+        let (tenant, customer_id) = (tenant.as_str().to_owned(), customer_id.to_owned());
+        let certificate = certificate.cloned();
+        self.write(move |txn| {
+            let (t, customer_id) = (tenant.as_str(), customer_id.as_str());
             let mut by_cert = open(txn, LINKS_BY_CERT)?;
             let mut by_customer = open(txn, LINKS_BY_CUSTOMER)?;
-            let certs: Vec<(String, String)> = match certificate {
+            let certs: Vec<(String, String)> = match &certificate {
                 Some(cert) => {
                     let (ca, serial) = (cert.ca_key_id.as_str(), cert.serial.as_str());
                     let found =
@@ -424,9 +469,11 @@ impl TenantStore for LocalStore {
         tenant.validate()?;
         certificate.validate()?;
         check_kind(kind)?;
-        let (t, ca, serial) = (tenant.as_str(), certificate.ca_key_id.as_str(), certificate.serial.as_str());
+        let (tenant, certificate) = (tenant.as_str().to_owned(), certificate.clone());
         let entry = WatchEntry { kind: kind.to_owned(), not_after };
-        self.write(|txn| {
+        let bytes = encode(&entry)?;
+        self.write(move |txn| {
+            let (t, ca, serial) = (tenant.as_str(), certificate.ca_key_id.as_str(), certificate.serial.as_str());
             let mut watch = open(txn, WATCH)?;
             let found = watch.get((t, ca, serial)).map_err(backend)?.map(|g| decode::<WatchEntry>("watch", g.value()));
             let mut expiry = open(txn, WATCH_EXPIRY)?;
@@ -437,8 +484,8 @@ impl TenantStore for LocalStore {
                 }
                 None => {}
             }
-            watch.insert((t, ca, serial), encode(&entry)?.as_slice()).map_err(backend)?;
-            open(txn, WATCHERS)?.insert((ca, serial, t), kind).map_err(backend)?;
+            watch.insert((t, ca, serial), bytes.as_slice()).map_err(backend)?;
+            open(txn, WATCHERS)?.insert((ca, serial, t), entry.kind.as_str()).map_err(backend)?;
             expiry.insert((not_after, t, ca, serial), ()).map_err(backend)?;
             Ok(((), true))
         })
@@ -485,15 +532,19 @@ impl TenantStore for LocalStore {
             tenant.validate()?;
             notice.validate()?;
         }
-        self.write(|txn| {
+        let events = events
+            .into_iter()
+            .map(|(tenant, notice)| Ok((tenant, encode(&notice)?, notice.certificate)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.write(move |txn| {
             let mut log = open(txn, EVENTS)?;
             let mut by_cert = open(txn, EVENT_BY_CERT)?;
             let mut head = open(txn, EVENT_HEAD)?;
             let mut sequences = Vec::with_capacity(events.len());
             let mut appended = false;
-            for (tenant, notice) in &events {
+            for (tenant, notice, certificate) in &events {
                 let t = tenant.as_str();
-                let cert = (t, notice.certificate.ca_key_id.as_str(), notice.certificate.serial.as_str());
+                let cert = (t, certificate.ca_key_id.as_str(), certificate.serial.as_str());
                 let existing = by_cert.get(cert).map_err(backend)?.map(|g| g.value());
                 if let Some(sequence) = existing {
                     sequences.push(sequence);
@@ -501,7 +552,7 @@ impl TenantStore for LocalStore {
                 }
                 let last = head.get(t).map_err(backend)?.map_or(0, |g| g.value());
                 let sequence = last.checked_add(1).ok_or(invalid("sequence", "exhausted"))?;
-                log.insert((t, sequence), encode(notice)?.as_slice()).map_err(backend)?;
+                log.insert((t, sequence), notice.as_slice()).map_err(backend)?;
                 by_cert.insert(cert, sequence).map_err(backend)?;
                 head.insert(t, sequence).map_err(backend)?;
                 sequences.push(sequence);
@@ -545,8 +596,9 @@ impl TenantStore for LocalStore {
         if value.len() > MAX_META_LEN {
             return Err(invalid("meta value", "too long"));
         }
-        self.write(|txn| {
-            open(txn, META)?.insert(key, value).map_err(backend)?;
+        let (key, value) = (key.to_owned(), value.to_vec());
+        self.write(move |txn| {
+            open(txn, META)?.insert(key.as_str(), value.as_slice()).map_err(backend)?;
             Ok(((), true))
         })
     }
@@ -579,4 +631,190 @@ fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
 
 fn decode<T: DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt { what, detail: e.to_string() })
+}
+
+/// Most calls the writer thread puts into one transaction (and one fsync).
+const MAX_GROUP: usize = 256;
+
+/// A queued write call, its closure erased: the writer runs it (possibly more than once) and then
+/// answers it exactly once.
+type Job = Box<dyn Pending>;
+
+trait Pending: Send {
+    /// Runs the operation in `txn`, keeps its value, and says whether it changed something.
+    fn run(&mut self, txn: &WriteTransaction) -> Result<bool, StoreError>;
+    /// Answers the caller with the value of the last run (its transaction has been committed or,
+    /// if nothing changed, aborted).
+    fn succeed(&mut self);
+    /// Answers the caller with an error.
+    fn fail(&mut self, error: StoreError);
+}
+
+struct Call<T, F> {
+    op: F,
+    value: Option<T>,
+    reply: SyncSender<Result<T, StoreError>>,
+}
+
+impl<T, F> Pending for Call<T, F>
+where
+    T: Send,
+    F: Fn(&WriteTransaction) -> Result<(T, bool), StoreError> + Send,
+{
+    fn run(&mut self, txn: &WriteTransaction) -> Result<bool, StoreError> {
+        self.value = None;
+        let (value, changed) = (self.op)(txn)?;
+        self.value = Some(value);
+        Ok(changed)
+    }
+
+    fn succeed(&mut self) {
+        let result = self.value.take().ok_or_else(|| StoreError::Backend("write answered without a result".into()));
+        // The caller waits until answered, so the receiver is alive; nothing to do if not.
+        let _ = self.reply.send(result);
+    }
+
+    fn fail(&mut self, error: StoreError) {
+        let _ = self.reply.send(Err(error));
+    }
+}
+
+fn writer_gone() -> StoreError {
+    StoreError::Backend("the store's writer thread has stopped".into())
+}
+
+/// The writer thread: takes one call, then whatever else is already queued (up to
+/// [`MAX_GROUP`]), and runs them as one group. Ends when the store drops its queue.
+fn writer_loop(db: &Database, jobs: &Receiver<Job>) {
+    let mut group: Vec<Job> = Vec::with_capacity(MAX_GROUP);
+    while let Ok(first) = jobs.recv() {
+        group.push(first);
+        while group.len() < MAX_GROUP {
+            match jobs.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        run_group(db, &mut group);
+        group.clear();
+    }
+}
+
+/// Runs `jobs` in order with the outcome of serial execution, sharing transactions (and fsyncs)
+/// where no call fails, and answers every one.
+fn run_group(db: &Database, jobs: &mut [Job]) {
+    let mut start = 0;
+    while start < jobs.len() {
+        match run_together(db, &mut jobs[start..]) {
+            None => return,
+            // It ran first in a fresh transaction, i.e. on the committed state, exactly as alone,
+            // and the abort dropped whatever it had written: its error is its answer.
+            Some((0, error)) => {
+                jobs[start].fail(error);
+                start += 1;
+            }
+            // Commit the calls before it without it; it then runs first in the next round.
+            Some((failed, _)) => {
+                run_group(db, &mut jobs[start..start + failed]);
+                start += failed;
+            }
+        }
+    }
+}
+
+/// Runs all of `jobs` in one write transaction, commits it (or aborts it when nothing changed)
+/// and answers every job: `None`. When job `i` fails, aborts the transaction and answers none of
+/// them: `Some((i, error))`.
+fn run_together(db: &Database, jobs: &mut [Job]) -> Option<(usize, StoreError)> {
+    let mut txn = match db.begin_write() {
+        Ok(txn) => txn,
+        Err(e) => {
+            fail_all(jobs, &backend(e));
+            return None;
+        }
+    };
+    // The default, stated so that nobody weakens it by accident: fsync before commit returns.
+    txn.set_durability(Durability::Immediate);
+    let mut changed = false;
+    for (i, job) in jobs.iter_mut().enumerate() {
+        match job.run(&txn) {
+            Ok(c) => changed |= c,
+            Err(error) => {
+                // The error says more than a failed abort could.
+                let _ = txn.abort();
+                return Some((i, error));
+            }
+        }
+    }
+    let ended = if changed { txn.commit().map_err(backend) } else { txn.abort().map_err(backend) };
+    match ended {
+        Ok(()) => jobs.iter_mut().for_each(|job| job.succeed()),
+        Err(error) => fail_all(jobs, &error),
+    }
+    None
+}
+
+/// Answers every job with (a copy of) a backend failure that hit them all.
+fn fail_all(jobs: &mut [Job], error: &StoreError) {
+    let message = match error {
+        StoreError::Backend(message) => message.clone(),
+        other => other.to_string(),
+    };
+    for job in jobs {
+        job.fail(StoreError::Backend(message.clone()));
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    /// A job writing meta `key`, failing after the write when `fail` is set.
+    fn job(key: &'static str, fail: bool) -> (Job, mpsc::Receiver<Result<(), StoreError>>) {
+        let (reply, answer) = mpsc::sync_channel(1);
+        let op = move |txn: &WriteTransaction| {
+            open(txn, META)?.insert(key, b"v".as_slice()).map_err(backend)?;
+            if fail { Err(StoreError::Duplicate { what: "challenge" }) } else { Ok(((), true)) }
+        };
+        (Box::new(Call { op, value: None, reply }), answer)
+    }
+
+    #[test]
+    fn a_failing_call_in_a_group_keeps_none_of_its_writes_and_all_of_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(dir.path().join("store.redb")).unwrap();
+        let specs = [("a", false), ("b", true), ("c", false), ("d", false), ("e", true), ("f", true), ("g", false)];
+        let (mut jobs, answers): (Vec<Job>, Vec<_>) = specs.iter().map(|&(key, fail)| job(key, fail)).unzip();
+        run_group(&store.db, &mut jobs);
+        for (&(key, fail), answer) in specs.iter().zip(answers) {
+            let answer = answer.try_recv().expect("every call is answered");
+            assert_eq!(answer.is_err(), fail, "{key}");
+            assert_eq!(store.get_meta(key).unwrap().is_some(), !fail, "{key}");
+        }
+    }
+
+    #[test]
+    fn a_dropped_store_fails_nothing_and_stops_its_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.redb");
+        let store = LocalStore::open(&path).unwrap();
+        store.put_meta("k", b"v").unwrap();
+        drop(store);
+        // The writer is gone and the file closed: it opens again at once.
+        let store = LocalStore::open(&path).unwrap();
+        assert_eq!(store.get_meta("k").unwrap(), Some(b"v".to_vec()));
+    }
+
+    #[test]
+    fn callers_get_a_backend_error_not_a_hang_when_the_writer_is_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(dir.path().join("store.redb")).unwrap();
+        // A writer that dies mid-call (a panic inside redb, say) answers its callers with an error.
+        let answer = store.write(|_txn: &WriteTransaction| -> Result<((), bool), StoreError> { panic!("injected") });
+        assert!(matches!(answer, Err(StoreError::Backend(_))));
+        // Later calls too, and the store still drops.
+        assert!(matches!(store.put_meta("k", b"v"), Err(StoreError::Backend(_))));
+        assert_eq!(store.get_meta("k").unwrap(), None);
+    }
 }

@@ -72,3 +72,55 @@ fn acknowledged_writes_survive_kill_9() {
         ));
     }
 }
+
+/// The same with several writer threads in the writer process, so that `LocalStore` commits their
+/// calls in shared transactions (group commit): every item acknowledged by any thread survives,
+/// and every item that was in flight is either whole or consistent.
+#[test]
+fn acknowledged_writes_of_concurrent_writers_survive_kill_9() {
+    const THREADS: u64 = 6;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("crash/store.redb");
+    let mut acked: BTreeMap<u64, u64> = BTreeMap::new();
+
+    for round in 1..=ROUNDS {
+        let first = round * STRIDE;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_jpki-store-crash-writer"))
+            .arg(&path)
+            .arg(first.to_string())
+            .arg(THREADS.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        for _ in 0..1 + random_below(40 * THREADS) {
+            parse_ack(&lines.next().expect("writer exited early").unwrap(), &mut acked);
+        }
+        std::thread::sleep(Duration::from_micros(random_below(20_000)));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        for line in lines {
+            parse_ack(&line.unwrap(), &mut acked);
+        }
+        let last = *acked.keys().next_back().unwrap();
+        let in_round = acked.range(first..).count();
+        eprintln!("round {round}: killed with {in_round} items acked this round, the last {last}");
+
+        let store = LocalStore::open(&path).unwrap();
+        check_acked(&store, &acked);
+        // Every item of this round that was not acknowledged (in flight in some thread, or not
+        // started): its indexes agree with each other.
+        for n in (first..=last + 2 * THREADS).filter(|n| !acked.contains_key(n)) {
+            check_consistent(&store, n);
+        }
+        let t = tenant_of(first);
+        let c = Challenge {
+            challenge: vec![1],
+            transaction_reference: String::new(),
+            issued_at: BASE,
+            expires_at: BASE + 9,
+        };
+        store.put_challenge(&t, &format!("after{round}"), c).unwrap();
+    }
+}

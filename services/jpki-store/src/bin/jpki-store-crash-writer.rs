@@ -1,9 +1,11 @@
 //! Test helper for `tests/crash.rs` and `tests/redis_crash.rs`: writes to a store until it (or
 //! the Redis server under it) is killed.
 //!
-//! Usage: `jpki-store-crash-writer PATH FIRST` writes to the `LocalStore` file PATH;
-//! `jpki-store-crash-writer redis://HOST:PORT FIRST` writes to a `RedisStore` with prefix `crash:`
-//! and stops at the first error (the test kills the server).
+//! Usage: `jpki-store-crash-writer PATH FIRST [THREADS]` writes to the `LocalStore` file PATH;
+//! `jpki-store-crash-writer redis://HOST:PORT FIRST [THREADS]` writes to a `RedisStore` with prefix
+//! `crash:` and stops at the first error (the test kills the server). With THREADS (default 1)
+//! writer threads, thread k writes items FIRST+k, FIRST+k+THREADS, ..., all concurrently on one
+//! store (so that `LocalStore` commits their calls in shared transactions).
 //!
 //! For n = FIRST, FIRST+1, ... it runs, each in its own committed transaction (or script): put and
 //! consume challenge `c{n}`, put verification `v{n}`, link certificate (ca01, hex n) to customer
@@ -27,10 +29,18 @@ const MAX_ITEMS: u64 = 20_000;
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let (Some(path), Some(first)) = (args.get(1), args.get(2).and_then(|s| s.parse::<u64>().ok())) else {
-        eprintln!("usage: jpki-store-crash-writer PATH|redis://HOST:PORT FIRST");
+        eprintln!("usage: jpki-store-crash-writer PATH|redis://HOST:PORT FIRST [THREADS]");
         return ExitCode::from(2);
     };
-    match run(path, first) {
+    let threads = match args.get(3).map(|s| s.parse::<u64>()) {
+        None => 1,
+        Some(Ok(n)) if n > 0 => n,
+        Some(_) => {
+            eprintln!("THREADS must be a positive number");
+            return ExitCode::from(2);
+        }
+    };
+    match run(path, first, threads) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("jpki-store-crash-writer: {e}");
@@ -39,19 +49,31 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(path: &str, first: u64) -> Result<(), Box<dyn std::error::Error>> {
+fn run(path: &str, first: u64, threads: u64) -> Result<(), Box<dyn std::error::Error>> {
     let store: Box<dyn TenantStore> = if path.starts_with("redis://") {
         Box::new(RedisStore::connect(path, "crash:")?)
     } else {
         Box::new(LocalStore::open(path)?)
     };
     let store = store.as_ref();
-    let mut out = std::io::stdout().lock();
-    for n in first..first + MAX_ITEMS {
-        let sequence = write_item(store, n)?;
+    let step = usize::try_from(threads)?;
+    let result: Result<(), String> = std::thread::scope(|scope| {
+        let writers: Vec<_> = (0..threads)
+            .map(|k| scope.spawn(move || write_items(store, (first + k..first + MAX_ITEMS).step_by(step))))
+            .collect();
+        // The first error is reported (the test kills the process, so errors are rare anyway).
+        writers.into_iter().try_for_each(|w| w.join().unwrap_or_else(|_| Err("writer thread panicked".into())))
+    });
+    Ok(result?)
+}
+
+fn write_items(store: &dyn TenantStore, items: impl Iterator<Item = u64>) -> Result<(), String> {
+    for n in items {
+        let sequence = write_item(store, n).map_err(|e| e.to_string())?;
         // The ack goes out only after every commit of item n returned.
-        writeln!(out, "ack {n} {sequence}")?;
-        out.flush()?;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "ack {n} {sequence}").map_err(|e| e.to_string())?;
+        out.flush().map_err(|e| e.to_string())?;
     }
     Ok(())
 }
