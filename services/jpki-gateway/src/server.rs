@@ -14,8 +14,8 @@ use jpki_store::{DurabilityCheck, LocalStore, RedisStore, RedisStoreConfig, Tena
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::service::interceptor::InterceptedService;
+use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Identity, ServerTlsConfig};
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
@@ -279,7 +279,9 @@ impl Gateway {
         let mut shutdown = draining_receiver;
         let server = tokio::spawn(async move {
             router
-                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+                // TCP_NODELAY: without it, Nagle's algorithm and delayed ACKs hold a response's last
+                // frames for ~40 ms (measured: 44 ms per VerifySignature at one call in flight).
+                .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), async move {
                     let _ = shutdown.wait_for(|draining| *draining).await;
                 })
                 .await
