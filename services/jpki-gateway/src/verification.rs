@@ -3,7 +3,7 @@
 
 use jpki_api::v1;
 use jpki_core::{AuthProofInput, SignatureInput, SignedContent, UnixTime, ValidationReport, Verifier};
-use jpki_store::{CertKey, Challenge, ConsumeOutcome, VerificationKind, VerificationRecord};
+use jpki_store::{CertKey, Challenge, ConsumeOutcome, VerificationKind, VerificationRecord, WatchRequest};
 use tonic::{Request, Response, Status};
 
 use crate::config::now;
@@ -126,6 +126,12 @@ fn verify_signature(verifier: &Verifier, checked: &Checked, at: UnixTime) -> Val
     verifier.verify_signature(&input, at)
 }
 
+/// What to watch after a passed verification: its certificate, notAfter and kind.
+fn watch_request(report: &ValidationReport) -> Option<WatchRequest> {
+    let (certificate, not_after, kind) = identified(report).filter(|_| passed(report))?;
+    Some(WatchRequest { certificate, not_after, kind: kind_name(kind).to_owned() })
+}
+
 /// The certificate a report identified (anchor found), with its notAfter and kind.
 fn identified(report: &ValidationReport) -> Option<(CertKey, i64, Option<jpki_core::CertKind>)> {
     let facts = report.certificate.as_ref()?;
@@ -200,17 +206,9 @@ impl v1::verification_service_server::VerificationService for VerificationApi {
         let at = now();
         let report = self.state.verify(move |verifier| verify_signature(verifier, &checked, at)).await?;
         let stored = record(&report, &verification_id, VerificationKind::Signature, "");
-        let watch = identified(&report).filter(|_| passed(&report));
+        let watch = watch_request(&report);
         let tenant_id = tenant.id.clone();
-        self.state
-            .store(move |store| {
-                store.put_verification(&tenant_id, stored)?;
-                if let Some((key, not_after, kind)) = watch {
-                    store.watch(&tenant_id, &key, not_after, kind_name(kind))?;
-                }
-                Ok(())
-            })
-            .await?;
+        self.state.store(move |store| store.record_verification(&tenant_id, stored, watch)).await?;
         let result = convert::verification_result(&report, verification_id.clone());
         log_outcome("VerifySignature", tenant.id.as_str(), &verification_id, &result);
         let four_fields =
@@ -295,17 +293,15 @@ impl v1::verification_service_server::VerificationService for VerificationApi {
                     VerificationKind::Authentication,
                     &challenge.transaction_reference,
                 );
-                let watch = identified(&report).filter(|_| passed(&report));
+                let watch = watch_request(&report);
                 let tenant_id = tenant.id.clone();
                 let link = self
                     .state
                     .store(move |store| {
-                        store.put_verification(&tenant_id, stored)?;
-                        match watch {
-                            Some((key, not_after, kind)) => {
-                                store.watch(&tenant_id, &key, not_after, kind_name(kind))?;
-                                store.link_by_certificate(&tenant_id, &key)
-                            }
+                        let certificate = watch.as_ref().map(|request| request.certificate.clone());
+                        store.record_verification(&tenant_id, stored, watch)?;
+                        match certificate {
+                            Some(key) => store.link_by_certificate(&tenant_id, &key),
                             None => Ok(None),
                         }
                     })

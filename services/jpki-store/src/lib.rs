@@ -210,7 +210,7 @@ pub use local::{CHALLENGE_PURGE_GRACE_SECS, LocalStore, WATCH_PURGE_GRACE_SECS};
 pub use redis_store::{DEFAULT_PREFIX, DurabilityCheck, DurabilityReport, RedisStore, RedisStoreConfig};
 pub use types::{
     CertKey, Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, RevocationNotice, StoredEvent, TenantId,
-    VerificationKind, VerificationRecord,
+    VerificationKind, VerificationRecord, WatchRequest,
 };
 
 use std::path::PathBuf;
@@ -310,6 +310,22 @@ pub trait TenantStore: Send + Sync {
 
     /// Stores a verification record under `record.id`; [`StoreError::Duplicate`] if the id exists.
     fn put_verification(&self, tenant: &TenantId, record: VerificationRecord) -> Result<(), StoreError>;
+
+    /// Stores a verification record and, when given, watches its certificate, as one atomic,
+    /// durable step where the store can (one commit instead of two). The default runs
+    /// [`TenantStore::put_verification`] then [`TenantStore::watch`].
+    fn record_verification(
+        &self,
+        tenant: &TenantId,
+        record: VerificationRecord,
+        watch: Option<WatchRequest>,
+    ) -> Result<(), StoreError> {
+        self.put_verification(tenant, record)?;
+        match watch {
+            Some(request) => self.watch(tenant, &request.certificate, request.not_after, &request.kind),
+            None => Ok(()),
+        }
+    }
 
     /// This tenant's verification record `id`.
     fn get_verification(&self, tenant: &TenantId, id: &str) -> Result<Option<VerificationRecord>, StoreError>;

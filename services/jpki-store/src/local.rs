@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use crate::types::{check_customer, check_id, check_kind, invalid};
 use crate::{
     CertKey, Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, MAX_META_LEN, RevocationNotice, StoreError,
-    StoredEvent, TenantId, TenantStore, VerificationRecord,
+    StoredEvent, TenantId, TenantStore, VerificationRecord, WatchRequest,
 };
 
 /// How long after `expires_at` a challenge or its used marker is kept. A replay shortly after
@@ -332,19 +332,35 @@ impl TenantStore for LocalStore {
     }
 
     fn put_verification(&self, tenant: &TenantId, record: VerificationRecord) -> Result<(), StoreError> {
+        self.record_verification(tenant, record, None)
+    }
+
+    fn record_verification(
+        &self,
+        tenant: &TenantId,
+        record: VerificationRecord,
+        watch: Option<WatchRequest>,
+    ) -> Result<(), StoreError> {
         tenant.validate()?;
         record.validate()?;
+        let watch = match watch {
+            Some(request) => {
+                request.certificate.validate()?;
+                check_kind(&request.kind)?;
+                let entry = WatchEntry { kind: request.kind, not_after: request.not_after };
+                let bytes = encode(&entry)?;
+                Some((request.certificate, entry, bytes))
+            }
+            None => None,
+        };
         let tenant = tenant.as_str().to_owned();
         let bytes = encode(&record)?;
+        // One transaction, so one commit: the record and the watch entry land together.
         self.write(move |txn| {
-            let t = tenant.as_str();
-            let mut table = open(txn, VERIFICATIONS)?;
-            let id = record.id.as_str();
-            if table.get((t, id)).map_err(backend)?.is_some() {
-                return Err(StoreError::Duplicate { what: "verification" });
+            put_verification_in(txn, &tenant, &record, &bytes)?;
+            if let Some((certificate, entry, entry_bytes)) = &watch {
+                watch_in(txn, &tenant, certificate, entry, entry_bytes)?;
             }
-            table.insert((t, id), bytes.as_slice()).map_err(backend)?;
-            open(txn, VERIFICATION_AGE)?.insert((record.verified_at, t, id), ()).map_err(backend)?;
             Ok(((), true))
         })
     }
@@ -472,23 +488,7 @@ impl TenantStore for LocalStore {
         let (tenant, certificate) = (tenant.as_str().to_owned(), certificate.clone());
         let entry = WatchEntry { kind: kind.to_owned(), not_after };
         let bytes = encode(&entry)?;
-        self.write(move |txn| {
-            let (t, ca, serial) = (tenant.as_str(), certificate.ca_key_id.as_str(), certificate.serial.as_str());
-            let mut watch = open(txn, WATCH)?;
-            let found = watch.get((t, ca, serial)).map_err(backend)?.map(|g| decode::<WatchEntry>("watch", g.value()));
-            let mut expiry = open(txn, WATCH_EXPIRY)?;
-            match found.transpose()? {
-                Some(existing) if existing == entry => return Ok(((), false)),
-                Some(existing) => {
-                    expiry.remove((existing.not_after, t, ca, serial)).map_err(backend)?;
-                }
-                None => {}
-            }
-            watch.insert((t, ca, serial), bytes.as_slice()).map_err(backend)?;
-            open(txn, WATCHERS)?.insert((ca, serial, t), entry.kind.as_str()).map_err(backend)?;
-            expiry.insert((not_after, t, ca, serial), ()).map_err(backend)?;
-            Ok(((), true))
-        })
+        self.write(move |txn| Ok(((), watch_in(txn, &tenant, &certificate, &entry, &bytes)?)))
     }
 
     fn watchers(&self, certificate: &CertKey) -> Result<Vec<(TenantId, String)>, StoreError> {
@@ -763,6 +763,49 @@ fn fail_all(jobs: &mut [Job], error: &StoreError) {
     for job in jobs {
         job.fail(StoreError::Backend(message.clone()));
     }
+}
+
+/// Inserts a verification record (refusing a duplicate id) inside a write transaction.
+fn put_verification_in(
+    txn: &WriteTransaction,
+    tenant: &str,
+    record: &VerificationRecord,
+    bytes: &[u8],
+) -> Result<(), StoreError> {
+    let mut table = open(txn, VERIFICATIONS)?;
+    let id = record.id.as_str();
+    if table.get((tenant, id)).map_err(backend)?.is_some() {
+        return Err(StoreError::Duplicate { what: "verification" });
+    }
+    table.insert((tenant, id), bytes).map_err(backend)?;
+    open(txn, VERIFICATION_AGE)?.insert((record.verified_at, tenant, id), ()).map_err(backend)?;
+    Ok(())
+}
+
+/// Records a watch entry (and the global watchers index) inside a write transaction; returns
+/// whether anything changed (an identical entry is a no-op).
+fn watch_in(
+    txn: &WriteTransaction,
+    tenant: &str,
+    certificate: &CertKey,
+    entry: &WatchEntry,
+    bytes: &[u8],
+) -> Result<bool, StoreError> {
+    let (ca, serial) = (certificate.ca_key_id.as_str(), certificate.serial.as_str());
+    let mut watch = open(txn, WATCH)?;
+    let found = watch.get((tenant, ca, serial)).map_err(backend)?.map(|g| decode::<WatchEntry>("watch", g.value()));
+    let mut expiry = open(txn, WATCH_EXPIRY)?;
+    match found.transpose()? {
+        Some(existing) if existing == *entry => return Ok(false),
+        Some(existing) => {
+            expiry.remove((existing.not_after, tenant, ca, serial)).map_err(backend)?;
+        }
+        None => {}
+    }
+    watch.insert((tenant, ca, serial), bytes).map_err(backend)?;
+    open(txn, WATCHERS)?.insert((ca, serial, tenant), entry.kind.as_str()).map_err(backend)?;
+    expiry.insert((entry.not_after, tenant, ca, serial), ()).map_err(backend)?;
+    Ok(true)
 }
 
 #[cfg(test)]

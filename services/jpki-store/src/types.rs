@@ -142,6 +142,17 @@ pub enum VerificationKind {
     Authentication,
 }
 
+/// A certificate to watch for revocation events, recorded with a verification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchRequest {
+    /// The certificate.
+    pub certificate: CertKey,
+    /// Its notAfter (the entry is purged a while after it).
+    pub not_after: i64,
+    /// Its kind, e.g. `auth_card`.
+    pub kind: String,
+}
+
 /// The outcome of one verification, kept for links and audits.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VerificationRecord {
