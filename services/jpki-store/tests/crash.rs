@@ -20,6 +20,20 @@ const STRIDE: u64 = 1_000_000;
 
 #[test]
 fn acknowledged_writes_survive_kill_9() {
+    kill_rounds(1);
+}
+
+/// The same with several writer threads in the writer process, so that `LocalStore` commits their
+/// calls in shared transactions (group commit): every item acknowledged by any thread survives,
+/// and every item that was in flight is either whole or consistent.
+#[test]
+fn acknowledged_writes_of_concurrent_writers_survive_kill_9() {
+    kill_rounds(6);
+}
+
+/// Runs the writer with `threads` threads, kills it at a random point [`ROUNDS`] times, and
+/// checks the reopened store each time.
+fn kill_rounds(threads: u64) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("crash/store.redb");
     // Acknowledged item number -> its event sequence, over all rounds.
@@ -27,19 +41,17 @@ fn acknowledged_writes_survive_kill_9() {
 
     for round in 1..=ROUNDS {
         let first = round * STRIDE;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_jpki-store-crash-writer"))
-            .arg(&path)
-            .arg(first.to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
+        let mut writer = Command::new(env!("CARGO_BIN_EXE_jpki-store-crash-writer"));
+        writer.arg(&path).arg(first.to_string());
+        if threads > 1 {
+            writer.arg(threads.to_string());
+        }
+        let mut child = writer.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let wanted = 1 + random_below(40);
-        for _ in 0..wanted {
+        for _ in 0..1 + random_below(40 * threads) {
             parse_ack(&lines.next().expect("writer exited early").unwrap(), &mut acked);
         }
-        // Land the kill at a random point of the next item's transactions.
+        // Land the kill at a random point of the next items' transactions.
         std::thread::sleep(Duration::from_micros(random_below(20_000)));
         child.kill().unwrap(); // SIGKILL on Unix
         child.wait().unwrap();
@@ -48,12 +60,14 @@ fn acknowledged_writes_survive_kill_9() {
             parse_ack(&line.unwrap(), &mut acked);
         }
         let last = *acked.keys().next_back().unwrap();
-        eprintln!("round {round}: killed after item {last} ({} acked so far)", acked.len());
+        let in_round = acked.range(first..).count();
+        eprintln!("round {round}: killed with {in_round} items acked this round, the last {last}");
 
         let store = LocalStore::open(&path).unwrap();
         check_acked(&store, &acked);
-        // The item the kill interrupted (and the one after, in case): each index agrees with the others.
-        for n in [last + 1, last + 2] {
+        // Every item of this round that was not acknowledged (in flight in some thread, or not
+        // started): its indexes agree with each other.
+        for n in (first..=last + 2 * threads).filter(|n| !acked.contains_key(n)) {
             check_consistent(&store, n);
         }
         eprintln!("  item {} had {} when killed", last + 1, written_parts(&store, last + 1));
@@ -70,57 +84,5 @@ fn acknowledged_writes_survive_kill_9() {
             store.consume_challenge(&t, &format!("after{round}"), BASE).unwrap(),
             ConsumeOutcome::Consumed(_)
         ));
-    }
-}
-
-/// The same with several writer threads in the writer process, so that `LocalStore` commits their
-/// calls in shared transactions (group commit): every item acknowledged by any thread survives,
-/// and every item that was in flight is either whole or consistent.
-#[test]
-fn acknowledged_writes_of_concurrent_writers_survive_kill_9() {
-    const THREADS: u64 = 6;
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("crash/store.redb");
-    let mut acked: BTreeMap<u64, u64> = BTreeMap::new();
-
-    for round in 1..=ROUNDS {
-        let first = round * STRIDE;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_jpki-store-crash-writer"))
-            .arg(&path)
-            .arg(first.to_string())
-            .arg(THREADS.to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        for _ in 0..1 + random_below(40 * THREADS) {
-            parse_ack(&lines.next().expect("writer exited early").unwrap(), &mut acked);
-        }
-        std::thread::sleep(Duration::from_micros(random_below(20_000)));
-        child.kill().unwrap();
-        child.wait().unwrap();
-        for line in lines {
-            parse_ack(&line.unwrap(), &mut acked);
-        }
-        let last = *acked.keys().next_back().unwrap();
-        let in_round = acked.range(first..).count();
-        eprintln!("round {round}: killed with {in_round} items acked this round, the last {last}");
-
-        let store = LocalStore::open(&path).unwrap();
-        check_acked(&store, &acked);
-        // Every item of this round that was not acknowledged (in flight in some thread, or not
-        // started): its indexes agree with each other.
-        for n in (first..=last + 2 * THREADS).filter(|n| !acked.contains_key(n)) {
-            check_consistent(&store, n);
-        }
-        let t = tenant_of(first);
-        let c = Challenge {
-            challenge: vec![1],
-            transaction_reference: String::new(),
-            issued_at: BASE,
-            expires_at: BASE + 9,
-        };
-        store.put_challenge(&t, &format!("after{round}"), c).unwrap();
     }
 }
