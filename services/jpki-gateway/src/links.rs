@@ -65,31 +65,34 @@ fn link_message(link: &LinkRecord) -> v1::Link {
     }
 }
 
-/// Why a cited verification cannot back a link, as a PreconditionFailure violation type.
-fn unusable(
-    record: Option<&VerificationRecord>,
+/// The certificate and notAfter of a cited verification that can back a link, or why it cannot
+/// (a PreconditionFailure violation type and its description). `field` names the request field.
+fn usable(
+    record: Option<VerificationRecord>,
     expected: VerificationKind,
     max_age: u64,
     now: i64,
-) -> Option<(&'static str, String)> {
+    field: &str,
+) -> Result<(CertKey, i64), Status> {
+    let refuse = |violation: &str, description: &str| precondition_failed(violation, field, description);
     let Some(record) = record else {
-        return Some(("VERIFICATION_UNKNOWN", "no verification with this id for this tenant".to_owned()));
+        return Err(refuse("VERIFICATION_UNKNOWN", "no verification with this id for this tenant"));
     };
     if record.kind != expected {
         let wanted = match expected {
             VerificationKind::Authentication => "an authentication (VerifyAuthProof)",
             VerificationKind::Signature => "a signature (VerifySignature)",
         };
-        return Some(("VERIFICATION_WRONG_KIND", format!("not {wanted} verification")));
+        return Err(refuse("VERIFICATION_WRONG_KIND", &format!("not {wanted} verification")));
     }
-    if !record.passed || record.certificate.is_none() {
-        return Some(("VERIFICATION_NOT_PASSED", "the verification did not pass".to_owned()));
-    }
+    let (true, Some(certificate), Some(not_after)) = (record.passed, record.certificate, record.not_after) else {
+        return Err(refuse("VERIFICATION_NOT_PASSED", "the verification did not pass"));
+    };
     let age = now.saturating_sub(record.verified_at);
     if age > i64::try_from(max_age).unwrap_or(i64::MAX) {
-        return Some(("VERIFICATION_TOO_OLD", format!("verified {age} s ago, at most {max_age} s accepted")));
+        return Err(refuse("VERIFICATION_TOO_OLD", &format!("verified {age} s ago, at most {max_age} s accepted")));
     }
-    None
+    Ok((certificate, not_after))
 }
 
 #[tonic::async_trait]
@@ -116,27 +119,22 @@ impl v1::link_service_server::LinkService for LinkApi {
                 Ok((auth, signature))
             })
             .await?;
-        if let Some((violation, description)) =
-            unusable(auth.as_ref(), VerificationKind::Authentication, settings.auth_verification_max_age_seconds, at)
-        {
-            return Err(precondition_failed(violation, "auth_verification_id", &description));
-        }
-        if let Some(signature) = &signature
-            && let Some((violation, description)) = unusable(
-                signature.as_ref(),
+        let (certificate, not_after) = usable(
+            auth,
+            VerificationKind::Authentication,
+            settings.auth_verification_max_age_seconds,
+            at,
+            "auth_verification_id",
+        )?;
+        if let Some(signature) = signature {
+            usable(
+                signature,
                 VerificationKind::Signature,
                 settings.signature_verification_max_age_seconds,
                 at,
-            )
-        {
-            return Err(precondition_failed(violation, "signature_verification_id", &description));
+                "signature_verification_id",
+            )?;
         }
-        let (Some(auth), Some(not_after)) = (auth.as_ref(), auth.as_ref().and_then(|auth| auth.not_after)) else {
-            return Err(precondition_failed("VERIFICATION_NOT_PASSED", "auth_verification_id", "no certificate"));
-        };
-        let Some(certificate) = auth.certificate.clone() else {
-            return Err(precondition_failed("VERIFICATION_NOT_PASSED", "auth_verification_id", "no certificate"));
-        };
         let record = LinkRecord { customer_id: request.customer_id.clone(), certificate, not_after, linked_at: at };
         let tenant_id = tenant.id.clone();
         let outcome = self

@@ -229,6 +229,8 @@ impl Gateway {
         if let Some(refresher) = &refresher {
             background.push(tokio::spawn(refresher.clone().run(draining_receiver.clone())));
         }
+        // Without refreshed lists nothing changes after the start: a closed channel lets the event
+        // task reconcile once and end.
         let changes = changes.unwrap_or_else(|| tokio::sync::broadcast::channel(1).1);
         background.push(tokio::spawn(crate::events::run(
             store.clone(),
