@@ -8,8 +8,11 @@
 //! - [`store`]: [`CompactList`], a sorted fixed-width index (24 bytes per entry plus a small
 //!   two-level directory) with sub-microsecond lookups;
 //! - [`source`]: [`RevocationStore`], a [`jpki_core::RevocationSource`] holding several lists per
-//!   issuer key, each with its scope, judged for freshness at query time, swapped atomically, and
-//!   protected against replays and rollbacks by cRLNumber.
+//!   issuer key, each with its scope, judged for freshness at query time, swapped atomically,
+//!   protected against replays and rollbacks by cRLNumber, a newer list not yet valid kept pending
+//!   beside the one in use;
+//! - [`changes`]: every change of a certificate's status between two consecutive views (held,
+//!   revoked, released), deltas included.
 //!
 //! No I/O and no clock: callers pass the bytes and the time.
 //!
@@ -36,8 +39,8 @@ pub mod source;
 pub mod store;
 pub mod verify;
 
-pub use changes::{ChangeSet, NewlyRevoked, change_set};
+pub use changes::{ChangeSet, ListedChange, StatusChange, change_set};
 pub use error::LoadError;
 pub use parse::{CrlNumber, ParsedCrl, RawEntry, Scope, parse_crl};
-pub use source::{ListSummary, RevocationStore};
+pub use source::{ListSummary, ListView, RevocationStore};
 pub use store::{CompactList, Entry, ListMeta};

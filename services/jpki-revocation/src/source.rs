@@ -16,6 +16,18 @@
 //!   issuer key and scope whose number is at least the delta's BaseCRLNumber: an entry in the
 //!   delta wins (removeFromCRL releases the certificate), otherwise the complete list answers;
 //!   freshness is then judged on the delta's dates.
+//! - A newer list whose thisUpdate is after the load time does not replace the list in use: it is
+//!   kept pending beside it. Which one answers is judged at query time (the store has no clock):
+//!   for a query at a time before the pending list's thisUpdate, the current list (with its
+//!   delta); at or after it, the pending one. Each (issuer key, scope) therefore holds a few
+//!   views (complete list plus optional delta), each usable from its start (the later thisUpdate
+//!   of its complete list and delta); the view with the highest cRLNumber among those started at
+//!   the query time answers, and when none has started, the earliest (whose answer is then
+//!   `ListNotYetValid`, as for a first list that is not yet valid). A loaded complete list takes
+//!   over the newest delta numbered above it; a loaded delta applies to every held complete list
+//!   at or above its BaseCRLNumber, so that the current and the pending view both get it. A view
+//!   that a newer one has superseded by the load time is dropped at that load: a list that was
+//!   pending stays in memory beside the old one until the first load after its thisUpdate.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -27,25 +39,87 @@ use jpki_core::revocation::{
     UnknownStatusCause,
 };
 
+use crate::changes::{ChangeSet, change_set};
 use crate::error::LoadError;
 use crate::parse::{CrlNumber, Scope};
 use crate::store::{CompactList, Entry, ListMeta};
 
-/// A complete list with, possibly, the delta CRL applied on top of it.
+/// A complete list with, possibly, the delta CRL applied on top of it: what answers for one
+/// issuer key and scope, and what change sets compare.
+#[derive(Clone, Debug)]
+pub struct ListView {
+    /// The complete list.
+    pub complete: Arc<CompactList>,
+    /// The delta CRL applied on top of it, if any.
+    pub delta: Option<Arc<CompactList>>,
+}
+
+impl ListView {
+    /// The list whose dates and number describe the answer: the delta when there is one.
+    pub fn newest(&self) -> &ListMeta {
+        self.delta.as_deref().map_or(self.complete.meta(), CompactList::meta)
+    }
+
+    /// From when the view answers: the later thisUpdate of the complete list and the delta.
+    pub fn starts(&self) -> UnixTime {
+        self.complete.meta().this_update.max(self.newest().this_update)
+    }
+
+    /// Order of views: by the newest cRLNumber, then by the complete list's.
+    fn rank(&self) -> (&CrlNumber, &CrlNumber) {
+        (&self.newest().crl_number, &self.complete.meta().crl_number)
+    }
+}
+
+/// The views of one issuer key and scope, by rank, oldest first; never empty.
 #[derive(Debug)]
 struct Slot {
-    complete: Arc<CompactList>,
-    delta: Option<Arc<CompactList>>,
+    scope: Scope,
+    views: Vec<ListView>,
 }
 
 impl Slot {
-    fn scope(&self) -> &Scope {
-        &self.complete.meta().scope
+    /// Sorts `views` and drops those a newer view supersedes from `at` on (or from their own
+    /// start, which makes them unreachable).
+    fn new(scope: Scope, mut views: Vec<ListView>, at: UnixTime) -> Self {
+        views.sort_by(|a, b| a.rank().cmp(&b.rank()));
+        let mut kept = Vec::with_capacity(views.len());
+        let mut earliest_later: Option<UnixTime> = None;
+        for view in views.into_iter().rev() {
+            let start = view.starts();
+            if earliest_later.is_none_or(|later| later > at.max(start)) {
+                kept.push(view);
+            }
+            earliest_later = Some(earliest_later.map_or(start, |later| later.min(start)));
+        }
+        kept.reverse();
+        Slot { scope, views: kept }
     }
 
-    /// The list whose dates and number describe the answer: the delta when there is one.
-    fn newest(&self) -> &ListMeta {
-        self.delta.as_deref().map_or(self.complete.meta(), CompactList::meta)
+    fn scope(&self) -> &Scope {
+        &self.scope
+    }
+
+    /// The view with the highest rank: what answers once every held list has started.
+    fn newest(&self) -> Option<&ListView> {
+        self.views.last()
+    }
+
+    /// The view answering a query at `at`.
+    fn select(&self, at: UnixTime) -> Option<&ListView> {
+        self.views
+            .iter()
+            .rev()
+            .find(|view| view.starts() <= at)
+            .or_else(|| self.views.iter().min_by_key(|view| view.starts()))
+    }
+
+    fn highest_complete(&self) -> Option<&CrlNumber> {
+        self.views.iter().map(|view| &view.complete.meta().crl_number).max()
+    }
+
+    fn highest(&self) -> Option<&CrlNumber> {
+        self.views.iter().map(|view| &view.newest().crl_number).max()
     }
 }
 
@@ -126,10 +200,44 @@ impl RevocationStore {
         self.insert(list, at)
     }
 
+    /// [`Self::load`], also returning what the list changes (see [`crate::changes`]) against the
+    /// newest view of its issuer key and scope before the load; `None` when there was none.
+    pub fn load_with_changes(
+        &self,
+        label: &str,
+        der: &[u8],
+        at: UnixTime,
+    ) -> Result<(ListSummary, Option<ChangeSet>), LoadError> {
+        let list = CompactList::from_der(label, der, &self.anchors)?;
+        self.insert_with_changes(list, at)
+    }
+
     /// Adds an already built list (see [`CompactList::from_der`], which should be given this
     /// store's anchors), with the same checks as [`Self::load`]. Lets a caller build a list on
     /// another thread and keep the swap short.
     pub fn insert(&self, list: CompactList, at: UnixTime) -> Result<ListSummary, LoadError> {
+        self.insert_views(list, at).map(|(summary, ..)| summary)
+    }
+
+    /// [`Self::insert`], also returning the change set between the newest view of the list's
+    /// issuer key and scope before the insert and the view the list made (for a pending list,
+    /// the view that will answer from its thisUpdate). Both views are taken under the store's
+    /// write lock, so concurrent loads cannot make a change set skip or repeat a change; the
+    /// comparison itself runs after the swap, without any lock.
+    pub fn insert_with_changes(
+        &self,
+        list: CompactList,
+        at: UnixTime,
+    ) -> Result<(ListSummary, Option<ChangeSet>), LoadError> {
+        let (summary, before, after) = self.insert_views(list, at)?;
+        Ok((summary, before.map(|before| change_set(&before, &after))))
+    }
+
+    fn insert_views(
+        &self,
+        list: CompactList,
+        at: UnixTime,
+    ) -> Result<(ListSummary, Option<ListView>, ListView), LoadError> {
         let meta = list.meta();
         if let Some(next_update) = meta.next_update
             && at.0 > next_update.0.saturating_add(self.grace_seconds)
@@ -141,12 +249,17 @@ impl RevocationStore {
         let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         let current = self.current();
         let key = list.meta().issuer_key_id.clone();
+        let scope = list.meta().scope.clone();
         let slots = current.get(&key).map(Vec::as_slice).unwrap_or_default();
-        let existing = slots.iter().find(|slot| slot.scope() == &list.meta().scope);
-        let replacement = match list.meta().delta_base.clone() {
-            None => Self::replace_complete(existing.map(Arc::as_ref), list)?,
-            Some(base) => Self::apply_delta(existing.map(Arc::as_ref), &base, list)?,
+        let existing = slots.iter().find(|slot| slot.scope() == &scope).map(Arc::as_ref);
+        let before = existing.and_then(Slot::newest).cloned();
+        let (after, also) = match list.meta().delta_base.clone() {
+            None => (Self::complete_view(existing, list)?, Vec::new()),
+            Some(base) => Self::delta_views(existing, &base, list)?,
         };
+        let held = existing.map(|slot| slot.views.clone()).unwrap_or_default();
+        let views = held.into_iter().chain(also).chain(std::iter::once(after.clone())).collect();
+        let replacement = Slot::new(scope, views, at);
         let mut next: Snapshot = (*current).clone();
         let per_issuer = next.entry(key).or_default();
         per_issuer.retain(|slot| slot.scope() != replacement.scope());
@@ -157,59 +270,86 @@ impl RevocationStore {
         };
         // A replaced list (hundreds of MB) is freed here, outside the lock, once no reader holds it.
         drop((previous, current));
-        Ok(summary)
+        Ok((summary, before, after))
     }
 
-    fn replace_complete(existing: Option<&Slot>, list: Arc<CompactList>) -> Result<Slot, LoadError> {
+    /// The view a complete list makes: it must be numbered above every held complete list, and
+    /// takes over the newest delta numbered above it (complete and delta lists share one
+    /// numbering).
+    fn complete_view(existing: Option<&Slot>, list: Arc<CompactList>) -> Result<ListView, LoadError> {
         let offered = &list.meta().crl_number;
-        let Some(existing) = existing else { return Ok(Slot { complete: list, delta: None }) };
-        let loaded = &existing.complete.meta().crl_number;
-        if offered <= loaded {
+        let Some(existing) = existing else { return Ok(ListView { complete: list, delta: None }) };
+        if let Some(loaded) = existing.highest_complete().filter(|loaded| offered <= *loaded) {
             return Err(not_newer(&list, loaded));
         }
-        // Complete and delta lists share one numbering: a delta numbered above the new complete
-        // list still adds to it.
-        let delta = existing.delta.clone().filter(|delta| delta.meta().crl_number > *offered);
-        Ok(Slot { complete: list, delta })
+        let delta = existing
+            .views
+            .iter()
+            .filter_map(|view| view.delta.as_ref())
+            .filter(|delta| delta.meta().crl_number > *offered)
+            .max_by(|a, b| a.meta().crl_number.cmp(&b.meta().crl_number))
+            .cloned();
+        Ok(ListView { complete: list, delta })
     }
 
-    fn apply_delta(existing: Option<&Slot>, base: &CrlNumber, delta: Arc<CompactList>) -> Result<Slot, LoadError> {
-        let complete = existing.map(|slot| &slot.complete).filter(|complete| complete.meta().crl_number >= *base);
-        let (Some(existing), Some(complete)) = (existing, complete) else {
+    /// The views a delta makes: one per held complete list numbered at least its BaseCRLNumber
+    /// (the current one and a pending one alike), the one on the highest complete list first.
+    /// It must be numbered above every held list.
+    fn delta_views(
+        existing: Option<&Slot>,
+        base: &CrlNumber,
+        delta: Arc<CompactList>,
+    ) -> Result<(ListView, Vec<ListView>), LoadError> {
+        let mut completes: Vec<&Arc<CompactList>> =
+            existing.map(|slot| slot.views.iter().map(|view| &view.complete).collect()).unwrap_or_default();
+        completes.retain(|complete| complete.meta().crl_number >= *base);
+        completes.sort_by(|a, b| a.meta().crl_number.cmp(&b.meta().crl_number));
+        completes.dedup_by(|a, b| Arc::ptr_eq(a, b));
+        let (Some(existing), Some(highest)) = (existing, completes.pop()) else {
             return Err(LoadError::DeltaWithoutBase {
                 base: base.to_string(),
-                loaded: existing.map(|slot| slot.complete.meta().crl_number.to_string()),
+                loaded: existing.and_then(Slot::highest_complete).map(CrlNumber::to_string),
             });
         };
-        let loaded = existing.newest().crl_number.clone();
-        if delta.meta().crl_number <= loaded {
-            return Err(not_newer(&delta, &loaded));
+        if let Some(loaded) = existing.highest().filter(|loaded| delta.meta().crl_number <= **loaded) {
+            return Err(not_newer(&delta, loaded));
         }
-        Ok(Slot { complete: complete.clone(), delta: Some(delta) })
+        let view = |complete: &Arc<CompactList>| ListView { complete: complete.clone(), delta: Some(delta.clone()) };
+        Ok((view(highest), completes.into_iter().map(view).collect()))
     }
 
     fn current(&self) -> Arc<Snapshot> {
         self.snapshot.read().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
-    /// The complete list in use for an issuer key and scope, e.g. to compute what a new list
-    /// changes before it is inserted.
-    pub fn complete_list(&self, issuer_key_id: &[u8], scope: &Scope) -> Option<Arc<CompactList>> {
+    /// The newest view (complete list plus delta) of an issuer key and scope: the one in use, or
+    /// the pending one that will answer from its thisUpdate.
+    pub fn view(&self, issuer_key_id: &[u8], scope: &Scope) -> Option<ListView> {
         let snapshot = self.current();
         let slots = snapshot.get(issuer_key_id)?;
-        slots.iter().find(|slot| slot.scope() == scope).map(|slot| slot.complete.clone())
+        slots.iter().find(|slot| slot.scope() == scope).and_then(|slot| slot.newest().cloned())
     }
 
-    /// Summaries of every loaded list (complete and delta).
+    /// The complete list of [`Self::view`].
+    pub fn complete_list(&self, issuer_key_id: &[u8], scope: &Scope) -> Option<Arc<CompactList>> {
+        self.view(issuer_key_id, scope).map(|view| view.complete)
+    }
+
+    /// Summaries of every held list (complete and delta, in use or pending), each once.
     pub fn lists(&self) -> Vec<ListSummary> {
         let snapshot = self.current();
-        let mut lists: Vec<ListSummary> = snapshot
+        let mut held: Vec<&Arc<CompactList>> = snapshot
             .values()
             .flatten()
-            .flat_map(|slot| std::iter::once(&slot.complete).chain(slot.delta.as_ref()))
-            .map(|list| ListSummary::of(list))
+            .flat_map(|slot| slot.views.iter())
+            .flat_map(|view| std::iter::once(&view.complete).chain(view.delta.as_ref()))
             .collect();
-        lists.sort_by(|a, b| (&a.issuer_key_id, &a.label).cmp(&(&b.issuer_key_id, &b.label)));
+        held.sort_by_key(|list| Arc::as_ptr(list));
+        held.dedup_by(|a, b| Arc::ptr_eq(a, b));
+        let mut lists: Vec<ListSummary> = held.into_iter().map(|list| ListSummary::of(list)).collect();
+        lists.sort_by(|a, b| {
+            (&a.issuer_key_id, &a.label, &a.crl_number).cmp(&(&b.issuer_key_id, &b.label, &b.crl_number))
+        });
         lists
     }
 }
@@ -238,20 +378,23 @@ impl RevocationSource for RevocationStore {
         let Some(slots) = snapshot.get(query.issuer.key_id()) else {
             return RevocationAnswer::unknown(UnknownStatusCause::NoListForIssuer);
         };
+        // Among the covering lists, one that has started answers before one that has not, then
+        // the latest thisUpdate.
         let covering = slots
             .iter()
             .filter(|slot| covers(slot.scope(), query.distribution_points))
-            .max_by_key(|slot| slot.newest().this_update);
-        let Some(slot) = covering else {
+            .filter_map(|slot| slot.select(query.at))
+            .max_by_key(|view| (view.starts() <= query.at, view.newest().this_update));
+        let Some(view) = covering else {
             return RevocationAnswer::unknown(UnknownStatusCause::NoListForScope);
         };
-        self.slot_answer(slot, query.serial, query.at)
+        self.view_answer(view, query.serial, query.at)
     }
 }
 
 impl RevocationStore {
-    /// The answer of one slot (complete list plus delta) for a serial at a time.
-    fn slot_answer(&self, slot: &Slot, serial: &[u8], at: UnixTime) -> RevocationAnswer {
+    /// The answer of one view (complete list plus delta) for a serial at a time.
+    fn view_answer(&self, slot: &ListView, serial: &[u8], at: UnixTime) -> RevocationAnswer {
         let newest = slot.newest();
         let list = match &slot.delta {
             None => newest.label.clone(),
@@ -299,7 +442,8 @@ impl RevocationStore {
             .get(issuer_key_id)
             .map(|slots| slots.iter().filter(|slot| !slot.scope().only_ca_certs).collect())
             .unwrap_or_default();
-        let answers: Vec<RevocationAnswer> = slots.iter().map(|slot| self.slot_answer(slot, serial, at)).collect();
+        let answers: Vec<RevocationAnswer> =
+            slots.iter().filter_map(|slot| slot.select(at)).map(|view| self.view_answer(view, serial, at)).collect();
         if let Some(revoked) = answers.iter().find(|answer| matches!(answer.status, RevocationStatus::Revoked { .. })) {
             return revoked.clone();
         }

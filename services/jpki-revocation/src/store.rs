@@ -184,6 +184,58 @@ fn build_directory(records: &[Record]) -> (u32, u32, Box<[u32]>) {
     (shift, bits, directory.into_boxed_slice())
 }
 
+/// A serial as a sort key in numeric order: up to 16 bytes as a number, longer ones after every
+/// short one, by length and then bytes (big-endian, no leading zero bytes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum SerialKey<'a> {
+    /// At most 16 bytes.
+    Short(u128),
+    /// Longer: (length, bytes).
+    Long(usize, &'a [u8]),
+}
+
+impl<'a> SerialKey<'a> {
+    fn of(serial: &'a [u8]) -> Self {
+        let serial = jpki_core::der::unsigned_integer_bytes(serial);
+        if serial.len() <= 16 { SerialKey::Short(key_of(serial)) } else { SerialKey::Long(serial.len(), serial) }
+    }
+
+    /// Lowercase hex without leading zero bytes.
+    pub(crate) fn to_hex(self) -> String {
+        match self {
+            SerialKey::Short(key) => hex::encode(jpki_core::der::unsigned_integer_bytes(&key.to_be_bytes())),
+            SerialKey::Long(_, bytes) => hex::encode(bytes),
+        }
+    }
+}
+
+/// [`CompactList::ordered`]: the main table and the sorted side table merged; on a serial in both
+/// (a duplicate entry with a date outside the main table's range), the main table's entry, as
+/// [`CompactList::lookup`] answers.
+pub(crate) struct Ordered<'a> {
+    main: std::iter::Peekable<std::slice::Iter<'a, Record>>,
+    side: std::iter::Peekable<std::vec::IntoIter<(SerialKey<'a>, Entry)>>,
+}
+
+impl<'a> Iterator for Ordered<'a> {
+    type Item = (SerialKey<'a>, Entry);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let main = self.main.peek().map(|record| SerialKey::Short(record.key()));
+        let side = self.side.peek().map(|(key, _)| *key);
+        match (main, side) {
+            (Some(main), Some(side)) if side < main => self.side.next(),
+            (Some(main), side) => {
+                if side == Some(main) {
+                    self.side.next();
+                }
+                self.main.next().map(|record| (main, record.entry()))
+            }
+            (None, _) => self.side.next(),
+        }
+    }
+}
+
 /// An immutable, indexed CRL. Build it with [`CompactList::from_der`].
 #[derive(Debug)]
 pub struct CompactList {
@@ -278,6 +330,15 @@ impl CompactList {
             .binary_search_by(|probe| (probe.high, probe.low).cmp(&(high, low)))
             .ok()
             .and_then(|offset| range.get(offset))
+    }
+
+    /// Every entry in numeric serial order, without allocating per entry: the main table merged
+    /// with the (small) side table. Change sets walk two lists this way side by side.
+    pub(crate) fn ordered(&self) -> Ordered<'_> {
+        let mut side: Vec<(SerialKey<'_>, Entry)> =
+            self.side.iter().map(|(serial, entry)| (SerialKey::of(serial), *entry)).collect();
+        side.sort_by_key(|(key, _)| *key);
+        Ordered { main: self.records.iter().peekable(), side: side.into_iter().peekable() }
     }
 
     /// Every entry, in key order (main table, then side table). For tests and diagnostics.
