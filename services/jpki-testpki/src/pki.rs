@@ -573,6 +573,26 @@ impl TestPki {
         self.bad_cases.iter().find(|b| b.kind == kind)
     }
 
+    /// Issues a good end-entity certificate of `kind` from its generation-2 anchor for a public key
+    /// the caller brings (DER SubjectPublicKeyInfo, e.g. an external test vector's key), with
+    /// `extra` extensions appended after the profile's. The serial and subject derive from `label`;
+    /// a signing certificate carries the bad cases' four fields. No private key is kept.
+    pub fn issue_for_public_key(
+        &self,
+        kind: CertKind,
+        label: &str,
+        spki: Vec<u8>,
+        extra: Vec<Extension>,
+    ) -> Result<Vec<u8>> {
+        let ca = self.ca(kind, 2).ok_or_else(|| Error::Invalid(format!("no CA {} g2", kind.slug())))?;
+        let fields = bad_case_fields()?;
+        let label = format!("external/{label}");
+        let mut spec = EeSpec::good(self.seed, label, kind, &fields, "Tokyo", "Chiyoda-ku");
+        spec.extra = extra;
+        let serial = derive_serial(self.seed, &spec.label, false);
+        ee_certificate(ca, &spec, spki, serial)
+    }
+
     /// Issues a CRL from `ca` (an anchor or the foreign CA) with caller-chosen dates.
     pub fn issue_crl(
         &self,
@@ -683,9 +703,25 @@ fn build_self_signed_ca(
 fn issue(seed: u64, ca: &Ca, spec: EeSpec<'_>) -> Result<IssuedCert> {
     let key = derive_key(seed, &spec.label, spec.key_bits)?;
     let spki = keys::spki_der(&key.to_public_key())?;
-    let ski = keys::key_id_from_spki(&spki)?;
     let serial = derive_serial(seed, &spec.label, spec.high_bit_serial);
-    let mut b = CertificateBuilder::new(serial.clone(), spec.subject, spec.not_before, spec.not_after, spki)
+    let cert_der = ee_certificate(ca, &spec, spki, serial.clone())?;
+    Ok(IssuedCert {
+        label: spec.label,
+        kind: spec.kind,
+        issuer_label: ca.label.clone(),
+        key,
+        cert_der,
+        serial,
+        policy_oid: spec.policy.to_owned(),
+        not_before: spec.not_before,
+        not_after: spec.not_after,
+    })
+}
+
+/// The end-entity certificate of `spec` for the subject key `spki`, signed by `ca`.
+fn ee_certificate(ca: &Ca, spec: &EeSpec<'_>, spki: Vec<u8>, serial: Vec<u8>) -> Result<Vec<u8>> {
+    let ski = keys::key_id_from_spki(&spki)?;
+    let mut b = CertificateBuilder::new(serial, spec.subject.clone(), spec.not_before, spec.not_after, spki)
         .signature_hash(spec.signature_hash)
         .extension(ext::key_usage(spec.key_usage, true));
     if spec.basic_constraints_ca {
@@ -700,21 +736,10 @@ fn issue(seed: u64, ca: &Ca, spec: EeSpec<'_>) -> Result<IssuedCert> {
         .extension(ext::crl_distribution_point_dir(&spec.crl_dp)?)
         .extension(ext::authority_key_identifier(ca.key_id()))
         .extension(ext::subject_key_identifier(&ski));
-    for e in spec.extra {
-        b = b.extension(e);
+    for e in &spec.extra {
+        b = b.extension(e.clone());
     }
-    let cert_der = b.sign(ca.issuer())?;
-    Ok(IssuedCert {
-        label: spec.label,
-        kind: spec.kind,
-        issuer_label: ca.label.clone(),
-        key,
-        cert_der,
-        serial,
-        policy_oid: spec.policy.to_owned(),
-        not_before: spec.not_before,
-        not_after: spec.not_after,
-    })
+    b.sign(ca.issuer())
 }
 
 /// Upper-case hex without separators.
