@@ -30,6 +30,13 @@ pub enum AnchorError {
     /// basicConstraints does not say cA, or keyUsage lacks keyCertSign.
     #[error("trust anchor is not a CA certificate (basicConstraints cA and keyCertSign required)")]
     NotCa,
+    /// The anchor carries a critical extendedKeyUsage: JPKI roots have none, and a restriction of
+    /// the key to purposes the verifier cannot check would be ignored.
+    #[error("trust anchor has a critical extendedKeyUsage ({purposes:?})")]
+    CriticalExtendedKeyUsage {
+        /// The KeyPurposeIds listed, dotted.
+        purposes: Vec<String>,
+    },
     /// The self-signature does not verify.
     #[error("trust anchor's self-signature does not verify")]
     SelfSignatureInvalid,
@@ -44,6 +51,9 @@ impl TrustAnchor {
         let can_sign_certificates = certificate.key_usage.is_none_or(|usage| usage.key_cert_sign);
         if !certificate.is_ca || !can_sign_certificates {
             return Err(AnchorError::NotCa);
+        }
+        if let Some(purposes) = &certificate.critical_extended_key_usage {
+            return Err(AnchorError::CriticalExtendedKeyUsage { purposes: purposes.clone() });
         }
         let hash = policy
             .check_rsa_signature_oid(

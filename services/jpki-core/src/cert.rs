@@ -82,6 +82,9 @@ pub struct ParsedCertificate {
     pub policies: Vec<String>,
     /// The first critical extension the core does not process.
     pub unknown_critical_extension: Option<String>,
+    /// The KeyPurposeIds (dotted) of an extendedKeyUsage marked critical; `None` when absent or
+    /// non-critical (advisory only, RFC 5280 4.2.1.12).
+    pub critical_extended_key_usage: Option<Vec<String>>,
     /// cRLDistributionPoints DirName fullNames, raw DER.
     pub crl_distribution_points: Vec<Vec<u8>>,
     /// The four fields, if the subjectAltName carries them.
@@ -154,6 +157,7 @@ impl ParsedCertificate {
             is_ca: false,
             policies: Vec::new(),
             unknown_critical_extension: None,
+            critical_extended_key_usage: None,
             crl_distribution_points: Vec::new(),
             four_fields: None,
         };
@@ -207,6 +211,9 @@ impl ParsedCertificate {
             ParsedExtension::SubjectAlternativeName(_) => {
                 self.four_fields = four_fields::extract(extension.value);
             }
+            ParsedExtension::ExtendedKeyUsage(_) if extension.critical => {
+                self.critical_extended_key_usage = Some(extended_key_purposes(extension.value)?);
+            }
             ParsedExtension::IssuerAlternativeName(_) | ParsedExtension::ExtendedKeyUsage(_) => {}
             ParsedExtension::ParseError { .. } => return Err(malformed(None)),
             _ => {}
@@ -226,13 +233,24 @@ impl ParsedCertificate {
     }
 }
 
+/// The KeyPurposeIds of an extendedKeyUsage value (`SEQUENCE SIZE (1..MAX) OF OBJECT IDENTIFIER`),
+/// dotted, in encoded order; x509-parser has already checked the encoding.
+fn extended_key_purposes(value: &[u8]) -> Result<Vec<String>, FailureReason> {
+    let sequence = der::parse_single(value, false).map_err(|_| malformed(None))?;
+    let mut reader = sequence.reader(false);
+    let mut purposes = Vec::new();
+    while !reader.is_empty() {
+        let element = reader.read(tag::OID).map_err(|_| malformed(None))?;
+        purposes.push(der::oid_to_string(element.contents).ok_or_else(|| malformed(None))?);
+    }
+    Ok(purposes)
+}
+
 /// The signed structures [`check_signed_envelope`] knows.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Envelope {
     /// X.509 Certificate: tbsCertificate starts with `[0] version`, serialNumber, signature.
     Certificate,
-    /// CertificateList: tbsCertList starts with `version` (optional INTEGER), signature.
-    CertificateList,
 }
 
 /// Strict DER check of the bytes of a signed X.509 structure that its signature does not cover.
@@ -275,9 +293,6 @@ pub(crate) fn check_signed_envelope(der: &[u8], envelope: Envelope) -> Result<()
         Envelope::Certificate => {
             signed_reader.read_optional(tag::CONTEXT_0).map_err(at)?; // [0] version
             signed_reader.read(tag::INTEGER).map_err(at)?; // serialNumber
-        }
-        Envelope::CertificateList => {
-            signed_reader.read_optional(tag::INTEGER).map_err(at)?; // version
         }
     }
     let inner_algorithm = signed_reader.read(tag::SEQUENCE).map_err(at)?;

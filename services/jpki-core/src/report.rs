@@ -170,6 +170,13 @@ pub enum FailureReason {
         /// When the challenge was issued; the proof cannot be older.
         challenge_issued_at: UnixTime,
     },
+    /// The certificate is listed with certificateHold: suspended, and the suspension can be lifted,
+    /// so (as EN 319 102-1 in EU DSS) the answer may change later. The list that says so is the
+    /// report's `revocation` provenance.
+    CertificateOnHold {
+        /// revocationDate of the hold entry: since when the certificate is suspended.
+        held_since: UnixTime,
+    },
     /// The certificate's notBefore is after the validation time.
     CertificateNotYetValid {
         /// The certificate's notBefore.
@@ -228,6 +235,12 @@ pub enum FailureReason {
         /// The extension's OID, dotted.
         oid: String,
     },
+    /// A critical extendedKeyUsage: it restricts the key to its purposes (RFC 5280 4.2.1.12),
+    /// JPKI's profile has none, and no listed purpose can be checked against it.
+    CriticalExtendedKeyUsage {
+        /// The KeyPurposeIds listed, dotted.
+        purposes: Vec<String>,
+    },
     /// A hash algorithm below the policy (SHA-1).
     HashAlgorithmRejected {
         /// Algorithm name or OID.
@@ -274,6 +287,7 @@ impl FailureReason {
             R::SignatureInvalid => SubIndication::SigCryptoFailure,
             R::Revoked { .. } => SubIndication::RevokedNoPoe,
             R::RevokedBeforeProof { .. } => SubIndication::Revoked,
+            R::CertificateOnHold { .. } => SubIndication::TryLater,
             R::CertificateNotYetValid { .. } => SubIndication::NotYetValid,
             R::CertificateExpired { .. } | R::AnchorOutsideValidity { .. } => SubIndication::OutOfBoundsNoPoe,
             R::NoAnchorVerifiesCertificate { .. } => SubIndication::NoCertificateChainFound,
@@ -283,7 +297,8 @@ impl FailureReason {
             | R::PolicyNotAccepted { .. }
             | R::KeyUsageNotPermitted { .. }
             | R::EndEntityIsCa
-            | R::UnknownCriticalExtension { .. } => SubIndication::ChainConstraintsFailure,
+            | R::UnknownCriticalExtension { .. }
+            | R::CriticalExtendedKeyUsage { .. } => SubIndication::ChainConstraintsFailure,
             R::HashAlgorithmRejected { .. } | R::UnsupportedAlgorithm { .. } | R::KeyTooSmall { .. } => {
                 SubIndication::CryptoConstraintsFailure
             }
@@ -299,13 +314,7 @@ impl FailureReason {
     /// Whether the same request may pass if retried later without changes: true when revocation
     /// data is missing or stale, or the certificate is only on hold.
     pub fn retry_may_help(&self) -> bool {
-        match self {
-            FailureReason::RevocationStatusUnknown { .. } => true,
-            FailureReason::Revoked { reason, .. } | FailureReason::RevokedBeforeProof { reason, .. } => {
-                *reason == Some(RevocationReason::CertificateHold)
-            }
-            _ => false,
-        }
+        matches!(self, FailureReason::RevocationStatusUnknown { .. } | FailureReason::CertificateOnHold { .. })
     }
 
     /// The machine-readable code, as serialised in the `code` field.
@@ -325,6 +334,7 @@ impl FailureReason {
             R::SignatureInvalid => "SIGNATURE_INVALID",
             R::Revoked { .. } => "REVOKED",
             R::RevokedBeforeProof { .. } => "REVOKED_BEFORE_PROOF",
+            R::CertificateOnHold { .. } => "CERTIFICATE_ON_HOLD",
             R::CertificateNotYetValid { .. } => "CERTIFICATE_NOT_YET_VALID",
             R::CertificateExpired { .. } => "CERTIFICATE_EXPIRED",
             R::AnchorOutsideValidity { .. } => "ANCHOR_OUTSIDE_VALIDITY",
@@ -337,6 +347,7 @@ impl FailureReason {
             R::KeyUsageNotPermitted { .. } => "KEY_USAGE_NOT_PERMITTED",
             R::EndEntityIsCa => "END_ENTITY_IS_CA",
             R::UnknownCriticalExtension { .. } => "UNKNOWN_CRITICAL_EXTENSION",
+            R::CriticalExtendedKeyUsage { .. } => "CRITICAL_EXTENDED_KEY_USAGE",
             R::HashAlgorithmRejected { .. } => "HASH_ALGORITHM_REJECTED",
             R::UnsupportedAlgorithm { .. } => "UNSUPPORTED_ALGORITHM",
             R::KeyTooSmall { .. } => "KEY_TOO_SMALL",

@@ -17,7 +17,7 @@ use crate::report::{
     AlgorithmUse, CertificateFacts, Check, FailureReason, InputPart, Operation, SignatureFacts, SignatureFormat,
     ValidationReport,
 };
-use crate::revocation::{CertId, RevocationQuery, RevocationSource, RevocationStatus};
+use crate::revocation::{CertId, RevocationQuery, RevocationReason, RevocationSource, RevocationStatus};
 use crate::time::UnixTime;
 
 /// Configuration of one certificate kind.
@@ -497,6 +497,11 @@ impl Verifier {
         if let Some(oid) = &certificate.unknown_critical_extension {
             return Err(FailureReason::UnknownCriticalExtension { oid: oid.clone() });
         }
+        // A critical extendedKeyUsage limits the key to its purposes; JPKI's profile defines none
+        // for document signing or user authentication, so whatever it lists cannot be checked.
+        if let Some(purposes) = &certificate.critical_extended_key_usage {
+            return Err(FailureReason::CriticalExtendedKeyUsage { purposes: purposes.clone() });
+        }
         if certificate.is_ca {
             return Err(FailureReason::EndEntityIsCa);
         }
@@ -557,6 +562,11 @@ impl Verifier {
             RevocationStatus::Good => {
                 report.record(Check::Revocation, true);
                 Ok(())
+            }
+            // A suspension can be lifted, so it is not a revocation (EN 319 102-1 as EU DSS applies
+            // it): TRY_LATER, even when it predates the challenge.
+            RevocationStatus::Revoked { revoked_at, reason: Some(RevocationReason::CertificateHold) } => {
+                Err((Check::Revocation, FailureReason::CertificateOnHold { held_since: revoked_at }))
             }
             RevocationStatus::Revoked { revoked_at, reason } => Err((
                 Check::Revocation,

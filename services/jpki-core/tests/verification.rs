@@ -361,11 +361,11 @@ fn revocation_outcomes() {
     let report = fixture.verifier.verify_signature(&input, time("2026-05-09T00:00:00Z"));
     assert_result(&report, SubIndication::TryLater, "REVOCATION_STATUS_UNKNOWN");
 
-    // A hold may be released: retrying later may help.
+    // A hold may be released: TRY_LATER, retrying later may help (tests/hold.rs has the details).
     let hold = holder.signing().crl_entry(common::offset(revoked_at)).reason(ReasonCode::CertificateHold);
     fixture.publish(ca, time("2026-05-12T00:00:00Z"), time("2026-06-12T00:00:00Z"), 3, &[hold]);
     let report = fixture.verifier.verify_signature(&input, at());
-    assert_result(&report, SubIndication::RevokedNoPoe, "REVOKED");
+    assert_result(&report, SubIndication::TryLater, "CERTIFICATE_ON_HOLD");
     assert!(report.retry_may_help);
 
     // A proof whose challenge was issued after the revocation: definitely revoked.

@@ -609,7 +609,7 @@ async fn revoked_holders_give_revoked_and_revoked_no_poe() {
 
     // A hold may be released: retrying may help.
     let result = verify(&mut client, raw_over(&h06.signing_signer(), FORM)).await;
-    check("suspended signing certificate", &result, (Indeterminate, S::RevokedNoPoe, "REVOKED"));
+    check("suspended signing certificate", &result, (Indeterminate, S::TryLater, "CERTIFICATE_ON_HOLD"));
     assert!(result.retry_may_help, "{result:#?}");
 
     // A proof over a challenge issued after the revocation: certainly made after it.
