@@ -1,13 +1,17 @@
 //! One fetch per interval across replicas, through Redis.
 //!
-//! Per list, a replica that wants to fetch takes a lease: `INCR` gives it a fencing token, `SET
-//! lock token NX PX lease` makes it the leader until the lease runs out. The leader fetches from
-//! the CA only if nobody checked within the interval, writes the list to Redis in chunks (a
-//! 400 MB list must be neither one value nor one blocking command), and publishes it with a script
-//! that succeeds only while the lock still holds its token and its token is newer than the one
-//! published: a leader frozen past its lease cannot publish when it wakes. Followers are notified
-//! by pub/sub (and poll as a fallback), download the chunks, check their hash, and check the CA's
-//! signature themselves: Redis is not trusted to vouch for a list.
+//! Per configured source, a replica that wants to fetch takes a lease: `INCR` gives it a fencing
+//! token, `SET lock token NX PX lease` makes it the leader until the lease runs out. The leader
+//! fetches from the CA only if nobody checked within the interval. A source may hold several
+//! lists (partitions of one issuer, CA generations), each with its own cRLNumber sequence (issuer
+//! key and scope, [`crate::ledger::sequence_id`]): the leader writes each list to Redis in chunks
+//! (a 400 MB list must be neither one value nor one blocking command) and publishes it under its
+//! sequence with a script that succeeds only while the lock still holds its token and no higher
+//! number is published there; then it publishes the source's record (validators, check time, the
+//! sequences) with a script that also requires its token to be newer than the record's: a leader
+//! frozen past its lease cannot publish when it wakes. Followers are notified by pub/sub (and
+//! poll as a fallback), download every sequence's list they do not hold, check its hash, and check
+//! the CA's signature themselves: Redis is not trusted to vouch for a list.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -72,11 +76,30 @@ pub struct Lease {
     pub fence: u64,
 }
 
-/// What is published for a list.
+/// What is published for a configured source (one configured list name): when it was last
+/// checked, the validators of that check, and the cRLNumber sequences the source holds.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Published {
     /// Token of the leader that published it.
     pub fence: u64,
+    /// ETag from the CA.
+    pub etag: Option<String>,
+    /// Last-Modified from the CA.
+    pub last_modified: Option<String>,
+    /// When a leader last asked the CA (seconds since the epoch), whether or not it changed.
+    pub checked_at: i64,
+    /// The sequences ([`crate::ledger::sequence_id`]) whose lists came from this source; each is
+    /// published on its own ([`PublishedList`]).
+    pub lists: Vec<String>,
+}
+
+/// What is published for one cRLNumber sequence (issuer key and scope): the newest list.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PublishedList {
+    /// Token of the leader that published it (of the source named in `source`).
+    pub fence: u64,
+    /// The configured list name whose source it came from.
+    pub source: String,
     /// cRLNumber, decimal (informative: every replica checks the list itself).
     pub number: String,
     /// cRLNumber, big-endian hex: the floor below which no leader may publish.
@@ -85,25 +108,36 @@ pub struct Published {
     pub chunks: u64,
     /// SHA-256 of the DER, hex.
     pub sha256: String,
-    /// ETag from the CA.
-    pub etag: Option<String>,
-    /// Last-Modified from the CA.
-    pub last_modified: Option<String>,
-    /// When a leader last asked the CA (seconds since the epoch), whether or not it changed.
-    pub checked_at: i64,
+    /// Key prefix of the chunks (`…:I` for chunk I).
+    pub data: String,
 }
 
-const PUBLISH: &str = r#"
--- KEYS[1] lock, KEYS[2] current; ARGV: fence, number, chunks, sha256, etag, last_modified, now, data prefix, channel, list, number_hex
+const PUBLISH_LIST: &str = r#"
+-- KEYS[1] source lock, KEYS[2] sequence record; ARGV: fence, number, number_hex, chunks, sha256, data prefix, source
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local old_hex = redis.call('HGET', KEYS[2], 'number_hex') or ''
+if #old_hex > #ARGV[3] or (#old_hex == #ARGV[3] and old_hex > ARGV[3]) then return -1 end
+local old_data = redis.call('HGET', KEYS[2], 'data')
+local old_chunks = tonumber(redis.call('HGET', KEYS[2], 'chunks') or '0')
+for i = 0, tonumber(ARGV[4]) - 1 do redis.call('PERSIST', ARGV[6] .. i) end
+redis.call('HSET', KEYS[2], 'fence', ARGV[1], 'number', ARGV[2], 'number_hex', ARGV[3], 'chunks', ARGV[4],
+  'sha256', ARGV[5], 'data', ARGV[6], 'source', ARGV[7])
+if old_data and old_data ~= ARGV[6] then for i = 0, old_chunks - 1 do redis.call('DEL', old_data .. i) end end
+return 1
+"#;
+
+const PUBLISH_SOURCE: &str = r#"
+-- KEYS[1] lock, KEYS[2] source record; ARGV: fence, etag, last_modified, checked_at, lists, channel, name, legacy data prefix
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 local old = tonumber(redis.call('HGET', KEYS[2], 'fence') or '0')
 if old >= tonumber(ARGV[1]) then return 0 end
-local old_chunks = tonumber(redis.call('HGET', KEYS[2], 'chunks') or '0')
-for i = 0, tonumber(ARGV[3]) - 1 do redis.call('PERSIST', ARGV[8] .. ARGV[1] .. ':' .. i) end
-redis.call('HSET', KEYS[2], 'fence', ARGV[1], 'number', ARGV[2], 'chunks', ARGV[3], 'sha256', ARGV[4],
-  'etag', ARGV[5], 'last_modified', ARGV[6], 'checked_at', ARGV[7], 'number_hex', ARGV[11])
-if old > 0 then for i = 0, old_chunks - 1 do redis.call('DEL', ARGV[8] .. old .. ':' .. i) end end
-redis.call('PUBLISH', ARGV[9], ARGV[10])
+-- The previous format kept one list per name in the record, its chunks under the name.
+local legacy = tonumber(redis.call('HGET', KEYS[2], 'chunks') or '0')
+if old > 0 then for i = 0, legacy - 1 do redis.call('DEL', ARGV[8] .. old .. ':' .. i) end end
+redis.call('HDEL', KEYS[2], 'number', 'number_hex', 'chunks', 'sha256')
+redis.call('HSET', KEYS[2], 'fence', ARGV[1], 'etag', ARGV[2], 'last_modified', ARGV[3], 'checked_at', ARGV[4],
+  'lists', ARGV[5])
+redis.call('PUBLISH', ARGV[6], ARGV[7])
 return 1
 "#;
 
@@ -144,8 +178,8 @@ impl Coordinator {
         format!("{}crl:{list}:{part}", self.config.prefix)
     }
 
-    fn data_prefix(&self, list: &str) -> String {
-        self.key(list, "data:")
+    fn sequence_key(&self, sequence: &str) -> String {
+        format!("{}crl:seq:{sequence}:current", self.config.prefix)
     }
 
     /// The pub/sub channel carrying names of newly published lists.
@@ -187,7 +221,8 @@ impl Coordinator {
         Ok(())
     }
 
-    /// What is published for a list, if anything.
+    /// What is published for a source, if anything. A record of the previous format (one list
+    /// per name) reads with no sequences: its list is fetched again by the next leader.
     pub async fn published(&self, list: &str) -> Result<Option<Published>, CoordinationError> {
         let mut connection = self.connection.clone();
         let fields: HashMap<String, String> = connection.hgetall(self.key(list, "current")).await?;
@@ -198,13 +233,30 @@ impl Coordinator {
         let text = |name: &str| fields.get(name).filter(|value| !value.is_empty()).cloned();
         Ok(Some(Published {
             fence: u64::try_from(number("fence")).unwrap_or(0),
-            number: text("number").unwrap_or_default(),
-            number_hex: text("number_hex").unwrap_or_default(),
-            chunks: u64::try_from(number("chunks")).unwrap_or(0),
-            sha256: text("sha256").unwrap_or_default(),
             etag: text("etag"),
             last_modified: text("last_modified"),
             checked_at: number("checked_at"),
+            lists: text("lists").map(|lists| lists.split(' ').map(str::to_owned).collect()).unwrap_or_default(),
+        }))
+    }
+
+    /// What is published for a cRLNumber sequence, if anything.
+    pub async fn published_list(&self, sequence: &str) -> Result<Option<PublishedList>, CoordinationError> {
+        let mut connection = self.connection.clone();
+        let fields: HashMap<String, String> = connection.hgetall(self.sequence_key(sequence)).await?;
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        let number = |name: &str| fields.get(name).and_then(|value| value.parse::<u64>().ok()).unwrap_or(0);
+        let text = |name: &str| fields.get(name).cloned().unwrap_or_default();
+        Ok(Some(PublishedList {
+            fence: number("fence"),
+            source: text("source"),
+            number: text("number"),
+            number_hex: text("number_hex"),
+            chunks: number("chunks"),
+            sha256: text("sha256"),
+            data: text("data"),
         }))
     }
 
@@ -221,57 +273,76 @@ impl Coordinator {
         Ok(done == 1)
     }
 
-    /// Writes a list in chunks and publishes it; `false` when the lease was lost (nothing is
-    /// published, and the orphaned chunks expire).
-    pub async fn publish(
+    /// Writes one list of `list`'s source in chunks and publishes it under its sequence; `false`
+    /// when the lease was lost or a list numbered higher is already published there (nothing is
+    /// published, and the orphaned chunks expire). `number_hex` is the cRLNumber, big-endian hex
+    /// without leading zero bytes.
+    pub async fn publish_list(
         &self,
         list: &str,
+        sequence: &str,
         lease: Lease,
         der: &[u8],
-        published: &Published,
+        number: &str,
+        number_hex: &str,
     ) -> Result<bool, CoordinationError> {
         let mut connection = self.connection.clone();
-        let prefix = self.data_prefix(list);
+        let prefix = format!("{}crl:seq:{sequence}:data:{list}:{}:", self.config.prefix, lease.fence);
         // Chunks expire unless the publish script makes them permanent.
         let orphan_ttl_ms = u64::try_from(self.config.lease.as_millis().saturating_mul(10)).unwrap_or(u64::MAX);
         let chunks = der.chunks(self.config.chunk_bytes.max(1));
         let count = chunks.len() as u64;
         for (index, chunk) in chunks.enumerate() {
             let _: () = redis::cmd("SET")
-                .arg(format!("{prefix}{}:{index}", lease.fence))
+                .arg(format!("{prefix}{index}"))
                 .arg(chunk)
                 .arg("PX")
                 .arg(orphan_ttl_ms)
                 .query_async(&mut connection)
                 .await?;
         }
-        let done: i64 = redis::Script::new(PUBLISH)
+        let done: i64 = redis::Script::new(PUBLISH_LIST)
+            .key(self.key(list, "lock"))
+            .key(self.sequence_key(sequence))
+            .arg(lease.fence)
+            .arg(number)
+            .arg(number_hex)
+            .arg(count)
+            .arg(hex::encode(ring::digest::digest(&ring::digest::SHA256, der)))
+            .arg(&prefix)
+            .arg(list)
+            .invoke_async(&mut connection)
+            .await?;
+        Ok(done == 1)
+    }
+
+    /// Publishes the source's record (validators, check time, sequences) and notifies followers;
+    /// `false` when the lease was lost.
+    pub async fn publish(&self, list: &str, lease: Lease, published: &Published) -> Result<bool, CoordinationError> {
+        let mut connection = self.connection.clone();
+        let done: i64 = redis::Script::new(PUBLISH_SOURCE)
             .key(self.key(list, "lock"))
             .key(self.key(list, "current"))
             .arg(lease.fence)
-            .arg(&published.number)
-            .arg(count)
-            .arg(&published.sha256)
             .arg(published.etag.as_deref().unwrap_or(""))
             .arg(published.last_modified.as_deref().unwrap_or(""))
             .arg(published.checked_at)
-            .arg(&prefix)
+            .arg(published.lists.join(" "))
             .arg(self.channel())
             .arg(list)
-            .arg(&published.number_hex)
+            .arg(self.key(list, "data:"))
             .invoke_async(&mut connection)
             .await?;
         Ok(done == 1)
     }
 
     /// Downloads a published list and checks its hash.
-    pub async fn download(&self, list: &str, published: &Published) -> Result<Vec<u8>, CoordinationError> {
+    pub async fn download(&self, sequence: &str, published: &PublishedList) -> Result<Vec<u8>, CoordinationError> {
         let mut connection = self.connection.clone();
-        let prefix = self.data_prefix(list);
         let mut der = Vec::new();
-        let corrupt = || CoordinationError::Corrupt { list: list.to_owned(), fence: published.fence };
+        let corrupt = || CoordinationError::Corrupt { list: sequence.to_owned(), fence: published.fence };
         for index in 0..published.chunks {
-            let chunk: Option<Vec<u8>> = connection.get(format!("{prefix}{}:{index}", published.fence)).await?;
+            let chunk: Option<Vec<u8>> = connection.get(format!("{}{index}", published.data)).await?;
             der.extend_from_slice(&chunk.ok_or_else(corrupt)?);
         }
         let digest = hex::encode(ring::digest::digest(&ring::digest::SHA256, &der));

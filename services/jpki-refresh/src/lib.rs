@@ -13,6 +13,6 @@ pub mod source;
 
 pub use coordinate::{Coordinator, RedisConfig};
 pub use fetch::{FetchError, FetchOutcome, Fetched, Fetcher, HttpPolicy, Validators};
-pub use ledger::FileLedger;
+pub use ledger::{FileLedger, LedgerError, sequence_id};
 pub use refresher::{ListConfig, ListStatus, RefreshConfig, RefreshEvent, Refresher, Via};
 pub use source::{CrlSource, SourceError};

@@ -1,10 +1,14 @@
 //! Keeping every configured list fresh in the revocation store.
 //!
-//! Each cycle, per list: without Redis, fetch from the source (conditional GET) and install what
-//! is new; with Redis, first install what another replica published, then, if the list is due
-//! and this replica wins the lease, fetch from the CA and publish (see [`crate::coordinate`]).
-//! Installing always re-checks the CA's signature, the dates and the number; a failed fetch or a
-//! refused list keeps the last good list in use.
+//! Each cycle, per configured list (a source, which may hold several lists): without Redis, fetch
+//! from the source (conditional GET) and install every list that is new; with Redis, first install
+//! what another replica published, then, if the source is due and this replica wins the lease,
+//! fetch from the CA and publish (see [`crate::coordinate`]). Installing always re-checks the CA's
+//! signature, the dates and the number; a failed fetch or a refused list keeps the last good list
+//! in use. Numbers are compared per cRLNumber sequence (issuer key and scope, see
+//! [`crate::ledger`]), never per configured name, so that partitions and CA generations served
+//! by one source all load. Every installed list that follows another view of its sequence sends
+//! one [`ChangeSet`] to [`Refresher::subscribe_changes`].
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -12,19 +16,20 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use jpki_core::UnixTime;
-use jpki_revocation::{ChangeSet, CompactList, CrlNumber, LoadError, RevocationStore, change_set};
+use jpki_revocation::{ChangeSet, CompactList, CrlNumber, LoadError, RevocationStore};
 use serde::Serialize;
 use tokio::sync::broadcast;
 
 use crate::coordinate::{CoordinationError, Coordinator, Lease, Published, RedisConfig};
 use crate::fetch::{FetchOutcome, Fetcher, Validators};
+use crate::ledger::sequence_id;
 use crate::ledger::{FileLedger, LedgerError};
 use crate::source::CrlSource;
 
 /// One list to keep fresh.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ListConfig {
-    /// Stable name (used in Redis keys, the ledger and provenance), e.g. `signing-card-g2`.
+    /// Stable name (used in Redis keys and provenance), e.g. `signing-card-g2`.
     pub name: String,
     /// Where it comes from.
     pub source: CrlSource,
@@ -41,7 +46,7 @@ pub struct RefreshConfig {
     pub poll_interval: Duration,
     /// Redis, for several replicas; `None` fetches directly.
     pub redis: Option<RedisConfig>,
-    /// Where the highest accepted cRLNumber per list is kept across restarts.
+    /// Where the highest accepted cRLNumber per (issuer key, scope) is kept across restarts.
     pub ledger: Option<PathBuf>,
 }
 
@@ -81,8 +86,9 @@ pub enum RefreshEvent {
         entries: u64,
         /// Where it came from.
         via: Via,
-        /// Certificates newly revoked compared with the previous list.
-        newly_revoked: usize,
+        /// Certificates whose status changed (held, revoked, released) compared with the
+        /// previous view of the same issuer key and scope.
+        changes: usize,
     },
     /// The source has nothing newer.
     NotModified {
@@ -157,7 +163,38 @@ pub struct ListStatus {
 struct ListState {
     status: ListStatus,
     validators: Validators,
-    installed_fence: u64,
+}
+
+/// One list of a source after an install attempt.
+struct Outcome {
+    event: RefreshEvent,
+    /// The list is in use (newly installed or already held): what publishing it needs.
+    accepted: Option<Accepted>,
+}
+
+/// A list in use, as a leader publishes it.
+struct Accepted {
+    sequence: String,
+    number: CrlNumber,
+    der: Vec<u8>,
+}
+
+/// Whether a source is to be asked again: nobody checked within the interval, or its record names
+/// no list (a record of the previous layout, whose list this version does not read).
+fn due(published: &Published, interval: i64) -> bool {
+    published.lists.is_empty() || now().0.saturating_sub(published.checked_at) >= interval
+}
+
+/// The event that stands for several (one per list of a source): the first refusal, so that a
+/// refused list is never hidden behind an installed one; else the last installation; else the
+/// first event.
+fn summary(events: &[RefreshEvent]) -> Option<RefreshEvent> {
+    events
+        .iter()
+        .find(|event| matches!(event, RefreshEvent::Refused { .. } | RefreshEvent::PublishRefused { .. }))
+        .or_else(|| events.iter().rev().find(|event| matches!(event, RefreshEvent::Installed { .. })))
+        .or_else(|| events.first())
+        .cloned()
 }
 
 /// Keeps lists fresh. Share it in an `Arc`; [`Refresher::run`] drives it.
@@ -168,6 +205,8 @@ pub struct Refresher {
     coordinator: Option<Coordinator>,
     ledger: Option<Mutex<FileLedger>>,
     state: Mutex<HashMap<String, ListState>>,
+    /// SHA-256 of the list installed per sequence from (or published to) Redis.
+    installed: Mutex<HashMap<String, String>>,
     changes: broadcast::Sender<ChangeSet>,
     events: broadcast::Sender<RefreshEvent>,
 }
@@ -212,6 +251,7 @@ impl Refresher {
             coordinator,
             ledger,
             state: Mutex::new(state),
+            installed: Mutex::new(HashMap::new()),
             changes: broadcast::channel(64).0,
             events: broadcast::channel(256).0,
         })
@@ -227,7 +267,9 @@ impl Refresher {
         &self.store
     }
 
-    /// Change sets of newly landed lists (newly revoked serials with reasons).
+    /// One change set per installed list (complete or delta) that follows another view of its
+    /// issuer key and scope: every certificate whose status changed (see
+    /// [`jpki_revocation::changes`]).
     pub fn subscribe_changes(&self) -> broadcast::Receiver<ChangeSet> {
         self.changes.subscribe()
     }
@@ -284,65 +326,87 @@ impl Refresher {
         event
     }
 
-    /// Checks and installs a list. Returns the event to report.
-    /// `published` is the highest number published in Redis, which a leader must not go below even
-    /// when its own store and ledger are empty (a freshly started replica).
-    async fn install(&self, list: &ListConfig, der: Vec<u8>, via: Via, published: Option<&CrlNumber>) -> RefreshEvent {
+    /// Checks and installs one list of `list`'s source. `coordinator`, for a leader, supplies the
+    /// highest number published in Redis for the list's sequence, which a leader must not go below
+    /// even when its own store and ledger are empty (a freshly started replica).
+    async fn install(
+        &self,
+        list: &ListConfig,
+        der: Vec<u8>,
+        via: Via,
+        coordinator: Option<&Coordinator>,
+    ) -> Result<Outcome, CoordinationError> {
         let name = list.name.clone();
         let anchors = self.store.anchors().to_vec();
         let label = format!("{name} ({})", list.source.describe());
         // Parsing and indexing tens of millions of entries is CPU work: keep it off the runtime.
-        let built = tokio::task::spawn_blocking(move || CompactList::from_der(&label, &der, &anchors)).await;
-        let refused = |error: String| RefreshEvent::Refused { list: name.clone(), error };
-        let candidate = match built {
-            Ok(Ok(candidate)) => candidate,
-            Ok(Err(error)) => return refused(error.to_string()),
+        let at = now();
+        let built = tokio::task::spawn_blocking(move || (CompactList::from_der(&label, &der, &anchors, at), der)).await;
+        let refused =
+            |error: String| Ok(Outcome { event: RefreshEvent::Refused { list: name.clone(), error }, accepted: None });
+        let (candidate, der) = match built {
+            Ok((Ok(candidate), der)) => (candidate, der),
+            Ok((Err(error), _)) => return refused(error.to_string()),
             Err(join) => return refused(format!("indexing task failed: {join}")),
         };
+        let (key, scope) = (candidate.meta().issuer_key_id.clone(), candidate.meta().scope.clone());
+        let sequence = sequence_id(&key, &scope);
         let number = candidate.meta().crl_number.clone();
-        if let Some(published) = published.filter(|published| number < **published) {
-            return refused(format!(
-                "cRLNumber {number} is below {published}, already published by a replica: a replayed or rolled-back list"
-            ));
+        let accepted = Accepted { sequence: sequence.clone(), number: number.clone(), der };
+        if let Some(coordinator) = coordinator {
+            let published = coordinator.published_list(&sequence).await?;
+            let floor = published.and_then(|published| hex::decode(&published.number_hex).ok());
+            if let Some(floor) = floor.map(|bytes| CrlNumber::from_be_bytes(&bytes)).filter(|floor| number < *floor) {
+                return refused(format!(
+                    "cRLNumber {number} is below {floor}, already published by a replica: a replayed or rolled-back list"
+                ));
+            }
         }
         if let Some(ledger) = &self.ledger {
-            let floor = ledger.lock().unwrap_or_else(PoisonError::into_inner).floor(&name);
+            let floor = ledger.lock().unwrap_or_else(PoisonError::into_inner).floor(&key, &scope);
             if let Some(floor) = floor.filter(|floor| number < *floor) {
                 return refused(format!(
                     "cRLNumber {number} is below {floor}, already accepted: a replayed or rolled-back list"
                 ));
             }
         }
-        let previous = self.store.complete_list(&candidate.meta().issuer_key_id, &candidate.meta().scope);
-        if let Some(previous) = previous.as_ref().filter(|previous| previous.meta().crl_number == number) {
-            // Fix: a list carrying the number in use but other content (the CA's list rolled back
-            // one number after a revocation, or re-issued under the same number) used to be
-            // reported as `not_modified`, hiding the CA's fault. The number must increase
-            // (docs/revocation.md); only the very same list again is "not modified".
-            let (old, new) = (previous.meta(), candidate.meta());
-            if (old.this_update, old.next_update, old.entries) != (new.this_update, new.next_update, new.entries) {
+        let view = self.store.view(&key, &scope);
+        let mut held = view.iter().flat_map(|view| std::iter::once(&view.complete).chain(view.delta.as_ref()));
+        if let Some(held) = held.find(|held| held.meta().crl_number == number) {
+            // A list carrying a number in use but other content (the CA's list rolled back one
+            // number after a revocation, or re-issued under the same number) is the CA's fault,
+            // not "not modified": the number must increase (docs/revocation.md).
+            let (old, new) = (held.meta(), candidate.meta());
+            if (old.this_update, old.next_update, old.entries, &old.delta_base)
+                != (new.this_update, new.next_update, new.entries, &new.delta_base)
+            {
                 return refused(format!(
                     "cRLNumber {number} is the number of the list in use but the list differs (thisUpdate {} \
                      vs {}, {} vs {} entries): a rolled-back or re-issued list",
                     new.this_update, old.this_update, new.entries, old.entries
                 ));
             }
-            return RefreshEvent::NotModified { list: name };
+            return Ok(Outcome { event: RefreshEvent::NotModified { list: name }, accepted: Some(accepted) });
         }
-        let changes = previous.as_deref().map(|previous| change_set(previous, &candidate));
         let (this_update, next_update, entries) =
             (candidate.meta().this_update, candidate.meta().next_update, candidate.meta().entries);
-        match self.store.insert(candidate, now()) {
-            Ok(_) => {}
-            Err(LoadError::NotNewer { .. }) if via == Via::Redis => return RefreshEvent::NotModified { list: name },
-            Err(error) => return refused(error.to_string()),
-        }
+        let store = self.store.clone();
+        // The change set walks both views (tens of millions of entries): off the runtime too.
+        let inserted = tokio::task::spawn_blocking(move || store.insert_with_changes(candidate, now())).await;
+        let changes = match inserted {
+            Ok(Ok((_, changes))) => changes,
+            Ok(Err(LoadError::NotNewer { .. })) if via == Via::Redis => {
+                return Ok(Outcome { event: RefreshEvent::NotModified { list: name }, accepted: None });
+            }
+            Ok(Err(error)) => return refused(error.to_string()),
+            Err(join) => return refused(format!("installing task failed: {join}")),
+        };
         if let Some(ledger) = &self.ledger
-            && let Err(error) = ledger.lock().unwrap_or_else(PoisonError::into_inner).record(&name, &number)
+            && let Err(error) = ledger.lock().unwrap_or_else(PoisonError::into_inner).record(&key, &scope, &number)
         {
-            tracing::error!(%error, list = %name, "cannot persist the accepted cRLNumber");
+            tracing::error!(%error, list = %name, sequence, "cannot persist the accepted cRLNumber");
         }
-        let newly_revoked = changes.as_ref().map_or(0, |changes| changes.newly_revoked.len());
+        let changed = changes.as_ref().map_or(0, |changes| changes.changes.len());
         if let Some(changes) = changes {
             let _ = self.changes.send(changes);
         }
@@ -352,106 +416,151 @@ impl Refresher {
             state.status.next_update = next_update;
             state.status.entries = entries;
         });
-        RefreshEvent::Installed { list: name, number: number.to_string(), entries, via, newly_revoked }
+        let event = RefreshEvent::Installed { list: name, number: number.to_string(), entries, via, changes: changed };
+        Ok(Outcome { event, accepted: Some(accepted) })
     }
 
-    /// Fetches from the source with the validators of the list in use.
+    /// Fetches from the source with the validators of the lists in use and installs every list
+    /// it holds. The validators are returned (and kept) when the source sent new content; they
+    /// are kept only when no list was refused, so that a refused list is fetched again.
     async fn fetch_and_install(
         &self,
         list: &ListConfig,
         validators: Validators,
-        published: Option<&CrlNumber>,
-    ) -> (RefreshEvent, Option<(Vec<u8>, Validators)>) {
+        coordinator: Option<&Coordinator>,
+    ) -> Result<(Vec<Outcome>, Option<Validators>), CoordinationError> {
+        let single = |event| Ok((vec![Outcome { event, accepted: None }], None));
         match self.fetcher.fetch(&list.source, &validators).await {
-            Err(error) => (RefreshEvent::FetchFailed { list: list.name.clone(), error: error.to_string() }, None),
-            Ok(FetchOutcome::NotModified { .. }) => (RefreshEvent::NotModified { list: list.name.clone() }, None),
+            Err(error) => single(RefreshEvent::FetchFailed { list: list.name.clone(), error: error.to_string() }),
+            Ok(FetchOutcome::NotModified { .. }) => single(RefreshEvent::NotModified { list: list.name.clone() }),
             Ok(FetchOutcome::Fetched(fetched)) => {
                 self.with_state(&list.name, |state| state.status.downloads += 1);
-                let mut last = RefreshEvent::NotModified { list: list.name.clone() };
-                let mut installed = None;
+                let mut outcomes = Vec::with_capacity(fetched.lists.len());
                 for der in fetched.lists {
-                    last = self.install(list, der.clone(), Via::Source, published).await;
-                    if matches!(last, RefreshEvent::Installed { .. }) {
-                        installed = Some(der);
-                    }
+                    outcomes.push(self.install(list, der, Via::Source, coordinator).await?);
                 }
-                if !matches!(last, RefreshEvent::Refused { .. }) {
+                if outcomes.is_empty() {
+                    outcomes
+                        .push(Outcome { event: RefreshEvent::NotModified { list: list.name.clone() }, accepted: None });
+                }
+                if !outcomes.iter().any(|outcome| matches!(outcome.event, RefreshEvent::Refused { .. })) {
                     self.with_state(&list.name, |state| state.validators = fetched.validators.clone());
                 }
-                (last, installed.map(|der| (der, fetched.validators)))
+                Ok((outcomes, Some(fetched.validators)))
             }
         }
     }
 
-    /// One refresh step for one list.
+    /// Emits every event and returns the one that stands for them.
+    fn report(&self, list: &ListConfig, events: Vec<RefreshEvent>) -> RefreshEvent {
+        let chosen = summary(&events).unwrap_or(RefreshEvent::NotModified { list: list.name.clone() });
+        if events.is_empty() {
+            return self.emit(chosen);
+        }
+        for event in events {
+            self.emit(event);
+        }
+        chosen
+    }
+
+    /// One refresh step for one configured source: every list it holds.
     pub async fn refresh(&self, list: &ListConfig) -> RefreshEvent {
-        let event = match &self.coordinator {
+        let events = match &self.coordinator {
             None => {
                 let validators = self.with_state(&list.name, |state| state.validators.clone()).unwrap_or_default();
-                self.fetch_and_install(list, validators, None).await.0
+                match self.fetch_and_install(list, validators, None).await {
+                    Ok((outcomes, _)) => outcomes.into_iter().map(|outcome| outcome.event).collect(),
+                    Err(error) => {
+                        vec![RefreshEvent::CoordinationFailed { list: list.name.clone(), error: error.to_string() }]
+                    }
+                }
             }
             Some(coordinator) => match self.refresh_coordinated(coordinator, list).await {
-                Ok(event) => event,
-                Err(error) => RefreshEvent::CoordinationFailed { list: list.name.clone(), error: error.to_string() },
+                Ok(events) => events,
+                Err(error) => {
+                    vec![RefreshEvent::CoordinationFailed { list: list.name.clone(), error: error.to_string() }]
+                }
             },
         };
-        self.emit(event)
+        self.report(list, events)
     }
 
-    /// Installs what Redis holds for a list, if this replica does not have it yet.
+    /// Installs what Redis holds for a source (every sequence's list), where this replica does
+    /// not have it yet.
     pub async fn sync_from_redis(&self, list: &ListConfig) -> Option<RefreshEvent> {
         let coordinator = self.coordinator.as_ref()?;
-        let event = match self.sync(coordinator, list).await {
-            Ok(None) => return None,
-            Ok(Some(event)) => event,
-            Err(error) => RefreshEvent::CoordinationFailed { list: list.name.clone(), error: error.to_string() },
+        let events = match self.sync(coordinator, list).await {
+            Ok(events) if events.is_empty() => return None,
+            Ok(events) => events,
+            Err(error) => vec![RefreshEvent::CoordinationFailed { list: list.name.clone(), error: error.to_string() }],
         };
-        Some(self.emit(event))
+        Some(self.report(list, events))
     }
 
-    async fn sync(
-        &self,
-        coordinator: &Coordinator,
-        list: &ListConfig,
-    ) -> Result<Option<RefreshEvent>, CoordinationError> {
-        let Some(published) = coordinator.published(&list.name).await? else { return Ok(None) };
-        let installed = self.with_state(&list.name, |state| state.installed_fence).unwrap_or(0);
-        if published.fence == installed || published.chunks == 0 {
-            return Ok(None);
+    fn installed_hash(&self, sequence: &str) -> Option<String> {
+        self.installed.lock().unwrap_or_else(PoisonError::into_inner).get(sequence).cloned()
+    }
+
+    fn mark_installed(&self, sequence: &str, sha256: &str) {
+        self.installed.lock().unwrap_or_else(PoisonError::into_inner).insert(sequence.to_owned(), sha256.to_owned());
+    }
+
+    async fn sync(&self, coordinator: &Coordinator, list: &ListConfig) -> Result<Vec<RefreshEvent>, CoordinationError> {
+        let Some(published) = coordinator.published(&list.name).await? else { return Ok(Vec::new()) };
+        let mut events = Vec::new();
+        let mut complete = !published.lists.is_empty();
+        for sequence in &published.lists {
+            let Some(record) = coordinator.published_list(sequence).await? else {
+                complete = false;
+                continue;
+            };
+            if record.chunks == 0 || self.installed_hash(sequence).as_deref() == Some(record.sha256.as_str()) {
+                continue;
+            }
+            let der = coordinator.download(sequence, &record).await?;
+            let outcome = self.install(list, der, Via::Redis, None).await?;
+            if matches!(outcome.event, RefreshEvent::Installed { .. } | RefreshEvent::NotModified { .. }) {
+                self.mark_installed(sequence, &record.sha256);
+            } else {
+                complete = false;
+            }
+            events.push(outcome.event);
         }
-        let der = coordinator.download(&list.name, &published).await?;
-        let event = self.install(list, der, Via::Redis, None).await;
-        if matches!(event, RefreshEvent::Installed { .. } | RefreshEvent::NotModified { .. }) {
+        if complete {
+            // This replica holds every list of the source: the source's validators are its own.
             self.with_state(&list.name, |state| {
-                state.installed_fence = published.fence;
                 state.validators =
                     Validators { etag: published.etag.clone(), last_modified: published.last_modified.clone() };
             });
         }
-        Ok(Some(event))
+        Ok(events)
     }
 
     async fn refresh_coordinated(
         &self,
         coordinator: &Coordinator,
         list: &ListConfig,
-    ) -> Result<RefreshEvent, CoordinationError> {
-        let synced = self.sync(coordinator, list).await?;
+    ) -> Result<Vec<RefreshEvent>, CoordinationError> {
+        let mut events = self.sync(coordinator, list).await?;
         let interval = i64::try_from(self.config.interval.as_secs()).unwrap_or(i64::MAX);
-        let due = |published: &Option<Published>| {
-            published.as_ref().is_none_or(|published| now().0.saturating_sub(published.checked_at) >= interval)
-        };
+        let due = |published: &Option<Published>| published.as_ref().is_none_or(|published| due(published, interval));
+        let skipped = |why| RefreshEvent::Skipped { list: list.name.clone(), why };
         if !due(&coordinator.published(&list.name).await?) {
-            return Ok(synced.unwrap_or(RefreshEvent::Skipped { list: list.name.clone(), why: "checked recently" }));
+            if events.is_empty() {
+                events.push(skipped("checked recently"));
+            }
+            return Ok(events);
         }
         let Some(lease) = coordinator.try_lead(&list.name).await? else {
-            return Ok(
-                synced.unwrap_or(RefreshEvent::Skipped { list: list.name.clone(), why: "another replica leads" })
-            );
+            if events.is_empty() {
+                events.push(skipped("another replica leads"));
+            }
+            return Ok(events);
         };
         let result = self.lead(coordinator, list, lease).await;
         coordinator.release(&list.name, lease).await?;
-        result
+        events.extend(result?);
+        Ok(events)
     }
 
     async fn lead(
@@ -459,45 +568,66 @@ impl Refresher {
         coordinator: &Coordinator,
         list: &ListConfig,
         lease: Lease,
-    ) -> Result<RefreshEvent, CoordinationError> {
+    ) -> Result<Vec<RefreshEvent>, CoordinationError> {
         // Re-read under the lease: another leader may have checked just before.
         let published = coordinator.published(&list.name).await?;
         let interval = i64::try_from(self.config.interval.as_secs()).unwrap_or(i64::MAX);
-        if published.as_ref().is_some_and(|published| now().0.saturating_sub(published.checked_at) < interval) {
-            return Ok(RefreshEvent::Skipped { list: list.name.clone(), why: "checked recently" });
+        if published.as_ref().is_some_and(|published| !due(published, interval)) {
+            return Ok(vec![RefreshEvent::Skipped { list: list.name.clone(), why: "checked recently" }]);
         }
         let validators = self.with_state(&list.name, |state| state.validators.clone()).unwrap_or_default();
-        let floor = published.as_ref().and_then(|published| hex::decode(&published.number_hex).ok());
-        let floor = floor.map(|bytes| CrlNumber::from_be_bytes(&bytes));
-        let (event, installed) = self.fetch_and_install(list, validators, floor.as_ref()).await;
-        match (&event, installed) {
-            (RefreshEvent::Installed { number, .. }, Some((der, validators))) => {
-                let number_hex = jpki_revocation::parse_crl(&der, |_| Ok(()))
-                    .map(|parsed| hex::encode(parsed.crl_number.as_be_bytes()))
-                    .unwrap_or_default();
-                let record = Published {
-                    fence: lease.fence,
-                    number: number.clone(),
-                    number_hex,
-                    chunks: 0,
-                    sha256: hex::encode(ring::digest::digest(&ring::digest::SHA256, &der)),
-                    etag: validators.etag,
-                    last_modified: validators.last_modified,
-                    checked_at: now().0,
-                };
-                if coordinator.publish(&list.name, lease, &der, &record).await? {
-                    self.with_state(&list.name, |state| state.installed_fence = lease.fence);
-                    Ok(event)
-                } else {
-                    Ok(RefreshEvent::PublishRefused { list: list.name.clone(), fence: lease.fence })
+        let (outcomes, fetched) = self.fetch_and_install(list, validators, Some(coordinator)).await?;
+        let Some(validators) = fetched else {
+            if outcomes.iter().any(|outcome| matches!(outcome.event, RefreshEvent::NotModified { .. })) {
+                coordinator.mark_checked(&list.name, lease, now().0).await?;
+            }
+            return Ok(outcomes.into_iter().map(|outcome| outcome.event).collect());
+        };
+        let refused = outcomes.iter().any(|outcome| matches!(outcome.event, RefreshEvent::Refused { .. }));
+        let publish_refused = || Ok(vec![RefreshEvent::PublishRefused { list: list.name.clone(), fence: lease.fence }]);
+        let mut sequences: Vec<String> = Vec::new();
+        let mut events = Vec::with_capacity(outcomes.len());
+        for Outcome { event, accepted } in outcomes {
+            events.push(event);
+            let Some(Accepted { sequence, number, der }) = accepted else { continue };
+            let sha256 = hex::encode(ring::digest::digest(&ring::digest::SHA256, &der));
+            let current = coordinator.published_list(&sequence).await?;
+            if current.is_none_or(|current| current.sha256 != sha256) {
+                let number_hex = hex::encode(number.as_be_bytes());
+                if !coordinator
+                    .publish_list(&list.name, &sequence, lease, &der, &number.to_string(), &number_hex)
+                    .await?
+                {
+                    return publish_refused();
                 }
             }
-            (RefreshEvent::NotModified { .. }, _) => {
-                coordinator.mark_checked(&list.name, lease, now().0).await?;
-                Ok(event)
-            }
-            _ => Ok(event),
+            self.mark_installed(&sequence, &sha256);
+            sequences.push(sequence);
         }
+        let previous = published.unwrap_or_default();
+        let record = if refused {
+            // Keep the previous validators and check time, so that the next leader fetches again,
+            // and the sequences published before (a refused list's sequence among them).
+            let mut lists = previous.lists.clone();
+            lists.extend(sequences);
+            lists.sort();
+            lists.dedup();
+            Published { fence: lease.fence, lists, ..previous }
+        } else {
+            sequences.sort();
+            sequences.dedup();
+            Published {
+                fence: lease.fence,
+                etag: validators.etag,
+                last_modified: validators.last_modified,
+                checked_at: now().0,
+                lists: sequences,
+            }
+        };
+        if !coordinator.publish(&list.name, lease, &record).await? {
+            return publish_refused();
+        }
+        Ok(events)
     }
 
     /// Refreshes every list each interval and follows Redis notifications, until `shutdown` is

@@ -20,7 +20,7 @@ use jpki_refresh::{
     CrlSource, FetchError, FetchOutcome, Fetcher, HttpPolicy, ListConfig, ListStatus, RefreshConfig, RefreshEvent,
     Refresher, Validators, Via,
 };
-use jpki_revocation::RevocationStore;
+use jpki_revocation::{ListedChange, RevocationStore, StatusChange};
 use jpki_testpki::{ReasonCode, TestPki};
 
 const SEED: u64 = 2026;
@@ -182,13 +182,13 @@ impl Env {
     }
 }
 
-fn assert_installed(event: &RefreshEvent, number: u64, entries: u64, newly_revoked: usize) {
+fn assert_installed(event: &RefreshEvent, number: u64, entries: u64, changes: usize) {
     let expected = RefreshEvent::Installed {
         list: event_list(event).to_owned(),
         number: number.to_string(),
         entries,
         via: Via::Source,
-        newly_revoked,
+        changes,
     };
     assert_eq!(event, &expected);
 }
@@ -553,7 +553,8 @@ async fn ledger_refuses_a_rollback_after_a_restart() {
     let n = revoke(&a.sim, AUTH_G2, "h03", Some(ReasonCode::AffiliationChanged), an_hour_ago());
     assert!(n >= 2);
     assert_installed(&a.refresh().await, n, 1, 1);
-    assert!(std::fs::read_to_string(&ledger).unwrap().contains(AUTH_G2));
+    let auth_key = hex::encode(pki().ca_by_label(AUTH_G2).unwrap().key_id());
+    assert!(std::fs::read_to_string(&ledger).unwrap().contains(&auth_key), "one floor per (issuer key, scope)");
     let Env { sim, .. } = a;
 
     // Process B: a new store, the same ledger. The CA serves N - 1: refused, naming both numbers.
@@ -582,7 +583,7 @@ async fn ledger_refuses_a_rollback_after_a_restart() {
 // ---------------------------------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread")]
-async fn change_sets_name_exactly_the_newly_revoked() {
+async fn change_sets_name_exactly_the_changes_of_status() {
     let env = Env::start(SIGNING_G2, policy(), None).await;
     let mut changes = env.refresher.subscribe_changes();
     assert_installed(&env.refresh().await, 1, 0, 0);
@@ -598,32 +599,38 @@ async fn change_sets_name_exactly_the_newly_revoked() {
     assert_eq!(change.issuer_key_id, anchor_key);
     assert_eq!((change.from_number.as_str(), change.to_number.as_str()), ("1", "2"));
     assert_eq!(change.dropped, 0);
-    assert_eq!(change.newly_revoked.len(), 1);
-    assert_eq!(change.newly_revoked[0].serial, h02);
-    assert_eq!(change.newly_revoked[0].revoked_at, first_at);
-    assert_eq!(change.newly_revoked[0].reason, Some(RevocationReason::KeyCompromise));
+    assert_eq!(
+        change.changes,
+        vec![StatusChange {
+            serial: h02.clone(),
+            change: ListedChange::Revoked { revoked_at: first_at, reason: Some(RevocationReason::KeyCompromise) },
+        }]
+    );
     assert!(changes.try_recv().is_err());
 
-    // Two more at once, one without a reason: only those two, with their reasons.
+    // Two more at once, one on hold: those two, each as listed, ordered by serial.
     let second_at = UnixTime(first_at.0 + 60);
     revoke(&env.sim, SIGNING_G2, "h04", Some(ReasonCode::CessationOfOperation), second_at);
-    revoke(&env.sim, SIGNING_G2, "h05", None, second_at);
+    revoke(&env.sim, SIGNING_G2, "h05", Some(ReasonCode::CertificateHold), second_at);
     assert_installed(&env.refresh().await, 4, 3, 2);
     let change = changes.try_recv().unwrap();
     assert_eq!((change.from_number.as_str(), change.to_number.as_str()), ("2", "4"));
-    let mut got: Vec<_> = change.newly_revoked.iter().map(|n| (n.serial.clone(), n.revoked_at, n.reason)).collect();
-    got.sort_by(|a, b| a.0.cmp(&b.0));
     let mut expected = vec![
-        (
-            serial_hex(env.pki.holder("h04").unwrap().signing().serial()),
-            second_at,
-            Some(RevocationReason::CessationOfOperation),
-        ),
-        (serial_hex(env.pki.holder("h05").unwrap().signing().serial()), second_at, None),
+        StatusChange {
+            serial: serial_hex(env.pki.holder("h04").unwrap().signing().serial()),
+            change: ListedChange::Revoked {
+                revoked_at: second_at,
+                reason: Some(RevocationReason::CessationOfOperation),
+            },
+        },
+        StatusChange {
+            serial: serial_hex(env.pki.holder("h05").unwrap().signing().serial()),
+            change: ListedChange::Held { since: second_at },
+        },
     ];
-    expected.sort_by(|a, b| a.0.cmp(&b.0));
-    assert_eq!(got, expected);
-    assert!(!got.iter().any(|(serial, ..)| *serial == h02));
+    expected.sort_by(|a, b| (a.serial.len(), &a.serial).cmp(&(b.serial.len(), &b.serial)));
+    assert_eq!(change.changes, expected);
+    assert!(!change.changes.iter().any(|changed| changed.serial == h02));
 
     // Nothing new at the CA: not modified, no change set.
     assert_eq!(env.refresh().await, RefreshEvent::NotModified { list: SIGNING_G2.to_owned() });

@@ -48,7 +48,7 @@ pub struct SyncArgs {
     /// Bytes per Redis chunk.
     #[arg(long, default_value_t = 4 << 20)]
     pub chunk_bytes: usize,
-    /// File keeping the highest accepted cRLNumber per list across restarts.
+    /// File keeping the highest accepted cRLNumber per (issuer key, scope) across restarts.
     #[arg(long, value_name = "FILE")]
     pub ledger: Option<PathBuf>,
     /// HTTP attempts per fetch (first included).
@@ -106,7 +106,7 @@ fn peak_resident_bytes() -> Option<u64> {
     Some(kilobytes * 1024)
 }
 
-fn load(file: &Path, issuer: &Path) -> anyhow::Result<(CompactList, f64, Option<u64>, usize)> {
+fn load(file: &Path, issuer: &Path, at: UnixTime) -> anyhow::Result<(CompactList, f64, Option<u64>, usize)> {
     // The kind only labels the anchor here: a CRL is checked against the key, whatever its kind.
     let anchor = TrustAnchor::from_der(CertKind::SigningCard, &read_certificate(issuer)?, &AlgorithmPolicy::default())
         .map_err(|error| anyhow::anyhow!("{}: unusable CA certificate: {error}", issuer.display()))?;
@@ -121,7 +121,7 @@ fn load(file: &Path, issuer: &Path) -> anyhow::Result<(CompactList, f64, Option<
     let size = der.len();
     let before = peak_resident_bytes();
     let started = Instant::now();
-    let list = CompactList::from_der(&file.display().to_string(), &der, &[anchor])
+    let list = CompactList::from_der(&file.display().to_string(), &der, &[anchor], at)
         .map_err(|error| anyhow::anyhow!("{}: refused: {error}", file.display()))?;
     let seconds = started.elapsed().as_secs_f64();
     let peak = peak_resident_bytes().zip(before).map(|(after, before)| after.saturating_sub(before));
@@ -148,7 +148,7 @@ pub fn run(command: &CrlCommand) -> anyhow::Result<i32> {
 
 fn inspect(args: &InspectArgs) -> anyhow::Result<i32> {
     let at: UnixTime = validation_time(args.at.as_deref())?;
-    let (list, seconds, peak, size) = load(&args.file, &args.issuer)?;
+    let (list, seconds, peak, size) = load(&args.file, &args.issuer, at)?;
     let meta = list.meta();
     let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
     for (_, entry) in list.entries() {
@@ -205,7 +205,8 @@ fn inspect(args: &InspectArgs) -> anyhow::Result<i32> {
 fn lookup(args: &LookupArgs) -> anyhow::Result<i32> {
     let serial = hex::decode(args.serial.trim().trim_start_matches("0x"))
         .with_context(|| format!("{}: the serial is not hex", args.serial))?;
-    let (list, ..) = load(&args.file, &args.issuer)?;
+    // The issuing anchor must be valid now for the list to be trusted.
+    let (list, ..) = load(&args.file, &args.issuer, validation_time(None)?)?;
     let serial = jpki_core::der::unsigned_integer_bytes(&serial);
     let entry = list.lookup(serial);
     if args.json {
