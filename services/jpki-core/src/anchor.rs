@@ -4,7 +4,7 @@
 //! anchors are told apart by key ([`TrustAnchor::key_id`]), never by name.
 
 use crate::algorithm::AlgorithmPolicy;
-use crate::cert::ParsedCertificate;
+use crate::cert::{KeyUsageBits, ParsedCertificate};
 use crate::kind::CertKind;
 use crate::report::FailureReason;
 use crate::signed_data::RsaKey;
@@ -94,6 +94,11 @@ impl TrustAnchor {
     /// Subject DN, RFC 4514.
     pub fn subject(&self) -> &str {
         &self.certificate.subject
+    }
+
+    /// keyUsage, when the certificate has the extension (absent: every use is allowed).
+    pub fn key_usage(&self) -> Option<KeyUsageBits> {
+        self.certificate.key_usage
     }
 
     /// notBefore.

@@ -176,7 +176,7 @@ fn child_compact(path: &Path, ca_der: &Path, entries: u64) {
     let (hwm_file, _) = memory();
 
     let (start, cpu_start) = (Instant::now(), cpu_seconds());
-    let list = CompactList::from_der("bench", &der, &anchors).expect("load");
+    let list = CompactList::from_der("bench", &der, &anchors, AT).expect("load");
     let load = start.elapsed();
     let cpu = cpu_seconds() - cpu_start;
     let (hwm_loaded, rss_loaded) = memory();
@@ -212,7 +212,7 @@ fn child_compact(path: &Path, ca_der: &Path, entries: u64) {
     let parsed = parse_crl(&der, |entry| builder.push(&entry)).expect("parse");
     report("parse_collect_s", secs(start.elapsed()));
     let start = Instant::now();
-    let signer = select_signer(&parsed, &anchors).expect("signature");
+    let signer = select_signer(&parsed, &anchors, AT).expect("signature");
     report("verify_s", secs(start.elapsed()));
     let meta = ListMeta {
         label: "breakdown".into(),
@@ -507,7 +507,7 @@ fn refresh(ca: &jpki_testpki::Ca, anchors: &[TrustAnchor], entries: u64) -> Refr
     let mut refreshes: Vec<(u64, u64, u64)> = Vec::new();
     for (index, der) in lists.iter().enumerate().skip(1) {
         let build_start = epoch.elapsed().as_nanos() as u64;
-        let list = CompactList::from_der(&format!("list-{}", index + 1), der, store.anchors()).expect("build");
+        let list = CompactList::from_der(&format!("list-{}", index + 1), der, store.anchors(), AT).expect("build");
         let swap_start = epoch.elapsed().as_nanos() as u64;
         store.insert(list, AT).expect("swap");
         let swap_end = epoch.elapsed().as_nanos() as u64;

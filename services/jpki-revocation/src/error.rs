@@ -50,6 +50,39 @@ pub enum LoadError {
         /// How many anchors were tried.
         candidates: usize,
     },
+    /// The anchor whose key verifies the signature has a keyUsage without cRLSign: its key is not
+    /// for signing CRLs (RFC 5280 4.2.1.3).
+    #[error("the anchor {key_id} whose key verifies the CRL has keyUsage without cRLSign")]
+    SignerNotForCrls {
+        /// The anchor's key identifier, hex.
+        key_id: String,
+    },
+    /// The anchor whose key verifies the signature is not valid at the load time, so it cannot be
+    /// trusted now.
+    #[error("the anchor {key_id} whose key verifies the CRL is valid {not_before}..{not_after}, not at {at}")]
+    SignerNotValid {
+        /// The anchor's key identifier, hex.
+        key_id: String,
+        /// The anchor's notBefore.
+        not_before: UnixTime,
+        /// The anchor's notAfter.
+        not_after: UnixTime,
+        /// The load time.
+        at: UnixTime,
+    },
+    /// The list says it was issued (thisUpdate) outside the validity of the anchor whose key
+    /// verifies it: before the anchor existed or after it expired (RFC 5280 6.3.3).
+    #[error("CRL thisUpdate {this_update} is outside the validity {not_before}..{not_after} of its signer {key_id}")]
+    SignedOutsideSignerValidity {
+        /// The anchor's key identifier, hex.
+        key_id: String,
+        /// The anchor's notBefore.
+        not_before: UnixTime,
+        /// The anchor's notAfter.
+        not_after: UnixTime,
+        /// The list's thisUpdate.
+        this_update: UnixTime,
+    },
     /// The list is past its nextUpdate (plus grace) at load time.
     #[error("CRL expired: nextUpdate {next_update} is before {at}")]
     Expired {

@@ -196,7 +196,7 @@ impl RevocationStore {
     /// its (issuer key, scope). On any error the store is unchanged.
     pub fn load(&self, label: &str, der: &[u8], at: UnixTime) -> Result<ListSummary, LoadError> {
         // The expensive part (parse, signature, sort) runs without any lock.
-        let list = CompactList::from_der(label, der, &self.anchors)?;
+        let list = CompactList::from_der(label, der, &self.anchors, at)?;
         self.insert(list, at)
     }
 
@@ -208,7 +208,7 @@ impl RevocationStore {
         der: &[u8],
         at: UnixTime,
     ) -> Result<(ListSummary, Option<ChangeSet>), LoadError> {
-        let list = CompactList::from_der(label, der, &self.anchors)?;
+        let list = CompactList::from_der(label, der, &self.anchors, at)?;
         self.insert_with_changes(list, at)
     }
 

@@ -251,11 +251,13 @@ impl CompactList {
     /// Parses a DER CRL, verifies its signature with the issuing anchor's key (anchors share a
     /// DN: the authorityKeyIdentifier selects the key when present, otherwise every anchor with
     /// the issuer DN is tried) and indexes its entries. `label` names the list in provenance.
-    /// Dates are not judged here: the store does that at load and query time.
-    pub fn from_der(label: &str, der: &[u8], anchors: &[TrustAnchor]) -> Result<Self, LoadError> {
+    /// The signing anchor must be fit to sign CRLs and valid at `at` (the load time) and at the
+    /// list's thisUpdate (see [`select_signer`]); the list's own dates are judged by the store, at
+    /// load and query time.
+    pub fn from_der(label: &str, der: &[u8], anchors: &[TrustAnchor], at: UnixTime) -> Result<Self, LoadError> {
         let mut builder = ListBuilder::with_capacity(der.len() / 48);
         let parsed = parse_crl(der, |entry| builder.push(&entry))?;
-        let signer = select_signer(&parsed, anchors)?;
+        let signer = select_signer(&parsed, anchors, at)?;
         let meta = ListMeta {
             label: label.to_owned(),
             issuer_raw: parsed.issuer_raw.to_vec(),

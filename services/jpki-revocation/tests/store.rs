@@ -246,19 +246,19 @@ fn malformed_and_unsupported_lists_are_refused_precisely() {
 
     for cut in [1, 10, good.len() / 2, good.len() - 1] {
         assert_eq!(
-            CompactList::from_der("cut", &good[..cut], &fixture.anchors).err(),
+            CompactList::from_der("cut", &good[..cut], &fixture.anchors, at()).err(),
             Some(LoadError::Malformed { at_byte: cut, what: "input ends inside the CertificateList" }),
             "cut at {cut}"
         );
     }
     assert!(matches!(
-        CompactList::from_der("empty", &[], &fixture.anchors),
+        CompactList::from_der("empty", &[], &fixture.anchors, at()),
         Err(LoadError::Malformed { at_byte: 0, .. })
     ));
     let mut trailing = good.clone();
     trailing.push(0);
     assert_eq!(
-        CompactList::from_der("trailing", &trailing, &fixture.anchors).err(),
+        CompactList::from_der("trailing", &trailing, &fixture.anchors, at()).err(),
         Some(LoadError::TrailingData { at_byte: good.len() })
     );
     // Corrupt one entry's inner tag: the error names its offset.
@@ -266,7 +266,7 @@ fn malformed_and_unsupported_lists_are_refused_precisely() {
     let mut bad_tag = good.clone();
     bad_tag[entry_at] = 0x04;
     assert_eq!(
-        CompactList::from_der("bad-tag", &bad_tag, &fixture.anchors).err(),
+        CompactList::from_der("bad-tag", &bad_tag, &fixture.anchors, at()).err(),
         Some(LoadError::Malformed { at_byte: entry_at, what: "userCertificate serial" })
     );
 
@@ -281,7 +281,7 @@ fn malformed_and_unsupported_lists_are_refused_precisely() {
         .sign(ca.issuer())
         .unwrap();
     assert_eq!(
-        CompactList::from_der("critical-entry", &critical_entry, &fixture.anchors).err(),
+        CompactList::from_der("critical-entry", &critical_entry, &fixture.anchors, at()).err(),
         Some(LoadError::UnknownCriticalEntryExtension { oid: "1.3.6.1.4.1.55555.2".into(), serial: "0abc".into() })
     );
     // A non-critical unknown entry extension and invalidityDate are fine.
@@ -300,7 +300,7 @@ fn malformed_and_unsupported_lists_are_refused_precisely() {
         )))
         .sign(ca.issuer())
         .unwrap();
-    assert_eq!(CompactList::from_der("tolerated", &tolerated, &fixture.anchors).unwrap().len(), 2);
+    assert_eq!(CompactList::from_der("tolerated", &tolerated, &fixture.anchors, at()).unwrap().len(), 2);
 
     let critical_crl = CrlBuilder::new(dates.0, dates.1)
         .number(1)
@@ -308,18 +308,18 @@ fn malformed_and_unsupported_lists_are_refused_precisely() {
         .sign(ca.issuer())
         .unwrap();
     assert_eq!(
-        CompactList::from_der("critical", &critical_crl, &fixture.anchors).err(),
+        CompactList::from_der("critical", &critical_crl, &fixture.anchors, at()).err(),
         Some(LoadError::UnknownCriticalExtension { oid: "1.3.6.1.4.1.55555.4".into() })
     );
     let unnumbered = CrlBuilder::new(dates.0, dates.1).sign(ca.issuer()).unwrap();
     assert_eq!(
-        CompactList::from_der("unnumbered", &unnumbered, &fixture.anchors).err(),
+        CompactList::from_der("unnumbered", &unnumbered, &fixture.anchors, at()).err(),
         Some(LoadError::MissingCrlNumber)
     );
     let inverted =
         CrlBuilder::new(dates.0, Some(offset(time("2026-04-01T00:00:00Z")))).number(1).sign(ca.issuer()).unwrap();
     assert!(matches!(
-        CompactList::from_der("inverted", &inverted, &fixture.anchors),
+        CompactList::from_der("inverted", &inverted, &fixture.anchors, at()),
         Err(LoadError::InvertedDates { .. })
     ));
     // onlySomeReasons: IDP SEQUENCE { [3] BIT STRING }.
@@ -329,7 +329,7 @@ fn malformed_and_unsupported_lists_are_refused_precisely() {
         .sign(ca.issuer())
         .unwrap();
     assert_eq!(
-        CompactList::from_der("some-reasons", &some_reasons, &fixture.anchors).err(),
+        CompactList::from_der("some-reasons", &some_reasons, &fixture.anchors, at()).err(),
         Some(LoadError::UnsupportedScope { what: "onlySomeReasons" })
     );
     let indirect = CrlBuilder::new(dates.0, dates.1)
@@ -338,7 +338,7 @@ fn malformed_and_unsupported_lists_are_refused_precisely() {
         .sign(ca.issuer())
         .unwrap();
     assert_eq!(
-        CompactList::from_der("indirect", &indirect, &fixture.anchors).err(),
+        CompactList::from_der("indirect", &indirect, &fixture.anchors, at()).err(),
         Some(LoadError::UnsupportedScope { what: "indirectCRL" })
     );
 }
@@ -511,10 +511,10 @@ fn every_truncation_and_every_flipped_bit_is_refused() {
         })
         .sign(ca.issuer())
         .unwrap();
-    assert_eq!(CompactList::from_der("good", &good, &fixture.anchors).unwrap().len(), 2);
+    assert_eq!(CompactList::from_der("good", &good, &fixture.anchors, at()).unwrap().len(), 2);
     for cut in 0..good.len() {
         assert_eq!(
-            CompactList::from_der("cut", &good[..cut], &fixture.anchors).err(),
+            CompactList::from_der("cut", &good[..cut], &fixture.anchors, at()).err(),
             Some(LoadError::Malformed { at_byte: cut, what: "input ends inside the CertificateList" }),
         );
     }
@@ -523,7 +523,7 @@ fn every_truncation_and_every_flipped_bit_is_refused() {
             let mut changed = good.clone();
             changed[position] ^= mask;
             assert!(
-                CompactList::from_der("changed", &changed, &fixture.anchors).is_err(),
+                CompactList::from_der("changed", &changed, &fixture.anchors, at()).is_err(),
                 "byte {position} ^ {mask:#04x} was accepted"
             );
         }
