@@ -370,9 +370,10 @@ impl Refresher {
                 ));
             }
         }
-        let view = self.store.view(&key, &scope);
-        let mut held = view.iter().flat_map(|view| std::iter::once(&view.complete).chain(view.delta.as_ref()));
-        if let Some(held) = held.find(|held| held.meta().crl_number == number) {
+        let held = self.store.view(&key, &scope).and_then(|view| {
+            std::iter::once(view.complete).chain(view.delta).find(|held| held.meta().crl_number == number)
+        });
+        if let Some(held) = held {
             // A list carrying a number in use but other content (the CA's list rolled back one
             // number after a revocation, or re-issued under the same number) is the CA's fault,
             // not "not modified": the number must increase (docs/revocation.md).
@@ -679,5 +680,17 @@ impl Refresher {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The gateway spawns [`Refresher::run`] on a multi-threaded runtime: its future must be `Send`.
+    #[allow(dead_code)]
+    fn run_is_send(refresher: Arc<Refresher>, shutdown: tokio::sync::watch::Receiver<bool>) {
+        fn send<T: Send>(_: T) {}
+        send(refresher.run(shutdown));
     }
 }
