@@ -53,14 +53,34 @@ pub fn precondition_failed(violation: &str, subject: &str, description: &str) ->
     )
 }
 
-/// INTERNAL for a storage failure. Nothing was acknowledged, but with Redis a write cut off by a
-/// timeout may still have been applied: retrying is safe (Link is idempotent; a challenge whose
-/// use may have been recorded answers CHALLENGE_ALREADY_USED, so log in with a new one).
+/// How long a client should wait before retrying a call that met a storage failure.
+pub const STORAGE_RETRY_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The status for a storage failure. Nothing was acknowledged, so a retry is safe (Link is
+/// idempotent; a challenge whose use may have been recorded answers CHALLENGE_ALREADY_USED, so log
+/// in with a new one); with Redis, a write cut off by a timeout may still have been applied.
+///
+/// - UNAVAILABLE with `google.rpc.RetryInfo` when the backend failed or is unreachable (I/O, Redis
+///   down or timing out, not durable): transient, retry after the delay;
+/// - INTERNAL when retrying cannot help: a stored record does not decode, or the gateway passed the
+///   store something it refuses (a bug: the API checks every limit first).
 pub fn storage_failed(error: &jpki_store::StoreError) -> Status {
+    use jpki_store::StoreError;
     tracing::error!(%error, "store failed");
-    Status::internal(
-        "storage failed; the call was not acknowledged and may be retried (with a new challenge for VerifyAuthProof)",
-    )
+    match error {
+        StoreError::Backend(_)
+        | StoreError::NotDurable { .. }
+        | StoreError::InUse { .. }
+        | StoreError::CreateDir { .. } => Status::with_error_details(
+            Code::Unavailable,
+            "storage unavailable; the call was not acknowledged and may be retried (with a new challenge for VerifyAuthProof)",
+            ErrorDetails::with_retry_info(Some(STORAGE_RETRY_DELAY)),
+        ),
+        StoreError::InvalidInput { .. }
+        | StoreError::Duplicate { .. }
+        | StoreError::UnsupportedSchema { .. }
+        | StoreError::Corrupt { .. } => Status::internal("storage refused the call; it was not acknowledged"),
+    }
 }
 
 /// A lowercase hex identifier of at most `max_digits` digits, as certificate ids use.

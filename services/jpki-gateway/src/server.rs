@@ -167,6 +167,12 @@ impl Gateway {
     /// once it accepts calls (health answers NOT_SERVING until every list is loaded).
     pub async fn start(config: GatewayConfig, listener: TcpListener) -> anyhow::Result<Gateway> {
         config.check()?;
+        // The listener may differ from `listen` (tests and socket activation bind it themselves).
+        let address = listener.local_addr().context("listener address")?;
+        config.check_plaintext_address(address)?;
+        if config.plaintext && !address.ip().is_loopback() {
+            tracing::warn!(%address, "plaintext on a network address (allow_plaintext_on_network = true): API keys and personal data cross the network in clear");
+        }
         // reqwest is built without a default TLS provider; the process picks ring once.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let tenants = Tenants::from_settings(&config.tenants)?;

@@ -29,8 +29,13 @@ pub const EMBEDDED_SEED: u64 = 2026;
 pub struct GatewayConfig {
     /// Address to listen on.
     pub listen: SocketAddr,
-    /// Serve plaintext HTTP/2. Must be set explicitly when no TLS is configured (the local demo).
+    /// Serve plaintext HTTP/2. Must be set explicitly when no TLS is configured (the local demo),
+    /// and is accepted on a loopback address only, unless `allow_plaintext_on_network`.
     pub plaintext: bool,
+    /// Accept `plaintext` on a non-loopback address (logged as a warning at start): API keys and
+    /// personal data then cross the network in clear. Only for a network that is itself encrypted
+    /// and private (e.g. a service mesh's mTLS in front of the gateway).
+    pub allow_plaintext_on_network: bool,
     /// TLS certificate chain and key (PEM); required unless `plaintext`.
     pub tls: Option<TlsFiles>,
     /// Where the durable local store lives (challenges, verification records, links, events).
@@ -241,6 +246,7 @@ impl Default for GatewayConfig {
         GatewayConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
             plaintext: false,
+            allow_plaintext_on_network: false,
             tls: None,
             data_dir: PathBuf::from("jpki-gateway-data"),
             limits: Limits::default(),
@@ -313,6 +319,7 @@ impl GatewayConfig {
         if self.plaintext && self.tls.is_some() {
             bail!("plaintext = true and tls are both set; choose one");
         }
+        self.check_plaintext_address(self.listen)?;
         if self.limits.max_concurrent_requests == 0 {
             bail!("limits.max_concurrent_requests must be at least 1");
         }
@@ -339,6 +346,19 @@ impl GatewayConfig {
                 .map_err(|error| anyhow::anyhow!("trust.lists {}: {error}", list.name))?;
         }
         crate::tenant::Tenants::from_settings(&self.tenants)?;
+        Ok(())
+    }
+
+    /// Refuses plaintext on an address other than loopback unless `allow_plaintext_on_network`:
+    /// API keys and the four fields would cross the network in clear.
+    pub fn check_plaintext_address(&self, address: SocketAddr) -> anyhow::Result<()> {
+        if self.plaintext && !address.ip().is_loopback() && !self.allow_plaintext_on_network {
+            bail!(
+                "plaintext: {address} is not a loopback address; API keys and personal data would cross the network \
+                 in clear. Configure [tls], listen on 127.0.0.1 or ::1, or set allow_plaintext_on_network = true \
+                 behind an encrypted private network"
+            );
+        }
         Ok(())
     }
 

@@ -35,11 +35,28 @@ impl StatusApi {
     }
 }
 
+/// The `status` of a certificate the tenant may not ask about.
+pub const NOT_ENTITLED: &str = "not_entitled";
+
+/// The facts for a certificate outside the tenant's set: the status alone, nothing from any list,
+/// the same whether the certificate exists or not.
+fn not_entitled() -> v1::RevocationFacts {
+    v1::RevocationFacts { status: NOT_ENTITLED.to_owned(), ..v1::RevocationFacts::default() }
+}
+
 /// The stream type of `WatchRevocations`.
 pub type RevocationStream = Pin<Box<dyn tokio_stream::Stream<Item = Result<v1::RevocationEvent, Status>> + Send>>;
 
 fn kind_of(name: &str) -> v1::CertificateKind {
     jpki_core::CertKind::parse(name).map_or(v1::CertificateKind::Unspecified, convert::certificate_kind)
+}
+
+fn revocation_change(change: jpki_store::StatusChange) -> v1::RevocationChange {
+    match change {
+        jpki_store::StatusChange::Held => v1::RevocationChange::Held,
+        jpki_store::StatusChange::Revoked => v1::RevocationChange::Revoked,
+        jpki_store::StatusChange::Released => v1::RevocationChange::Released,
+    }
 }
 
 fn event_message(stored: &StoredEvent) -> v1::RevocationEvent {
@@ -54,6 +71,7 @@ fn event_message(stored: &StoredEvent) -> v1::RevocationEvent {
         customer_id: event.customer_id.clone().unwrap_or_default(),
         crl_number: event.crl_number.clone().unwrap_or_default(),
         kind: kind_of(&event.kind) as i32,
+        change: revocation_change(event.change) as i32,
     }
 }
 
@@ -111,7 +129,7 @@ impl v1::status_service_server::StatusService for StatusApi {
         &self,
         request: Request<v1::CheckStatusRequest>,
     ) -> Result<Response<v1::CheckStatusResponse>, Status> {
-        let _tenant = tenant_of(&request)?;
+        let tenant = tenant_of(&request)?;
         let request = request.into_inner();
         if request.certificates.is_empty() {
             return Err(bad_request("certificates", "at least one certificate id is required"));
@@ -129,16 +147,24 @@ impl v1::status_service_server::StatusService for StatusApi {
             .map(|(index, id)| cert_key(&format!("certificates[{index}]"), Some(id)))
             .collect::<Result<Vec<_>, Status>>()?;
         let at = now();
+        // A tenant learns the status only of certificates it verified (passed, within the record
+        // retention) or linked: anything else would let it watch other tenants' customers (moved,
+        // died, card lost) or enumerate serials.
+        let retention = i64::try_from(self.state.config.links.verification_retention_seconds).unwrap_or(i64::MAX);
+        let (tenant_id, asked) = (tenant.id.clone(), keys.clone());
+        let entitled = self.state.store(move |store| store.entitled(&tenant_id, &asked, at.0, retention)).await?;
         let statuses = keys
             .iter()
-            .map(|key| {
-                let (key_id, serial) =
-                    (hex::decode(&key.ca_key_id).unwrap_or_default(), hex::decode(&key.serial).unwrap_or_default());
-                let answer = self.state.revocation.status_by_id(&key_id, &serial, at);
-                v1::CertificateStatus {
-                    certificate: Some(certificate_id(key)),
-                    revocation: Some(convert::revocation_facts(&answer)),
-                }
+            .zip(entitled)
+            .map(|(key, entitled)| {
+                let revocation = if entitled {
+                    let (key_id, serial) =
+                        (hex::decode(&key.ca_key_id).unwrap_or_default(), hex::decode(&key.serial).unwrap_or_default());
+                    convert::revocation_facts(&self.state.revocation.status_by_id(&key_id, &serial, at))
+                } else {
+                    not_entitled()
+                };
+                v1::CertificateStatus { certificate: Some(certificate_id(key)), revocation: Some(revocation) }
             })
             .collect();
         Ok(Response::new(v1::CheckStatusResponse { statuses }))

@@ -211,8 +211,13 @@ impl v1::verification_service_server::VerificationService for VerificationApi {
         self.state.store(move |store| store.record_verification(&tenant_id, stored, watch)).await?;
         let result = convert::verification_result(&report, verification_id.clone());
         log_outcome("VerifySignature", tenant.id.as_str(), &verification_id, &result);
-        let four_fields =
-            report.four_fields.as_ref().map(|fields| convert::four_fields(fields, tenant.fields, applicant.as_ref()));
+        // The four fields (and their verdicts) only for a signature that passed: a revoked
+        // certificate (the holder moved, died) or a bad signature must not disclose them.
+        let four_fields = report
+            .four_fields
+            .as_ref()
+            .filter(|_| passed(&report))
+            .map(|fields| convert::four_fields(fields, tenant.fields, applicant.as_ref()));
         Ok(Response::new(v1::VerifySignatureResponse { result: Some(result), four_fields }))
     }
 

@@ -355,7 +355,7 @@ async fn revocation_reaches_the_watch_stream_and_check_status() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn check_status_limits_and_unknown_issuers() {
+async fn check_status_limits_and_foreign_issuers() {
     let running = start().await;
     let mut status = running.status().await;
     let unknown = CertificateId { ca_key_id: "00ff".into(), serial: "01".into() };
@@ -364,9 +364,10 @@ async fn check_status_limits_and_unknown_issuers() {
         .await
         .unwrap()
         .into_inner();
+    // An issuer nobody verified under: not this tenant's certificate (tests/status.rs has the rest).
     let facts = checked.statuses[0].revocation.clone().unwrap();
-    assert_eq!(facts.status, "unknown");
-    assert_eq!(facts.unknown_cause, "no_list_for_issuer");
+    assert_eq!(facts.status, "not_entitled");
+    assert_eq!(facts.unknown_cause, "");
     let many = vec![CertificateId { ca_key_id: "00ff".into(), serial: "01".into() }; 1001];
     let error = status.check_status(authed(CheckStatusRequest { certificates: many }, KEY_A)).await.unwrap_err();
     assert_eq!(error.code(), Code::InvalidArgument);

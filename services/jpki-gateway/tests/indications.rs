@@ -20,9 +20,9 @@ use std::time::Duration;
 use common::*;
 use jpki_api::v1::verification_service_client::VerificationServiceClient;
 use jpki_api::v1::{
-    CertificateId, CheckStatusRequest, CmsSignature, HashAlgorithm, Indication, IssueChallengeRequest, RawSignature,
-    SubIndication, VerificationResult, VerifyAuthProofRequest, VerifySignatureRequest, raw_signature::Signed,
-    verify_signature_request::Signature,
+    ApplicantData, CertificateId, CheckStatusRequest, CmsSignature, HashAlgorithm, Indication, IssueChallengeRequest,
+    RawSignature, SubIndication, VerificationResult, VerifyAuthProofRequest, VerifySignatureRequest,
+    raw_signature::Signed, verify_signature_request::Signature,
 };
 use jpki_gateway::settings::AnchorSettings;
 use jpki_testpki::cert::ext;
@@ -389,8 +389,11 @@ async fn document_signatures_give_every_sub_indication_but_revocation() {
         ),
     ];
     for (name, request, expected) in cases {
-        let result = verify(&mut client, request).await;
+        let response = client.verify_signature(authed(request, KEY_A)).await.unwrap().into_inner();
+        let result = response.result.unwrap();
         check(name, &result, expected);
+        // The four fields only on TOTAL_PASSED (a bad signature by a real card must not disclose them).
+        assert_eq!(response.four_fields.is_some(), expected.0 == TotalPassed, "{name}: {:?}", response.four_fields);
         if expected.0 == TotalPassed {
             let certificate = result.certificate.as_ref().expect(name);
             assert_eq!(certificate.kind(), jpki_api::v1::CertificateKind::SigningCard, "{name}");
@@ -606,6 +609,14 @@ async fn revoked_holders_give_revoked_and_revoked_no_poe() {
     assert!(revocation.revoked_at.is_some() && !revocation.crl_number.is_empty() && !revocation.list.is_empty());
     let result = verify(&mut client, cms_request(&pki, "h04", FORM, FORM)).await;
     check("revoked signing certificate, cms", &result, (Indeterminate, S::RevokedNoPoe, "REVOKED"));
+    // The holder moved (affiliationChanged): the old four fields and verdicts on them are not
+    // disclosed; the certificate facts stay.
+    let applicant = ApplicantData { name: h04.four_fields().unwrap().name.clone(), ..ApplicantData::default() };
+    let request = VerifySignatureRequest { applicant: Some(applicant), ..raw_over(&h04.signing_signer(), FORM) };
+    let response = client.verify_signature(authed(request, KEY_A)).await.unwrap().into_inner();
+    assert!(response.four_fields.is_none(), "four fields disclosed for a revoked certificate: {response:#?}");
+    let facts = response.result.unwrap().certificate.unwrap();
+    assert!(facts.id.is_some() && facts.not_after.is_some(), "{facts:?}");
 
     // A hold may be released: retrying may help.
     let result = verify(&mut client, raw_over(&h06.signing_signer(), FORM)).await;

@@ -91,3 +91,42 @@ async fn replicas_share_challenges_links_and_events_through_redis() {
     assert_eq!(cursors[0], cursors[1], "one event, one cursor, whichever replica serves it");
     drop(redis_dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_storage_failure_is_unavailable_with_retry_info_and_a_retry_succeeds() {
+    use tonic_types::StatusExt;
+    let redis_dir = tempfile::tempdir().unwrap();
+    let Some(mut redis) = RedisServer::start(redis_dir.path(), DURABLE) else { return };
+    let pki = jpki_fixtures::testing::pki();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(dir.path(), &pki);
+    config.redis = Some(RedisSettings { url: redis.url(), prefix: "jpki:".into(), require_durable: true });
+    let running = launch(config, pki.clone(), dir, None).await;
+    wait_serving(running.address).await;
+    let mut client = running.verification().await;
+    client.issue_challenge(authed(IssueChallengeRequest::default(), KEY_A)).await.unwrap();
+
+    redis.kill_9();
+    let status = client.issue_challenge(authed(IssueChallengeRequest::default(), KEY_A)).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+    let retry = status.get_details_retry_info().expect("google.rpc.RetryInfo");
+    assert!(retry.retry_delay.is_some_and(|delay| !delay.is_zero()), "{retry:?}");
+    assert!(status.message().contains("may be retried"), "{}", status.message());
+
+    // Retrying after the store is back works: nothing was half-done.
+    redis.restart();
+    let mut answered = None;
+    for _ in 0..50 {
+        match client.issue_challenge(authed(IssueChallengeRequest::default(), KEY_A)).await {
+            Ok(response) => {
+                answered = Some(response.into_inner());
+                break;
+            }
+            Err(status) => {
+                assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    }
+    assert_eq!(answered.expect("answered once redis is back").challenge.len(), 32);
+}

@@ -128,3 +128,40 @@ async fn unreadable_or_unusable_tls_files_stop_the_start() {
     let error = jpki_gateway::Gateway::start(config, listener).await.err().expect("an unusable key").to_string();
     assert!(error.starts_with("tls:"), "{error}");
 }
+
+#[test]
+fn plaintext_is_refused_on_a_network_address_unless_explicitly_allowed() {
+    let base = GatewayConfig { tenants: tenants(), plaintext: true, ..GatewayConfig::default() };
+    for loopback in ["127.0.0.1:50051", "[::1]:50051", "127.0.0.2:9000"] {
+        GatewayConfig { listen: loopback.parse().unwrap(), ..base.clone() }.check().unwrap();
+    }
+    for network in ["0.0.0.0:50051", "[::]:50051", "192.0.2.10:50051"] {
+        let config = GatewayConfig { listen: network.parse().unwrap(), ..base.clone() };
+        let error = config.check().unwrap_err().to_string();
+        assert!(error.starts_with("plaintext:") && error.contains("allow_plaintext_on_network"), "{error}");
+        GatewayConfig { allow_plaintext_on_network: true, ..config }.check().unwrap();
+    }
+    // TLS on a network address needs no opt-in.
+    let dir = tempfile::tempdir().unwrap();
+    let files = TlsFiles { certificate: dir.path().join("tls.crt"), private_key: dir.path().join("tls.key") };
+    GatewayConfig { listen: "0.0.0.0:50051".parse().unwrap(), plaintext: false, tls: Some(files), ..base }
+        .check()
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plaintext_start_on_a_listener_bound_to_every_interface_is_refused() {
+    // The configured `listen` is loopback, but the listener handed to the server is not: the
+    // address actually served is what counts. Binding 0.0.0.0 sends nothing anywhere.
+    let dir = tempfile::tempdir().unwrap();
+    let pki = jpki_fixtures::testing::pki();
+    let config = config(dir.path(), &pki);
+    let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
+    let error = jpki_gateway::Gateway::start(config.clone(), listener).await.err().expect("refused").to_string();
+    assert!(error.starts_with("plaintext:"), "{error}");
+
+    let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
+    let config = GatewayConfig { allow_plaintext_on_network: true, ..config };
+    let gateway = jpki_gateway::Gateway::start(config, listener).await.expect("allowed explicitly");
+    gateway.shutdown().await.unwrap();
+}

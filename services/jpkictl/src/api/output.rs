@@ -166,6 +166,7 @@ pub fn revocation_text(out: &mut String, label: &str, revocation: &RevocationFac
             format!("revoked at {}, reason {reason}", timestamp(revocation.revoked_at.as_ref()))
         }
         "unknown" if !revocation.unknown_cause.is_empty() => format!("unknown ({})", revocation.unknown_cause),
+        "not_entitled" => "not entitled (this tenant has no passed verification of it or link to it)".to_owned(),
         other => other.to_owned(),
     };
     let _ = writeln!(out, "{label}{status}");

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use jpki_api::v1::{
-    BusinessMeaning, CertificateId, CertificateKind, CheckStatusRequest, RevocationEvent, WatchRevocationsRequest,
+    BusinessMeaning, CertificateId, CertificateKind, CheckStatusRequest, RevocationChange, RevocationEvent,
+    WatchRevocationsRequest,
 };
 use jpki_core::CertId;
 use jpki_core::cert::ParsedCertificate;
@@ -105,11 +106,17 @@ pub async fn check_status(connection: &Connection, args: &CheckStatusArgs) -> an
 }
 
 fn event_text(event: &RevocationEvent) -> String {
+    let change = match event.change() {
+        RevocationChange::Held => format!("held since {}", timestamp(event.revoked_at.as_ref())),
+        RevocationChange::Released => format!("released by the list of {}", timestamp(event.revoked_at.as_ref())),
+        RevocationChange::Revoked | RevocationChange::Unspecified => {
+            format!("revoked at {}", timestamp(event.revoked_at.as_ref()))
+        }
+    };
     let mut text = format!(
-        "cursor {}  {}  revoked at {}  reason {}  {}",
+        "cursor {}  {}  {change}  reason {}  {}",
         event.cursor,
         certificate_id(event.certificate.as_ref()),
-        timestamp(event.revoked_at.as_ref()),
         if event.reason.is_empty() { "none" } else { event.reason.as_str() },
         enum_name(event.meaning, BusinessMeaning::as_str_name),
     );
