@@ -4,7 +4,8 @@
 //! crate loads them without building a tree and answers lookups from a compact, immutable index:
 //!
 //! - [`parse`]: a streaming CRL parser that walks `tbsCertList` once, hashing it as it goes;
-//! - [`verify`]: selects the issuing anchor by key and checks the signature on that digest;
+//! - [`verify`]: selects the issuing anchor by key, checks the signature on that digest and that
+//!   the anchor may sign lists (cRLSign, valid at the load time and at thisUpdate);
 //! - [`store`]: [`CompactList`], a sorted fixed-width index (24 bytes per entry plus a small
 //!   two-level directory) with sub-microsecond lookups;
 //! - [`source`]: [`RevocationStore`], a [`jpki_core::RevocationSource`] holding several lists per
