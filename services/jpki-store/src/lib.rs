@@ -1,6 +1,6 @@
 //! Durable, tenant-keyed storage for the JPKI gateway.
 //!
-//! The gateway keeps five kinds of state per tenant (a bank); [`TenantStore`] is the interface.
+//! The gateway keeps six kinds of state per tenant (a bank); [`TenantStore`] is the interface.
 //! Two implementations pass the same behaviour tests (`tests/behaviour.rs`, `tests/model.rs`):
 //!
 //! - [`LocalStore`]: single node, embedded, one [redb] file. For one gateway process.
@@ -15,7 +15,9 @@
 //! | [`VerificationRecord`] | (tenant, verification id) | what `Link` and audits refer to |
 //! | [`LinkRecord`] | (tenant, certificate) and (tenant, customer id, certificate) | a certificate links to at most one customer per tenant; a customer may have several certificates |
 //! | watch entry | (tenant, certificate), plus a global certificate → tenants index | which tenants get revocation events for a certificate |
-//! | [`StoredEvent`] | (tenant, sequence) | per-tenant revocation event log, at most one event per (tenant, certificate) |
+//! | [`StoredEvent`] | (tenant, sequence) | per-tenant log of every change of status ([`StatusChange`]: held, revoked, released) of watched certificates |
+//! | event status | (tenant, certificate) | the last recorded status (its event's sequence, change, reason, highest cRLNumber): what [`TenantStore::append_events`] compares each notice with |
+//! | entitlement | (tenant, certificate) | latest `verified_at` of a passed verification of it: with the links, what [`TenantStore::entitled`] reads |
 //!
 //! Every key starts with the tenant (except the global watchers index, which maps a certificate to
 //! tenant ids and nothing else), so a tenant can only ever reach its own items: an id issued to
@@ -38,9 +40,12 @@
 //! | `watchers` | (ca_key_id, serial, tenant) | kind |
 //! | `watch_expiry` | (not_after, tenant, ca_key_id, serial) | () — purge index |
 //! | `events` | (tenant, sequence) | [`RevocationNotice`] |
-//! | `event_by_cert` | (tenant, ca_key_id, serial) | sequence — de-duplication |
+//! | `event_status` | (tenant, ca_key_id, serial) | last recorded status: `sequence`, `change`, `reason`, `crl_number` (highest seen, no leading zeros) |
 //! | `event_head` | tenant | last sequence |
+//! | `entitlements` | (tenant, ca_key_id, serial) | latest `verified_at` of a passed verification of the certificate |
+//! | `entitlement_age` | (verified_at, tenant, ca_key_id, serial) | () — purge index of `entitlements` |
 //! | `meta` | key | bytes |
+//! | `store_schema` | `version` | 2 |
 //!
 //! Indexes are always written in the same transaction as the item they index.
 //!
@@ -61,11 +66,12 @@
 //! | `{P}{T}:watch` | hash | `{C}` → sort key of `not_after` |
 //! | `{P}#watchers:{C}` | hash | tenant → kind (the global certificate → tenants index) |
 //! | `{P}{T}:ev` | hash | sequence → [`RevocationNotice`] JSON |
-//! | `{P}{T}:ev_cert` | hash | `{C}` → sequence (de-duplication) |
+//! | `{P}{T}:ev_status` | hash | `{C}` → last recorded status `<sequence> <change> <cRLNumber or -> <reason token>`, e.g. `7 held 1234 +certificate_hold` (reason token `-`: none, `+` and the reason otherwise; the reason may hold spaces, it comes last) |
 //! | `{P}{T}:ev_head` | string | last sequence (`INCR`) |
-//! | `{P}#idx:challenges`, `{P}#idx:verifications`, `{P}#idx:watches` | sorted set | purge indexes: members `<sort key of time>:{T}:<id or {C}>`, all with score 0, read in order with `ZRANGEBYLEX` |
+//! | `{P}{T}:ent` | hash | `{C}` → sort key of the latest `verified_at` of a passed verification of it |
+//! | `{P}#idx:challenges`, `{P}#idx:verifications`, `{P}#idx:watches`, `{P}#idx:entitlements` | sorted set | purge indexes: members `<sort key of time>:{T}:<id or {C}>`, all with score 0, read in order with `ZRANGEBYLEX` |
 //! | `{P}#meta:<key>` | string | gateway state ([`TenantStore::put_meta`]) |
-//! | `{P}#schema` | string | layout version |
+//! | `{P}#schema` | string | layout version (`2`) |
 //!
 //! A sort key is 20 digits whose byte order is the numeric order of the `i64` time (`1` and 19
 //! digits when >= 0, e.g. `10000000001780272000`), so purge cutoffs are exact for every `i64`
@@ -73,23 +79,37 @@
 //!
 //! Every mutating call is one Lua script run with `EVALSHA` (or one plain command for
 //! `put_meta`): put_challenge and put_verification create the hash only if absent
-//! ([`StoreError::Duplicate`] otherwise) and index it; consume_challenge turns `pending` into `used`
+//! ([`StoreError::Duplicate`] otherwise) and index it; record_verification (and put_verification,
+//! which is record_verification without a watch) writes the record, its entitlement (when passed
+//! with a certificate) and the watch entry in one script; consume_challenge turns `pending` into `used`
 //! (the expiry and index entry stay, so replays answer `AlreadyUsed` until expiry + grace; an
 //! expired challenge is marked used too); link writes the link and the customer set or returns the
 //! existing link; unlink removes one link (only if in this customer's set) or all of the
 //! customer's; watch updates the tenant hash, the global watchers hash and the index together;
-//! append_events gives each new (tenant, certificate) a sequence from `INCR` inside the script,
-//! across tenants in one script; purge removes index members with their items.
+//! append_events checks each notice against its certificate's status and gives each change a
+//! sequence from `INCR` inside the script, across tenants in one script; entitled reads the links
+//! and the entitlement hash for up to 1000 certificates in one (read-only) script; purge removes
+//! index members with their items.
 //!
 //! **Expiry.** Challenges (and, when configured, verification records) carry a Redis expiry, so
 //! Redis drops them by itself even if nobody purges; the deadline is the purge time plus one
 //! second, per the Redis server's clock, and it is set only when still ahead of that clock (an item
 //! written with a past deadline waits for purge, as in `LocalStore`). Watch entries are hash fields,
 //! which Redis 7.0 cannot expire one by one. [`TenantStore::purge_expired`] therefore still sweeps
-//! the three indexes with the caller's `now` (exactly the `LocalStore` semantics and counts: an
+//! the four indexes with the caller's `now` (exactly the `LocalStore` semantics and counts: an
 //! index entry whose item Redis already expired still counts as removed); it mostly removes index
 //! members, in batches of 500 per script so that the server never blocks for long. Several
 //! replicas may purge at once: an entry is removed, and counted, once.
+//!
+//! **Schema migration.** `connect` runs one script that records the layout version in an empty
+//! store, or migrates a schema-1 store (one event per (tenant, certificate), `{T}:ev_cert`) to
+//! schema 2 atomically: each `{T}:ev_cert` entry becomes the certificate's `{T}:ev_status` (derived
+//! from its event; an event without `change` was a revocation) and is deleted, and the entitlement
+//! index is built from the stored verification records. The script reads and checks everything
+//! before its first write (a corrupt value leaves the store unchanged at schema 1) and finds the
+//! tenants with `KEYS`, so it blocks the server while it runs: on a large store, migrate in a
+//! maintenance window. Stop every gateway of the previous version first: they keep writing the
+//! schema-1 layout, and they refuse to connect to a schema-2 store.
 //!
 //! **Cluster.** Keys carry no hash tags, deliberately: watch and purge update a tenant's keys and
 //! the global watchers index in one script, append_events updates several tenants in one script,
@@ -126,13 +146,21 @@
 //! ```
 //!
 //! Values are JSON (serde_json): self-describing, so a field added later with `#[serde(default)]`
-//! reads old records without a migration, and readable with `redb` or `redis-cli` tools when
+//! reads old records without a migration (a schema-1 [`RevocationNotice`] has no `change` and
+//! reads as [`StatusChange::Revoked`]), and readable with `redb` or `redis-cli` tools when
 //! debugging. Records are small (under 1 KiB), so the size over a binary format does not matter.
 //! Challenge bytes are hex strings.
 //!
 //! # Durability
 //!
 //! ## LocalStore
+//!
+//! `open` creates the tables of a new file, or migrates a schema-1 file to schema 2 (the event
+//! statuses from `event_by_cert`, which is dropped, and the entitlement index from the verification
+//! records) in one write transaction together with the version bump: a crash during it leaves
+//! the file at schema 1, intact, and the next `open` migrates again. `tests/migration.rs` opens a
+//! file written by the schema-1 code (`tests/fixtures/store-v1.redb.gz`, made by
+//! `tests/fixtures/make-v1-store.sh`) and the same items in Redis's schema-1 layout.
 //!
 //! Each mutating call is atomic and durable: when it returns `Ok`, its change has been committed
 //! with immediate durability (fsync'd) and survives a crash, `kill -9` or power loss; a call
@@ -209,17 +237,23 @@ mod types;
 pub use local::{CHALLENGE_PURGE_GRACE_SECS, LocalStore, WATCH_PURGE_GRACE_SECS};
 pub use redis_store::{DEFAULT_PREFIX, DurabilityCheck, DurabilityReport, RedisStore, RedisStoreConfig};
 pub use types::{
-    CertKey, Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, RevocationNotice, StoredEvent, TenantId,
+    CertKey, Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, RevocationNotice, StatusChange, StoredEvent, TenantId,
     VerificationKind, VerificationRecord, WatchRequest,
 };
 
 use std::path::PathBuf;
 
-/// Longest challenge or verification id, in bytes.
-pub const MAX_ID_LEN: usize = 128;
-/// Longest customer id, in bytes.
-pub const MAX_CUSTOMER_ID_LEN: usize = 256;
-/// Longest free text (transaction reference, reason, kind, CRL number), in bytes.
+/// Longest challenge or verification id (and meta key), in bytes; the API limits ids to 128
+/// characters, 4 bytes per UTF-8 character at most.
+pub const MAX_ID_LEN: usize = 4 * 128;
+/// Longest customer id, in bytes; the API limits it to 128 characters, 4 bytes per UTF-8 character
+/// at most.
+pub const MAX_CUSTOMER_ID_LEN: usize = 4 * 128;
+/// Longest transaction reference, in bytes; the API limits it to 128 characters, 4 bytes per UTF-8
+/// character at most.
+pub const MAX_TRANSACTION_REFERENCE_LEN: usize = 4 * 128;
+/// Longest text the gateway makes itself (reason, kind, CRL number), in bytes; also the most
+/// challenge bytes.
 pub const MAX_TEXT_LEN: usize = 1024;
 /// Longest meta value, in bytes (meta is for small gateway state).
 pub const MAX_META_LEN: usize = 64 * 1024;
@@ -305,27 +339,26 @@ pub trait TenantStore: Send + Sync {
     /// Removes, for all tenants: challenges and used markers whose `expires_at` is more than
     /// [`CHALLENGE_PURGE_GRACE_SECS`] before `now`; verification records whose `verified_at` is
     /// more than `verification_retention_secs` before `now`; watch entries whose `not_after` is
-    /// more than [`WATCH_PURGE_GRACE_SECS`] before `now`. Returns how many items were removed.
+    /// more than [`WATCH_PURGE_GRACE_SECS`] before `now`. Returns how many of these items were
+    /// removed. Also removes entitlement index entries whose latest passed `verified_at` is more
+    /// than `verification_retention_secs` before `now` (not counted: they index the records).
     fn purge_expired(&self, now: i64, verification_retention_secs: i64) -> Result<usize, StoreError>;
 
     /// Stores a verification record under `record.id`; [`StoreError::Duplicate`] if the id exists.
+    /// A passed record with a certificate also updates the entitlement index (see
+    /// [`TenantStore::entitled`]) in the same atomic step.
     fn put_verification(&self, tenant: &TenantId, record: VerificationRecord) -> Result<(), StoreError>;
 
     /// Stores a verification record and, when given, watches its certificate, as one atomic,
-    /// durable step where the store can (one commit instead of two). The default runs
-    /// [`TenantStore::put_verification`] then [`TenantStore::watch`].
+    /// durable step (one commit, or one script): either the record, its entitlement index entry
+    /// and the watch entry are all stored, or none of them ([`StoreError::Duplicate`] when the id
+    /// exists, [`StoreError::InvalidInput`] when the record or the watch request is malformed).
     fn record_verification(
         &self,
         tenant: &TenantId,
         record: VerificationRecord,
         watch: Option<WatchRequest>,
-    ) -> Result<(), StoreError> {
-        self.put_verification(tenant, record)?;
-        match watch {
-            Some(request) => self.watch(tenant, &request.certificate, request.not_after, &request.kind),
-            None => Ok(()),
-        }
-    }
+    ) -> Result<(), StoreError>;
 
     /// This tenant's verification record `id`.
     fn get_verification(&self, tenant: &TenantId, id: &str) -> Result<Option<VerificationRecord>, StoreError>;
@@ -356,11 +389,45 @@ pub trait TenantStore: Send + Sync {
     /// The certificates this tenant watches, ordered by CA key id, then serial.
     fn watched(&self, tenant: &TenantId) -> Result<Vec<CertKey>, StoreError>;
 
-    /// Appends revocation events in one transaction and returns their sequences, in input order.
-    /// Sequences are per tenant, start at 1 and strictly increase. A (tenant, certificate) already
-    /// in the log, or earlier in the same batch, is not appended again: its existing sequence is
-    /// returned.
+    /// Appends changes of status to the tenants' event logs, atomically (one transaction or one
+    /// script), and returns one sequence per notice, in input order.
+    ///
+    /// The store keeps, per (tenant, certificate), the last recorded status: the sequence of the
+    /// event that recorded it, its change, reason and the highest cRLNumber seen. Notices are taken
+    /// in order (a batch may hold a hold and then a revocation of the same certificate), each
+    /// against the status left by the ones before it:
+    /// - a [`StatusChange::Released`] for a certificate with no recorded status, or whose last
+    ///   status is not [`StatusChange::Held`], is not appended: its sequence is 0 (nothing to
+    ///   release; a revoked certificate that drops off a list has simply expired);
+    /// - a notice whose `crl_number` is numerically lower than the highest recorded for the
+    ///   certificate is stale and is not appended: the existing sequence (a notice without
+    ///   `crl_number` is never stale);
+    /// - a notice with the same change and reason as the last recorded status is a repeat and is
+    ///   not appended: the existing sequence (so a retried batch appends nothing twice); its
+    ///   `crl_number`, when higher, becomes the recorded one;
+    /// - any other notice is appended with the tenant's next sequence.
+    ///
+    /// Sequences are per tenant, start at 1 and strictly increase.
     fn append_events(&self, events: Vec<(TenantId, RevocationNotice)>) -> Result<Vec<u64>, StoreError>;
+
+    /// The event that recorded this (tenant, certificate)'s current status (the last one appended
+    /// for it), or `None` when no event was ever appended for it. The gateway sends a release only
+    /// to tenants whose last event for the certificate is a hold.
+    fn last_event_for(&self, tenant: &TenantId, certificate: &CertKey) -> Result<Option<StoredEvent>, StoreError>;
+
+    /// For each certificate, whether this tenant may learn its status: it has a link to it, or a
+    /// passed verification of it (a record with `passed` and that certificate) whose `verified_at`
+    /// is at or after `now - retention_secs`. Ordered as `certificates`. One read of an index
+    /// (tenant, certificate) → latest passed `verified_at`, written with each verification record
+    /// and purged with them; cheap for the API's 1000 ids per call. Another tenant's links and
+    /// verifications never count. [`StoreError::InvalidInput`] when `retention_secs` is negative.
+    fn entitled(
+        &self,
+        tenant: &TenantId,
+        certificates: &[CertKey],
+        now: i64,
+        retention_secs: i64,
+    ) -> Result<Vec<bool>, StoreError>;
 
     /// Up to `limit` of this tenant's events with a sequence greater than `after`, in order.
     fn events_after(&self, tenant: &TenantId, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError>;

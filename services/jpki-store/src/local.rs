@@ -8,10 +8,10 @@ use std::thread::JoinHandle;
 use redb::{Database, DatabaseError, Durability, ReadTransaction, ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
-use crate::types::{check_customer, check_id, check_kind, invalid};
+use crate::types::{check_customer, check_id, check_kind, compare_crl_numbers, invalid, normalise_crl_number};
 use crate::{
-    CertKey, Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, MAX_META_LEN, RevocationNotice, StoreError,
-    StoredEvent, TenantId, TenantStore, VerificationRecord, WatchRequest,
+    CertKey, Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, MAX_META_LEN, RevocationNotice, StatusChange,
+    StoreError, StoredEvent, TenantId, TenantStore, VerificationRecord, WatchRequest,
 };
 
 /// How long after `expires_at` a challenge or its used marker is kept. A replay shortly after
@@ -24,7 +24,9 @@ pub const CHALLENGE_PURGE_GRACE_SECS: i64 = 600;
 pub const WATCH_PURGE_GRACE_SECS: i64 = 7 * 24 * 3600;
 
 /// Schema of the tables below; bump (and migrate in `open`) when a key or value layout changes.
-const SCHEMA_VERSION: u32 = 1;
+/// 1: one event per (tenant, certificate) (`event_by_cert`). 2: every change of status
+/// (`event_status`), and the entitlement index (`entitlements`, `entitlement_age`).
+const SCHEMA_VERSION: u32 = 2;
 
 /// Purges remove at most this many items per transaction, so that one purge never builds a huge
 /// transaction (memory) nor blocks other writers for long.
@@ -40,7 +42,12 @@ const WATCH: TableDefinition<(&str, &str, &str), &[u8]> = TableDefinition::new("
 const WATCHERS: TableDefinition<(&str, &str, &str), &str> = TableDefinition::new("watchers");
 const WATCH_EXPIRY: TableDefinition<(i64, &str, &str, &str), ()> = TableDefinition::new("watch_expiry");
 const EVENTS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("events");
-const EVENT_BY_CERT: TableDefinition<(&str, &str, &str), u64> = TableDefinition::new("event_by_cert");
+const EVENT_STATUS: TableDefinition<(&str, &str, &str), &[u8]> = TableDefinition::new("event_status");
+/// Schema 1's de-duplication index (certificate → its one event's sequence); read and dropped by
+/// the migration to schema 2.
+const EVENT_BY_CERT_V1: TableDefinition<(&str, &str, &str), u64> = TableDefinition::new("event_by_cert");
+const ENTITLEMENTS: TableDefinition<(&str, &str, &str), i64> = TableDefinition::new("entitlements");
+const ENTITLEMENT_AGE: TableDefinition<(i64, &str, &str, &str), ()> = TableDefinition::new("entitlement_age");
 const EVENT_HEAD: TableDefinition<&str, u64> = TableDefinition::new("event_head");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const SCHEMA: TableDefinition<&str, u32> = TableDefinition::new("store_schema");
@@ -58,6 +65,56 @@ enum ChallengeSlot {
 struct WatchEntry {
     kind: String,
     not_after: i64,
+}
+
+/// The last recorded status of a (tenant, certificate): what [`TenantStore::append_events`]
+/// compares each notice with.
+#[derive(Serialize, Deserialize)]
+struct EventStatus {
+    /// The event that recorded it.
+    sequence: u64,
+    change: StatusChange,
+    reason: Option<String>,
+    /// The highest cRLNumber seen for it, without leading zeros (the staleness floor).
+    crl_number: Option<String>,
+}
+
+/// What a notice does to the recorded status.
+enum Step {
+    /// Nothing is written; answer this sequence (0: nothing to release).
+    Answer(u64),
+    /// A repeat from a newer list: answer this sequence and raise the floor to this cRLNumber.
+    RaiseFloor(u64, String),
+    /// A change: append it, with this floor.
+    Append(Option<String>),
+}
+
+/// The documented rules of [`TenantStore::append_events`] for one notice.
+fn step(last: Option<&EventStatus>, notice: &RevocationNotice) -> Step {
+    let number = notice.crl_number.as_deref().and_then(normalise_crl_number);
+    let Some(last) = last else {
+        return match notice.change {
+            StatusChange::Released => Step::Answer(0),
+            _ => Step::Append(number.map(str::to_owned)),
+        };
+    };
+    if notice.change == StatusChange::Released && last.change != StatusChange::Held {
+        return Step::Answer(0);
+    }
+    let floor = last.crl_number.as_deref();
+    if number.zip(floor).is_some_and(|(number, floor)| compare_crl_numbers(number, floor).is_lt()) {
+        return Step::Answer(last.sequence);
+    }
+    if last.change == notice.change && last.reason == notice.reason {
+        return match number {
+            Some(number) if floor.is_none_or(|floor| compare_crl_numbers(number, floor).is_gt()) => {
+                Step::RaiseFloor(last.sequence, number.to_owned())
+            }
+            _ => Step::Answer(last.sequence),
+        };
+    }
+    // Not stale: the notice's number, when it has one, is at least the floor.
+    Step::Append(number.or(floor).map(str::to_owned))
 }
 
 /// The embedded store: one redb file, safe to share between threads (`Arc<dyn TenantStore>`).
@@ -141,16 +198,22 @@ impl LocalStore {
             open(txn, WATCHERS)?;
             open(txn, WATCH_EXPIRY)?;
             open(txn, EVENTS)?;
-            open(txn, EVENT_BY_CERT)?;
+            open(txn, EVENT_STATUS)?;
             open(txn, EVENT_HEAD)?;
+            open(txn, ENTITLEMENTS)?;
+            open(txn, ENTITLEMENT_AGE)?;
             open(txn, META)?;
             let mut schema = open(txn, SCHEMA)?;
             let found = schema.get("version").map_err(backend)?.map(|g| g.value());
             match found {
-                Some(found) if found > SCHEMA_VERSION => {
-                    Err(StoreError::UnsupportedSchema { found, supported: SCHEMA_VERSION })
+                Some(SCHEMA_VERSION) => Ok(((), false)),
+                // In the same transaction as the version bump: a crash leaves schema 1, intact.
+                Some(1) => {
+                    migrate_from_1(txn)?;
+                    schema.insert("version", SCHEMA_VERSION).map_err(backend)?;
+                    Ok(((), true))
                 }
-                Some(_) => Ok(((), false)),
+                Some(found) => Err(StoreError::UnsupportedSchema { found, supported: SCHEMA_VERSION }),
                 None => {
                     schema.insert("version", SCHEMA_VERSION).map_err(backend)?;
                     Ok(((), true))
@@ -233,6 +296,28 @@ impl LocalStore {
             for (verified_at, tenant, id) in &keys {
                 index.remove((*verified_at, tenant.as_str(), id.as_str())).map_err(backend)?;
                 records.remove((tenant.as_str(), id.as_str())).map_err(backend)?;
+            }
+            Ok((keys.len(), !keys.is_empty()))
+        })
+    }
+
+    fn purge_entitlements(&self, cutoff: i64) -> Result<usize, StoreError> {
+        self.write(move |txn| {
+            let mut index = open(txn, ENTITLEMENT_AGE)?;
+            let mut keys = Vec::new();
+            for item in index.range::<(i64, &str, &str, &str)>(..(cutoff, "", "", "")).map_err(backend)? {
+                let (key, _) = item.map_err(backend)?;
+                let (verified_at, tenant, ca, serial) = key.value();
+                keys.push((verified_at, tenant.to_owned(), ca.to_owned(), serial.to_owned()));
+                if keys.len() == PURGE_BATCH {
+                    break;
+                }
+            }
+            let mut entitlements = open(txn, ENTITLEMENTS)?;
+            for (verified_at, tenant, ca, serial) in &keys {
+                let (tenant, ca, serial) = (tenant.as_str(), ca.as_str(), serial.as_str());
+                index.remove((*verified_at, tenant, ca, serial)).map_err(backend)?;
+                entitlements.remove((tenant, ca, serial)).map_err(backend)?;
             }
             Ok((keys.len(), !keys.is_empty()))
         })
@@ -328,6 +413,10 @@ impl TenantStore for LocalStore {
                 }
             }
         }
+        // The index of passed verifications goes with their retention; it is not counted (the
+        // records it indexes were). The age index holds only the latest time per certificate.
+        let cutoff = now.saturating_sub(verification_retention_secs);
+        while self.purge_entitlements(cutoff)? == PURGE_BATCH {}
         Ok(removed)
     }
 
@@ -355,9 +444,13 @@ impl TenantStore for LocalStore {
         };
         let tenant = tenant.as_str().to_owned();
         let bytes = encode(&record)?;
-        // One transaction, so one commit: the record and the watch entry land together.
+        // One transaction, so one commit: the record, its entitlement and the watch entry land
+        // together.
         self.write(move |txn| {
             put_verification_in(txn, &tenant, &record, &bytes)?;
+            if let (true, Some(certificate)) = (record.passed, &record.certificate) {
+                entitle_in(txn, &tenant, certificate, record.verified_at)?;
+            }
             if let Some((certificate, entry, entry_bytes)) = &watch {
                 watch_in(txn, &tenant, certificate, entry, entry_bytes)?;
             }
@@ -534,31 +627,98 @@ impl TenantStore for LocalStore {
         }
         let events = events
             .into_iter()
-            .map(|(tenant, notice)| Ok((tenant, encode(&notice)?, notice.certificate)))
+            .map(|(tenant, notice)| Ok((tenant, encode(&notice)?, notice)))
             .collect::<Result<Vec<_>, StoreError>>()?;
         self.write(move |txn| {
             let mut log = open(txn, EVENTS)?;
-            let mut by_cert = open(txn, EVENT_BY_CERT)?;
+            let mut statuses = open(txn, EVENT_STATUS)?;
             let mut head = open(txn, EVENT_HEAD)?;
             let mut sequences = Vec::with_capacity(events.len());
-            let mut appended = false;
-            for (tenant, notice, certificate) in &events {
+            let mut changed = false;
+            for (tenant, bytes, notice) in &events {
                 let t = tenant.as_str();
-                let cert = (t, certificate.ca_key_id.as_str(), certificate.serial.as_str());
-                let existing = by_cert.get(cert).map_err(backend)?.map(|g| g.value());
-                if let Some(sequence) = existing {
-                    sequences.push(sequence);
-                    continue;
+                let cert = (t, notice.certificate.ca_key_id.as_str(), notice.certificate.serial.as_str());
+                let found =
+                    statuses.get(cert).map_err(backend)?.map(|g| decode::<EventStatus>("event status", g.value()));
+                let last = found.transpose()?;
+                match step(last.as_ref(), notice) {
+                    Step::Answer(sequence) => sequences.push(sequence),
+                    Step::RaiseFloor(sequence, number) => {
+                        let last = last.map(|last| EventStatus { crl_number: Some(number), ..last });
+                        if let Some(status) = last {
+                            statuses.insert(cert, encode(&status)?.as_slice()).map_err(backend)?;
+                        }
+                        sequences.push(sequence);
+                        changed = true;
+                    }
+                    Step::Append(floor) => {
+                        let last_sequence = head.get(t).map_err(backend)?.map_or(0, |g| g.value());
+                        let sequence = last_sequence.checked_add(1).ok_or(invalid("sequence", "exhausted"))?;
+                        log.insert((t, sequence), bytes.as_slice()).map_err(backend)?;
+                        head.insert(t, sequence).map_err(backend)?;
+                        let status = EventStatus {
+                            sequence,
+                            change: notice.change,
+                            reason: notice.reason.clone(),
+                            crl_number: floor,
+                        };
+                        statuses.insert(cert, encode(&status)?.as_slice()).map_err(backend)?;
+                        sequences.push(sequence);
+                        changed = true;
+                    }
                 }
-                let last = head.get(t).map_err(backend)?.map_or(0, |g| g.value());
-                let sequence = last.checked_add(1).ok_or(invalid("sequence", "exhausted"))?;
-                log.insert((t, sequence), notice.as_slice()).map_err(backend)?;
-                by_cert.insert(cert, sequence).map_err(backend)?;
-                head.insert(t, sequence).map_err(backend)?;
-                sequences.push(sequence);
-                appended = true;
             }
-            Ok((sequences, appended))
+            Ok((sequences, changed))
+        })
+    }
+
+    fn last_event_for(&self, tenant: &TenantId, certificate: &CertKey) -> Result<Option<StoredEvent>, StoreError> {
+        tenant.validate()?;
+        certificate.validate()?;
+        let t = tenant.as_str();
+        self.read(|txn| {
+            let statuses = txn.open_table(EVENT_STATUS).map_err(backend)?;
+            let key = (t, certificate.ca_key_id.as_str(), certificate.serial.as_str());
+            let Some(found) = statuses.get(key).map_err(backend)? else { return Ok(None) };
+            let status: EventStatus = decode("event status", found.value())?;
+            let log = txn.open_table(EVENTS).map_err(backend)?;
+            let event = log.get((t, status.sequence)).map_err(backend)?.ok_or_else(|| StoreError::Corrupt {
+                what: "event log",
+                detail: "a certificate's status names a missing event".into(),
+            })?;
+            Ok(Some(StoredEvent { sequence: status.sequence, event: decode("event", event.value())? }))
+        })
+    }
+
+    fn entitled(
+        &self,
+        tenant: &TenantId,
+        certificates: &[CertKey],
+        now: i64,
+        retention_secs: i64,
+    ) -> Result<Vec<bool>, StoreError> {
+        tenant.validate()?;
+        for certificate in certificates {
+            certificate.validate()?;
+        }
+        if retention_secs < 0 {
+            return Err(invalid("retention_secs", "is negative"));
+        }
+        let cutoff = now.saturating_sub(retention_secs);
+        let t = tenant.as_str();
+        self.read(|txn| {
+            let links = txn.open_table(LINKS_BY_CERT).map_err(backend)?;
+            let entitlements = txn.open_table(ENTITLEMENTS).map_err(backend)?;
+            certificates
+                .iter()
+                .map(|certificate| {
+                    let key = (t, certificate.ca_key_id.as_str(), certificate.serial.as_str());
+                    if links.get(key).map_err(backend)?.is_some() {
+                        return Ok(true);
+                    }
+                    Ok(entitlements.get(key).map_err(backend)?.is_some_and(|g| g.value() >= cutoff))
+                })
+                .collect()
         })
     }
 
@@ -779,6 +939,76 @@ fn put_verification_in(
     }
     table.insert((tenant, id), bytes).map_err(backend)?;
     open(txn, VERIFICATION_AGE)?.insert((record.verified_at, tenant, id), ()).map_err(backend)?;
+    Ok(())
+}
+
+/// Records a passed verification of `certificate` at `verified_at` in the entitlement index (the
+/// latest time wins) inside a write transaction; returns whether anything changed.
+fn entitle_in(
+    txn: &WriteTransaction,
+    tenant: &str,
+    certificate: &CertKey,
+    verified_at: i64,
+) -> Result<bool, StoreError> {
+    let key = (tenant, certificate.ca_key_id.as_str(), certificate.serial.as_str());
+    let mut entitlements = open(txn, ENTITLEMENTS)?;
+    let latest = entitlements.get(key).map_err(backend)?.map(|g| g.value());
+    if latest.is_some_and(|latest| latest >= verified_at) {
+        return Ok(false);
+    }
+    let mut age = open(txn, ENTITLEMENT_AGE)?;
+    if let Some(latest) = latest {
+        age.remove((latest, key.0, key.1, key.2)).map_err(backend)?;
+    }
+    entitlements.insert(key, verified_at).map_err(backend)?;
+    age.insert((verified_at, key.0, key.1, key.2), ()).map_err(backend)?;
+    Ok(true)
+}
+
+/// Schema 1 → 2, inside `open`'s write transaction: each certificate's one event becomes its
+/// recorded status (an event without `change` was a revocation), `event_by_cert` is dropped, and
+/// the entitlement index is built from the stored verification records.
+fn migrate_from_1(txn: &WriteTransaction) -> Result<(), StoreError> {
+    let mut statuses = Vec::new();
+    {
+        let by_cert = open(txn, EVENT_BY_CERT_V1)?;
+        let log = open(txn, EVENTS)?;
+        for item in by_cert.iter().map_err(backend)? {
+            let (key, sequence) = item.map_err(backend)?;
+            let (tenant, ca, serial) = key.value();
+            let sequence = sequence.value();
+            let event = log.get((tenant, sequence)).map_err(backend)?.ok_or_else(|| StoreError::Corrupt {
+                what: "event log",
+                detail: "schema 1 de-duplication index names a missing event".into(),
+            })?;
+            let notice: RevocationNotice = decode("event", event.value())?;
+            let status = EventStatus {
+                sequence,
+                change: notice.change,
+                crl_number: notice.crl_number.as_deref().and_then(normalise_crl_number).map(str::to_owned),
+                reason: notice.reason,
+            };
+            statuses.push(((tenant.to_owned(), ca.to_owned(), serial.to_owned()), encode(&status)?));
+        }
+    }
+    let mut table = open(txn, EVENT_STATUS)?;
+    for ((tenant, ca, serial), status) in &statuses {
+        table.insert((tenant.as_str(), ca.as_str(), serial.as_str()), status.as_slice()).map_err(backend)?;
+    }
+    drop(table);
+    txn.delete_table(EVENT_BY_CERT_V1).map_err(backend)?;
+
+    let mut passed = Vec::new();
+    for item in open(txn, VERIFICATIONS)?.iter().map_err(backend)? {
+        let (key, value) = item.map_err(backend)?;
+        let record: VerificationRecord = decode("verification", value.value())?;
+        if let (true, Some(certificate)) = (record.passed, record.certificate) {
+            passed.push((key.value().0.to_owned(), certificate, record.verified_at));
+        }
+    }
+    for (tenant, certificate, verified_at) in &passed {
+        entitle_in(txn, tenant, certificate, *verified_at)?;
+    }
     Ok(())
 }
 

@@ -11,10 +11,11 @@ use std::time::{Duration, Instant};
 use redis::{ConnectionLike, ErrorKind, RedisError, RedisResult, Script, ServerErrorKind};
 use serde::{Serialize, de::DeserializeOwned};
 
-use crate::types::{check_customer, check_id, check_kind, invalid};
+use crate::types::{check_customer, check_id, check_kind, invalid, normalise_crl_number};
 use crate::{
     CHALLENGE_PURGE_GRACE_SECS, CertKey, Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, MAX_META_LEN,
-    RevocationNotice, StoreError, StoredEvent, TenantId, TenantStore, VerificationRecord, WATCH_PURGE_GRACE_SECS,
+    RevocationNotice, StatusChange, StoreError, StoredEvent, TenantId, TenantStore, VerificationRecord,
+    WATCH_PURGE_GRACE_SECS, WatchRequest,
 };
 
 /// The key prefix [`RedisStore::connect`] callers normally pass, and [`RedisStoreConfig::new`]'s default.
@@ -24,8 +25,9 @@ pub const DEFAULT_PREFIX: &str = "jpki:";
 const MAX_PREFIX_LEN: usize = 128;
 
 /// Layout version stored under `{prefix}#schema`; bump (and migrate in `connect`) when a key or
-/// value layout changes.
-const SCHEMA_VERSION: u32 = 1;
+/// value layout changes. 1: one event per (tenant, certificate) (`{T}:ev_cert`). 2: every change
+/// of status (`{T}:ev_status`), and the entitlement index (`{T}:ent`, `#idx:entitlements`).
+const SCHEMA_VERSION: u32 = 2;
 
 /// Index entries handled per purge script: a script blocks the whole server while it runs, so each
 /// one stays short (well under a millisecond per hundred entries).
@@ -238,7 +240,6 @@ impl RedisStore {
         if config.durability_check == DurabilityCheck::Require && !store.durability.is_durable() {
             return Err(StoreError::NotDurable { detail: store.durability.problems().join("; ") });
         }
-        store.check_schema()?;
         let scripts = store.scripts.all();
         store.run("SCRIPT LOAD", false, |conn| {
             for script in &scripts {
@@ -246,6 +247,7 @@ impl RedisStore {
             }
             Ok(())
         })?;
+        store.check_schema()?;
         Ok(store)
     }
 
@@ -281,17 +283,20 @@ impl RedisStore {
         })
     }
 
+    /// Records the layout version in an empty store, migrates a schema-1 store (one script, so
+    /// atomic), and refuses a newer one.
     fn check_schema(&self) -> Result<(), StoreError> {
-        let key = self.keys.global("schema");
-        let found: Option<String> = self.run("schema", false, |conn| {
-            let _: Option<String> = redis::cmd("SET").arg(&key).arg(SCHEMA_VERSION).arg("NX").query(conn)?;
-            redis::cmd("GET").arg(&key).query(conn)
-        })?;
+        let mut inv = self.scripts.migrate.prepare_invoke();
+        inv.key(self.keys.global("schema"))
+            .arg(&self.keys.prefix)
+            .arg(format!("{}*:ev_cert", glob_escape(&self.keys.prefix)))
+            .arg(SCHEMA_VERSION);
+        let found: Option<String> = self.run("schema", false, |conn| inv.invoke(conn))?;
         let found = found
             .as_deref()
             .and_then(|v| v.parse::<u32>().ok())
             .ok_or_else(|| StoreError::Corrupt { what: "schema", detail: "layout version is not a number".into() })?;
-        if found > SCHEMA_VERSION {
+        if found != SCHEMA_VERSION {
             return Err(StoreError::UnsupportedSchema { found, supported: SCHEMA_VERSION });
         }
         Ok(())
@@ -360,6 +365,7 @@ impl RedisStore {
             }
             let script = match kind {
                 PurgeKind::Watches => &self.scripts.purge_watches,
+                PurgeKind::Entitlements => &self.scripts.purge_entitlements,
                 PurgeKind::Challenges | PurgeKind::Verifications => &self.scripts.purge_items,
             };
             let mut inv = script.prepare_invoke();
@@ -375,6 +381,9 @@ impl RedisStore {
                     }
                     PurgeKind::Verifications => {
                         inv.key(self.keys.item(tenant, "ver", rest)).arg(member).arg(time.to_string());
+                    }
+                    PurgeKind::Entitlements => {
+                        inv.key(self.keys.tenant(tenant, "ent")).arg(member).arg(rest).arg(sort_key(time));
                     }
                     PurgeKind::Watches => {
                         inv.key(self.keys.tenant(tenant, "watch"))
@@ -400,6 +409,7 @@ enum PurgeKind {
     Challenges,
     Verifications,
     Watches,
+    Entitlements,
 }
 
 impl TenantStore for RedisStore {
@@ -465,27 +475,62 @@ impl TenantStore for RedisStore {
         for (index, cutoff, kind) in passes {
             removed += self.purge_index(&self.keys.global(index), cutoff, kind)?;
         }
+        // The index of passed verifications goes with their retention; not counted (the records
+        // it indexes were).
+        let cutoff = now.saturating_sub(verification_retention_secs);
+        self.purge_index(&self.keys.global("idx:entitlements"), cutoff, PurgeKind::Entitlements)?;
         Ok(removed)
     }
 
     fn put_verification(&self, tenant: &TenantId, record: VerificationRecord) -> Result<(), StoreError> {
+        self.record_verification(tenant, record, None)
+    }
+
+    fn record_verification(
+        &self,
+        tenant: &TenantId,
+        record: VerificationRecord,
+        watch: Option<WatchRequest>,
+    ) -> Result<(), StoreError> {
         tenant.validate()?;
         record.validate()?;
+        if let Some(request) = &watch {
+            request.certificate.validate()?;
+            check_kind(&request.kind)?;
+        }
         let t = tenant.as_str();
         let deadline = match self.verification_retention_secs {
             Some(retention) => Self::deadline(record.verified_at, retention),
             None => String::new(),
         };
-        let mut inv = self.scripts.put_new.prepare_invoke();
+        let entitles = match (record.passed, &record.certificate) {
+            (true, Some(certificate)) => cert_field(certificate),
+            _ => String::new(),
+        };
+        // One script: the record, its entitlement and the watch entry are stored together or not
+        // at all (a duplicate id stores none of them).
+        let mut inv = self.scripts.record.prepare_invoke();
         inv.key(self.keys.item(t, "ver", &record.id))
             .key(self.keys.global("idx:verifications"))
+            .key(self.keys.tenant(t, "ent"))
+            .key(self.keys.global("idx:entitlements"))
+            .arg(t)
             .arg(member(record.verified_at, t, &record.id))
             .arg(deadline)
-            .arg("verified_at")
             .arg(record.verified_at)
-            .arg("record")
-            .arg(encode(&record)?);
-        let created: i64 = self.run("put_verification", false, |conn| inv.invoke(conn))?;
+            .arg(encode(&record)?)
+            .arg(entitles)
+            .arg(sort_key(record.verified_at));
+        if let Some(request) = &watch {
+            let field = cert_field(&request.certificate);
+            inv.key(self.keys.tenant(t, "watch"))
+                .key(self.keys.global(&format!("watchers:{field}")))
+                .key(self.keys.global("idx:watches"))
+                .arg(&field)
+                .arg(sort_key(request.not_after))
+                .arg(&request.kind);
+        }
+        let created: i64 = self.run("record_verification", false, |conn| inv.invoke(conn))?;
         if created == 0 {
             return Err(StoreError::Duplicate { what: "verification" });
         }
@@ -634,17 +679,78 @@ impl TenantStore for RedisStore {
         let mut inv = self.scripts.append.prepare_invoke();
         for (tenant, notice) in &events {
             let t = tenant.as_str();
+            let number = notice.crl_number.as_deref().and_then(normalise_crl_number).unwrap_or("-");
             inv.key(self.keys.tenant(t, "ev_head"))
                 .key(self.keys.tenant(t, "ev"))
-                .key(self.keys.tenant(t, "ev_cert"))
+                .key(self.keys.tenant(t, "ev_status"))
                 .arg(cert_field(&notice.certificate))
-                .arg(encode(notice)?);
+                .arg(encode(notice)?)
+                .arg(notice.change.as_str())
+                .arg(reason_token(notice.reason.as_deref()))
+                .arg(number);
         }
         let sequences: Vec<u64> = self.run("append_events", false, |conn| inv.invoke(conn))?;
         if sequences.len() != events.len() {
             return Err(StoreError::Backend("append_events: script returned the wrong number of sequences".into()));
         }
         Ok(sequences)
+    }
+
+    fn last_event_for(&self, tenant: &TenantId, certificate: &CertKey) -> Result<Option<StoredEvent>, StoreError> {
+        tenant.validate()?;
+        certificate.validate()?;
+        let t = tenant.as_str();
+        let (status_key, log_key) = (self.keys.tenant(t, "ev_status"), self.keys.tenant(t, "ev"));
+        let field = cert_field(certificate);
+        // Events are never removed, and a status is written with its event in one script.
+        let found: Option<(u64, Option<String>)> = self.run("last_event_for", true, |conn| {
+            let status: Option<String> = redis::cmd("HGET").arg(&status_key).arg(&field).query(conn)?;
+            let Some(status) = status else { return Ok(None) };
+            let Some(sequence) = parse_status_sequence(&status) else { return Ok(Some((0, None))) };
+            let event: Option<String> = redis::cmd("HGET").arg(&log_key).arg(sequence).query(conn)?;
+            Ok(Some((sequence, event)))
+        })?;
+        match found {
+            None => Ok(None),
+            Some((sequence, Some(json))) if sequence > 0 => {
+                Ok(Some(StoredEvent { sequence, event: decode("event", &json)? }))
+            }
+            Some(_) => Err(StoreError::Corrupt {
+                what: "event log",
+                detail: "a certificate's status is malformed or names a missing event".into(),
+            }),
+        }
+    }
+
+    fn entitled(
+        &self,
+        tenant: &TenantId,
+        certificates: &[CertKey],
+        now: i64,
+        retention_secs: i64,
+    ) -> Result<Vec<bool>, StoreError> {
+        tenant.validate()?;
+        for certificate in certificates {
+            certificate.validate()?;
+        }
+        if retention_secs < 0 {
+            return Err(invalid("retention_secs", "is negative"));
+        }
+        if certificates.is_empty() {
+            return Ok(Vec::new());
+        }
+        let t = tenant.as_str();
+        let mut inv = self.scripts.entitled.prepare_invoke();
+        inv.key(self.keys.tenant(t, "ent")).arg(sort_key(now.saturating_sub(retention_secs)));
+        for certificate in certificates {
+            let field = cert_field(certificate);
+            inv.key(self.keys.item(t, "link", &field)).arg(field);
+        }
+        let answers: Vec<u8> = self.run("entitled", true, |conn| inv.invoke(conn))?;
+        if answers.len() != certificates.len() {
+            return Err(StoreError::Backend("entitled: script returned the wrong number of answers".into()));
+        }
+        Ok(answers.into_iter().map(|answer| answer == 1).collect())
     }
 
     fn events_after(&self, tenant: &TenantId, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
@@ -728,6 +834,35 @@ impl Keys {
     fn global(&self, name: &str) -> String {
         format!("{}#{name}", self.prefix)
     }
+}
+
+/// A reason as stored in an event status: `-` for none, `+` and the reason otherwise (so that no
+/// reason and an empty one differ).
+fn reason_token(reason: Option<&str>) -> String {
+    match reason {
+        None => "-".to_owned(),
+        Some(reason) => format!("+{reason}"),
+    }
+}
+
+/// The sequence of an event status `{sequence} {change} {cRLNumber or -} {reason token}`.
+fn parse_status_sequence(status: &str) -> Option<u64> {
+    let (sequence, rest) = status.split_once(' ')?;
+    let (change, _) = rest.split_once(' ')?;
+    StatusChange::from_name(change)?;
+    sequence.parse().ok().filter(|s| *s > 0)
+}
+
+/// `text` with the glob characters of `KEYS` patterns escaped.
+fn glob_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// `ca_key_id:serial`: both lowercase hex, so the colon is unambiguous.
@@ -943,13 +1078,17 @@ impl Pool {
 struct Scripts {
     put_new: Script,
     consume: Script,
+    record: Script,
     link: Script,
     unlink: Script,
     links_of: Script,
     watch: Script,
     append: Script,
+    entitled: Script,
     purge_items: Script,
     purge_watches: Script,
+    purge_entitlements: Script,
+    migrate: Script,
 }
 
 impl Scripts {
@@ -957,32 +1096,40 @@ impl Scripts {
         Self {
             put_new: Script::new(PUT_NEW),
             consume: Script::new(CONSUME),
+            record: Script::new(RECORD),
             link: Script::new(LINK),
             unlink: Script::new(UNLINK),
             links_of: Script::new(LINKS_OF),
             watch: Script::new(WATCH),
             append: Script::new(APPEND),
+            entitled: Script::new(ENTITLED),
             purge_items: Script::new(PURGE_ITEMS),
             purge_watches: Script::new(PURGE_WATCHES),
+            purge_entitlements: Script::new(PURGE_ENTITLEMENTS),
+            migrate: Script::new(MIGRATE),
         }
     }
 
-    fn all(&self) -> [&Script; 9] {
+    fn all(&self) -> [&Script; 13] {
         [
             &self.put_new,
             &self.consume,
+            &self.record,
             &self.link,
             &self.unlink,
             &self.links_of,
             &self.watch,
             &self.append,
+            &self.entitled,
             &self.purge_items,
             &self.purge_watches,
+            &self.purge_entitlements,
+            &self.migrate,
         ]
     }
 }
 
-/// put_challenge, put_verification: create a hash only if absent, index it, and give it a Redis
+/// put_challenge: create a hash only if absent, index it, and give it a Redis
 /// expiry when the deadline is still ahead of the server's clock (a deadline already past leaves
 /// the item to purge_expired, as LocalStore would, instead of deleting it on the spot).
 const PUT_NEW: &str = r#"
@@ -995,6 +1142,41 @@ redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('ZADD', KEYS[2], 0, ARGV[1])
 if ARGV[2] ~= '' and tonumber(ARGV[2]) > tonumber(redis.call('TIME')[1]) then
   redis.call('EXPIREAT', KEYS[1], ARGV[2])
+end
+return 1
+"#;
+
+/// put_verification, record_verification: the record (only if absent, with its index member and
+/// Redis expiry as in PUT_NEW), the entitlement index when it passed with a certificate (the
+/// latest verified_at wins) and, when asked, the watch entry (as in WATCH), in one script.
+const RECORD: &str = r#"
+-- KEYS[1] record hash, KEYS[2] verification index, KEYS[3] tenant entitlement hash, KEYS[4] entitlement index
+-- KEYS[5] tenant watch hash, KEYS[6] certificate watchers hash, KEYS[7] watch expiry index (with a watch only)
+-- ARGV[1] tenant, ARGV[2] index member, ARGV[3] expiry deadline or '', ARGV[4] verified_at, ARGV[5] record JSON
+-- ARGV[6] certificate field to entitle or '', ARGV[7] sort key of verified_at
+-- ARGV[8] watched certificate field, ARGV[9] sort key of not_after, ARGV[10] kind (with a watch only)
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'verified_at', ARGV[4], 'record', ARGV[5])
+redis.call('ZADD', KEYS[2], 0, ARGV[2])
+if ARGV[3] ~= '' and tonumber(ARGV[3]) > tonumber(redis.call('TIME')[1]) then
+  redis.call('EXPIREAT', KEYS[1], ARGV[3])
+end
+if ARGV[6] ~= '' then
+  local latest = redis.call('HGET', KEYS[3], ARGV[6])
+  if not latest or ARGV[7] > latest then
+    if latest then redis.call('ZREM', KEYS[4], latest .. ':' .. ARGV[1] .. ':' .. ARGV[6]) end
+    redis.call('HSET', KEYS[3], ARGV[6], ARGV[7])
+    redis.call('ZADD', KEYS[4], 0, ARGV[7] .. ':' .. ARGV[1] .. ':' .. ARGV[6])
+  end
+end
+if KEYS[5] then
+  local old = redis.call('HGET', KEYS[5], ARGV[8])
+  if not (old == ARGV[9] and redis.call('HGET', KEYS[6], ARGV[1]) == ARGV[10]) then
+    if old then redis.call('ZREM', KEYS[7], old .. ':' .. ARGV[1] .. ':' .. ARGV[8]) end
+    redis.call('HSET', KEYS[5], ARGV[8], ARGV[9])
+    redis.call('HSET', KEYS[6], ARGV[1], ARGV[10])
+    redis.call('ZADD', KEYS[7], 0, ARGV[9] .. ':' .. ARGV[1] .. ':' .. ARGV[8])
+  end
 end
 return 1
 "#;
@@ -1062,20 +1244,63 @@ redis.call('ZADD', KEYS[3], 0, ARGV[3] .. ':' .. ARGV[2] .. ':' .. ARGV[1])
 return 1
 "#;
 
-/// append_events: per event, the existing sequence of (tenant, certificate) or a new one from INCR.
+/// append_events: each notice against its certificate's status `{seq} {change} {crl or -} {reason
+/// token}` (the rules of `TenantStore::append_events`); every status is checked before anything is
+/// written, since a script that fails half-way keeps its earlier writes.
 const APPEND: &str = r#"
--- event i: KEYS[3i-2] tenant head counter, KEYS[3i-1] tenant log hash, KEYS[3i] tenant by-certificate hash
---          ARGV[2i-1] certificate field, ARGV[2i] event JSON
+-- event i: KEYS[3i-2] tenant head counter, KEYS[3i-1] tenant log hash, KEYS[3i] tenant status hash
+--          ARGV[5i-4] certificate field, ARGV[5i-3] event JSON, ARGV[5i-2] change,
+--          ARGV[5i-1] reason token ('-' none, '+reason'), ARGV[5i] cRLNumber without leading zeros or '-'
+local function parse(status)
+  return string.match(status, '^(%d+) (%l+) ([%d%-]+) (.*)$')
+end
+local function greater(a, b)
+  if #a ~= #b then return #a > #b end
+  return a > b
+end
+for i = 1, #KEYS / 3 do
+  local status = redis.call('HGET', KEYS[3 * i], ARGV[5 * i - 4])
+  if status and not parse(status) then return redis.error_reply('corrupt event status') end
+end
 local out = {}
-for i = 1, #ARGV / 2 do
-  local head, log, by_cert = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
-  local seq = redis.call('HGET', by_cert, ARGV[2 * i - 1])
-  if not seq then
-    seq = string.format('%d', redis.call('INCR', head))
-    redis.call('HSET', log, seq, ARGV[2 * i])
-    redis.call('HSET', by_cert, ARGV[2 * i - 1], seq)
+for i = 1, #KEYS / 3 do
+  local head, log, statuses = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
+  local field, json, change, reason, crl = ARGV[5 * i - 4], ARGV[5 * i - 3], ARGV[5 * i - 2], ARGV[5 * i - 1], ARGV[5 * i]
+  local status = redis.call('HGET', statuses, field)
+  local seq, last_change, floor, last_reason
+  if status then seq, last_change, floor, last_reason = parse(status) end
+  if change == 'released' and last_change ~= 'held' then
+    out[i] = 0
+  elseif status and crl ~= '-' and floor ~= '-' and greater(floor, crl) then
+    out[i] = tonumber(seq)
+  elseif status and last_change == change and last_reason == reason then
+    if crl ~= '-' and (floor == '-' or greater(crl, floor)) then
+      redis.call('HSET', statuses, field, seq .. ' ' .. change .. ' ' .. crl .. ' ' .. reason)
+    end
+    out[i] = tonumber(seq)
+  else
+    if crl == '-' and status then crl = floor end
+    local new = string.format('%d', redis.call('INCR', head))
+    redis.call('HSET', log, new, json)
+    redis.call('HSET', statuses, field, new .. ' ' .. change .. ' ' .. crl .. ' ' .. reason)
+    out[i] = tonumber(new)
   end
-  out[i] = tonumber(seq)
+end
+return out
+"#;
+
+/// entitled: per certificate, a link of the tenant, or a passed verification at or after the cutoff.
+const ENTITLED: &str = r#"
+-- KEYS[1] tenant entitlement hash, KEYS[i+1] link key of certificate i
+-- ARGV[1] sort key of the cutoff, ARGV[i+1] certificate field i
+local out = {}
+for i = 2, #KEYS do
+  local yes = redis.call('EXISTS', KEYS[i]) == 1
+  if not yes then
+    local latest = redis.call('HGET', KEYS[1], ARGV[i])
+    yes = latest and latest >= ARGV[1]
+  end
+  if yes then out[i - 1] = 1 else out[i - 1] = 0 end
 end
 return out
 "#;
@@ -1110,6 +1335,95 @@ for i = 1, (#KEYS - 1) / 2 do
   end
 end
 return removed
+"#;
+
+/// purge of entitlements: index member and the tenant's entry, unless a later verification moved it.
+const PURGE_ENTITLEMENTS: &str = r#"
+-- KEYS[1] index; KEYS[i+1] tenant entitlement hash of member i
+-- ARGV[3i-2] member, ARGV[3i-1] certificate field, ARGV[3i] sort key of verified_at
+local removed = 0
+for i = 1, #KEYS - 1 do
+  if redis.call('ZREM', KEYS[1], ARGV[3 * i - 2]) == 1 then
+    removed = removed + 1
+    if redis.call('HGET', KEYS[i + 1], ARGV[3 * i - 1]) == ARGV[3 * i] then
+      redis.call('HDEL', KEYS[i + 1], ARGV[3 * i - 1])
+    end
+  end
+end
+return removed
+"#;
+
+/// The layout version: set in an empty store; a schema-1 store is migrated to schema 2 in this one
+/// script (atomic; it reads every key of the prefix, so it blocks the server while it runs: about
+/// a second per hundred thousand events and records). Everything is read and checked before the
+/// first write, so a corrupt value fails the migration without changing anything.
+const MIGRATE: &str = r#"
+-- KEYS[1] schema key; ARGV[1] prefix, ARGV[2] KEYS pattern of every `{P}*:ev_cert`, ARGV[3] this version
+local version = redis.call('GET', KEYS[1])
+if not version then
+  redis.call('SET', KEYS[1], ARGV[3])
+  return ARGV[3]
+end
+if version ~= '1' then return version end
+local prefix = ARGV[1]
+local writes = {}
+local function decode(json)
+  local ok, value = pcall(cjson.decode, json)
+  if ok and type(value) == 'table' then return value end
+  return nil
+end
+-- Each certificate's one event becomes its status; schema 1 events have no change: revocations.
+for _, key in ipairs(redis.call('KEYS', ARGV[2])) do
+  local tenant = string.match(string.sub(key, #prefix + 1), '^([%w_%.%-]+):ev_cert$')
+  if tenant then
+    local entries = redis.call('HGETALL', key)
+    for j = 1, #entries, 2 do
+      local field, seq = entries[j], entries[j + 1]
+      local json = redis.call('HGET', prefix .. tenant .. ':ev', seq)
+      local event = json and decode(json)
+      if not event or not string.match(seq, '^%d+$') then return redis.error_reply('corrupt schema 1 event') end
+      local change = event.change
+      if type(change) ~= 'string' then change = 'revoked' end
+      local crl = '-'
+      if type(event.crl_number) == 'string' and string.match(event.crl_number, '^%d+$') then
+        crl = string.gsub(event.crl_number, '^0+', '')
+        if crl == '' then crl = '0' end
+      end
+      local reason = '-'
+      if type(event.reason) == 'string' then reason = '+' .. event.reason end
+      writes[#writes + 1] = {'HSET', prefix .. tenant .. ':ev_status', field, seq .. ' ' .. change .. ' ' .. crl .. ' ' .. reason}
+    end
+    writes[#writes + 1] = {'DEL', key}
+  end
+end
+-- The entitlement index, from every verification record still stored (the latest passed one wins).
+local latest, order = {}, {}
+for _, member in ipairs(redis.call('ZRANGE', prefix .. '#idx:verifications', 0, -1)) do
+  local sk, tenant, id = string.match(member, '^(%d+):([^:]+):(.*)$')
+  local json = sk and redis.call('HGET', prefix .. tenant .. ':ver:' .. id, 'record')
+  if json then
+    local record = decode(json)
+    if not record then return redis.error_reply('corrupt verification record') end
+    local cert = record.certificate
+    if record.passed == true and type(cert) == 'table' and type(cert.ca_key_id) == 'string' and type(cert.serial) == 'string' then
+      local k = tenant .. ' ' .. cert.ca_key_id .. ':' .. cert.serial
+      if not latest[k] then
+        latest[k] = {tenant, cert.ca_key_id .. ':' .. cert.serial, sk}
+        order[#order + 1] = k
+      elseif sk > latest[k][3] then
+        latest[k][3] = sk
+      end
+    end
+  end
+end
+for _, k in ipairs(order) do
+  local e = latest[k]
+  writes[#writes + 1] = {'HSET', prefix .. e[1] .. ':ent', e[2], e[3]}
+  writes[#writes + 1] = {'ZADD', prefix .. '#idx:entitlements', '0', e[3] .. ':' .. e[1] .. ':' .. e[2]}
+end
+for _, w in ipairs(writes) do redis.call(unpack(w)) end
+redis.call('SET', KEYS[1], ARGV[3])
+return ARGV[3]
 "#;
 
 #[cfg(test)]

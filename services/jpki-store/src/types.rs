@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{MAX_CUSTOMER_ID_LEN, MAX_ID_LEN, MAX_TEXT_LEN, StoreError};
+use crate::{MAX_CUSTOMER_ID_LEN, MAX_ID_LEN, MAX_TEXT_LEN, MAX_TRANSACTION_REFERENCE_LEN, StoreError};
 
 /// Longest tenant id.
 const MAX_TENANT_LEN: usize = 64;
@@ -108,7 +108,7 @@ impl Challenge {
         if self.challenge.is_empty() || self.challenge.len() > MAX_TEXT_LEN {
             return Err(invalid("challenge", "must be 1 to 1024 bytes"));
         }
-        check_len("transaction_reference", &self.transaction_reference, MAX_TEXT_LEN)?;
+        check_len("transaction_reference", &self.transaction_reference, MAX_TRANSACTION_REFERENCE_LEN)?;
         if self.expires_at < self.issued_at {
             return Err(invalid("expires_at", "is before issued_at"));
         }
@@ -156,7 +156,7 @@ pub struct WatchRequest {
 /// The outcome of one verification, kept for links and audits.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VerificationRecord {
-    /// Verification id (1..=128 bytes).
+    /// Verification id (1..=[`MAX_ID_LEN`] bytes).
     pub id: String,
     /// Which RPC.
     pub kind: VerificationKind,
@@ -178,14 +178,14 @@ impl VerificationRecord {
         if let Some(cert) = &self.certificate {
             cert.validate()?;
         }
-        check_len("transaction_reference", &self.transaction_reference, MAX_TEXT_LEN)
+        check_len("transaction_reference", &self.transaction_reference, MAX_TRANSACTION_REFERENCE_LEN)
     }
 }
 
 /// A link between a tenant's customer and a certificate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkRecord {
-    /// The tenant's customer id (1..=256 bytes).
+    /// The tenant's customer id (1..=[`MAX_CUSTOMER_ID_LEN`] bytes).
     pub customer_id: String,
     /// The linked certificate.
     pub certificate: CertKey,
@@ -216,16 +216,54 @@ pub enum LinkOutcome {
     },
 }
 
-/// A revocation that concerns a tenant.
+/// What happened to a watched certificate's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusChange {
+    /// Listed with certificateHold: suspended; it may be released later.
+    Held,
+    /// Listed with any other reason (or none): revoked for good.
+    Revoked,
+    /// Taken off the list after a hold (removeFromCRL in a delta, or dropped from the next complete
+    /// list).
+    Released,
+}
+
+impl StatusChange {
+    /// The stored name (`held`, `revoked`, `released`), as in the JSON of a [`RevocationNotice`].
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatusChange::Held => "held",
+            StatusChange::Revoked => "revoked",
+            StatusChange::Released => "released",
+        }
+    }
+
+    /// The change named by [`StatusChange::as_str`].
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
+        [StatusChange::Held, StatusChange::Revoked, StatusChange::Released].into_iter().find(|c| c.as_str() == name)
+    }
+
+    /// Records of schema 1 have no `change`: every one of them was a revocation.
+    fn schema_1_default() -> Self {
+        StatusChange::Revoked
+    }
+}
+
+/// A change of status of a certificate that concerns a tenant (one event of its log).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RevocationNotice {
-    /// The revoked certificate.
+    /// The certificate.
     pub certificate: CertKey,
-    /// revocationDate.
+    /// The change. Records written before this field existed were all revocations.
+    #[serde(default = "StatusChange::schema_1_default")]
+    pub change: StatusChange,
+    /// revocationDate for [`StatusChange::Held`] and [`StatusChange::Revoked`]; for
+    /// [`StatusChange::Released`], the thisUpdate of the list that released it.
     pub revoked_at: i64,
-    /// The reason code, when the list gives one.
+    /// The reason code, when the list gives one (`None` for a release).
     pub reason: Option<String>,
-    /// The list's cRLNumber, decimal.
+    /// The cRLNumber of the list that made the change, decimal (1..=[`MAX_TEXT_LEN`] digits).
     pub crl_number: Option<String>,
     /// The customer linked to the certificate when the event was made.
     pub customer_id: Option<String>,
@@ -236,16 +274,35 @@ pub struct RevocationNotice {
 impl RevocationNotice {
     pub(crate) fn validate(&self) -> Result<(), StoreError> {
         self.certificate.validate()?;
-        for (field, text) in [("reason", &self.reason), ("crl_number", &self.crl_number)] {
-            if let Some(text) = text {
-                check_len(field, text, MAX_TEXT_LEN)?;
+        if let Some(reason) = &self.reason {
+            check_len("reason", reason, MAX_TEXT_LEN)?;
+        }
+        if let Some(number) = &self.crl_number {
+            if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(invalid("crl_number", "must be decimal digits"));
             }
+            check_len("crl_number", number, MAX_TEXT_LEN)?;
         }
         if let Some(customer) = &self.customer_id {
             check_customer(customer)?;
         }
         check_len("kind", &self.kind, MAX_TEXT_LEN)
     }
+}
+
+/// A decimal cRLNumber without leading zeros (`"0"` for zero), so that numbers of any length
+/// compare by length, then lexically; `None` when `number` is not decimal digits.
+pub(crate) fn normalise_crl_number(number: &str) -> Option<&str> {
+    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let trimmed = number.trim_start_matches('0');
+    Some(if trimmed.is_empty() { "0" } else { trimmed })
+}
+
+/// Orders two normalised cRLNumbers numerically.
+pub(crate) fn compare_crl_numbers(a: &str, b: &str) -> std::cmp::Ordering {
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
 }
 
 /// An event of a tenant's revocation log.

@@ -8,7 +8,8 @@ mod support;
 
 use jpki_store::{
     CHALLENGE_PURGE_GRACE_SECS, CertKey, Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, RevocationNotice,
-    StoreError, StoredEvent, TenantId, VerificationKind, VerificationRecord, WATCH_PURGE_GRACE_SECS,
+    StatusChange, StoreError, StoredEvent, TenantId, VerificationKind, VerificationRecord, WATCH_PURGE_GRACE_SECS,
+    WatchRequest,
 };
 use support::Harness;
 
@@ -43,6 +44,15 @@ on_both_stores!(
     unlink_one_or_all_and_only_own,
     watch_list_is_per_tenant_with_a_global_index,
     events_are_sequenced_per_tenant_and_deduplicated,
+    events_record_every_change_of_status,
+    stale_notices_are_not_appended_whatever_the_length_of_the_number,
+    a_release_needs_a_hold,
+    last_event_for_is_the_current_status_per_tenant,
+    entitlement_comes_from_own_links_and_passed_verifications_within_retention,
+    entitlement_expires_with_retention_and_purge,
+    unlink_keeps_entitlement_of_a_recent_passed_verification,
+    record_verification_stores_record_entitlement_and_watch_or_nothing,
+    customer_ids_and_references_of_128_multibyte_characters_are_accepted,
     meta_round_trip,
     everything_survives_a_reopen,
     concurrent_consumers_see_exactly_one_success,
@@ -79,6 +89,7 @@ fn link(customer: &str, serial: &str) -> LinkRecord {
 fn notice(serial: &str) -> RevocationNotice {
     RevocationNotice {
         certificate: cert(serial),
+        change: StatusChange::Revoked,
         revoked_at: NOW,
         reason: Some("key_compromise".into()),
         crl_number: Some("42".into()),
@@ -312,10 +323,11 @@ fn events_are_sequenced_per_tenant_and_deduplicated(h: &mut Harness) {
         ])
         .unwrap();
     assert_eq!(seqs, vec![1, 1, 2, 1]);
-    // Duplicate across batches: the existing sequence, nothing appended.
-    let mut changed = notice("02");
-    changed.reason = Some("other".into());
-    assert_eq!(store.append_events(vec![(a.clone(), changed), (a.clone(), notice("03"))]).unwrap(), vec![2, 3]);
+    // Repeat across batches (same change and reason, from a later list): the existing sequence,
+    // nothing appended.
+    let mut repeat = notice("02");
+    repeat.crl_number = Some("43".into());
+    assert_eq!(store.append_events(vec![(a.clone(), repeat), (a.clone(), notice("03"))]).unwrap(), vec![2, 3]);
     assert_eq!(store.append_events(Vec::new()).unwrap(), Vec::<u64>::new());
     assert_eq!(store.last_sequence(&a).unwrap(), 3);
     assert_eq!(store.last_sequence(&b).unwrap(), 1);
@@ -340,6 +352,261 @@ fn events_are_sequenced_per_tenant_and_deduplicated(h: &mut Harness) {
     let bad = RevocationNotice { certificate: CertKey { ca_key_id: "X".into(), serial: "1".into() }, ..notice("09") };
     assert!(store.append_events(vec![(a.clone(), notice("04")), (a.clone(), bad)]).is_err());
     assert_eq!(store.last_sequence(&a).unwrap(), 3);
+}
+
+fn change(serial: &str, change: StatusChange, reason: Option<&str>, crl: Option<&str>) -> RevocationNotice {
+    RevocationNotice {
+        change,
+        reason: reason.map(Into::into),
+        crl_number: crl.map(Into::into),
+        revoked_at: NOW + 7,
+        ..notice(serial)
+    }
+}
+
+fn events_record_every_change_of_status(h: &mut Harness) {
+    let store = h.store();
+    let a = tenant("bank-a");
+    let held = change("01", StatusChange::Held, Some("certificate_hold"), Some("10"));
+    let revoked = change("01", StatusChange::Revoked, Some("key_compromise"), Some("11"));
+    // A hold, then a revocation for good: two events, in order, even within one batch.
+    assert_eq!(store.append_events(vec![(a.clone(), held.clone()), (a.clone(), revoked.clone())]).unwrap(), vec![1, 2]);
+    // The reason changes: another event.
+    let moved = change("01", StatusChange::Revoked, Some("cessation_of_operation"), Some("12"));
+    assert_eq!(store.append_events(vec![(a.clone(), moved.clone())]).unwrap(), vec![3]);
+    // Repeats of the current status, from the same or later lists: nothing new.
+    let repeat = change("01", StatusChange::Revoked, Some("cessation_of_operation"), Some("13"));
+    assert_eq!(store.append_events(vec![(a.clone(), moved.clone()), (a.clone(), repeat)]).unwrap(), vec![3, 3]);
+
+    // Hold, release, hold again, release again: four events.
+    let hold = |crl: &str| change("02", StatusChange::Held, Some("certificate_hold"), Some(crl));
+    let release = |crl: &str| change("02", StatusChange::Released, None, Some(crl));
+    let batch = vec![(a.clone(), hold("20")), (a.clone(), release("21"))];
+    assert_eq!(store.append_events(batch).unwrap(), vec![4, 5]);
+    let batch = vec![(a.clone(), hold("22")), (a.clone(), release("23")), (a.clone(), release("23"))];
+    // The second release has nothing to release any more.
+    assert_eq!(store.append_events(batch).unwrap(), vec![6, 7, 0]);
+    let events: Vec<(u64, StatusChange)> =
+        store.events_after(&a, 0, 100).unwrap().into_iter().map(|e| (e.sequence, e.event.change)).collect();
+    use StatusChange::{Held, Released, Revoked};
+    assert_eq!(events, vec![(1, Held), (2, Revoked), (3, Revoked), (4, Held), (5, Released), (6, Held), (7, Released)]);
+    assert_eq!(store.events_after(&a, 0, 1).unwrap()[0].event, held);
+    assert_eq!(store.events_after(&a, 1, 1).unwrap()[0].event, revoked);
+    assert_eq!(store.last_sequence(&a).unwrap(), 7);
+    // Survives a reopen, and goes on from there.
+    h.reopen();
+    let store = h.store();
+    assert_eq!(store.append_events(vec![(a.clone(), hold("24")), (a.clone(), hold("25"))]).unwrap(), vec![8, 8]);
+    assert_eq!(store.last_sequence(&a).unwrap(), 8);
+}
+
+fn stale_notices_are_not_appended_whatever_the_length_of_the_number(h: &mut Harness) {
+    let store = h.store();
+    let a = tenant("bank-a");
+    let big = "123456789012345678901234567890"; // more digits than any integer type holds
+    let held = change("01", StatusChange::Held, Some("certificate_hold"), Some(big));
+    assert_eq!(store.append_events(vec![(a.clone(), held)]).unwrap(), vec![1]);
+    // Lower numbers are stale, however they are written: shorter, or with leading zeros.
+    for stale in ["99999999999999999999999999999", "000123456789012345678901234567889", "9"] {
+        let revoked = change("01", StatusChange::Revoked, Some("key_compromise"), Some(stale));
+        assert_eq!(store.append_events(vec![(a.clone(), revoked)]).unwrap(), vec![1], "{stale}");
+    }
+    // The same number with leading zeros is not lower; nor is a longer one; nor no number.
+    let same = change("01", StatusChange::Revoked, Some("key_compromise"), Some(&format!("00{big}")));
+    let longer = change("01", StatusChange::Held, Some("certificate_hold"), Some("1000000000000000000000000000000"));
+    let unnumbered = change("01", StatusChange::Revoked, Some("affiliation_changed"), None);
+    let batch = vec![(a.clone(), same), (a.clone(), longer), (a.clone(), unnumbered)];
+    assert_eq!(store.append_events(batch).unwrap(), vec![2, 3, 4]);
+    // The floor stays at the highest number seen, also after an event without a number.
+    let lower = change("01", StatusChange::Held, Some("certificate_hold"), Some(big));
+    assert_eq!(store.append_events(vec![(a.clone(), lower)]).unwrap(), vec![4]);
+    // A repeat from a newer list raises the floor: an older list's different status is stale.
+    let repeat =
+        change("01", StatusChange::Revoked, Some("affiliation_changed"), Some("2000000000000000000000000000000"));
+    let older = change("01", StatusChange::Held, Some("certificate_hold"), Some("1500000000000000000000000000000"));
+    assert_eq!(store.append_events(vec![(a.clone(), repeat), (a.clone(), older)]).unwrap(), vec![4, 4]);
+    assert_eq!(store.last_sequence(&a).unwrap(), 4);
+    // Numbers must be decimal.
+    for bad in ["", "12a", "-1", "0x10"] {
+        let notice = change("01", StatusChange::Held, None, Some(bad));
+        let err = store.append_events(vec![(a.clone(), notice)]).unwrap_err();
+        assert!(matches!(err, StoreError::InvalidInput { field: "crl_number", .. }), "{bad:?}: {err}");
+    }
+}
+
+fn a_release_needs_a_hold(h: &mut Harness) {
+    let store = h.store();
+    let (a, b) = (tenant("bank-a"), tenant("bank-b"));
+    let release = |serial: &str| change(serial, StatusChange::Released, None, Some("30"));
+    // Nothing recorded, or revoked for good: nothing to release (0), nothing appended.
+    let revoked = change("02", StatusChange::Revoked, Some("key_compromise"), Some("29"));
+    store.append_events(vec![(a.clone(), revoked)]).unwrap();
+    assert_eq!(store.append_events(vec![(a.clone(), release("01")), (a.clone(), release("02"))]).unwrap(), vec![0, 0]);
+    assert_eq!(store.last_sequence(&a).unwrap(), 1);
+    // Another tenant's hold does not make this tenant's release.
+    let held = change("01", StatusChange::Held, Some("certificate_hold"), Some("29"));
+    store.append_events(vec![(b.clone(), held)]).unwrap();
+    assert_eq!(store.append_events(vec![(a.clone(), release("01")), (b.clone(), release("01"))]).unwrap(), vec![0, 2]);
+    let released = store.events_after(&b, 1, 10).unwrap();
+    assert_eq!(released, vec![StoredEvent { sequence: 2, event: release("01") }]);
+    assert_eq!(store.last_sequence(&a).unwrap(), 1);
+}
+
+fn last_event_for_is_the_current_status_per_tenant(h: &mut Harness) {
+    let store = h.store();
+    let (a, b) = (tenant("bank-a"), tenant("bank-b"));
+    assert_eq!(store.last_event_for(&a, &cert("01")).unwrap(), None);
+    let held = change("01", StatusChange::Held, Some("certificate_hold"), Some("5"));
+    store.append_events(vec![(a.clone(), notice("02")), (a.clone(), held.clone())]).unwrap();
+    assert_eq!(store.last_event_for(&a, &cert("01")).unwrap(), Some(StoredEvent { sequence: 2, event: held.clone() }));
+    assert_eq!(store.last_event_for(&b, &cert("01")).unwrap(), None);
+    // A repeat keeps the event that recorded the status; a change replaces it.
+    let repeat = change("01", StatusChange::Held, Some("certificate_hold"), Some("6"));
+    store.append_events(vec![(a.clone(), repeat)]).unwrap();
+    assert_eq!(store.last_event_for(&a, &cert("01")).unwrap().unwrap().event, held);
+    let released = change("01", StatusChange::Released, None, Some("7"));
+    store.append_events(vec![(a.clone(), released.clone())]).unwrap();
+    assert_eq!(store.last_event_for(&a, &cert("01")).unwrap(), Some(StoredEvent { sequence: 3, event: released }));
+    assert!(store.last_event_for(&a, &CertKey { ca_key_id: "AB".into(), serial: "1".into() }).is_err());
+}
+
+fn passed(id: &str, serial: &str, verified_at: i64) -> VerificationRecord {
+    VerificationRecord { certificate: Some(cert(serial)), verified_at, ..verification(id, verified_at) }
+}
+
+fn entitlement_comes_from_own_links_and_passed_verifications_within_retention(h: &mut Harness) {
+    let store = h.store();
+    let (a, b) = (tenant("bank-a"), tenant("bank-b"));
+    let asked: Vec<CertKey> = ["01", "02", "03", "04", "05"].into_iter().map(cert).collect();
+    assert_eq!(store.entitled(&a, &asked, NOW, 100).unwrap(), vec![false; 5]);
+    store.put_verification(&a, passed("v1", "01", NOW)).unwrap();
+    store.link(&a, link("cust-1", "02")).unwrap();
+    // A failed verification does not entitle; a passed one without a certificate has nothing to.
+    store.put_verification(&a, VerificationRecord { passed: false, ..passed("v2", "03", NOW) }).unwrap();
+    store.put_verification(&a, VerificationRecord { certificate: None, ..passed("v3", "04", NOW) }).unwrap();
+    // Another tenant's verification or link never entitles.
+    store.put_verification(&b, passed("v1", "04", NOW)).unwrap();
+    store.link(&b, link("cust-1", "05")).unwrap();
+    assert_eq!(store.entitled(&a, &asked, NOW, 100).unwrap(), vec![true, true, false, false, false]);
+    assert_eq!(store.entitled(&b, &asked, NOW, 100).unwrap(), vec![false, false, false, true, true]);
+    // Order and repeats follow the question.
+    let order = vec![cert("05"), cert("01"), cert("05"), cert("02")];
+    assert_eq!(store.entitled(&a, &order, NOW, 100).unwrap(), vec![false, true, false, true]);
+    assert!(store.entitled(&a, &[], NOW, 100).unwrap().is_empty());
+    // The API's 1000 ids per call: one call answers them all.
+    let mut many: Vec<CertKey> = (0..999).map(|i| cert(&format!("{:x}", 0x1000 + i))).collect();
+    many.push(cert("01"));
+    let answers = store.entitled(&a, &many, NOW, 100).unwrap();
+    assert_eq!(answers.len(), 1000);
+    assert_eq!(answers.iter().filter(|yes| **yes).count(), 1);
+    assert!(answers[999]);
+    assert!(matches!(store.entitled(&a, &asked, NOW, -1), Err(StoreError::InvalidInput { .. })));
+    let bad = [CertKey { ca_key_id: "AB".into(), serial: "1".into() }];
+    assert!(matches!(store.entitled(&a, &bad, NOW, 100), Err(StoreError::InvalidInput { .. })));
+}
+
+fn entitlement_expires_with_retention_and_purge(h: &mut Harness) {
+    let store = h.store();
+    let a = tenant("bank-a");
+    let (one, two) = ([cert("01")], [cert("02")]);
+    store.put_verification(&a, passed("old", "01", NOW - 100)).unwrap();
+    store.put_verification(&a, passed("new", "01", NOW)).unwrap();
+    // An older record written later does not move the latest back.
+    store.put_verification(&a, passed("older", "01", NOW - 500)).unwrap();
+    store.put_verification(&a, passed("v2", "02", NOW - 100)).unwrap();
+    // At or after now - retention.
+    assert_eq!(store.entitled(&a, &one, NOW + 50, 50).unwrap(), vec![true]);
+    assert_eq!(store.entitled(&a, &one, NOW + 51, 50).unwrap(), vec![false]);
+    assert_eq!(store.entitled(&a, &two, NOW, 100).unwrap(), vec![true]);
+    assert_eq!(store.entitled(&a, &two, NOW, 99).unwrap(), vec![false]);
+    // A purge with a retention that keeps "new" keeps the entitlement; the records it removes are
+    // counted, not the index.
+    assert_eq!(store.purge_expired(NOW + 50, 60).unwrap(), 3);
+    assert!(store.get_verification(&a, "new").unwrap().is_some());
+    assert_eq!(store.entitled(&a, &one, NOW + 50, 60).unwrap(), vec![true]);
+    assert_eq!(store.entitled(&a, &two, NOW + 50, 1000).unwrap(), vec![false], "purged with its record");
+    // Once the last passed record is past retention, the purge removes the entitlement too.
+    assert_eq!(store.purge_expired(NOW + 61, 60).unwrap(), 1);
+    assert_eq!(store.entitled(&a, &one, NOW + 61, 1000).unwrap(), vec![false]);
+    // A link made after the verification expired still entitles.
+    store.link(&a, link("cust-1", "01")).unwrap();
+    assert_eq!(store.entitled(&a, &one, NOW + 10_000, 0).unwrap(), vec![true]);
+}
+
+fn unlink_keeps_entitlement_of_a_recent_passed_verification(h: &mut Harness) {
+    let store = h.store();
+    let a = tenant("bank-a");
+    let asked = [cert("01"), cert("02")];
+    store.link(&a, link("cust-1", "01")).unwrap();
+    store.link(&a, link("cust-1", "02")).unwrap();
+    store.put_verification(&a, passed("v1", "02", NOW)).unwrap();
+    assert_eq!(store.entitled(&a, &asked, NOW + 10, 100).unwrap(), vec![true, true]);
+    assert_eq!(store.unlink(&a, "cust-1", None).unwrap(), 2);
+    // The link's entitlement is gone; the passed verification's stays while within retention.
+    assert_eq!(store.entitled(&a, &asked, NOW + 10, 100).unwrap(), vec![false, true]);
+    assert_eq!(store.entitled(&a, &asked, NOW + 101, 100).unwrap(), vec![false, false]);
+}
+
+fn record_verification_stores_record_entitlement_and_watch_or_nothing(h: &mut Harness) {
+    let store = h.store();
+    let a = tenant("bank-a");
+    let watch = |kind: &str| WatchRequest { certificate: cert("01"), not_after: NOW + 1000, kind: kind.into() };
+    store.record_verification(&a, passed("v1", "01", NOW), Some(watch("auth_card"))).unwrap();
+    assert_eq!(store.get_verification(&a, "v1").unwrap(), Some(passed("v1", "01", NOW)));
+    assert_eq!(store.entitled(&a, &[cert("01")], NOW, 0).unwrap(), vec![true]);
+    assert_eq!(store.watchers(&cert("01")).unwrap(), vec![(a.clone(), "auth_card".to_string())]);
+    // A watch that fails validation stores nothing: neither the record nor its entitlement.
+    let err = store.record_verification(&a, passed("v2", "02", NOW), Some(watch(""))).unwrap_err();
+    assert!(matches!(err, StoreError::InvalidInput { field: "kind", .. }), "{err}");
+    let bad_cert = WatchRequest { certificate: CertKey { ca_key_id: "AB".into(), serial: "1".into() }, ..watch("k") };
+    assert!(store.record_verification(&a, passed("v2", "02", NOW), Some(bad_cert)).is_err());
+    assert_eq!(store.get_verification(&a, "v2").unwrap(), None);
+    assert_eq!(store.entitled(&a, &[cert("02")], NOW, 0).unwrap(), vec![false]);
+    // A duplicate id stores nothing either: the watch's new kind is not applied.
+    let err = store.record_verification(&a, passed("v1", "02", NOW + 5), Some(watch("signing_card"))).unwrap_err();
+    assert!(matches!(err, StoreError::Duplicate { what: "verification" }), "{err}");
+    assert_eq!(store.watchers(&cert("01")).unwrap(), vec![(a.clone(), "auth_card".to_string())]);
+    assert_eq!(store.entitled(&a, &[cert("02")], NOW + 5, 0).unwrap(), vec![false]);
+    // Without a watch.
+    store.record_verification(&a, passed("v3", "03", NOW), None).unwrap();
+    assert_eq!(store.entitled(&a, &[cert("03")], NOW, 0).unwrap(), vec![true]);
+    assert!(store.watchers(&cert("03")).unwrap().is_empty());
+}
+
+fn customer_ids_and_references_of_128_multibyte_characters_are_accepted(h: &mut Harness) {
+    let store = h.store();
+    let a = tenant("bank-a");
+    // 3 bytes per character (384 bytes) and 4 bytes per character (512 bytes), at the API's limit
+    // of 128 characters.
+    for (i, c) in ['あ', '𠮷'].into_iter().enumerate() {
+        let text: String = std::iter::repeat_n(c, 128).collect();
+        let serial = format!("0{i}");
+        let record = link(&text, &serial);
+        assert_eq!(store.link(&a, record.clone()).unwrap(), LinkOutcome::Created(record.clone()));
+        assert_eq!(store.links_by_customer(&a, &text).unwrap(), vec![record.clone()]);
+        assert_eq!(store.link_by_certificate(&a, &cert(&serial)).unwrap(), Some(record.clone()));
+        let with_customer = RevocationNotice { customer_id: Some(text.clone()), ..notice(&serial) };
+        store.append_events(vec![(a.clone(), with_customer.clone())]).unwrap();
+        assert_eq!(store.last_event_for(&a, &cert(&serial)).unwrap().unwrap().event, with_customer);
+        assert_eq!(store.unlink(&a, &text, Some(&cert(&serial))).unwrap(), 1);
+
+        let id = format!("c{i}");
+        let issued = Challenge { transaction_reference: text.clone(), ..challenge(NOW + 300) };
+        store.put_challenge(&a, &id, issued.clone()).unwrap();
+        assert_eq!(store.consume_challenge(&a, &id, NOW).unwrap(), ConsumeOutcome::Consumed(issued));
+        let record = VerificationRecord { transaction_reference: text.clone(), ..verification(&format!("v{i}"), NOW) };
+        store.put_verification(&a, record.clone()).unwrap();
+        assert_eq!(store.get_verification(&a, &record.id).unwrap(), Some(record));
+        // Ids of 128 such characters too.
+        store.put_verification(&a, verification(&text, NOW)).unwrap();
+        assert!(store.get_verification(&a, &text).unwrap().is_some());
+    }
+    // A character more is refused as input, not as a backend failure.
+    let too_long: String = std::iter::repeat_n('𠮷', 129).collect();
+    let err = store.link(&a, link(&too_long, "09")).unwrap_err();
+    assert!(matches!(err, StoreError::InvalidInput { field: "customer_id", .. }), "{err}");
+    let err = store.put_verification(&a, verification(&too_long, NOW)).unwrap_err();
+    assert!(matches!(err, StoreError::InvalidInput { field: "verification id", .. }), "{err}");
 }
 
 fn meta_round_trip(h: &mut Harness) {

@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Barrier};
 
 use jpki_store::{
-    CertKey, Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, LocalStore, RevocationNotice, StoreError, TenantId,
-    TenantStore,
+    CertKey, Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, LocalStore, RevocationNotice, StatusChange,
+    StoreError, TenantId, TenantStore,
 };
 
 const NOW: i64 = 1_780_272_000;
@@ -35,6 +35,7 @@ fn challenge(thread: usize) -> Challenge {
 fn notice(i: usize) -> RevocationNotice {
     RevocationNotice {
         certificate: cert(i),
+        change: StatusChange::Revoked,
         revoked_at: NOW,
         reason: None,
         crl_number: Some("1".into()),

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use jpki_store::{
     CertKey, Challenge, DurabilityCheck, LinkRecord, LocalStore, RedisStore, RedisStoreConfig, RevocationNotice,
-    TenantId, TenantStore, VerificationKind, VerificationRecord,
+    StatusChange, TenantId, TenantStore, VerificationKind, VerificationRecord,
 };
 use support::{DURABLE, RedisServer};
 
@@ -61,6 +61,7 @@ const OPS: [Op; 10] = [
     ("append_events (1)", |s, i| {
         let n = RevocationNotice {
             certificate: cert(i),
+            change: StatusChange::Revoked,
             revoked_at: NOW,
             reason: None,
             crl_number: Some("1".into()),

@@ -11,7 +11,8 @@ use std::collections::btree_map::Entry;
 
 use jpki_store::{
     CHALLENGE_PURGE_GRACE_SECS, CertKey, Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, RevocationNotice,
-    StoreError, StoredEvent, TenantId, TenantStore, VerificationKind, VerificationRecord, WATCH_PURGE_GRACE_SECS,
+    StatusChange, StoreError, StoredEvent, TenantId, TenantStore, VerificationKind, VerificationRecord,
+    WATCH_PURGE_GRACE_SECS, WatchRequest,
 };
 use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
@@ -22,16 +23,50 @@ const TENANTS: [&str; 3] = ["a", "b", "a.1"];
 const CUSTOMERS: [&str; 3] = ["u0", "u1", "u10"];
 const KINDS: [&str; 2] = ["auth_card", "signing_card"];
 
+/// One notice of an append: tenant, certificate, change, reason, cRLNumber, with a customer id.
+#[derive(Debug, Clone)]
+struct Notice {
+    t: usize,
+    cert: u8,
+    change: StatusChange,
+    reason: Option<&'static str>,
+    crl: Option<&'static str>,
+    with_customer: bool,
+}
+
+/// Few values, so that repeats, changes, stale numbers and releases all happen often; numbers with
+/// leading zeros and of different lengths.
+fn notice() -> impl Strategy<Value = Notice> {
+    (
+        0..TENANTS.len(),
+        0..4u8,
+        prop::sample::select(vec![StatusChange::Held, StatusChange::Revoked, StatusChange::Released]),
+        prop::sample::select(vec![None, Some("key_compromise"), Some("certificate_hold")]),
+        prop::sample::select(vec![None, Some("9"), Some("010"), Some("10"), Some("11"), Some("100")]),
+        any::<bool>(),
+    )
+        .prop_map(|(t, cert, change, reason, crl, with_customer)| Notice {
+            t,
+            cert,
+            change,
+            reason,
+            crl,
+            with_customer,
+        })
+}
+
 #[derive(Debug, Clone)]
 enum Op {
     PutChallenge { t: usize, id: u8, ttl: i64 },
     Consume { t: usize, id: u8 },
-    PutVerification { t: usize, id: u8, passed: bool, cert: Option<u8> },
+    PutVerification { t: usize, id: u8, passed: bool, cert: Option<u8>, watch: bool },
     GetVerification { t: usize, id: u8 },
     Link { t: usize, customer: usize, cert: u8 },
     Unlink { t: usize, customer: usize, cert: Option<u8> },
     Watch { t: usize, cert: u8, not_after_delta: i64, kind: usize },
-    Append(Vec<(usize, u8, bool)>),
+    Append(Vec<Notice>),
+    Entitled { t: usize, retention: i64 },
+    LastEventFor { t: usize, cert: u8 },
     EventsAfter { t: usize, after: u64, limit: usize },
     PutMeta { key: u8, value: Vec<u8> },
     Purge { retention: i64 },
@@ -44,8 +79,11 @@ fn op() -> impl Strategy<Value = Op> {
         (t.clone(), 0..4u8, prop::sample::select(vec![0i64, 1, 60, 61, 120]))
             .prop_map(|(t, id, ttl)| Op::PutChallenge { t, id, ttl }),
         (t.clone(), 0..4u8).prop_map(|(t, id)| Op::Consume { t, id }),
-        (t.clone(), 0..3u8, any::<bool>(), proptest::option::of(0..4u8))
-            .prop_map(|(t, id, passed, cert)| Op::PutVerification { t, id, passed, cert }),
+        (t.clone(), 0..3u8, any::<bool>(), proptest::option::of(0..4u8), any::<bool>())
+            .prop_map(|(t, id, passed, cert, watch)| Op::PutVerification { t, id, passed, cert, watch }),
+        (t.clone(), prop::sample::select(vec![0i64, 1, 60, 1000]))
+            .prop_map(|(t, retention)| Op::Entitled { t, retention }),
+        (t.clone(), 0..4u8).prop_map(|(t, cert)| Op::LastEventFor { t, cert }),
         (t.clone(), 0..3u8).prop_map(|(t, id)| Op::GetVerification { t, id }),
         (t.clone(), 0..CUSTOMERS.len(), 0..4u8).prop_map(|(t, customer, cert)| Op::Link { t, customer, cert }),
         (t.clone(), 0..CUSTOMERS.len(), proptest::option::of(0..4u8)).prop_map(|(t, customer, cert)| Op::Unlink {
@@ -55,7 +93,7 @@ fn op() -> impl Strategy<Value = Op> {
         }),
         (t.clone(), 0..4u8, -(WATCH_PURGE_GRACE_SECS + 2000)..1000i64, 0..KINDS.len())
             .prop_map(|(t, cert, not_after_delta, kind)| Op::Watch { t, cert, not_after_delta, kind }),
-        proptest::collection::vec((t.clone(), 0..4u8, any::<bool>()), 0..4).prop_map(Op::Append),
+        proptest::collection::vec(notice(), 0..5).prop_map(Op::Append),
         (t, 0..5u64, 0..4usize).prop_map(|(t, after, limit)| Op::EventsAfter { t, after, limit }),
         (0..2u8, proptest::collection::vec(any::<u8>(), 0..8)).prop_map(|(key, value)| Op::PutMeta { key, value }),
         (0..1500i64).prop_map(|retention| Op::Purge { retention }),
@@ -92,6 +130,9 @@ impl Slot {
     }
 }
 
+/// A certificate's recorded status: sequence, change, reason, highest cRLNumber (as a number).
+type Status = (u64, StatusChange, Option<String>, Option<u128>);
+
 #[derive(Default)]
 struct Model {
     challenges: BTreeMap<(TenantId, String), Slot>,
@@ -99,6 +140,7 @@ struct Model {
     links: BTreeMap<(TenantId, CertKey), LinkRecord>,
     watch: BTreeMap<(TenantId, CertKey), (String, i64)>,
     events: BTreeMap<TenantId, Vec<RevocationNotice>>,
+    status: BTreeMap<(TenantId, CertKey), Status>,
     meta: BTreeMap<String, Vec<u8>>,
 }
 
@@ -146,18 +188,50 @@ impl Model {
         self.links.iter().filter(|((lt, _), l)| lt == t && l.customer_id == customer).map(|(_, l)| l.clone()).collect()
     }
 
+    /// The documented rules, written plainly (numbers small enough for u128 here).
     fn append(&mut self, batch: &[(TenantId, RevocationNotice)]) -> Vec<u64> {
         batch
             .iter()
             .map(|(t, n)| {
-                let log = self.events.entry(t.clone()).or_default();
-                match log.iter().position(|e| e.certificate == n.certificate) {
-                    Some(i) => i as u64 + 1,
-                    None => {
-                        log.push(n.clone());
-                        log.len() as u64
+                let key = (t.clone(), n.certificate.clone());
+                let number: Option<u128> = n.crl_number.as_deref().map(|d| d.parse().unwrap());
+                let last = self.status.get(&key).cloned();
+                if n.change == StatusChange::Released && last.as_ref().is_none_or(|l| l.1 != StatusChange::Held) {
+                    return 0;
+                }
+                if let Some((seq, change, reason, floor)) = last.clone() {
+                    if number.is_some() && floor.is_some() && number < floor {
+                        return seq;
+                    }
+                    if change == n.change && reason == n.reason {
+                        self.status.insert(key, (seq, change, reason, floor.max(number)));
+                        return seq;
                     }
                 }
+                let log = self.events.entry(t.clone()).or_default();
+                log.push(n.clone());
+                let seq = log.len() as u64;
+                let floor = last.and_then(|l| l.3).max(number);
+                self.status.insert(key, (seq, n.change, n.reason.clone(), floor));
+                seq
+            })
+            .collect()
+    }
+
+    fn last_event_for(&self, t: &TenantId, c: &CertKey) -> Option<StoredEvent> {
+        let (seq, ..) = self.status.get(&(t.clone(), c.clone()))?;
+        let event = self.events[t][*seq as usize - 1].clone();
+        Some(StoredEvent { sequence: *seq, event })
+    }
+
+    fn entitled(&self, t: &TenantId, certs: &[CertKey], now: i64, retention: i64) -> Vec<bool> {
+        certs
+            .iter()
+            .map(|c| {
+                self.links.contains_key(&(t.clone(), c.clone()))
+                    || self.verifications.iter().any(|((vt, _), v)| {
+                        vt == t && v.passed && v.certificate.as_ref() == Some(c) && v.verified_at >= now - retention
+                    })
             })
             .collect()
     }
@@ -182,7 +256,7 @@ impl Model {
 }
 
 /// Compares every query the store answers with the model.
-fn check_all(store: &dyn TenantStore, model: &Model) {
+fn check_all(store: &dyn TenantStore, model: &Model, now: i64) {
     for ti in 0..TENANTS.len() {
         let t = tenant(ti);
         for customer in CUSTOMERS {
@@ -201,6 +275,13 @@ fn check_all(store: &dyn TenantStore, model: &Model) {
         let watched: Vec<CertKey> = model.watch.keys().filter(|(wt, _)| *wt == t).map(|(_, c)| c.clone()).collect();
         assert_eq!(store.watched(&t).unwrap(), watched);
         assert_eq!(store.events_after(&t, 0, usize::MAX).unwrap(), model.events_after(&t, 0, usize::MAX));
+        let certs: Vec<CertKey> = (0..4).map(cert).collect();
+        for retention in [0, 1000] {
+            assert_eq!(store.entitled(&t, &certs, now, retention).unwrap(), model.entitled(&t, &certs, now, retention));
+        }
+        for c in &certs {
+            assert_eq!(store.last_event_for(&t, c).unwrap(), model.last_event_for(&t, c));
+        }
         assert_eq!(store.last_sequence(&t).unwrap(), model.events.get(&t).map_or(0, |l| l.len() as u64));
     }
     for c in 0..4 {
@@ -248,7 +329,7 @@ fn run(h: &mut Harness, ops: Vec<(i64, Op)>) {
                 let (t, id) = (tenant(t), format!("c{id}"));
                 assert_eq!(store.consume_challenge(&t, &id, now).unwrap(), model.consume((t, id), now));
             }
-            Op::PutVerification { t, id, passed, cert: c } => {
+            Op::PutVerification { t, id, passed, cert: c, watch } => {
                 let t = tenant(t);
                 let record = VerificationRecord {
                     id: format!("v{id}"),
@@ -259,8 +340,16 @@ fn run(h: &mut Harness, ops: Vec<(i64, Op)>) {
                     verified_at: now,
                     transaction_reference: String::new(),
                 };
-                let got = store.put_verification(&t, record.clone());
-                let key = (t, record.id.clone());
+                let request = c.filter(|_| watch).map(|c| WatchRequest {
+                    certificate: cert(c),
+                    not_after: now + 100,
+                    kind: KINDS[1].into(),
+                });
+                let got = match &request {
+                    None => store.put_verification(&t, record.clone()),
+                    Some(request) => store.record_verification(&t, record.clone(), Some(request.clone())),
+                };
+                let key = (t.clone(), record.id.clone());
                 match model.verifications.entry(key) {
                     Entry::Occupied(_) => {
                         assert!(matches!(got, Err(StoreError::Duplicate { what: "verification" })), "{got:?}")
@@ -268,8 +357,23 @@ fn run(h: &mut Harness, ops: Vec<(i64, Op)>) {
                     Entry::Vacant(slot) => {
                         got.unwrap();
                         slot.insert(record);
+                        if let Some(request) = request {
+                            model.watch.insert((t, request.certificate), (request.kind, request.not_after));
+                        }
                     }
                 }
+            }
+            Op::Entitled { t, retention } => {
+                let t = tenant(t);
+                let certs: Vec<CertKey> = (0..4).rev().map(cert).collect();
+                assert_eq!(
+                    store.entitled(&t, &certs, now, retention).unwrap(),
+                    model.entitled(&t, &certs, now, retention)
+                );
+            }
+            Op::LastEventFor { t, cert: c } => {
+                let t = tenant(t);
+                assert_eq!(store.last_event_for(&t, &cert(c)).unwrap(), model.last_event_for(&t, &cert(c)));
             }
             Op::GetVerification { t, id } => {
                 let (t, id) = (tenant(t), format!("v{id}"));
@@ -298,16 +402,17 @@ fn run(h: &mut Harness, ops: Vec<(i64, Op)>) {
             Op::Append(batch) => {
                 let batch: Vec<(TenantId, RevocationNotice)> = batch
                     .into_iter()
-                    .map(|(t, c, with_customer)| {
+                    .map(|n| {
                         let notice = RevocationNotice {
-                            certificate: cert(c),
+                            certificate: cert(n.cert),
+                            change: n.change,
                             revoked_at: now,
-                            reason: None,
-                            crl_number: Some(now.to_string()),
-                            customer_id: with_customer.then(|| "u0".to_string()),
+                            reason: n.reason.map(Into::into),
+                            crl_number: n.crl.map(Into::into),
+                            customer_id: n.with_customer.then(|| "u0".to_string()),
                             kind: KINDS[0].into(),
                         };
-                        (tenant(t), notice)
+                        (tenant(n.t), notice)
                     })
                     .collect();
                 assert_eq!(store.append_events(batch.clone()).unwrap(), model.append(&batch));
@@ -328,11 +433,11 @@ fn run(h: &mut Harness, ops: Vec<(i64, Op)>) {
                 // LocalStore: reopen the file. RedisStore: new connections, and the server
                 // reloads its data from the AOF on disk.
                 h.reload();
-                check_all(h.store().as_ref(), &model);
+                check_all(h.store().as_ref(), &model, now);
             }
         }
     }
-    check_all(h.store().as_ref(), &model);
+    check_all(h.store().as_ref(), &model, now);
 }
 
 fn ops() -> impl Strategy<Value = Vec<(i64, Op)>> {

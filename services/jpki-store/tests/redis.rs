@@ -12,8 +12,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use jpki_store::{
     CHALLENGE_PURGE_GRACE_SECS, CertKey, Challenge, ConsumeOutcome, DEFAULT_PREFIX, DurabilityCheck, LinkRecord,
-    RedisStore, RedisStoreConfig, RevocationNotice, StoreError, TenantId, TenantStore, VerificationKind,
-    VerificationRecord,
+    RedisStore, RedisStoreConfig, RevocationNotice, StatusChange, StoreError, TenantId, TenantStore, VerificationKind,
+    VerificationRecord, WatchRequest,
 };
 use support::{DURABLE, RedisServer, free_port};
 
@@ -67,6 +67,8 @@ fn keys_follow_the_documented_layout() {
     let cert = CertKey::new("ab01", "0f").unwrap();
     store.put_challenge(&a, "c:1", challenge(100, 400)).unwrap();
     store.put_verification(&a, verification("v1", 100)).unwrap();
+    let passed = VerificationRecord { certificate: Some(cert.clone()), ..verification("v2", 120) };
+    store.put_verification(&a, passed).unwrap();
     store
         .link(
             &a,
@@ -76,6 +78,7 @@ fn keys_follow_the_documented_layout() {
     store.watch(&a, &cert, 900, "auth_card").unwrap();
     let notice = RevocationNotice {
         certificate: cert.clone(),
+        change: StatusChange::Revoked,
         revoked_at: 150,
         reason: None,
         crl_number: Some("7".into()),
@@ -92,6 +95,7 @@ fn keys_follow_the_documented_layout() {
         keys.iter().map(|k| (k.clone(), redis::cmd("TYPE").arg(k).query::<String>(&mut conn).unwrap())).collect();
     let expected: BTreeMap<String, String> = [
         ("jpki:#idx:challenges", "zset"),
+        ("jpki:#idx:entitlements", "zset"),
         ("jpki:#idx:verifications", "zset"),
         ("jpki:#idx:watches", "zset"),
         ("jpki:#meta:crl/auth", "string"),
@@ -100,10 +104,12 @@ fn keys_follow_the_documented_layout() {
         ("jpki:bank-a:ch:c:1", "hash"),
         ("jpki:bank-a:cust:cust:7", "set"),
         ("jpki:bank-a:ev", "hash"),
-        ("jpki:bank-a:ev_cert", "hash"),
+        ("jpki:bank-a:ent", "hash"),
+        ("jpki:bank-a:ev_status", "hash"),
         ("jpki:bank-a:ev_head", "string"),
         ("jpki:bank-a:link:ab01:0f", "string"),
         ("jpki:bank-a:ver:v1", "hash"),
+        ("jpki:bank-a:ver:v2", "hash"),
         ("jpki:bank-a:watch", "hash"),
     ]
     .into_iter()
@@ -127,6 +133,14 @@ fn keys_follow_the_documented_layout() {
     assert_eq!(members, vec!["10000000000000000900:bank-a:ab01:0f".to_string()]);
     let head: String = redis::cmd("GET").arg("jpki:bank-a:ev_head").query(&mut conn).unwrap();
     assert_eq!(head, "1");
+    // The certificate's status: sequence, change, cRLNumber, reason ('-': none).
+    let status: String = redis::cmd("HGET").arg("jpki:bank-a:ev_status").arg("ab01:0f").query(&mut conn).unwrap();
+    assert_eq!(status, "1 revoked 7 -");
+    let entitled: BTreeMap<String, String> = redis::cmd("HGETALL").arg("jpki:bank-a:ent").query(&mut conn).unwrap();
+    assert_eq!(entitled["ab01:0f"], "10000000000000000120");
+    let members: Vec<String> =
+        redis::cmd("ZRANGE").arg("jpki:#idx:entitlements").arg(0).arg(-1).query(&mut conn).unwrap();
+    assert_eq!(members, vec!["10000000000000000120:bank-a:ab01:0f".to_string()]);
     let link: String = redis::cmd("GET").arg("jpki:bank-a:link:ab01:0f").query(&mut conn).unwrap();
     assert_eq!(serde_json::from_str::<serde_json::Value>(&link).unwrap()["customer_id"], "cust:7");
 
@@ -136,6 +150,37 @@ fn keys_follow_the_documented_layout() {
     let fields: Vec<&str> = slot.keys().map(String::as_str).collect();
     assert_eq!(fields, ["expires_at", "state", "used_at"]);
     assert_eq!((slot["state"].as_str(), slot["used_at"].as_str()), ("used", "200"));
+}
+
+/// `record_verification` is one script: the server counts one `EVALSHA` and no other write for
+/// the record, its entitlement and the watch entry together (Redis runs a script without
+/// interleaving other clients' commands, and the AOF holds its effects in one `MULTI`/`EXEC`, so
+/// a crash replays all three or none). `tests/behaviour.rs` shows that a refused call stores none.
+#[test]
+fn record_verification_is_one_script() {
+    let Some((_dir, server)) = start(DURABLE) else { return };
+    let store = RedisStore::connect(&server.url(), DEFAULT_PREFIX).unwrap();
+    let a = tenant("bank-a");
+    let cert = CertKey::new("ab01", "0f").unwrap();
+    let mut conn = support::raw(&server);
+    let _: () = redis::cmd("CONFIG").arg("RESETSTAT").query(&mut conn).unwrap();
+    let record = VerificationRecord { certificate: Some(cert.clone()), ..verification("v1", 100) };
+    let watch = WatchRequest { certificate: cert.clone(), not_after: 900, kind: "auth_card".into() };
+    store.record_verification(&a, record, Some(watch)).unwrap();
+    let stats: String = redis::cmd("INFO").arg("commandstats").query(&mut conn).unwrap();
+    let calls = |command: &str| -> u64 {
+        stats
+            .lines()
+            .find_map(|line| line.strip_prefix(&format!("cmdstat_{command}:calls=")))
+            .map_or(0, |rest| rest.split(',').next().unwrap().parse().unwrap())
+    };
+    assert_eq!(calls("evalsha"), 1, "{stats}");
+    assert_eq!(calls("eval"), 0, "{stats}");
+    // Inside it: the record, the two indexes and the watch entry.
+    assert_eq!(calls("hset"), 4, "{stats}"); // record, entitlement, watch, watchers
+    assert_eq!(calls("zadd"), 3, "{stats}"); // verification, entitlement and watch indexes
+    let keys: Vec<String> = redis::cmd("KEYS").arg("jpki:bank-a:*").query(&mut conn).unwrap();
+    assert_eq!(keys.len(), 3, "{keys:?}"); // ver:v1, ent, watch
 }
 
 #[test]
@@ -360,9 +405,9 @@ fn errors_name_the_operation_not_the_data() {
 fn a_newer_layout_is_refused() {
     let Some((_dir, server)) = start(DURABLE) else { return };
     RedisStore::connect(&server.url(), DEFAULT_PREFIX).unwrap();
-    let _: () = redis::cmd("SET").arg("jpki:#schema").arg("2").query(&mut support::raw(&server)).unwrap();
+    let _: () = redis::cmd("SET").arg("jpki:#schema").arg("3").query(&mut support::raw(&server)).unwrap();
     let err = RedisStore::connect(&server.url(), DEFAULT_PREFIX).unwrap_err();
-    assert!(matches!(err, StoreError::UnsupportedSchema { found: 2, supported: 1 }), "{err}");
+    assert!(matches!(err, StoreError::UnsupportedSchema { found: 3, supported: 2 }), "{err}");
     // Another prefix is another layout.
     RedisStore::connect(&server.url(), "other:").unwrap();
 }

@@ -17,8 +17,8 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use jpki_store::{
-    CertKey, Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, LocalStore, RedisStore, RevocationNotice, StoreError,
-    TenantId, TenantStore, VerificationKind, VerificationRecord,
+    CertKey, Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, LocalStore, RedisStore, RevocationNotice,
+    StatusChange, StoreError, TenantId, TenantStore, VerificationKind, VerificationRecord,
 };
 
 /// Base of every time written (the test uses the same values).
@@ -120,6 +120,7 @@ fn write_item(store: &dyn TenantStore, n: u64) -> Result<u64, Box<dyn std::error
     store.watch(&tenant, &certificate, BASE + 5_000_000, "auth_card")?;
     let notice = RevocationNotice {
         certificate,
+        change: StatusChange::Revoked,
         revoked_at: BASE + t,
         reason: Some("key_compromise".into()),
         crl_number: Some(n.to_string()),

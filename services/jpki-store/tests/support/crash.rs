@@ -48,6 +48,8 @@ pub fn check_acked(store: &dyn TenantStore, acked: &BTreeMap<u64, u64>) {
         );
         let record = store.get_verification(&t, &format!("v{n}")).unwrap().unwrap_or_else(|| panic!("v{n} lost"));
         assert_eq!(record.certificate.as_ref(), Some(&cert));
+        // The passed verification's entitlement index entry was committed with it.
+        assert_eq!(store.entitled(&t, std::slice::from_ref(&cert), at, 0).unwrap(), vec![true], "entitlement {n}");
         let link = store.link_by_certificate(&t, &cert).unwrap().unwrap_or_else(|| panic!("link {n} lost"));
         assert_eq!(link.customer_id, format!("cust{}", n % 5));
         assert!(store.links_by_customer(&t, &link.customer_id).unwrap().contains(&link), "customer index {n}");
