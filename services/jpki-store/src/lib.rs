@@ -403,11 +403,15 @@ pub trait TenantStore: Send + Sync {
     ///   certificate is stale and is not appended: the existing sequence (a notice without
     ///   `crl_number` is never stale);
     /// - a notice with the same change and reason as the last recorded status is a repeat and is
-    ///   not appended: the existing sequence (so a retried batch appends nothing twice); its
-    ///   `crl_number`, when higher, becomes the recorded one;
+    ///   not appended: the existing sequence; its `crl_number`, when higher, becomes the recorded
+    ///   one;
     /// - any other notice is appended with the tenant's next sequence.
     ///
-    /// Sequences are per tenant, start at 1 and strictly increase.
+    /// Sequences are per tenant, start at 1 and strictly increase. Retrying a batch appends
+    /// nothing twice when each certificate's notices carry their lists' cRLNumbers (as the
+    /// gateway's do): the first run left each certificate at its last notice's status and number,
+    /// so an earlier notice is stale or a repeat, and a release finds no hold. Without numbers, a
+    /// retried batch that changes a certificate twice (held, then released) appends again.
     fn append_events(&self, events: Vec<(TenantId, RevocationNotice)>) -> Result<Vec<u64>, StoreError>;
 
     /// The event that recorded this (tenant, certificate)'s current status (the last one appended

@@ -83,8 +83,8 @@ struct EventStatus {
 enum Step {
     /// Nothing is written; answer this sequence (0: nothing to release).
     Answer(u64),
-    /// A repeat from a newer list: answer this sequence and raise the floor to this cRLNumber.
-    RaiseFloor(u64, String),
+    /// A repeat from a newer list: answer its sequence and record this status (the floor raised).
+    RaiseFloor(EventStatus),
     /// A change: append it, with this floor.
     Append(Option<String>),
 }
@@ -108,7 +108,12 @@ fn step(last: Option<&EventStatus>, notice: &RevocationNotice) -> Step {
     if last.change == notice.change && last.reason == notice.reason {
         return match number {
             Some(number) if floor.is_none_or(|floor| compare_crl_numbers(number, floor).is_gt()) => {
-                Step::RaiseFloor(last.sequence, number.to_owned())
+                Step::RaiseFloor(EventStatus {
+                    sequence: last.sequence,
+                    change: last.change,
+                    reason: last.reason.clone(),
+                    crl_number: Some(number.to_owned()),
+                })
             }
             _ => Step::Answer(last.sequence),
         };
@@ -643,12 +648,9 @@ impl TenantStore for LocalStore {
                 let last = found.transpose()?;
                 match step(last.as_ref(), notice) {
                     Step::Answer(sequence) => sequences.push(sequence),
-                    Step::RaiseFloor(sequence, number) => {
-                        let last = last.map(|last| EventStatus { crl_number: Some(number), ..last });
-                        if let Some(status) = last {
-                            statuses.insert(cert, encode(&status)?.as_slice()).map_err(backend)?;
-                        }
-                        sequences.push(sequence);
+                    Step::RaiseFloor(status) => {
+                        statuses.insert(cert, encode(&status)?.as_slice()).map_err(backend)?;
+                        sequences.push(status.sequence);
                         changed = true;
                     }
                     Step::Append(floor) => {

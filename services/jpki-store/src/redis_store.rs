@@ -187,9 +187,10 @@ impl DurabilityReport {
 /// [`DurabilityCheck::Require`] insists on, its `Ok` means the change is in the fsync'd AOF. A call
 /// that fails with [`StoreError::Backend`] after the command was sent (a response timeout, a
 /// dropped connection) may or may not have been applied: the caller cannot assume nothing was
-/// recorded. Retrying is safe: `link`, `watch`, `unlink`, `append_events` and `put_meta` are
-/// idempotent; a retried `put_challenge`/`put_verification` answers [`StoreError::Duplicate`] and a
-/// retried `consume_challenge` answers [`ConsumeOutcome::AlreadyUsed`] (the challenge is spent).
+/// recorded. Retrying is safe: `link`, `watch`, `unlink`, `append_events` (with cRLNumbers, see
+/// [`TenantStore::append_events`]) and `put_meta` are idempotent; a retried
+/// `put_challenge`/`put_verification` answers [`StoreError::Duplicate`] and a retried
+/// `consume_challenge` answers [`ConsumeOutcome::AlreadyUsed`] (the challenge is spent).
 /// Read-only calls are retried once by the store itself when a pooled connection turns out to be
 /// dead (server restarted); writes never are.
 pub struct RedisStore {
@@ -703,23 +704,18 @@ impl TenantStore for RedisStore {
         let (status_key, log_key) = (self.keys.tenant(t, "ev_status"), self.keys.tenant(t, "ev"));
         let field = cert_field(certificate);
         // Events are never removed, and a status is written with its event in one script.
-        let found: Option<(u64, Option<String>)> = self.run("last_event_for", true, |conn| {
+        let found: Option<(String, Option<String>)> = self.run("last_event_for", true, |conn| {
             let status: Option<String> = redis::cmd("HGET").arg(&status_key).arg(&field).query(conn)?;
             let Some(status) = status else { return Ok(None) };
-            let Some(sequence) = parse_status_sequence(&status) else { return Ok(Some((0, None))) };
-            let event: Option<String> = redis::cmd("HGET").arg(&log_key).arg(sequence).query(conn)?;
-            Ok(Some((sequence, event)))
+            let sequence = status.split(' ').next().unwrap_or_default().to_owned();
+            let event: Option<String> = redis::cmd("HGET").arg(&log_key).arg(&sequence).query(conn)?;
+            Ok(Some((status, event)))
         })?;
-        match found {
-            None => Ok(None),
-            Some((sequence, Some(json))) if sequence > 0 => {
-                Ok(Some(StoredEvent { sequence, event: decode("event", &json)? }))
-            }
-            Some(_) => Err(StoreError::Corrupt {
-                what: "event log",
-                detail: "a certificate's status is malformed or names a missing event".into(),
-            }),
-        }
+        let Some((status, event)) = found else { return Ok(None) };
+        let corrupt = |detail: &str| StoreError::Corrupt { what: "event log", detail: detail.into() };
+        let sequence = parse_status_sequence(&status).ok_or_else(|| corrupt("a certificate's status is malformed"))?;
+        let json = event.ok_or_else(|| corrupt("a certificate's status names a missing event"))?;
+        Ok(Some(StoredEvent { sequence, event: decode("event", &json)? }))
     }
 
     fn entitled(

@@ -385,7 +385,9 @@ fn events_record_every_change_of_status(h: &mut Harness) {
     assert_eq!(store.append_events(batch).unwrap(), vec![4, 5]);
     let batch = vec![(a.clone(), hold("22")), (a.clone(), release("23")), (a.clone(), release("23"))];
     // The second release has nothing to release any more.
-    assert_eq!(store.append_events(batch).unwrap(), vec![6, 7, 0]);
+    assert_eq!(store.append_events(batch.clone()).unwrap(), vec![6, 7, 0]);
+    // The same batch again (a retry after a timeout): the hold is stale now, nothing is released.
+    assert_eq!(store.append_events(batch).unwrap(), vec![7, 0, 0]);
     let events: Vec<(u64, StatusChange)> =
         store.events_after(&a, 0, 100).unwrap().into_iter().map(|e| (e.sequence, e.event.change)).collect();
     use StatusChange::{Held, Released, Revoked};
