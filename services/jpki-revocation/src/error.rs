@@ -149,6 +149,13 @@ pub enum LoadError {
         /// The loaded complete list's number, decimal, if any.
         loaded: Option<String>,
     },
+    /// A complete (non-delta) list has an entry with reason removeFromCRL, which RFC 5280 allows
+    /// only in delta CRLs; read literally it would revoke the certificate it means to release.
+    #[error("entry for serial {serial} has reason removeFromCRL in a complete list (allowed in delta CRLs only)")]
+    RemoveFromCrlInCompleteList {
+        /// The first such entry's serial, hex.
+        serial: String,
+    },
     /// More entries than the compact index can address.
     #[error("CRL has more than {limit} entries")]
     TooManyEntries {

@@ -99,6 +99,8 @@ impl Record {
 pub struct ListBuilder {
     records: Vec<Record>,
     side: Vec<(Box<[u8]>, Entry)>,
+    /// The first entry with reason removeFromCRL (hex serial): allowed in a delta CRL only.
+    remove_from_crl: Option<String>,
 }
 
 fn reason_byte(code: Option<u8>) -> u8 {
@@ -115,7 +117,7 @@ fn reason_of(byte: u8) -> Option<RevocationReason> {
 impl ListBuilder {
     /// A builder expecting about `entries` entries.
     pub fn with_capacity(entries: usize) -> Self {
-        ListBuilder { records: Vec::with_capacity(entries), side: Vec::new() }
+        ListBuilder { records: Vec::with_capacity(entries), side: Vec::new(), remove_from_crl: None }
     }
 
     /// Adds one entry.
@@ -125,6 +127,9 @@ impl ListBuilder {
             return Err(LoadError::TooManyEntries { limit: MAX_ENTRIES });
         }
         let reason = reason_byte(entry.reason);
+        if self.remove_from_crl.is_none() && reason_of(reason) == Some(RevocationReason::RemoveFromCrl) {
+            self.remove_from_crl = Some(hex::encode(serial));
+        }
         match u32::try_from(entry.revoked_at.0) {
             Ok(date) if serial.len() <= 16 => {
                 let key = key_of(serial);
@@ -140,7 +145,7 @@ impl ListBuilder {
 
     /// Sorts, removes duplicate serials (keeping the earliest revocationDate) and builds the index.
     pub fn finish(self, mut meta: ListMeta) -> CompactList {
-        let ListBuilder { mut records, mut side } = self;
+        let ListBuilder { mut records, mut side, .. } = self;
         // Sorting by the whole record puts the earliest date first among equal serials.
         records.sort_unstable();
         records.dedup_by_key(|record| (record.high, record.low));
@@ -258,6 +263,11 @@ impl CompactList {
         let mut builder = ListBuilder::with_capacity(der.len() / 48);
         let parsed = parse_crl(der, |entry| builder.push(&entry))?;
         let signer = select_signer(&parsed, anchors, at)?;
+        // removeFromCRL only undoes a hold in a delta (RFC 5280 5.3.1); in a complete list it
+        // would read as a revocation with that reason, so such a list is refused.
+        if let (None, Some(serial)) = (&parsed.delta_base, builder.remove_from_crl.take()) {
+            return Err(LoadError::RemoveFromCrlInCompleteList { serial });
+        }
         let meta = ListMeta {
             label: label.to_owned(),
             issuer_raw: parsed.issuer_raw.to_vec(),

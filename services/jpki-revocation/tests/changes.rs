@@ -166,3 +166,19 @@ fn changes_are_ordered_by_serial_across_long_and_short_serials() {
     let serials: Vec<String> = changes(&set).into_iter().map(|change| change.serial).collect();
     assert_eq!(serials, vec![hex::encode(A), hex::encode(B), hex::encode(long)]);
 }
+
+#[test]
+fn remove_from_crl_in_a_complete_list_is_refused_not_read_as_a_revocation() {
+    let lists = Lists::new();
+    lists.complete(1, &[entry(A, 1, Some(ReasonCode::CertificateHold))]);
+    let der = CrlBuilder::new(offset(day(2)), Some(offset(time("2026-07-01T00:00:00Z"))))
+        .number(2)
+        .entries([entry(A, 1, Some(ReasonCode::RemoveFromCrl)), entry(B, 2, None)])
+        .sign(lists.ca().issuer())
+        .unwrap();
+    let error = lists.store.load_with_changes("complete-2", &der, day(2)).unwrap_err();
+    assert_eq!(error, jpki_revocation::LoadError::RemoveFromCrlInCompleteList { serial: hex::encode(A) });
+    // The list in use is unchanged: A is still held.
+    let view = lists.store.view(lists.ca().key_id(), &Default::default()).unwrap();
+    assert_eq!(view.complete.meta().crl_number.to_string(), "1");
+}
