@@ -179,7 +179,8 @@ pub struct PolicySettings {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListSettings {
-    /// Stable name (ledger, provenance), e.g. `signing-card-g2`.
+    /// Stable name of the source (provenance, logs, Redis coordination), e.g. `signing-card-g2`. The
+    /// source may hold several lists; cRLNumber floors are kept per (issuer key, scope), not per name.
     pub name: String,
     /// An `http://` or `https://` URL, or a file path.
     pub source: String,
