@@ -6,7 +6,6 @@ mod common;
 
 use common::{Sim, anchors, client, pki, status};
 use jpki_casim::{CaSimulator, Error, Misbehaviour, MisbehaviourSetting, Revocation, RevokeTarget, SimConfig};
-use jpki_core::CrlSet;
 use jpki_core::revocation::{RevocationReason, RevocationStatus};
 use jpki_testpki::{ReasonCode, WriteOptions};
 use serde_json::json;
@@ -34,9 +33,8 @@ async fn serves_a_written_directory_and_revokes_holders_from_its_manifest() {
 
     let der = http.get(handle.crl_url("signing-card-g1")).send().await.unwrap().bytes().await.unwrap();
     let anchors = anchors();
-    let set = CrlSet::new(0);
-    let summary = set.add("signing-card-g1", &der, &anchors).unwrap();
-    assert_eq!(summary.crl_number.as_deref(), Some("2"));
+    let (set, summary) = common::load(anchors.clone(), "signing-card-g1", &der).unwrap();
+    assert_eq!(summary.crl_number, "2");
     let issuer = anchors.iter().find(|a| a.key_id() == pki().ca_by_label("signing-card-g1").unwrap().key_id()).unwrap();
     let serial = pki().holder("h07").unwrap().signing().serial().to_vec();
     assert!(matches!(

@@ -25,7 +25,8 @@ use std::time::{Duration, Instant};
 
 use criterion::Criterion;
 use jpki_core::cert::ParsedCertificate;
-use jpki_core::{AuthProofInput, CrlSet, SignatureInput, UnixTime, Verifier};
+use jpki_core::{AuthProofInput, SignatureInput, UnixTime, Verifier};
+use jpki_revocation::RevocationStore;
 use jpki_testpki::{CmsOptions, TestPki};
 use ring::signature::{RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
 
@@ -52,7 +53,7 @@ fn offset(moment: UnixTime) -> time::OffsetDateTime {
 }
 
 /// A verifier over every anchor of the test PKI, all kinds sharing `crls`.
-fn verifier(pki: &TestPki, crls: &Arc<CrlSet>, chain_cache_capacity: u64) -> Verifier {
+fn verifier(pki: &TestPki, crls: &Arc<RevocationStore>, chain_cache_capacity: u64) -> Verifier {
     jpki_fixtures::verifier(pki, crls.clone(), chain_cache_capacity).unwrap()
 }
 
@@ -80,14 +81,14 @@ impl Setup {
     fn new() -> Self {
         let pki = TestPki::cached(SEED).unwrap();
         // Empty CRLs from every anchor, valid 2026-05-01..2026-07-01; validation at 2026-06-01.
-        let crls = Arc::new(CrlSet::new(0));
+        let crls = Arc::new(RevocationStore::new(jpki_fixtures::anchors(&pki).unwrap(), 0));
         let cached = verifier(&pki, &crls, 1000);
         let cold = verifier(&pki, &crls, 0);
         for ca in pki.cas().iter().filter(|ca| ca.is_anchor()) {
             let this_update = offset(time("2026-05-01T00:00:00Z"));
             let next_update = offset(time("2026-07-01T00:00:00Z"));
             let der = ca.issue_crl(this_update, next_update, 1, &[]).unwrap();
-            crls.add(ca.label(), &der, cached.anchors()).unwrap();
+            crls.load(ca.label(), &der, time("2026-05-01T00:00:00Z")).unwrap();
         }
         let holder = pki
             .holders()

@@ -161,7 +161,15 @@ impl ParsedCertificate {
             crl_distribution_points: Vec::new(),
             four_fields: None,
         };
+        // RFC 5280 4.2: one instance per extension. With two subjectAltNames (two sets of four
+        // fields) or two keyUsages, which one counts would be ambiguous; x509-parser keeps both
+        // (found by the `resign` fuzz target).
+        let mut seen = Vec::new();
         for extension in tbs.extensions() {
+            if seen.contains(&&extension.oid) {
+                return Err(malformed(None));
+            }
+            seen.push(&extension.oid);
             parsed.absorb_extension(extension)?;
         }
         Ok(parsed)

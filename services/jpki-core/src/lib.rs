@@ -9,12 +9,8 @@ pub mod algorithm;
 pub mod anchor;
 pub mod cert;
 pub mod cms;
-pub mod crl;
 pub mod der;
 pub mod four_fields;
-#[doc(hidden)]
-#[cfg(feature = "fuzzing")]
-pub mod fuzzing;
 pub mod kind;
 pub mod oid;
 pub mod report;
@@ -25,7 +21,6 @@ pub mod verifier;
 
 pub use algorithm::{AlgorithmPolicy, HashAlgorithm};
 pub use anchor::{AnchorError, TrustAnchor};
-pub use crl::{CrlError, CrlSet, CrlSummary};
 pub use four_fields::FourFields;
 pub use kind::{CertKind, Purpose};
 pub use report::{FailureReason, Indication, SubIndication, ValidationReport};

@@ -330,7 +330,8 @@ fn anchor_outside_its_validity() {
     .sign(ca.issuer())
     .unwrap();
     let later = time("2030-01-01T00:00:00Z");
-    fixture.publish(ca, time("2029-12-31T00:00:00Z"), time("2030-01-02T00:00:00Z"), 9, &[]);
+    // No list: the revocation store refuses lists signed by an anchor outside its validity, and
+    // the anchor's validity is judged before revocation.
     let signature = template.signing().signer().sign_message(FORM, HashAlg::Sha256).unwrap();
     let report = fixture.verifier.verify_signature(&raw(&signature, &der, FORM), later);
     assert_result(&report, SubIndication::OutOfBoundsNoPoe, "ANCHOR_OUTSIDE_VALIDITY");
@@ -425,28 +426,26 @@ fn unknown_revocation_status_never_passes() {
     .sign(ca.issuer())
     .unwrap();
     let scoped_only = Fixture::without_crls();
-    scoped_only.crls.add("scoped", &scoped, scoped_only.verifier.anchors()).unwrap();
+    scoped_only.load("scoped", &scoped).unwrap();
     let report = scoped_only.verifier.verify_signature(&input, at());
     assert_eq!(cause(&report), UnknownStatusCause::NoListForScope);
 }
 
 #[test]
 fn crls_that_must_be_refused() {
+    use jpki_revocation::LoadError;
     let fixture = Fixture::without_crls();
     let ca = fixture.ca(PkiKind::SigningCard, 2);
     let foreign = fixture.pki.foreign_ca();
     let dates = (common::offset(time("2026-05-01T00:00:00Z")), common::offset(time("2026-07-01T00:00:00Z")));
     let forged = foreign.issue_crl(dates.0, dates.1, 1, &[]).unwrap();
     assert!(matches!(
-        fixture.crls.add("forged", &forged, fixture.verifier.anchors()),
-        Err(jpki_core::CrlError::UnknownIssuer { .. } | jpki_core::CrlError::SignatureInvalid { .. })
+        fixture.load("forged", &forged),
+        Err(LoadError::WrongIssuer { .. } | LoadError::SignatureInvalid { .. })
     ));
     let sha1 =
         jpki_testpki::CrlBuilder::new(dates.0, Some(dates.1)).number(1).hash(HashAlg::Sha1).sign(ca.issuer()).unwrap();
-    assert!(matches!(
-        fixture.crls.add("sha1", &sha1, fixture.verifier.anchors()),
-        Err(jpki_core::CrlError::AlgorithmRejected { .. })
-    ));
+    assert!(matches!(fixture.load("sha1", &sha1), Err(LoadError::AlgorithmRejected { .. })));
     let critical = jpki_testpki::CrlBuilder::new(dates.0, Some(dates.1))
         .number(1)
         .entry(CrlEntry::new(vec![1], dates.0).extension(jpki_testpki::Extension::new(
@@ -456,21 +455,12 @@ fn crls_that_must_be_refused() {
         )))
         .sign(ca.issuer())
         .unwrap();
-    assert!(matches!(
-        fixture.crls.add("critical", &critical, fixture.verifier.anchors()),
-        Err(jpki_core::CrlError::UnknownCriticalEntryExtension { .. })
-    ));
+    assert!(matches!(fixture.load("critical", &critical), Err(LoadError::UnknownCriticalEntryExtension { .. })));
     let mut tampered = ca.issue_crl(dates.0, dates.1, 1, &[]).unwrap();
     let last = tampered.len() - 1;
     tampered[last] ^= 1;
-    assert!(matches!(
-        fixture.crls.add("tampered", &tampered, fixture.verifier.anchors()),
-        Err(jpki_core::CrlError::SignatureInvalid { .. })
-    ));
-    assert!(matches!(
-        fixture.crls.add("garbage", b"\x30\x00", fixture.verifier.anchors()),
-        Err(jpki_core::CrlError::Malformed)
-    ));
+    assert!(matches!(fixture.load("tampered", &tampered), Err(LoadError::SignatureInvalid { .. })));
+    assert!(matches!(fixture.load("garbage", b"\x30\x00"), Err(LoadError::Malformed { .. })));
 }
 
 #[test]

@@ -424,15 +424,22 @@ fn read_entry<'a>(entry: &Element<'a>) -> Result<RawEntry<'a>, LoadError> {
         let list = fields.read(tag::SEQUENCE).map_err(malformed("crlEntryExtensions"))?;
         fields.finish().map_err(malformed("end of revokedCertificates entry"))?;
         let mut extensions = list.reader(false);
+        let mut seen: Vec<&[u8]> = Vec::new();
         while !extensions.is_empty() {
             let extension = read_extension(&mut extensions)?;
+            // Which of two reasonCodes would count is ambiguous (x509-parser takes the first).
+            if seen.contains(&extension.oid) {
+                return Err(LoadError::Malformed { at_byte: extension.offset, what: "duplicate crlEntryExtension" });
+            }
+            seen.push(extension.oid);
             match extension.oid {
                 oid_bytes::REASON_CODE => {
                     let code = der::parse_single(extension.value, false)
                         .ok()
                         .filter(|value| value.tag == 0x0a)
                         .and_then(|value| match value.contents {
-                            [code] => Some(*code),
+                            // CRLReason is a non-negative ENUMERATED: 0x80..=0xff are negative.
+                            [code] if *code < 0x80 => Some(*code),
                             _ => None,
                         })
                         .ok_or(LoadError::Malformed { at_byte: extension.offset, what: "reasonCode" })?;
@@ -480,7 +487,8 @@ fn read_usual_entry<'a>(entry: &Element<'a>) -> Option<RawEntry<'a>> {
     let revoked_at = parse_time(&time_element)?;
     let reason = match &rest[15..] {
         [] => None,
-        [prefix @ .., code] if prefix == REASON_CODE_EXTENSION => Some(*code),
+        // A negative ENUMERATED (0x80..) takes the general path, which refuses it.
+        [prefix @ .., code] if prefix == REASON_CODE_EXTENSION && *code < 0x80 => Some(*code),
         _ => return None,
     };
     Some(RawEntry { serial: der::unsigned_integer_bytes(serial), revoked_at, reason })
@@ -617,6 +625,46 @@ mod tests {
             CrlNumber::from_be_bytes(&[0xff; 20]).to_string(),
             "1461501637330902918203684832716283019655932542975"
         );
+    }
+
+    /// A revokedCertificates entry: serial 03, UTCTime 2026-04-01, then `extensions` (raw).
+    fn entry_with(extensions: &[u8]) -> Vec<u8> {
+        let mut contents = vec![0x02, 0x01, 0x03, 0x17, 0x0d];
+        contents.extend_from_slice(b"260401000000Z");
+        contents.extend_from_slice(extensions);
+        let mut entry = vec![tag::SEQUENCE, contents.len() as u8];
+        entry.extend(contents);
+        entry
+    }
+
+    fn read(entry: &[u8]) -> Result<Option<u8>, LoadError> {
+        let element = der::parse_single(entry, false).unwrap();
+        read_entry(&element).map(|entry| entry.reason)
+    }
+
+    /// CRLReason is an ENUMERATED; 0xff is -1, not reason 255 (found by the `crl_parse` target's
+    /// differential oracle: x509-parser reads no reason there).
+    #[test]
+    fn a_negative_reason_code_is_malformed_on_both_paths() {
+        let reason = |code: u8| [0x30, 0x0c, 0x30, 0x0a, 0x06, 0x03, 0x55, 0x1d, 0x15, 0x04, 0x03, 0x0a, 0x01, code];
+        assert_eq!(read(&entry_with(&reason(0x01))), Ok(Some(1)));
+        assert_eq!(read(&entry_with(&reason(0x7f))), Ok(Some(0x7f)));
+        assert!(matches!(read(&entry_with(&reason(0xff))), Err(LoadError::Malformed { what: "reasonCode", .. })));
+        assert!(matches!(read(&entry_with(&reason(0x80))), Err(LoadError::Malformed { what: "reasonCode", .. })));
+    }
+
+    /// Two reasonCode extensions on one entry: which one counts is ambiguous (x509-parser takes the
+    /// first, the general path took the last), so the list is refused, as for list extensions.
+    #[test]
+    fn a_duplicate_entry_extension_is_malformed() {
+        let two = [
+            0x30, 0x18, 0x30, 0x0a, 0x06, 0x03, 0x55, 0x1d, 0x15, 0x04, 0x03, 0x0a, 0x01, 0x01, 0x30, 0x0a, 0x06, 0x03,
+            0x55, 0x1d, 0x15, 0x04, 0x03, 0x0a, 0x01, 0x04,
+        ];
+        assert!(matches!(
+            read(&entry_with(&two)),
+            Err(LoadError::Malformed { what: "duplicate crlEntryExtension", .. })
+        ));
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Shared fixture: a simulator over the cached test PKI on 127.0.0.1:0, a real HTTP client, and
-//! jpki_core's CRL checks.
+//! the production CRL checks (`jpki_revocation`).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use jpki_casim::{CaSimulator, SimConfig, SimHandle};
 use jpki_core::revocation::{RevocationQuery, RevocationStatus};
-use jpki_core::{CertId, CrlError, CrlSet, CrlSummary, RevocationSource, TrustAnchor, UnixTime};
+use jpki_core::{CertId, RevocationSource, TrustAnchor, UnixTime};
+use jpki_revocation::{ListSummary, LoadError, RevocationStore};
 use jpki_testpki::TestPki;
 
 /// Seed of the test PKI.
@@ -87,11 +88,9 @@ impl Sim {
         serde_json::from_slice(&response.bytes().await.unwrap()).unwrap()
     }
 
-    /// Checks a downloaded list into a fresh CRL set.
-    pub fn check(&self, label: &str, der: &[u8]) -> Result<(CrlSet, CrlSummary), CrlError> {
-        let set = CrlSet::new(0);
-        let summary = set.add(label, der, &self.anchors)?;
-        Ok((set, summary))
+    /// Checks a downloaded list into a fresh revocation store.
+    pub fn check(&self, label: &str, der: &[u8]) -> Result<(RevocationStore, ListSummary), LoadError> {
+        load(self.anchors.clone(), label, der)
     }
 
     /// The anchor of a CA label.
@@ -114,8 +113,17 @@ pub fn now_plus(seconds: i64) -> UnixTime {
     UnixTime(time::OffsetDateTime::now_utc().unix_timestamp() + seconds)
 }
 
+/// Loads a list into a fresh store over `anchors`, as of the list's own thisUpdate (so that an
+/// expired list still loads and its answers can be checked).
+pub fn load(anchors: Vec<TrustAnchor>, label: &str, der: &[u8]) -> Result<(RevocationStore, ListSummary), LoadError> {
+    let store = RevocationStore::new(anchors, 0);
+    let this_update = jpki_revocation::parse_crl(der, |_| Ok(())).map(|parsed| parsed.this_update);
+    let summary = store.load(label, der, this_update.unwrap_or(UnixTime(0)))?;
+    Ok((store, summary))
+}
+
 /// The status of `serial` issued by `issuer` in `set`, a minute from now.
-pub fn status(set: &CrlSet, issuer: &TrustAnchor, serial: &[u8]) -> RevocationStatus {
+pub fn status(set: &RevocationStore, issuer: &TrustAnchor, serial: &[u8]) -> RevocationStatus {
     let id = CertId::new(issuer.key_id(), serial);
     let query = RevocationQuery { certificate: &id, serial, issuer, distribution_points: &[], at: now_plus(60) };
     set.status(&query).status

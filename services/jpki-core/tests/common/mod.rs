@@ -1,9 +1,11 @@
-//! Shared fixture: a verifier over the deterministic test PKI, with fresh empty CRLs.
+//! Shared fixture: a verifier over the deterministic test PKI whose revocation source is the
+//! production store (`jpki_revocation::RevocationStore`), with fresh empty CRLs.
 #![allow(dead_code, unused_imports, clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 
-use jpki_core::{CrlSet, UnixTime, Verifier};
+use jpki_core::{UnixTime, Verifier};
+use jpki_revocation::{ListSummary, LoadError, RevocationStore};
 use jpki_testpki::{Ca, CrlEntry, TestPki};
 
 pub use jpki_fixtures::testing::{at, offset, pki, time};
@@ -11,10 +13,10 @@ pub use jpki_fixtures::testing::{at, offset, pki, time};
 /// Seed every core test uses.
 pub const SEED: u64 = jpki_fixtures::SEED;
 
-/// A verifier with its CRL set.
+/// A verifier with its revocation store.
 pub struct Fixture {
     pub pki: Arc<TestPki>,
-    pub crls: Arc<CrlSet>,
+    pub crls: Arc<RevocationStore>,
     pub verifier: Verifier,
 }
 
@@ -22,7 +24,8 @@ impl Fixture {
     /// Every anchor of the test PKI, no CRLs loaded yet.
     pub fn without_crls() -> Self {
         let pki = pki();
-        let crls = Arc::new(CrlSet::new(0));
+        let anchors = jpki_fixtures::anchors(&pki).unwrap();
+        let crls = Arc::new(RevocationStore::new(anchors, 0));
         let verifier = jpki_fixtures::verifier(&pki, crls.clone(), 1000).unwrap();
         Fixture { pki, crls, verifier }
     }
@@ -36,10 +39,17 @@ impl Fixture {
         fixture
     }
 
-    /// Issues and loads a CRL from `ca`.
+    /// Loads a DER CRL into the store as of its own thisUpdate (so that an already stale list,
+    /// which a refresher would refuse, can still be loaded to test how stale lists answer).
+    pub fn load(&self, label: &str, der: &[u8]) -> Result<ListSummary, LoadError> {
+        let this_update = jpki_revocation::parse_crl(der, |_| Ok(())).map(|parsed| parsed.this_update);
+        self.crls.load(label, der, this_update.unwrap_or(UnixTime(0)))
+    }
+
+    /// Issues and loads a CRL from `ca` (cRLNumbers must increase per CA and scope).
     pub fn publish(&self, ca: &Ca, this_update: UnixTime, next_update: UnixTime, number: u64, entries: &[CrlEntry]) {
         let der = ca.issue_crl(offset(this_update), offset(next_update), number, entries).unwrap();
-        self.crls.add(ca.label(), &der, self.verifier.anchors()).unwrap();
+        self.load(ca.label(), &der).unwrap();
     }
 
     /// The anchor CA of a kind and generation.

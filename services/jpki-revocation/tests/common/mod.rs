@@ -1,12 +1,12 @@
-//! Shared fixture: the deterministic test PKI's anchors, a store and the core's simple CrlSet
-//! over the same anchors, and helpers to build queries for the PKI's holders.
+//! Shared fixture: the deterministic test PKI's anchors, a store over them, and helpers to build
+//! queries for the PKI's holders.
 #![allow(dead_code, unused_imports, clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 
 use jpki_core::cert::ParsedCertificate;
 use jpki_core::revocation::{CertId, RevocationAnswer, RevocationQuery, RevocationSource};
-use jpki_core::{CrlSet, TrustAnchor, UnixTime};
+use jpki_core::{TrustAnchor, UnixTime};
 use jpki_revocation::RevocationStore;
 use jpki_testpki::{Ca, CrlEntry, Holder, TestPki};
 
@@ -20,12 +20,11 @@ pub fn anchors(pki: &TestPki) -> Vec<TrustAnchor> {
     jpki_fixtures::anchors(pki).unwrap()
 }
 
-/// A store and a CrlSet over the same anchors, both with `grace_seconds`.
+/// A store over the test PKI's anchors with `grace_seconds`.
 pub struct Fixture {
     pub pki: Arc<TestPki>,
     pub anchors: Vec<TrustAnchor>,
     pub store: RevocationStore,
-    pub crls: CrlSet,
 }
 
 impl Fixture {
@@ -34,7 +33,7 @@ impl Fixture {
         let pki = pki();
         let anchors = anchors(&pki);
         let store = RevocationStore::new(anchors.clone(), grace_seconds);
-        Fixture { pki, anchors, store, crls: CrlSet::new(grace_seconds) }
+        Fixture { pki, anchors, store }
     }
 
     /// The anchor CA of a kind and generation.
@@ -67,12 +66,6 @@ impl Fixture {
         entries: &[CrlEntry],
     ) -> Vec<u8> {
         ca.issue_crl(offset(this_update), offset(next_update), number, entries).unwrap()
-    }
-
-    /// Loads a CRL into both the store and the CrlSet; both must accept it.
-    pub fn load_both(&self, label: &str, der: &[u8]) {
-        self.store.load(label, der, time("2026-05-01T00:00:00Z")).unwrap();
-        self.crls.add(label, der, &self.anchors).unwrap();
     }
 }
 

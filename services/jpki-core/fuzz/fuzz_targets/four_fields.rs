@@ -1,4 +1,0 @@
-//! Fuzz target `four_fields`: see `jpki_core::fuzzing::four_fields`.
-#![no_main]
-
-libfuzzer_sys::fuzz_target!(|data: &[u8]| jpki_core::fuzzing::four_fields(data));
