@@ -118,7 +118,15 @@ fn every_message_and_enum_of_the_api_is_there() {
     let enums: Vec<&str> = file.enum_type.iter().map(|e| e.name()).collect();
     assert_eq!(
         enums,
-        ["Indication", "SubIndication", "CertificateKind", "HashAlgorithm", "FieldVerdict", "BusinessMeaning"]
+        [
+            "Indication",
+            "SubIndication",
+            "CertificateKind",
+            "HashAlgorithm",
+            "FieldVerdict",
+            "BusinessMeaning",
+            "RevocationChange"
+        ]
     );
 }
 

@@ -119,6 +119,7 @@ fn streaming_event_and_lookup_oneof_round_trip() {
         customer_id: "cust-1".to_owned(),
         crl_number: "17".to_owned(),
         kind: v1::CertificateKind::AuthCard.into(),
+        change: v1::RevocationChange::Revoked.into(),
     });
     round_trip(&v1::LookupLinkRequest { key: Some(lookup_link_request::Key::CustomerId("cust-1".to_owned())) });
 }

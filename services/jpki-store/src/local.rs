@@ -8,7 +8,9 @@ use std::thread::JoinHandle;
 use redb::{Database, DatabaseError, Durability, ReadTransaction, ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
-use crate::types::{check_customer, check_id, check_kind, compare_crl_numbers, invalid, normalise_crl_number};
+use crate::types::{
+    check_customer, check_id, check_kind, compare_crl_numbers, entitlement_cutoff, invalid, normalise_crl_number,
+};
 use crate::{
     CertKey, Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, MAX_META_LEN, RevocationNotice, StatusChange,
     StoreError, StoredEvent, TenantId, TenantStore, VerificationRecord, WatchRequest,
@@ -699,14 +701,7 @@ impl TenantStore for LocalStore {
         now: i64,
         retention_secs: i64,
     ) -> Result<Vec<bool>, StoreError> {
-        tenant.validate()?;
-        for certificate in certificates {
-            certificate.validate()?;
-        }
-        if retention_secs < 0 {
-            return Err(invalid("retention_secs", "is negative"));
-        }
-        let cutoff = now.saturating_sub(retention_secs);
+        let cutoff = entitlement_cutoff(tenant, certificates, now, retention_secs)?;
         let t = tenant.as_str();
         self.read(|txn| {
             let links = txn.open_table(LINKS_BY_CERT).map_err(backend)?;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use redis::{ConnectionLike, ErrorKind, RedisError, RedisResult, Script, ServerErrorKind};
 use serde::{Serialize, de::DeserializeOwned};
 
-use crate::types::{check_customer, check_id, check_kind, invalid, normalise_crl_number};
+use crate::types::{check_customer, check_id, check_kind, entitlement_cutoff, invalid, normalise_crl_number};
 use crate::{
     CHALLENGE_PURGE_GRACE_SECS, CertKey, Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, MAX_META_LEN,
     RevocationNotice, StatusChange, StoreError, StoredEvent, TenantId, TenantStore, VerificationRecord,
@@ -725,19 +725,13 @@ impl TenantStore for RedisStore {
         now: i64,
         retention_secs: i64,
     ) -> Result<Vec<bool>, StoreError> {
-        tenant.validate()?;
-        for certificate in certificates {
-            certificate.validate()?;
-        }
-        if retention_secs < 0 {
-            return Err(invalid("retention_secs", "is negative"));
-        }
+        let cutoff = entitlement_cutoff(tenant, certificates, now, retention_secs)?;
         if certificates.is_empty() {
             return Ok(Vec::new());
         }
         let t = tenant.as_str();
         let mut inv = self.scripts.entitled.prepare_invoke();
-        inv.key(self.keys.tenant(t, "ent")).arg(sort_key(now.saturating_sub(retention_secs)));
+        inv.key(self.keys.tenant(t, "ent")).arg(sort_key(cutoff));
         for certificate in certificates {
             let field = cert_field(certificate);
             inv.key(self.keys.item(t, "link", &field)).arg(field);

@@ -314,6 +314,24 @@ pub struct StoredEvent {
     pub event: RevocationNotice,
 }
 
+/// Checks the arguments of [`crate::TenantStore::entitled`] and returns the oldest `verified_at`
+/// that still entitles.
+pub(crate) fn entitlement_cutoff(
+    tenant: &TenantId,
+    certificates: &[CertKey],
+    now: i64,
+    retention_secs: i64,
+) -> Result<i64, StoreError> {
+    tenant.validate()?;
+    for certificate in certificates {
+        certificate.validate()?;
+    }
+    if retention_secs < 0 {
+        return Err(invalid("retention_secs", "is negative"));
+    }
+    Ok(now.saturating_sub(retention_secs))
+}
+
 pub(crate) fn invalid(field: &'static str, reason: &'static str) -> StoreError {
     StoreError::InvalidInput { field, reason }
 }
