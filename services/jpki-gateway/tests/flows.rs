@@ -374,3 +374,31 @@ async fn check_status_limits_and_foreign_issuers() {
     let error = status.check_status(authed(CheckStatusRequest { certificates: vec![] }, KEY_A)).await.unwrap_err();
     assert_eq!(error.get_details_bad_request().unwrap().field_violations[0].field, "certificates");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_count_characters_so_a_japanese_customer_id_of_the_full_length_links() {
+    // 128 characters at the API; the store takes up to 4 bytes per character (こ: 3 bytes, 𠮷: 4).
+    let running = start().await;
+    let mut client = running.verification().await;
+    let mut links = running.links().await;
+    for (holder, customer_id) in [("h01", "こ".repeat(128)), ("h02", "𠮷".repeat(128))] {
+        let passed = login(&mut client, &running.pki, holder, KEY_A, &"取".repeat(128)).await;
+        assert_eq!(passed.transaction_reference, "取".repeat(128));
+        let link = LinkRequest {
+            customer_id: customer_id.clone(),
+            auth_verification_id: passed.result.unwrap().verification_id,
+            signature_verification_id: String::new(),
+        };
+        assert!(links.link(authed(link, KEY_A)).await.unwrap().into_inner().created, "{holder}");
+        let found = links
+            .lookup_link(authed(LookupLinkRequest { key: Some(Key::CustomerId(customer_id.clone())) }, KEY_A))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(found.links[0].customer_id, customer_id);
+        assert_eq!(login(&mut client, &running.pki, holder, KEY_A, "").await.customer_id, customer_id);
+    }
+    let too_long = LookupLinkRequest { key: Some(Key::CustomerId("𠮷".repeat(129))) };
+    let status = links.lookup_link(authed(too_long, KEY_A)).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+}
