@@ -123,7 +123,11 @@ fn every_message_and_enum_of_the_api_is_there() {
             "SubIndication",
             "CertificateKind",
             "HashAlgorithm",
+            "RevocationStatus",
+            "RevocationReason",
             "FieldVerdict",
+            "Era",
+            "Sex",
             "BusinessMeaning",
             "RevocationChange"
         ]

@@ -114,7 +114,7 @@ fn streaming_event_and_lookup_oneof_round_trip() {
         cursor: "c-42".to_owned(),
         certificate: Some(CertificateId { ca_key_id: "ab01".to_owned(), serial: "1f".to_owned() }),
         revoked_at: Some(Timestamp { seconds: 1_780_000_000, nanos: 0 }),
-        reason: "superseded".to_owned(),
+        reason: v1::RevocationReason::Superseded.into(),
         meaning: v1::BusinessMeaning::Renewed.into(),
         customer_id: "cust-1".to_owned(),
         crl_number: "17".to_owned(),

@@ -104,14 +104,14 @@ fn certificate_facts(facts: &CertificateFacts) -> v1::CertificateFacts {
 pub fn revocation_facts(answer: &jpki_core::RevocationAnswer) -> v1::RevocationFacts {
     let mut facts = v1::RevocationFacts::default();
     match &answer.status {
-        RevocationStatus::Good => facts.status = "good".to_owned(),
+        RevocationStatus::Good => facts.set_status(v1::RevocationStatus::Good),
         RevocationStatus::Revoked { revoked_at, reason } => {
-            facts.status = "revoked".to_owned();
+            facts.set_status(v1::RevocationStatus::Revoked);
             facts.revoked_at = Some(timestamp(*revoked_at));
-            facts.reason = reason.as_ref().map(serde_name).unwrap_or_default();
+            facts.set_reason(revocation_reason(*reason));
         }
         RevocationStatus::Unknown { cause } => {
-            facts.status = "unknown".to_owned();
+            facts.set_status(v1::RevocationStatus::Unknown);
             facts.unknown_cause = unknown_cause(cause);
         }
     }
@@ -166,10 +166,37 @@ fn verdict(verdict: jpki_applicant::Verdict) -> i32 {
     verdict as i32
 }
 
-/// Compares one typed value when it was typed and the certificate has the field.
+/// The verdict on one typed value when it was typed and the certificate has the field.
+fn compared_verdict(typed: &str, value: &str, compare: impl FnOnce(&str, &str) -> jpki_applicant::Verdict) -> i32 {
+    if typed.trim().is_empty() || value.is_empty() {
+        return v1::FieldVerdict::Unspecified as i32;
+    }
+    verdict(compare(typed, value))
+}
+
+/// Compares one typed text value into its field.
 fn compared(typed: &str, field: &mut v1::TextField, compare: impl FnOnce(&str, &str) -> jpki_applicant::Verdict) {
-    if !typed.trim().is_empty() && !field.value.is_empty() {
-        field.verdict = verdict(compare(typed, &field.value));
+    field.verdict = compared_verdict(typed, &field.value, compare);
+}
+
+fn era(era: jpki_core::four_fields::Era) -> v1::Era {
+    use jpki_core::four_fields::Era;
+    match era {
+        Era::Meiji => v1::Era::Meiji,
+        Era::Taisho => v1::Era::Taisho,
+        Era::Showa => v1::Era::Showa,
+        Era::Heisei => v1::Era::Heisei,
+        Era::Reiwa => v1::Era::Reiwa,
+        Era::Unknown => v1::Era::Unspecified,
+    }
+}
+
+fn sex(sex: jpki_core::four_fields::Sex) -> v1::Sex {
+    use jpki_core::four_fields::Sex;
+    match sex {
+        Sex::Male => v1::Sex::Male,
+        Sex::Female => v1::Sex::Female,
+        Sex::Unknown => v1::Sex::NotStated,
     }
 }
 
@@ -201,22 +228,27 @@ pub fn four_fields(
         field
     });
     let date_of_birth = permissions.date_of_birth.then(|| {
-        let mut field = v1::TextField {
-            value: fields.date_of_birth.raw.clone().unwrap_or_default(),
-            problems: problems(&fields.date_of_birth.problems),
-            ..Default::default()
-        };
-        compared(&applicant.date_of_birth, &mut field, jpki_applicant::compare_date_of_birth);
-        field
+        let source = &fields.date_of_birth;
+        let raw = source.raw.clone().unwrap_or_default();
+        v1::DateOfBirth {
+            verdict: compared_verdict(&applicant.date_of_birth, &raw, jpki_applicant::compare_date_of_birth),
+            era: source.era.map_or(v1::Era::Unspecified, era) as i32,
+            year: source.year.map_or(0, u32::from),
+            month: source.month.map_or(0, u32::from),
+            day: source.day.map_or(0, u32::from),
+            problems: problems(&source.problems),
+            raw,
+        }
     });
     let sex = permissions.sex.then(|| {
-        let mut field = v1::TextField {
-            value: fields.sex.raw.clone().unwrap_or_default(),
-            problems: problems(&fields.sex.problems),
-            ..Default::default()
-        };
-        compared(&applicant.sex, &mut field, jpki_applicant::compare_sex);
-        field
+        let source = &fields.sex;
+        let raw = source.raw.clone().unwrap_or_default();
+        v1::SexField {
+            verdict: compared_verdict(&applicant.sex, &raw, jpki_applicant::compare_sex),
+            value: source.value.map_or(v1::Sex::Unspecified, sex) as i32,
+            problems: problems(&source.problems),
+            raw,
+        }
     });
     v1::FourFields { name, date_of_birth, address, sex }
 }
@@ -270,6 +302,23 @@ pub fn business_meaning(reason: Option<jpki_core::revocation::RevocationReason>)
         Some(R::Unspecified | R::CaCompromise | R::RemoveFromCrl | R::PrivilegeWithdrawn | R::AaCompromise) | None => {
             v1::BusinessMeaning::Unspecified
         }
+    }
+}
+
+/// A CRL reason as the API's enum (none and unspecified (0) alike: JPKI lists omit code 0).
+pub fn revocation_reason(reason: Option<jpki_core::revocation::RevocationReason>) -> v1::RevocationReason {
+    use jpki_core::revocation::RevocationReason as R;
+    match reason {
+        None | Some(R::Unspecified) => v1::RevocationReason::Unspecified,
+        Some(R::KeyCompromise) => v1::RevocationReason::KeyCompromise,
+        Some(R::CaCompromise) => v1::RevocationReason::CaCompromise,
+        Some(R::AffiliationChanged) => v1::RevocationReason::AffiliationChanged,
+        Some(R::Superseded) => v1::RevocationReason::Superseded,
+        Some(R::CessationOfOperation) => v1::RevocationReason::CessationOfOperation,
+        Some(R::CertificateHold) => v1::RevocationReason::CertificateHold,
+        Some(R::RemoveFromCrl) => v1::RevocationReason::RemoveFromCrl,
+        Some(R::PrivilegeWithdrawn) => v1::RevocationReason::PrivilegeWithdrawn,
+        Some(R::AaCompromise) => v1::RevocationReason::AaCompromise,
     }
 }
 

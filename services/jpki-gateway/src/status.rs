@@ -35,13 +35,10 @@ impl StatusApi {
     }
 }
 
-/// The `status` of a certificate the tenant may not ask about.
-pub const NOT_ENTITLED: &str = "not_entitled";
-
 /// The facts for a certificate outside the tenant's set: the status alone, nothing from any list,
 /// the same whether the certificate exists or not.
 fn not_entitled() -> v1::RevocationFacts {
-    v1::RevocationFacts { status: NOT_ENTITLED.to_owned(), ..v1::RevocationFacts::default() }
+    v1::RevocationFacts { status: v1::RevocationStatus::NotEntitled as i32, ..v1::RevocationFacts::default() }
 }
 
 /// The stream type of `WatchRevocations`.
@@ -66,7 +63,7 @@ fn event_message(stored: &StoredEvent) -> v1::RevocationEvent {
         cursor: stored.sequence.to_string(),
         certificate: Some(certificate_id(&event.certificate)),
         revoked_at: Some(convert::timestamp(jpki_core::UnixTime(event.revoked_at))),
-        reason: event.reason.clone().unwrap_or_default(),
+        reason: convert::revocation_reason(reason) as i32,
         meaning: convert::business_meaning(reason) as i32,
         customer_id: event.customer_id.clone().unwrap_or_default(),
         crl_number: event.crl_number.clone().unwrap_or_default(),

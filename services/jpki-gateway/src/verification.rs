@@ -271,10 +271,10 @@ impl v1::verification_service_server::VerificationService for VerificationApi {
         let (challenge, result, customer_id) = match outcome {
             ConsumeOutcome::Unknown => (None, refused("CHALLENGE_UNKNOWN", &[]), String::new()),
             ConsumeOutcome::AlreadyUsed { used_at } => {
-                (None, refused("CHALLENGE_ALREADY_USED", &[("used_at", used_at.to_string())]), String::new())
+                (None, refused("CHALLENGE_ALREADY_USED", &[("used_at", UnixTime(used_at).to_rfc3339())]), String::new())
             }
             ConsumeOutcome::Expired(challenge) => {
-                let details = [("expires_at", challenge.expires_at.to_string())];
+                let details = [("expires_at", UnixTime(challenge.expires_at).to_rfc3339())];
                 (Some(challenge), refused("CHALLENGE_EXPIRED", &details), String::new())
             }
             ConsumeOutcome::Consumed(challenge) => {

@@ -172,6 +172,22 @@ fn applicant(card: &Card) -> Value {
     })
 }
 
+/// The date of birth as the API types it, from the register's raw `EYYYYMMDD`.
+fn typed_date_of_birth(card: &Card) -> Value {
+    let raw = card.four_fields().unwrap().date_of_birth.clone();
+    let era = ["ERA_UNSPECIFIED", "MEIJI", "TAISHO", "SHOWA", "HEISEI", "REIWA"][usize::from(raw.as_bytes()[0] - b'0')];
+    let number = |range: std::ops::Range<usize>| raw[range].parse::<u32>().unwrap();
+    json!({ "era": era, "year": number(1..5), "month": number(5..7), "day": number(7..9) })
+}
+
+fn sex_name(raw: &str) -> &'static str {
+    match raw {
+        "1" => "MALE",
+        "2" => "FEMALE",
+        _ => "NOT_STATED",
+    }
+}
+
 fn text(value: &Value) -> &str {
     value.as_str().unwrap_or_else(|| panic!("not a string: {value}"))
 }
@@ -304,6 +320,11 @@ fn grpcurl_through_server_reflection_does_the_whole_flow() {
     for field in ["name", "dateOfBirth", "address", "sex"] {
         assert_eq!(four[field]["verdict"], "EXACT", "{field}: {signed:#}");
     }
+    // grpcurl prints the typed date of birth and sex (proto3 JSON).
+    let typed = typed_date_of_birth(&card);
+    assert_eq!(four["dateOfBirth"]["era"], typed["era"], "{signed:#}");
+    assert_eq!(four["dateOfBirth"]["year"], typed["year"], "{signed:#}");
+    assert_eq!(four["sex"]["value"], sex_name(&card.four_fields().unwrap().sex), "{signed:#}");
     let signature_id = text(&result["verificationId"]).to_owned();
 
     // Login: nothing linked yet.
@@ -413,6 +434,8 @@ fn python_grpcio_client_generated_from_the_proto_does_the_whole_flow() {
     assert_eq!(signature["indication"], "TOTAL_PASSED", "{context}");
     assert_eq!(signature["kind"], "SIGNING_CARD", "{context}");
     assert_eq!(signature["name"], card.four_fields().unwrap().name.as_str(), "{context}");
+    assert_eq!(signature["date_of_birth"], typed_date_of_birth(&card), "{context}");
+    assert_eq!(signature["sex"], sex_name(&card.four_fields().unwrap().sex), "{context}");
     assert_eq!(
         signature["verdicts"],
         json!({ "name": "EXACT", "date_of_birth": "EXACT", "address": "EXACT", "sex": "EXACT" }),

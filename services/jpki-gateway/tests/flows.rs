@@ -34,6 +34,17 @@ async fn account_opening_compares_typed_data_and_respects_field_permissions() {
     assert_eq!(four.address.as_ref().unwrap().verdict(), FieldVerdict::EqualAfterNormalisation);
     assert_eq!(four.date_of_birth.as_ref().unwrap().verdict(), FieldVerdict::Differs);
     assert_eq!(four.sex.as_ref().unwrap().verdict(), FieldVerdict::Exact);
+    // Typed beside the raw value: h01 was born 昭和 (raw 3YYYYMMDD).
+    let date = four.date_of_birth.as_ref().unwrap();
+    assert_eq!(date.raw, fields.date_of_birth);
+    assert_eq!(date.era(), jpki_api::v1::Era::Showa, "{date:?}");
+    assert_eq!(
+        format!("{}{:04}{:02}{:02}", date.era, date.year, date.month, date.day),
+        fields.date_of_birth,
+        "{date:?}"
+    );
+    let sex = four.sex.as_ref().unwrap();
+    assert_eq!((sex.raw.as_str(), sex.value as u8 + b'0'), (fields.sex.as_str(), fields.sex.as_bytes()[0]));
 
     // Tenant B may receive the name only: the other fields are absent, not compared.
     let response = client.verify_signature(authed(request, KEY_B)).await.unwrap().into_inner();
@@ -257,7 +268,13 @@ async fn revocation_reaches_the_watch_stream_and_check_status() {
         .await
         .unwrap()
         .into_inner();
-    assert!(checked.statuses.iter().all(|status| status.revocation.as_ref().unwrap().status == "good"), "{checked:?}");
+    assert!(
+        checked
+            .statuses
+            .iter()
+            .all(|status| status.revocation.as_ref().unwrap().status() == jpki_api::v1::RevocationStatus::Good),
+        "{checked:?}"
+    );
 
     let mut stream = status
         .watch_revocations(authed(WatchRevocationsRequest { cursor: String::new() }, KEY_A))
@@ -292,7 +309,7 @@ async fn revocation_reaches_the_watch_stream_and_check_status() {
     assert_eq!(first.certificate.as_ref(), Some(&auth_id));
     assert_eq!(first.meaning(), jpki_api::v1::BusinessMeaning::CardLost);
     assert_eq!(first.customer_id, "CUST-0003");
-    assert_eq!(first.reason, "key_compromise");
+    assert_eq!(first.reason(), jpki_api::v1::RevocationReason::KeyCompromise);
     assert_eq!(first.kind(), jpki_api::v1::CertificateKind::AuthCard);
     simulator
         .revoke(&jpki_casim::Revocation {
@@ -334,8 +351,8 @@ async fn revocation_reaches_the_watch_stream_and_check_status() {
         .unwrap()
         .into_inner();
     let facts = checked.statuses[0].revocation.clone().unwrap();
-    assert_eq!(facts.status, "revoked");
-    assert_eq!(facts.reason, "key_compromise");
+    assert_eq!(facts.status(), jpki_api::v1::RevocationStatus::Revoked);
+    assert_eq!(facts.reason(), jpki_api::v1::RevocationReason::KeyCompromise);
     let denied = login(&mut client, &running.pki, "h03", KEY_A, "").await.result.unwrap();
     assert_eq!(denied.indication(), Indication::TotalFailed, "{denied:?}");
 
@@ -366,7 +383,7 @@ async fn check_status_limits_and_foreign_issuers() {
         .into_inner();
     // An issuer nobody verified under: not this tenant's certificate (tests/status.rs has the rest).
     let facts = checked.statuses[0].revocation.clone().unwrap();
-    assert_eq!(facts.status, "not_entitled");
+    assert_eq!(facts.status(), jpki_api::v1::RevocationStatus::NotEntitled);
     assert_eq!(facts.unknown_cause, "");
     let many = vec![CertificateId { ca_key_id: "00ff".into(), serial: "01".into() }; 1001];
     let error = status.check_status(authed(CheckStatusRequest { certificates: many }, KEY_A)).await.unwrap_err();

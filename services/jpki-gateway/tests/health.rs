@@ -96,7 +96,7 @@ async fn a_list_gone_stale_keeps_serving_and_answers_try_later() {
     assert_eq!(result.reason.as_ref().unwrap().details.get("cause").map(String::as_str), Some("list_stale"));
     assert!(result.retry_may_help);
     let revocation = result.revocation.as_ref().unwrap();
-    assert_eq!(revocation.status, "unknown");
+    assert_eq!(revocation.status(), jpki_api::v1::RevocationStatus::Unknown);
     assert_eq!(revocation.unknown_cause, "list_stale");
     assert!(revocation.next_update.is_some() && !revocation.crl_number.is_empty(), "{revocation:?}");
     // Still ready: a stale list is an alert, not a reason to leave the load balancer.

@@ -397,7 +397,7 @@ async fn document_signatures_give_every_sub_indication_but_revocation() {
         if expected.0 == TotalPassed {
             let certificate = result.certificate.as_ref().expect(name);
             assert_eq!(certificate.kind(), jpki_api::v1::CertificateKind::SigningCard, "{name}");
-            assert_eq!(result.revocation.as_ref().unwrap().status, "good", "{name}");
+            assert_eq!(result.revocation.as_ref().unwrap().status(), jpki_api::v1::RevocationStatus::Good, "{name}");
         }
     }
 }
@@ -486,7 +486,9 @@ async fn authentication_proofs_give_every_sub_indication_but_revocation() {
     check("first use", &first, PASSED);
     let again = client.verify_auth_proof(authed(request, KEY_A)).await.unwrap().into_inner().result.unwrap();
     check("challenge used twice", &again, (TotalFailed, S::SigConstraintsFailure, "CHALLENGE_ALREADY_USED"));
-    assert!(again.reason.unwrap().details.contains_key("used_at"));
+    // Times in details are RFC 3339, like the core's (revoked_at, next_update, ...).
+    let used_at = again.reason.unwrap().details["used_at"].clone();
+    assert!(jpki_core::UnixTime::parse_rfc3339(&used_at).is_some(), "{used_at}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -522,7 +524,7 @@ async fn expired_list_files_give_try_later() {
             Some("no_list_for_issuer")
         );
         let revocation = result.revocation.as_ref().unwrap();
-        assert_eq!(revocation.status, "unknown", "{name}");
+        assert_eq!(revocation.status(), jpki_api::v1::RevocationStatus::Unknown, "{name}");
         assert_eq!(revocation.unknown_cause, "no_list_for_issuer", "{name}");
         // The certificate itself was identified: only its status is missing.
         assert!(result.certificate.as_ref().unwrap().id.is_some(), "{name}");
@@ -589,7 +591,11 @@ async fn revoked_holders_give_revoked_and_revoked_no_poe() {
             .await
             .unwrap()
             .into_inner();
-        if checked.statuses.iter().all(|status| status.revocation.as_ref().unwrap().status == "revoked") {
+        if checked
+            .statuses
+            .iter()
+            .all(|status| status.revocation.as_ref().unwrap().status() == jpki_api::v1::RevocationStatus::Revoked)
+        {
             landed = true;
             break;
         }
@@ -605,7 +611,10 @@ async fn revoked_holders_give_revoked_and_revoked_no_poe() {
     assert_eq!(reason.details.get("reason").map(String::as_str), Some("affiliation_changed"));
     assert!(reason.details.contains_key("revoked_at"));
     let revocation = result.revocation.as_ref().unwrap();
-    assert_eq!((revocation.status.as_str(), revocation.reason.as_str()), ("revoked", "affiliation_changed"));
+    assert_eq!(
+        (revocation.status(), revocation.reason()),
+        (jpki_api::v1::RevocationStatus::Revoked, jpki_api::v1::RevocationReason::AffiliationChanged)
+    );
     assert!(revocation.revoked_at.is_some() && !revocation.crl_number.is_empty() && !revocation.list.is_empty());
     let result = verify(&mut client, cms_request(&pki, "h04", FORM, FORM)).await;
     check("revoked signing certificate, cms", &result, (Indeterminate, S::RevokedNoPoe, "REVOKED"));

@@ -10,7 +10,8 @@ use std::time::Duration;
 use common::*;
 use jpki_api::v1::{
     CertificateId, CheckStatusRequest, Indication, IssueChallengeRequest, LinkRequest, RevocationChange,
-    RevocationEvent, RevocationFacts, UnlinkRequest, VerifyAuthProofRequest, WatchRevocationsRequest,
+    RevocationEvent, RevocationFacts, RevocationReason, RevocationStatus, UnlinkRequest, VerifyAuthProofRequest,
+    WatchRevocationsRequest,
 };
 use jpki_casim::{Revocation, RevokeTarget, parse_reason};
 use tokio_stream::StreamExt;
@@ -22,7 +23,7 @@ async fn check(running: &Running, key: &str, ids: &[CertificateId]) -> Vec<Revoc
 }
 
 fn not_entitled() -> RevocationFacts {
-    RevocationFacts { status: "not_entitled".into(), ..RevocationFacts::default() }
+    RevocationFacts { status: RevocationStatus::NotEntitled.into(), ..RevocationFacts::default() }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -55,8 +56,8 @@ async fn check_status_answers_only_for_the_tenants_own_certificates() {
     // answer not_entitled, alike.
     let ids = [signing_id.clone(), auth_id.clone(), failed_id.clone(), made_up.clone(), foreign_issuer.clone()];
     let facts = check(&running, KEY_A, &ids).await;
-    assert_eq!(facts[0].status, "good", "{:?}", facts[0]);
-    assert_eq!(facts[1].status, "good", "{:?}", facts[1]);
+    assert_eq!(facts[0].status(), RevocationStatus::Good, "{:?}", facts[0]);
+    assert_eq!(facts[1].status(), RevocationStatus::Good, "{:?}", facts[1]);
     assert!(!facts[0].list.is_empty() && facts[0].this_update.is_some());
     for fact in &facts[2..] {
         assert_eq!(fact, &not_entitled());
@@ -69,7 +70,7 @@ async fn check_status_answers_only_for_the_tenants_own_certificates() {
     // Once B verifies the same card itself, B may ask about it too.
     let login_b = login(&mut client, &running.pki, "h02", KEY_B, "").await.result.unwrap();
     assert_eq!(login_b.indication(), Indication::TotalPassed);
-    assert_eq!(check(&running, KEY_B, std::slice::from_ref(&auth_id)).await[0].status, "good");
+    assert_eq!(check(&running, KEY_B, std::slice::from_ref(&auth_id)).await[0].status(), RevocationStatus::Good);
     assert_eq!(check(&running, KEY_B, std::slice::from_ref(&signing_id)).await[0], not_entitled());
 
     // A link keeps A entitled; an unlink leaves the passed verification (still within retention).
@@ -80,10 +81,10 @@ async fn check_status_answers_only_for_the_tenants_own_certificates() {
         signature_verification_id: String::new(),
     };
     links.link(authed(link, KEY_A)).await.unwrap();
-    assert_eq!(check(&running, KEY_A, std::slice::from_ref(&auth_id)).await[0].status, "good");
+    assert_eq!(check(&running, KEY_A, std::slice::from_ref(&auth_id)).await[0].status(), RevocationStatus::Good);
     let unlink = UnlinkRequest { customer_id: "CUST-0002".into(), certificate: Some(auth_id.clone()) };
     links.unlink(authed(unlink, KEY_A)).await.unwrap();
-    assert_eq!(check(&running, KEY_A, std::slice::from_ref(&auth_id)).await[0].status, "good");
+    assert_eq!(check(&running, KEY_A, std::slice::from_ref(&auth_id)).await[0].status(), RevocationStatus::Good);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -106,7 +107,7 @@ async fn check_status_entitlement_ends_with_the_record_retention_but_not_with_a_
     let mut expired = false;
     for _ in 0..100 {
         let facts = check(&running, KEY_A, &ids).await;
-        assert_eq!(facts[1].status, "good", "the link keeps entitling");
+        assert_eq!(facts[1].status(), RevocationStatus::Good, "the link keeps entitling");
         if facts[0] == not_entitled() {
             expired = true;
             break;
@@ -155,13 +156,13 @@ async fn every_change_of_status_is_one_event_in_order() {
     // reason changes: one event each, in list order.
     revoke("certificate_hold");
     let held = next_event(&mut stream).await;
-    assert_eq!((held.change(), held.reason.as_str()), (RevocationChange::Held, "certificate_hold"));
+    assert_eq!((held.change(), held.reason()), (RevocationChange::Held, RevocationReason::CertificateHold));
     assert_eq!(held.certificate.as_ref(), Some(&id));
     assert_eq!(held.meaning(), jpki_api::v1::BusinessMeaning::Suspended);
 
     simulator.unrevoke(&ca, &target).unwrap();
     let released = next_event(&mut stream).await;
-    assert_eq!((released.change(), released.reason.as_str()), (RevocationChange::Released, ""));
+    assert_eq!((released.change(), released.reason()), (RevocationChange::Released, RevocationReason::Unspecified));
 
     revoke("certificate_hold");
     let held_again = next_event(&mut stream).await;
@@ -169,12 +170,12 @@ async fn every_change_of_status_is_one_event_in_order() {
 
     revoke("key_compromise");
     let revoked = next_event(&mut stream).await;
-    assert_eq!((revoked.change(), revoked.reason.as_str()), (RevocationChange::Revoked, "key_compromise"));
+    assert_eq!((revoked.change(), revoked.reason()), (RevocationChange::Revoked, RevocationReason::KeyCompromise));
     assert_eq!(revoked.meaning(), jpki_api::v1::BusinessMeaning::CardLost);
 
     revoke("cessation_of_operation");
     let died = next_event(&mut stream).await;
-    assert_eq!((died.change(), died.reason.as_str()), (RevocationChange::Revoked, "cessation_of_operation"));
+    assert_eq!((died.change(), died.reason()), (RevocationChange::Revoked, RevocationReason::CessationOfOperation));
 
     // A new publication with the same status, and a revoked certificate dropped from the list
     // (as an expired one is): no event. A marker event afterwards proves nothing came in between.
@@ -192,7 +193,7 @@ async fn every_change_of_status_is_one_event_in_order() {
         })
         .unwrap();
     let next = next_event(&mut stream).await;
-    assert_eq!((next.change(), next.reason.as_str()), (RevocationChange::Revoked, "superseded"), "{next:?}");
+    assert_eq!((next.change(), next.reason()), (RevocationChange::Revoked, RevocationReason::Superseded), "{next:?}");
 
     // Cursors strictly increase, and list numbers with them; a replay from "0" gives the same six.
     let events = [&held, &released, &held_again, &revoked, &died, &next];

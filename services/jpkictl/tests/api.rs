@@ -174,7 +174,7 @@ fn account_opening_linking_and_login_in_text_and_json() {
     assert_eq!(run.stdout.matches(&format!("{id}  good")).count(), 2, "{run:#?}");
     let json = gateway.api(&["check-status", "--certificate", &auth_pem, "--json"]).expect_code(0).json();
     assert_eq!(json["statuses"][0]["certificate"], certificate_id);
-    assert_eq!(json["statuses"][0]["revocation"]["status"], "good");
+    assert_eq!(json["statuses"][0]["revocation"]["status"], "REVOCATION_STATUS_GOOD");
 
     // unlink (JSON, then text), then nothing to look up.
     let json = gateway
@@ -255,7 +255,8 @@ fn revocation_events_are_watched_and_the_ca_simulator_is_administered() {
     let run = gateway.api(&["check-status", "--certificate", &auth_pem]).expect_code(1);
     assert!(run.stdout.contains("revoked at") && run.stdout.contains("reason key_compromise"), "{run:#?}");
     let json = gateway.api(&["check-status", "--certificate", &auth_pem, "--json"]).expect_code(1).json();
-    assert_eq!(json["statuses"][0]["revocation"]["reason"], "key_compromise");
+    assert_eq!(json["statuses"][0]["revocation"]["reason"], "KEY_COMPROMISE");
+    assert_eq!(json["statuses"][0]["revocation"]["status"], "REVOCATION_STATUS_REVOKED");
     let (_, run) = login(&gateway, "after", "h02", &[]);
     assert!(run.expect_code(1).stdout.contains("TOTAL_FAILED / REVOKED"));
 

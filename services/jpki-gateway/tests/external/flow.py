@@ -52,8 +52,9 @@ def parse_args():
 
 
 def applicant_from(four_fields):
-    """The applicant's data as typed in the application: the certificate's four fields."""
-    raw = four_fields["date_of_birth"]  # EYYYYMMDD: era digit, then the Gregorian date
+    """The applicant's data as typed in the application form, made from the test PKI's manifest
+    (which keeps the register's raw values: EYYYYMMDD, era digit then the Gregorian date)."""
+    raw = four_fields["date_of_birth"]
     return {
         "name": four_fields["name"],
         "date_of_birth": f"{raw[1:5]}-{raw[5:7]}-{raw[7:9]}",
@@ -131,6 +132,14 @@ def main():
             "kind": pb.CertificateKind.Name(result.certificate.kind),
             "serial": result.certificate.id.serial,
             "name": fields.name.value,
+            # Typed by the API: no client decodes the register's EYYYYMMDD.
+            "date_of_birth": {
+                "era": pb.Era.Name(fields.date_of_birth.era),
+                "year": fields.date_of_birth.year,
+                "month": fields.date_of_birth.month,
+                "day": fields.date_of_birth.day,
+            },
+            "sex": pb.Sex.Name(fields.sex.value),
             "verdicts": {
                 field: pb.FieldVerdict.Name(getattr(fields, field).verdict)
                 for field in ("name", "date_of_birth", "address", "sex")

@@ -7,8 +7,8 @@ use std::sync::OnceLock;
 
 use anyhow::{Context, bail};
 use jpki_api::v1::{
-    CertificateFacts, CertificateId, CertificateKind, FieldVerdict, FourFields, Indication, RevocationFacts,
-    SubIndication, TextField, VerificationResult,
+    CertificateFacts, CertificateId, CertificateKind, DateOfBirth, Era, FieldVerdict, FourFields, Indication,
+    RevocationFacts, RevocationReason, RevocationStatus, Sex, SubIndication, VerificationResult,
 };
 use prost_reflect::{DescriptorPool, DynamicMessage, SerializeOptions};
 
@@ -158,16 +158,34 @@ fn certificate_text(out: &mut String, certificate: &CertificateFacts) {
     let _ = writeln!(out, "    policies        {}", certificate.policies.join(", "));
 }
 
+/// A reason as the CRL names it, lower case (`key_compromise`), or `none`.
+pub fn reason_text(reason: i32) -> String {
+    match RevocationReason::try_from(reason) {
+        Ok(RevocationReason::Unspecified) => "none".to_owned(),
+        Ok(known) => known.as_str_name().to_ascii_lowercase(),
+        Err(_) => format!("unknown reason {reason}"),
+    }
+}
+
 /// One `revocation` line (after `label`) and its list line.
 pub fn revocation_text(out: &mut String, label: &str, revocation: &RevocationFacts) {
-    let status = match revocation.status.as_str() {
-        "revoked" => {
-            let reason = if revocation.reason.is_empty() { "none" } else { revocation.reason.as_str() };
-            format!("revoked at {}, reason {reason}", timestamp(revocation.revoked_at.as_ref()))
+    let status = match revocation.status() {
+        RevocationStatus::Revoked => {
+            format!(
+                "revoked at {}, reason {}",
+                timestamp(revocation.revoked_at.as_ref()),
+                reason_text(revocation.reason)
+            )
         }
-        "unknown" if !revocation.unknown_cause.is_empty() => format!("unknown ({})", revocation.unknown_cause),
-        "not_entitled" => "not entitled (this tenant has no passed verification of it or link to it)".to_owned(),
-        other => other.to_owned(),
+        RevocationStatus::Good => "good".to_owned(),
+        RevocationStatus::Unknown if !revocation.unknown_cause.is_empty() => {
+            format!("unknown ({})", revocation.unknown_cause)
+        }
+        RevocationStatus::Unknown => "unknown".to_owned(),
+        RevocationStatus::NotEntitled => {
+            "not entitled (this tenant has no passed verification of it or link to it)".to_owned()
+        }
+        RevocationStatus::Unspecified => enum_name(revocation.status, RevocationStatus::as_str_name),
     };
     let _ = writeln!(out, "{label}{status}");
     if !revocation.list.is_empty() {
@@ -186,34 +204,56 @@ pub fn revocation_text(out: &mut String, label: &str, revocation: &RevocationFac
 /// never logged.
 pub fn four_fields_text(out: &mut String, fields: &FourFields) {
     let _ = writeln!(out, "  four fields                                         (compared with the applicant's data)");
-    for (label, field) in [
-        ("name", &fields.name),
-        ("date of birth", &fields.date_of_birth),
-        ("address", &fields.address),
-        ("sex", &fields.sex),
-    ] {
-        match field {
-            Some(field) => text_field(out, label, field),
-            None => {
-                let _ = writeln!(out, "    {label:<16}(not provided to this tenant)");
-            }
+    let absent = |out: &mut String, label: &str| {
+        let _ = writeln!(out, "    {label:<16}(not provided to this tenant)");
+    };
+    match &fields.name {
+        Some(field) => {
+            field_line(out, "name", &field.value, &field.substitute_positions, &field.problems, field.verdict)
         }
+        None => absent(out, "name"),
+    }
+    match &fields.date_of_birth {
+        Some(field) => {
+            let value = format!("{} ({})", date_text(field), enum_name(field.era, Era::as_str_name));
+            field_line(out, "date of birth", &value, &[], &field.problems, field.verdict);
+        }
+        None => absent(out, "date of birth"),
+    }
+    match &fields.address {
+        Some(field) => {
+            field_line(out, "address", &field.value, &field.substitute_positions, &field.problems, field.verdict);
+        }
+        None => absent(out, "address"),
+    }
+    match &fields.sex {
+        Some(field) => {
+            let value = format!("{} ({})", enum_name(field.value, Sex::as_str_name), field.raw);
+            field_line(out, "sex", &value, &[], &field.problems, field.verdict);
+        }
+        None => absent(out, "sex"),
     }
 }
 
-fn text_field(out: &mut String, label: &str, field: &TextField) {
-    let verdict = match FieldVerdict::try_from(field.verdict) {
+/// `YYYY-MM-DD` from the typed parts, `??` where the register does not know a part.
+fn date_text(field: &DateOfBirth) -> String {
+    let part = |value: u32, width: usize| if value == 0 { "??".to_owned() } else { format!("{value:0width$}") };
+    format!("{}-{}-{}", part(field.year, 4), part(field.month, 2), part(field.day, 2))
+}
+
+fn field_line(out: &mut String, label: &str, value: &str, substitutes: &[u32], problems: &[String], verdict: i32) {
+    let verdict = match FieldVerdict::try_from(verdict) {
         Ok(FieldVerdict::Unspecified) => "not compared".to_owned(),
-        _ => enum_name(field.verdict, FieldVerdict::as_str_name),
+        _ => enum_name(verdict, FieldVerdict::as_str_name),
     };
     // Pad by characters, not bytes: the values are mostly full-width Japanese.
-    let width = field.value.chars().count() + field.value.chars().filter(|c| !c.is_ascii()).count();
+    let width = value.chars().count() + value.chars().filter(|c| !c.is_ascii()).count();
     let padding = " ".repeat(36usize.saturating_sub(width).max(2));
-    let _ = write!(out, "    {label:<16}{}{padding}{verdict}", field.value);
-    if !field.substitute_positions.is_empty() {
-        let _ = write!(out, "  [substitute characters at {:?}]", field.substitute_positions);
+    let _ = write!(out, "    {label:<16}{value}{padding}{verdict}");
+    if !substitutes.is_empty() {
+        let _ = write!(out, "  [substitute characters at {substitutes:?}]");
     }
-    for problem in &field.problems {
+    for problem in problems {
         let _ = write!(out, "  [problem: {problem}]");
     }
     out.push('\n');

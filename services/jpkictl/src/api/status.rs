@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use jpki_api::v1::{
     BusinessMeaning, CertificateId, CertificateKind, CheckStatusRequest, RevocationChange, RevocationEvent,
-    WatchRevocationsRequest,
+    RevocationStatus, WatchRevocationsRequest,
 };
 use jpki_core::CertId;
 use jpki_core::cert::ParsedCertificate;
@@ -15,7 +15,7 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 
 use super::client::{Connection, Rpc, RpcError};
-use super::output::{answer, certificate_id, enum_name, print_json, revocation_text, timestamp, to_json};
+use super::output::{answer, certificate_id, enum_name, print_json, reason_text, revocation_text, timestamp, to_json};
 use crate::trust::read_certificate;
 
 /// `api check-status`. Exit code: 0 every certificate good, 1 one or more revoked, 2 none revoked
@@ -91,8 +91,8 @@ pub async fn check_status(connection: &Connection, args: &CheckStatusArgs) -> an
     let (mut revoked, mut unknown) = (false, false);
     for status in &response.statuses {
         let facts = status.revocation.clone().unwrap_or_default();
-        revoked |= facts.status == "revoked";
-        unknown |= facts.status != "revoked" && facts.status != "good";
+        revoked |= facts.status() == RevocationStatus::Revoked;
+        unknown |= !matches!(facts.status(), RevocationStatus::Revoked | RevocationStatus::Good);
         revocation_text(&mut text, &format!("{}  ", certificate_id(status.certificate.as_ref())), &facts);
     }
     answer(json, &value, &text, None)?;
@@ -117,7 +117,7 @@ fn event_text(event: &RevocationEvent) -> String {
         "cursor {}  {}  {change}  reason {}  {}",
         event.cursor,
         certificate_id(event.certificate.as_ref()),
-        if event.reason.is_empty() { "none" } else { event.reason.as_str() },
+        reason_text(event.reason),
         enum_name(event.meaning, BusinessMeaning::as_str_name),
     );
     let customer = if event.customer_id.is_empty() { "no customer linked" } else { event.customer_id.as_str() };
