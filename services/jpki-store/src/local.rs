@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::types::{
     check_customer, check_id, check_kind, compare_crl_numbers, entitlement_cutoff, invalid, normalise_crl_number,
+    stored_tenant,
 };
 use crate::{
     CertKey, Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, MAX_META_LEN, RevocationNotice, StatusChange,
@@ -357,7 +358,6 @@ impl LocalStore {
 
 impl TenantStore for LocalStore {
     fn put_challenge(&self, tenant: &TenantId, id: &str, challenge: Challenge) -> Result<(), StoreError> {
-        tenant.validate()?;
         check_id("challenge id", id)?;
         challenge.validate()?;
         let (tenant, id) = (tenant.as_str().to_owned(), id.to_owned());
@@ -376,7 +376,6 @@ impl TenantStore for LocalStore {
     }
 
     fn consume_challenge(&self, tenant: &TenantId, id: &str, now: i64) -> Result<ConsumeOutcome, StoreError> {
-        tenant.validate()?;
         check_id("challenge id", id)?;
         let (tenant, id) = (tenant.as_str().to_owned(), id.to_owned());
         self.write(move |txn| {
@@ -437,7 +436,6 @@ impl TenantStore for LocalStore {
         record: VerificationRecord,
         watch: Option<WatchRequest>,
     ) -> Result<(), StoreError> {
-        tenant.validate()?;
         record.validate()?;
         let watch = match watch {
             Some(request) => {
@@ -466,7 +464,6 @@ impl TenantStore for LocalStore {
     }
 
     fn get_verification(&self, tenant: &TenantId, id: &str) -> Result<Option<VerificationRecord>, StoreError> {
-        tenant.validate()?;
         check_id("verification id", id)?;
         self.read(|txn| {
             let table = txn.open_table(VERIFICATIONS).map_err(backend)?;
@@ -476,7 +473,6 @@ impl TenantStore for LocalStore {
     }
 
     fn link(&self, tenant: &TenantId, record: LinkRecord) -> Result<LinkOutcome, StoreError> {
-        tenant.validate()?;
         record.validate()?;
         let tenant = tenant.as_str().to_owned();
         let bytes = encode(&record)?;
@@ -500,7 +496,6 @@ impl TenantStore for LocalStore {
     }
 
     fn unlink(&self, tenant: &TenantId, customer_id: &str, certificate: Option<&CertKey>) -> Result<u32, StoreError> {
-        tenant.validate()?;
         check_customer(customer_id)?;
         if let Some(cert) = certificate {
             cert.validate()?;
@@ -547,7 +542,6 @@ impl TenantStore for LocalStore {
     }
 
     fn links_by_customer(&self, tenant: &TenantId, customer_id: &str) -> Result<Vec<LinkRecord>, StoreError> {
-        tenant.validate()?;
         check_customer(customer_id)?;
         let t = tenant.as_str();
         self.read(|txn| {
@@ -571,7 +565,6 @@ impl TenantStore for LocalStore {
     }
 
     fn link_by_certificate(&self, tenant: &TenantId, certificate: &CertKey) -> Result<Option<LinkRecord>, StoreError> {
-        tenant.validate()?;
         certificate.validate()?;
         self.read(|txn| {
             let table = txn.open_table(LINKS_BY_CERT).map_err(backend)?;
@@ -582,7 +575,6 @@ impl TenantStore for LocalStore {
     }
 
     fn watch(&self, tenant: &TenantId, certificate: &CertKey, not_after: i64, kind: &str) -> Result<(), StoreError> {
-        tenant.validate()?;
         certificate.validate()?;
         check_kind(kind)?;
         let (tenant, certificate) = (tenant.as_str().to_owned(), certificate.clone());
@@ -603,14 +595,13 @@ impl TenantStore for LocalStore {
                 if kca != ca || kserial != serial {
                     break;
                 }
-                out.push((TenantId(tenant.to_owned()), kind.value().to_owned()));
+                out.push((stored_tenant(tenant)?, kind.value().to_owned()));
             }
             Ok(out)
         })
     }
 
     fn watched(&self, tenant: &TenantId) -> Result<Vec<CertKey>, StoreError> {
-        tenant.validate()?;
         let t = tenant.as_str();
         self.read(|txn| {
             let table = txn.open_table(WATCH).map_err(backend)?;
@@ -628,8 +619,7 @@ impl TenantStore for LocalStore {
     }
 
     fn append_events(&self, events: Vec<(TenantId, RevocationNotice)>) -> Result<Vec<u64>, StoreError> {
-        for (tenant, notice) in &events {
-            tenant.validate()?;
+        for (_, notice) in &events {
             notice.validate()?;
         }
         let events = events
@@ -677,7 +667,6 @@ impl TenantStore for LocalStore {
     }
 
     fn last_event_for(&self, tenant: &TenantId, certificate: &CertKey) -> Result<Option<StoredEvent>, StoreError> {
-        tenant.validate()?;
         certificate.validate()?;
         let t = tenant.as_str();
         self.read(|txn| {
@@ -701,7 +690,7 @@ impl TenantStore for LocalStore {
         now: i64,
         retention_secs: i64,
     ) -> Result<Vec<bool>, StoreError> {
-        let cutoff = entitlement_cutoff(tenant, certificates, now, retention_secs)?;
+        let cutoff = entitlement_cutoff(certificates, now, retention_secs)?;
         let t = tenant.as_str();
         self.read(|txn| {
             let links = txn.open_table(LINKS_BY_CERT).map_err(backend)?;
@@ -720,7 +709,6 @@ impl TenantStore for LocalStore {
     }
 
     fn events_after(&self, tenant: &TenantId, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
-        tenant.validate()?;
         let Some(first) = after.checked_add(1) else { return Ok(Vec::new()) };
         if limit == 0 {
             return Ok(Vec::new());
@@ -741,7 +729,6 @@ impl TenantStore for LocalStore {
     }
 
     fn last_sequence(&self, tenant: &TenantId) -> Result<u64, StoreError> {
-        tenant.validate()?;
         self.read(|txn| {
             let table = txn.open_table(EVENT_HEAD).map_err(backend)?;
             Ok(table.get(tenant.as_str()).map_err(backend)?.map_or(0, |g| g.value()))

@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use redis::{ConnectionLike, ErrorKind, RedisError, RedisResult, Script, ServerErrorKind};
 use serde::{Serialize, de::DeserializeOwned};
 
-use crate::types::{check_customer, check_id, check_kind, entitlement_cutoff, invalid, normalise_crl_number};
+use crate::types::{
+    check_customer, check_id, check_kind, entitlement_cutoff, invalid, normalise_crl_number, stored_tenant,
+};
 use crate::{
     CHALLENGE_PURGE_GRACE_SECS, CertKey, Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, MAX_META_LEN,
     RevocationNotice, StatusChange, StoreError, StoredEvent, TenantId, TenantStore, VerificationRecord,
@@ -415,7 +417,6 @@ enum PurgeKind {
 
 impl TenantStore for RedisStore {
     fn put_challenge(&self, tenant: &TenantId, id: &str, challenge: Challenge) -> Result<(), StoreError> {
-        tenant.validate()?;
         check_id("challenge id", id)?;
         challenge.validate()?;
         let t = tenant.as_str();
@@ -438,7 +439,6 @@ impl TenantStore for RedisStore {
     }
 
     fn consume_challenge(&self, tenant: &TenantId, id: &str, now: i64) -> Result<ConsumeOutcome, StoreError> {
-        tenant.validate()?;
         check_id("challenge id", id)?;
         let mut inv = self.scripts.consume.prepare_invoke();
         inv.key(self.keys.item(tenant.as_str(), "ch", id)).arg(now);
@@ -493,7 +493,6 @@ impl TenantStore for RedisStore {
         record: VerificationRecord,
         watch: Option<WatchRequest>,
     ) -> Result<(), StoreError> {
-        tenant.validate()?;
         record.validate()?;
         if let Some(request) = &watch {
             request.certificate.validate()?;
@@ -539,7 +538,6 @@ impl TenantStore for RedisStore {
     }
 
     fn get_verification(&self, tenant: &TenantId, id: &str) -> Result<Option<VerificationRecord>, StoreError> {
-        tenant.validate()?;
         check_id("verification id", id)?;
         let key = self.keys.item(tenant.as_str(), "ver", id);
         let found: Option<String> =
@@ -548,7 +546,6 @@ impl TenantStore for RedisStore {
     }
 
     fn link(&self, tenant: &TenantId, record: LinkRecord) -> Result<LinkOutcome, StoreError> {
-        tenant.validate()?;
         record.validate()?;
         let t = tenant.as_str();
         let field = cert_field(&record.certificate);
@@ -572,7 +569,6 @@ impl TenantStore for RedisStore {
     }
 
     fn unlink(&self, tenant: &TenantId, customer_id: &str, certificate: Option<&CertKey>) -> Result<u32, StoreError> {
-        tenant.validate()?;
         check_customer(customer_id)?;
         if let Some(cert) = certificate {
             cert.validate()?;
@@ -589,7 +585,6 @@ impl TenantStore for RedisStore {
     }
 
     fn links_by_customer(&self, tenant: &TenantId, customer_id: &str) -> Result<Vec<LinkRecord>, StoreError> {
-        tenant.validate()?;
         check_customer(customer_id)?;
         let t = tenant.as_str();
         let mut inv = self.scripts.links_of.prepare_invoke();
@@ -610,7 +605,6 @@ impl TenantStore for RedisStore {
     }
 
     fn link_by_certificate(&self, tenant: &TenantId, certificate: &CertKey) -> Result<Option<LinkRecord>, StoreError> {
-        tenant.validate()?;
         certificate.validate()?;
         let key = self.keys.item(tenant.as_str(), "link", &cert_field(certificate));
         let found: Option<String> =
@@ -619,7 +613,6 @@ impl TenantStore for RedisStore {
     }
 
     fn watch(&self, tenant: &TenantId, certificate: &CertKey, not_after: i64, kind: &str) -> Result<(), StoreError> {
-        tenant.validate()?;
         certificate.validate()?;
         check_kind(kind)?;
         let t = tenant.as_str();
@@ -641,11 +634,10 @@ impl TenantStore for RedisStore {
         let key = self.keys.global(&format!("watchers:{}", cert_field(certificate)));
         let found: BTreeMap<String, String> =
             self.run("watchers", true, |conn| redis::cmd("HGETALL").arg(&key).query(conn))?;
-        Ok(found.into_iter().map(|(t, kind)| (TenantId(t), kind)).collect())
+        found.into_iter().map(|(tenant, kind)| Ok((stored_tenant(&tenant)?, kind))).collect()
     }
 
     fn watched(&self, tenant: &TenantId) -> Result<Vec<CertKey>, StoreError> {
-        tenant.validate()?;
         let key = self.keys.tenant(tenant.as_str(), "watch");
         // HSCAN rather than HKEYS: a bank may watch millions of certificates, and one HKEYS would
         // block the server for the whole list. A field present throughout the scan is returned at
@@ -670,8 +662,7 @@ impl TenantStore for RedisStore {
     }
 
     fn append_events(&self, events: Vec<(TenantId, RevocationNotice)>) -> Result<Vec<u64>, StoreError> {
-        for (tenant, notice) in &events {
-            tenant.validate()?;
+        for (_, notice) in &events {
             notice.validate()?;
         }
         if events.is_empty() {
@@ -698,7 +689,6 @@ impl TenantStore for RedisStore {
     }
 
     fn last_event_for(&self, tenant: &TenantId, certificate: &CertKey) -> Result<Option<StoredEvent>, StoreError> {
-        tenant.validate()?;
         certificate.validate()?;
         let t = tenant.as_str();
         let (status_key, log_key) = (self.keys.tenant(t, "ev_status"), self.keys.tenant(t, "ev"));
@@ -725,7 +715,7 @@ impl TenantStore for RedisStore {
         now: i64,
         retention_secs: i64,
     ) -> Result<Vec<bool>, StoreError> {
-        let cutoff = entitlement_cutoff(tenant, certificates, now, retention_secs)?;
+        let cutoff = entitlement_cutoff(certificates, now, retention_secs)?;
         if certificates.is_empty() {
             return Ok(Vec::new());
         }
@@ -744,7 +734,6 @@ impl TenantStore for RedisStore {
     }
 
     fn events_after(&self, tenant: &TenantId, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
-        tenant.validate()?;
         let Some(first) = after.checked_add(1) else { return Ok(Vec::new()) };
         if limit == 0 {
             return Ok(Vec::new());
@@ -782,7 +771,6 @@ impl TenantStore for RedisStore {
     }
 
     fn last_sequence(&self, tenant: &TenantId) -> Result<u64, StoreError> {
-        tenant.validate()?;
         let key = self.keys.tenant(tenant.as_str(), "ev_head");
         let head: Option<u64> = self.run("last_sequence", true, |conn| redis::cmd("GET").arg(&key).query(conn))?;
         Ok(head.unwrap_or(0))

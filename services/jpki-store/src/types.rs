@@ -14,34 +14,42 @@ const MAX_HEX_LEN: usize = 128;
 
 /// A tenant (a bank): 1..=64 characters of `[A-Za-z0-9_.-]`.
 ///
-/// The field is public for pattern matching; every store operation validates it again.
+/// Checked once, when it is made ([`TenantId::new`], `parse`, deserialisation); the field is private,
+/// so every `TenantId` is valid and the stores do not check it again.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct TenantId(pub String);
+#[serde(try_from = "String", into = "String")]
+pub struct TenantId(String);
 
 impl TenantId {
     /// A validated tenant id.
     pub fn new(id: impl Into<String>) -> Result<Self, StoreError> {
-        let id = Self(id.into());
-        id.validate()?;
-        Ok(id)
+        let id = id.into();
+        if id.is_empty() || id.len() > MAX_TENANT_LEN {
+            return Err(invalid("tenant", "must be 1 to 64 characters"));
+        }
+        if !id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')) {
+            return Err(invalid("tenant", "only A-Z, a-z, 0-9, '_', '.' and '-' are allowed"));
+        }
+        Ok(Self(id))
     }
 
     /// The id.
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
 
-    /// Checks the charset and length.
-    pub fn validate(&self) -> Result<(), StoreError> {
-        let s = self.0.as_str();
-        if s.is_empty() || s.len() > MAX_TENANT_LEN {
-            return Err(invalid("tenant", "must be 1 to 64 characters"));
-        }
-        if !s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')) {
-            return Err(invalid("tenant", "only A-Z, a-z, 0-9, '_', '.' and '-' are allowed"));
-        }
-        Ok(())
+impl TryFrom<String> for TenantId {
+    type Error = StoreError;
+
+    fn try_from(id: String) -> Result<Self, Self::Error> {
+        Self::new(id)
+    }
+}
+
+impl From<TenantId> for String {
+    fn from(id: TenantId) -> Self {
+        id.0
     }
 }
 
@@ -314,15 +322,14 @@ pub struct StoredEvent {
     pub event: RevocationNotice,
 }
 
+/// A tenant id read back from storage (a watchers index): one that does not parse is corruption.
+pub(crate) fn stored_tenant(id: &str) -> Result<TenantId, StoreError> {
+    TenantId::new(id).map_err(|_| StoreError::Corrupt { what: "watcher", detail: "not a tenant id".to_owned() })
+}
+
 /// Checks the arguments of [`crate::TenantStore::entitled`] and returns the oldest `verified_at`
 /// that still entitles.
-pub(crate) fn entitlement_cutoff(
-    tenant: &TenantId,
-    certificates: &[CertKey],
-    now: i64,
-    retention_secs: i64,
-) -> Result<i64, StoreError> {
-    tenant.validate()?;
+pub(crate) fn entitlement_cutoff(certificates: &[CertKey], now: i64, retention_secs: i64) -> Result<i64, StoreError> {
     for certificate in certificates {
         certificate.validate()?;
     }

@@ -112,10 +112,12 @@ fn tenant_ids_and_cert_keys_are_validated() {
 }
 
 fn store_refuses_invalid_ids(h: &mut Harness) {
-    // A TenantId built around validation is still refused by the store.
+    // A bad tenant id cannot be made at all (the field is private), nor deserialised.
     let store = h.store();
-    let err = store.put_challenge(&TenantId("bad tenant".into()), "c", challenge(NOW + 60)).unwrap_err();
+    let err = TenantId::new("bad tenant").unwrap_err();
     assert!(matches!(err, StoreError::InvalidInput { field: "tenant", .. }));
+    assert!(serde_json::from_str::<TenantId>("\"bad tenant\"").is_err());
+    assert_eq!(serde_json::from_str::<TenantId>("\"bank-a\"").unwrap(), tenant("bank-a"));
     let err = store.watch(&tenant("a"), &CertKey { ca_key_id: "AB".into(), serial: "1".into() }, NOW, "k").unwrap_err();
     assert!(matches!(err, StoreError::InvalidInput { field: "ca_key_id", .. }));
 }
