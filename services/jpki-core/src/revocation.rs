@@ -87,6 +87,27 @@ impl RevocationReason {
             _ => return None,
         })
     }
+
+    /// The wire name (`key_compromise`), as stored with events and shown by the CLI.
+    pub fn name(self) -> &'static str {
+        match self {
+            RevocationReason::Unspecified => "unspecified",
+            RevocationReason::KeyCompromise => "key_compromise",
+            RevocationReason::CaCompromise => "ca_compromise",
+            RevocationReason::AffiliationChanged => "affiliation_changed",
+            RevocationReason::Superseded => "superseded",
+            RevocationReason::CessationOfOperation => "cessation_of_operation",
+            RevocationReason::CertificateHold => "certificate_hold",
+            RevocationReason::RemoveFromCrl => "remove_from_crl",
+            RevocationReason::PrivilegeWithdrawn => "privilege_withdrawn",
+            RevocationReason::AaCompromise => "aa_compromise",
+        }
+    }
+
+    /// The reason named by [`RevocationReason::name`].
+    pub fn from_name(name: &str) -> Option<Self> {
+        (0u8..=10).filter_map(RevocationReason::from_code).find(|reason| reason.name() == name)
+    }
 }
 
 /// Why the status is unknown.

@@ -203,7 +203,9 @@ fn main() {
             ..GatewayConfig::default()
         };
         config.limits.max_concurrent_requests = 4096;
-        config.trust.test_pki = Some(pki_dir);
+        let manifest = jpki_testpki::TestPki::load_manifest(&pki_dir).unwrap();
+        config.trust.add(manifest.anchor_files(&pki_dir), manifest.policy_oids());
+        config.trust.crl_files = vec![pki_dir.join("crl")];
         let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
         let gateway = Gateway::start(config, listener).await.unwrap();
         let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", gateway.local_addr()))

@@ -1,8 +1,6 @@
-//! `jpki-gateway`: serves the jpki.gateway.v1 API.
-//!
-//! With `--config FILE` (and `JPKI_GATEWAY_*` environment overrides) it serves that
-//! configuration; without, the embedded default: a test PKI generated into the data directory, the
-//! demo tenant, plaintext on 127.0.0.1:50051, durable local storage.
+//! `jpki-gateway`: serves the jpki.gateway.v1 API with the configuration given by `--config FILE`
+//! (and `JPKI_GATEWAY_*` environment overrides). There is no built-in configuration: the server
+//! holds no test PKI and no demo tenant; `jpkictl demo` runs the demo.
 
 use std::path::PathBuf;
 
@@ -13,17 +11,19 @@ use jpki_gateway::{Gateway, GatewayConfig};
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Args {
-    /// Configuration file (TOML; see deploy/gateway.example.toml). Environment variables
-    /// `JPKI_GATEWAY_*` override it. Without it: the embedded default.
+    /// Configuration file (TOML; every key in deploy/gateway.example.toml). Environment variables
+    /// `JPKI_GATEWAY_*` override it. Required: for a demo on a generated test PKI, run `jpkictl demo`.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Embedded default only: where the test PKI and the store live.
-    #[arg(long, value_name = "DIR", default_value = "jpki-gateway-data", conflicts_with = "config")]
-    data_dir: PathBuf,
     /// Overrides the listening address (e.g. 127.0.0.1:0 for a free port).
     #[arg(long, value_name = "ADDR")]
     listen: Option<std::net::SocketAddr>,
 }
+
+/// What a start without `--config` answers.
+const NO_CONFIGURATION: &str = "jpki-gateway: no configuration given. Start it with --config FILE (every key is \
+documented in deploy/gateway.example.toml). For a demo on a generated test PKI with a demo tenant, run \
+`cargo run --release -p jpkictl -- demo` (or `jpkictl demo`).";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -36,19 +36,11 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let args = Args::parse();
-    let mut config = match &args.config {
-        Some(file) => GatewayConfig::load(Some(file))?,
-        None => {
-            let config = GatewayConfig::embedded(&args.data_dir)?;
-            tracing::warn!(
-                data_dir = %args.data_dir.display(),
-                tenant = jpki_gateway::settings::DEMO_TENANT,
-                api_key = jpki_gateway::settings::DEMO_API_KEY,
-                "embedded default: test PKI and demo tenant, plaintext; not for production"
-            );
-            config
-        }
+    let Some(file) = &args.config else {
+        eprintln!("{NO_CONFIGURATION}");
+        std::process::exit(2);
     };
+    let mut config = GatewayConfig::load(Some(file))?;
     if let Some(listen) = args.listen {
         config.listen = listen;
     }

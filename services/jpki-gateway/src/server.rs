@@ -9,29 +9,28 @@ use anyhow::Context;
 use jpki_api::v1::link_service_server::LinkServiceServer;
 use jpki_api::v1::status_service_server::StatusServiceServer;
 use jpki_api::v1::verification_service_server::VerificationServiceServer;
+use jpki_app::clock::now;
+use jpki_app::trust::read;
+use jpki_app::{App, Rules, SystemClock};
 use jpki_refresh::{CrlSource, Fetcher, HttpPolicy, ListConfig, RedisConfig, RefreshConfig, Refresher};
 use jpki_store::{DurabilityCheck, LocalStore, RedisStore, RedisStoreConfig, TenantStore};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tonic::service::interceptor::InterceptedService;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Identity, ServerTlsConfig};
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
-use tower::ServiceBuilder;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
 
-use crate::config::{now, read};
+use crate::auth::Tenants;
+use crate::decode::MAX_CONTENT_BYTES;
 use crate::events::EventHub;
-use crate::layers::{REQUEST_ID_HEADER, admission_errors_to_status, call_span};
 use crate::links::LinkApi;
 use crate::settings::GatewayConfig;
+use crate::stack::build_stack;
 use crate::state::AppState;
 use crate::status::StatusApi;
-use crate::tenant::Tenants;
-use crate::verification::{MAX_CONTENT_BYTES, VerificationApi};
+use crate::verification::VerificationApi;
 
 /// Largest accepted gRPC message: two 10 MiB fields plus room for the rest.
 pub const MAX_MESSAGE_BYTES: usize = 2 * MAX_CONTENT_BYTES + 64 * 1024;
@@ -48,23 +47,6 @@ pub struct Gateway {
     server: JoinHandle<anyhow::Result<()>>,
     background: Vec<JoinHandle<()>>,
     drain_timeout: Duration,
-}
-
-/// The tower stack around every service, outermost first: request id (kept or made), a span per
-/// call, the id echoed in the response, statuses for shed or timed-out calls, load shedding, a
-/// global concurrency limit, and the request timeout.
-macro_rules! build_stack {
-    ($limits:expr) => {
-        ServiceBuilder::new()
-            .layer(SetRequestIdLayer::new(http::HeaderName::from_static(REQUEST_ID_HEADER), MakeRequestUuid))
-            .layer(TraceLayer::new_for_grpc().make_span_with(call_span))
-            .layer(PropagateRequestIdLayer::new(http::HeaderName::from_static(REQUEST_ID_HEADER)))
-            .map_result(admission_errors_to_status)
-            .load_shed()
-            .layer(tower::limit::GlobalConcurrencyLimitLayer::new($limits.max_concurrent_requests))
-            .timeout(Duration::from_millis($limits.request_timeout_ms))
-            .into_inner()
-    };
 }
 
 async fn set_all(reporter: &HealthReporter, status: ServingStatus) {
@@ -256,27 +238,20 @@ impl Gateway {
         let reflection_v1alpha = reflection().build_v1alpha()?;
 
         let drain_timeout = Duration::from_secs(config.limits.drain_timeout_seconds);
-        let limits = config.limits.clone();
-        let state = AppState {
-            verifier: loaded.verifier.clone(),
-            revocation: loaded.revocation.clone(),
-            store,
-            config: Arc::new(config),
-            events: hub,
+        let rules = Rules {
+            challenge_ttl_seconds: config.challenges.ttl_seconds,
+            auth_verification_max_age_seconds: config.links.auth_verification_max_age_seconds,
+            signature_verification_max_age_seconds: config.links.signature_verification_max_age_seconds,
+            verification_retention_seconds: config.links.verification_retention_seconds,
         };
-        let authenticate = {
-            let tenants = Arc::new(tenants);
-            move |request| tenants.authenticate(request)
-        };
-        let verification = InterceptedService::new(
-            VerificationServiceServer::new(VerificationApi::new(state.clone()))
-                .max_decoding_message_size(MAX_MESSAGE_BYTES),
-            authenticate.clone(),
-        );
-        let links = InterceptedService::new(LinkServiceServer::new(LinkApi::new(state.clone())), authenticate.clone());
-        let status = InterceptedService::new(StatusServiceServer::new(StatusApi::new(state.clone())), authenticate);
+        let app = App::new(loaded.verifier.clone(), loaded.revocation.clone(), store, Arc::new(SystemClock), rules);
+        let state = AppState { app, events: hub };
+        let verification = VerificationServiceServer::new(VerificationApi::new(state.clone()))
+            .max_decoding_message_size(MAX_MESSAGE_BYTES);
+        let links = LinkServiceServer::new(LinkApi::new(state.clone()));
+        let status = StatusServiceServer::new(StatusApi::new(state));
         let router = builder
-            .layer(build_stack!(limits))
+            .layer(build_stack(&config.limits, Arc::new(tenants)))
             .add_service(health)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
@@ -295,7 +270,7 @@ impl Gateway {
                 .await
                 .map_err(anyhow::Error::from)
         });
-        tracing::info!(address = %local_addr, tls = state.config.tls.is_some(), lists = loaded.lists, "jpki-gateway listening");
+        tracing::info!(address = %local_addr, tls = config.tls.is_some(), lists = loaded.lists, "jpki-gateway listening");
         Ok(Gateway { local_addr, draining, server, background, drain_timeout })
     }
 
@@ -351,115 +326,5 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
-mod tests {
-    //! The tower stack of [`build_stack`] around a service that holds each call until released.
-
-    use std::convert::Infallible;
-
-    use tonic::body::Body;
-    use tower::{Layer, ServiceExt};
-
-    use super::*;
-    use crate::settings::Limits;
-
-    fn request(request_id: Option<&str>) -> http::Request<Body> {
-        let mut builder = http::Request::builder()
-            .method("POST")
-            .uri("http://localhost/jpki.gateway.v1.VerificationService/IssueChallenge")
-            .header("content-type", "application/grpc");
-        if let Some(id) = request_id {
-            builder = builder.header(REQUEST_ID_HEADER, id);
-        }
-        builder.body(Body::empty()).unwrap()
-    }
-
-    fn grpc_status<B>(response: &http::Response<B>) -> Option<&str> {
-        response.headers().get("grpc-status").and_then(|value| value.to_str().ok())
-    }
-
-    fn request_id<B>(response: &http::Response<B>) -> Option<&str> {
-        response.headers().get(REQUEST_ID_HEADER).and_then(|value| value.to_str().ok())
-    }
-
-    /// The stack around an inner service that reports each call on `started` and answers once
-    /// `release` is true.
-    fn stack(
-        limits: &Limits,
-        started: tokio::sync::mpsc::UnboundedSender<()>,
-        release: watch::Receiver<bool>,
-    ) -> tower::util::BoxCloneService<http::Request<Body>, http::Response<()>, tower::BoxError> {
-        let inner = tower::service_fn(move |_request: http::Request<Body>| {
-            let (started, mut release) = (started.clone(), release.clone());
-            async move {
-                let _ = started.send(());
-                let _ = release.wait_for(|released| *released).await;
-                Ok::<_, Infallible>(http::Response::new(Body::empty()))
-            }
-        });
-        // The bodies do not matter here: statuses are in the headers (trailers-only responses).
-        tower::util::BoxCloneService::new(
-            build_stack!(limits).layer(inner).map_response(|response: http::Response<_>| response.map(|_| ())),
-        )
-    }
-
-    /// A hang guard only: every call here answers at once or is released explicitly.
-    async fn guarded<T>(future: impl std::future::Future<Output = T>) -> T {
-        tokio::time::timeout(Duration::from_secs(30), future).await.expect("the call hangs")
-    }
-
-    #[tokio::test]
-    async fn a_call_over_the_concurrency_limit_is_shed_at_once() {
-        let limits = Limits { max_concurrent_requests: 1, request_timeout_ms: 600_000, ..Limits::default() };
-        let (started_sender, mut started) = tokio::sync::mpsc::unbounded_channel();
-        let (release, released) = watch::channel(false);
-        let service = stack(&limits, started_sender, released);
-
-        let first = tokio::spawn(service.clone().oneshot(request(None)));
-        guarded(started.recv()).await.unwrap();
-
-        // The first call holds the only permit: the second is answered RESOURCE_EXHAUSTED without
-        // waiting for it.
-        let shed = guarded(service.clone().oneshot(request(Some("shed-1")))).await.unwrap();
-        assert_eq!(grpc_status(&shed), Some("8"));
-        assert_eq!(request_id(&shed), Some("shed-1"), "shed answers carry the request id too");
-        assert!(started.try_recv().is_err(), "the shed call never reached the service");
-
-        release.send(true).unwrap();
-        let answered = guarded(first).await.unwrap().unwrap();
-        assert_eq!(answered.status(), http::StatusCode::OK);
-        assert_eq!(grpc_status(&answered), None);
-        // The permit is back.
-        let next = guarded(service.oneshot(request(None))).await.unwrap();
-        assert_eq!(grpc_status(&next), None);
-    }
-
-    #[tokio::test]
-    async fn a_call_over_the_request_timeout_gets_deadline_exceeded() {
-        let limits = Limits { max_concurrent_requests: 4, request_timeout_ms: 50, ..Limits::default() };
-        let (started_sender, _started) = tokio::sync::mpsc::unbounded_channel();
-        let (_release, released) = watch::channel(false);
-        let service = stack(&limits, started_sender, released);
-        let response = guarded(service.oneshot(request(None))).await.unwrap();
-        assert_eq!(grpc_status(&response), Some("4"));
-        assert!(request_id(&response).is_some());
-    }
-
-    #[tokio::test]
-    async fn every_response_carries_a_request_id() {
-        let (started_sender, _started) = tokio::sync::mpsc::unbounded_channel();
-        let (_release, released) = watch::channel(true);
-        let service = stack(&Limits::default(), started_sender, released);
-        let made = guarded(service.clone().oneshot(request(None))).await.unwrap();
-        let id = request_id(&made).expect("a request id is made").to_owned();
-        assert_eq!(id.len(), 36, "a UUID: {id}");
-        let other = guarded(service.clone().oneshot(request(None))).await.unwrap();
-        assert_ne!(request_id(&other), Some(id.as_str()));
-        let echoed = guarded(service.oneshot(request(Some("bank-a-0001")))).await.unwrap();
-        assert_eq!(request_id(&echoed), Some("bank-a-0001"));
     }
 }

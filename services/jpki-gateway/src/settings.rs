@@ -1,5 +1,5 @@
-//! The gateway's configuration: a TOML file plus `JPKI_GATEWAY_*` environment overrides, or the
-//! embedded default (a generated test PKI and a demo tenant, no Redis, no outside CA).
+//! The gateway's configuration: a TOML file plus `JPKI_GATEWAY_*` environment overrides. There is
+//! no built-in default: the demo (a generated test PKI and a demo tenant) is `jpkictl demo`.
 //!
 //! Environment variables override the file: `JPKI_GATEWAY_LISTEN=0.0.0.0:50051`, nested keys
 //! with `__`: `JPKI_GATEWAY_TLS__CERTIFICATE=/etc/tls/tls.crt`, `JPKI_GATEWAY_LIMITS__MAX_CONCURRENT_REQUESTS=128`.
@@ -14,14 +14,8 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use jpki_core::CertKind;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{AnchorFile, TrustConfig};
-
-/// The embedded demo tenant's id.
-pub const DEMO_TENANT: &str = "demo-bank";
-/// The embedded demo tenant's API key (plaintext, local demo only).
-pub const DEMO_API_KEY: &str = "demo-key";
-/// The test-PKI seed of the embedded default.
-pub const EMBEDDED_SEED: u64 = 2026;
+pub use jpki_app::tenant::FOUR_FIELDS;
+use jpki_app::trust::{AnchorFile, TrustConfig};
 
 /// Everything the gateway needs to start.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -190,10 +184,7 @@ pub struct ListSettings {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrustSettings {
-    /// A directory written by `jpkictl testpki generate`: its anchors and policies (and its `crl/`
-    /// files unless `lists` is set).
-    pub test_pki: Option<PathBuf>,
-    /// Trust anchors (besides the test PKI's).
+    /// Trust anchors.
     pub anchors: Vec<AnchorSettings>,
     /// Accepted policies (card kinds default to the published JPKI policies).
     pub policies: Vec<PolicySettings>,
@@ -210,7 +201,6 @@ pub struct TrustSettings {
 impl Default for TrustSettings {
     fn default() -> Self {
         TrustSettings {
-            test_pki: None,
             anchors: Vec::new(),
             policies: Vec::new(),
             crl_files: Vec::new(),
@@ -221,8 +211,14 @@ impl Default for TrustSettings {
     }
 }
 
-/// The four fields, as named in tenant permissions.
-pub const FOUR_FIELDS: [&str; 4] = ["name", "date_of_birth", "address", "sex"];
+impl TrustSettings {
+    /// Adds anchor files and policy OIDs given by kind name (`signing_card`), as a test PKI's
+    /// manifest lists them.
+    pub fn add(&mut self, anchors: Vec<(&str, PathBuf)>, policies: Vec<(&str, String)>) {
+        self.anchors.extend(anchors.into_iter().map(|(kind, path)| AnchorSettings { kind: kind.to_owned(), path }));
+        self.policies.extend(policies.into_iter().map(|(kind, oid)| PolicySettings { kind: kind.to_owned(), oid }));
+    }
+}
 
 /// One tenant.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -284,32 +280,6 @@ impl GatewayConfig {
         Ok(config)
     }
 
-    /// The embedded default: a test PKI generated into `data_dir/test-pki` (kept across restarts),
-    /// its lists loaded from files, the demo tenant ([`DEMO_TENANT`], key [`DEMO_API_KEY`]) with
-    /// all four fields, plaintext on 127.0.0.1:50051.
-    pub fn embedded(data_dir: &Path) -> anyhow::Result<Self> {
-        let test_pki = data_dir.join("test-pki");
-        if !test_pki.join("manifest.json").is_file() {
-            let pki = jpki_testpki::TestPki::generate(EMBEDDED_SEED)
-                .map_err(|error| anyhow::anyhow!("generating the test PKI: {error}"))?;
-            let now = time::OffsetDateTime::now_utc();
-            pki.write_to(&test_pki, &jpki_testpki::WriteOptions::with_crl_time(now))
-                .map_err(|error| anyhow::anyhow!("{}: {error}", test_pki.display()))?;
-        }
-        Ok(GatewayConfig {
-            plaintext: true,
-            data_dir: data_dir.to_path_buf(),
-            trust: TrustSettings { test_pki: Some(test_pki), ..TrustSettings::default() },
-            tenants: vec![TenantSettings {
-                id: DEMO_TENANT.to_owned(),
-                api_key_sha256: None,
-                api_key: Some(DEMO_API_KEY.to_owned()),
-                four_fields: FOUR_FIELDS.iter().map(|field| (*field).to_owned()).collect(),
-            }],
-            ..GatewayConfig::default()
-        })
-    }
-
     /// Refuses configurations that cannot be served safely; every message names the key.
     pub fn check(&self) -> anyhow::Result<()> {
         if !self.plaintext && self.tls.is_none() {
@@ -346,7 +316,7 @@ impl GatewayConfig {
             jpki_refresh::CrlSource::parse(&list.source)
                 .map_err(|error| anyhow::anyhow!("trust.lists {}: {error}", list.name))?;
         }
-        crate::tenant::Tenants::from_settings(&self.tenants)?;
+        crate::auth::Tenants::from_settings(&self.tenants)?;
         Ok(())
     }
 
@@ -363,19 +333,9 @@ impl GatewayConfig {
         Ok(())
     }
 
-    /// The trust part as the loader takes it. With a test PKI and no refreshed lists, the test
-    /// PKI's `crl/` files are loaded once.
+    /// The trust part as the loader takes it.
     pub fn trust_config(&self) -> anyhow::Result<TrustConfig> {
-        let mut trust = match &self.trust.test_pki {
-            Some(directory) => {
-                let mut trust = TrustConfig::from_test_pki(directory)?;
-                if !self.trust.lists.is_empty() {
-                    trust.crls.clear();
-                }
-                trust
-            }
-            None => TrustConfig::default(),
-        };
+        let mut trust = TrustConfig::default();
         for anchor in &self.trust.anchors {
             trust.anchors.push(AnchorFile { kind: parse_kind(&anchor.kind)?, path: anchor.path.clone() });
         }

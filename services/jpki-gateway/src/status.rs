@@ -2,23 +2,19 @@
 //! revocation events of the certificates this tenant verified or linked.
 
 use std::pin::Pin;
+use std::sync::Arc;
 
 use jpki_api::v1;
-use jpki_store::{StoredEvent, TenantId};
+use jpki_app::Tenant;
 use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use crate::config::now;
-use crate::convert;
-use crate::errors::bad_request;
-use crate::events::reason_from_name;
-use crate::links::{cert_key, certificate_id};
+use crate::auth::tenant_of;
+use crate::decode;
+use crate::encode;
 use crate::state::AppState;
-use crate::tenant::tenant_of;
 
-/// Most certificates per CheckStatus call.
-pub const MAX_STATUS_CERTIFICATES: usize = 1000;
 /// Events read from the store per page when a stream catches up.
 const PAGE: usize = 256;
 
@@ -35,56 +31,22 @@ impl StatusApi {
     }
 }
 
-/// The facts for a certificate outside the tenant's set: the status alone, nothing from any list,
-/// the same whether the certificate exists or not.
-fn not_entitled() -> v1::RevocationFacts {
-    v1::RevocationFacts { status: v1::RevocationStatus::NotEntitled as i32, ..v1::RevocationFacts::default() }
-}
-
 /// The stream type of `WatchRevocations`.
 pub type RevocationStream = Pin<Box<dyn tokio_stream::Stream<Item = Result<v1::RevocationEvent, Status>> + Send>>;
-
-fn kind_of(name: &str) -> v1::CertificateKind {
-    jpki_core::CertKind::parse(name).map_or(v1::CertificateKind::Unspecified, convert::certificate_kind)
-}
-
-fn revocation_change(change: jpki_store::StatusChange) -> v1::RevocationChange {
-    match change {
-        jpki_store::StatusChange::Held => v1::RevocationChange::Held,
-        jpki_store::StatusChange::Revoked => v1::RevocationChange::Revoked,
-        jpki_store::StatusChange::Released => v1::RevocationChange::Released,
-    }
-}
-
-fn event_message(stored: &StoredEvent) -> v1::RevocationEvent {
-    let event = &stored.event;
-    let reason = event.reason.as_deref().and_then(reason_from_name);
-    v1::RevocationEvent {
-        cursor: stored.sequence.to_string(),
-        certificate: Some(certificate_id(&event.certificate)),
-        revoked_at: Some(convert::timestamp(jpki_core::UnixTime(event.revoked_at))),
-        reason: convert::revocation_reason(reason) as i32,
-        meaning: convert::business_meaning(reason) as i32,
-        customer_id: event.customer_id.clone().unwrap_or_default(),
-        crl_number: event.crl_number.clone().unwrap_or_default(),
-        kind: kind_of(&event.kind) as i32,
-        change: revocation_change(event.change) as i32,
-    }
-}
 
 /// Sends the tenant's events after `cursor`, then new ones as they are appended, until the
 /// client goes away or the server drains.
 async fn follow(
     state: AppState,
-    tenant: TenantId,
+    tenant: Arc<Tenant>,
     mut cursor: u64,
     sender: mpsc::Sender<Result<v1::RevocationEvent, Status>>,
 ) {
     let mut appended = state.events.subscribe();
     let mut draining = state.events.draining();
     loop {
-        let (tenant_id, after) = (tenant.clone(), cursor);
-        let page = match state.store(move |store| store.events_after(&tenant_id, after, PAGE)).await {
+        let (caller, after) = (tenant.clone(), cursor);
+        let page = match state.run(move |app| app.events_after(&caller, after, PAGE)).await {
             Ok(page) => page,
             Err(status) => {
                 let _ = sender.send(Err(status)).await;
@@ -92,7 +54,7 @@ async fn follow(
             }
         };
         for stored in &page {
-            if sender.send(Ok(event_message(stored))).await.is_err() {
+            if sender.send(Ok(encode::revocation_event(stored))).await.is_err() {
                 return;
             }
             cursor = stored.sequence;
@@ -110,7 +72,7 @@ async fn follow(
                     return;
                 }
                 received = appended.recv() => match received {
-                    Ok(grown) if grown == tenant => break,
+                    Ok(grown) if grown == tenant.id => break,
                     Ok(_) => {}
                     Err(broadcast::error::RecvError::Lagged(_)) => break,
                     Err(broadcast::error::RecvError::Closed) => return,
@@ -127,43 +89,11 @@ impl v1::status_service_server::StatusService for StatusApi {
         request: Request<v1::CheckStatusRequest>,
     ) -> Result<Response<v1::CheckStatusResponse>, Status> {
         let tenant = tenant_of(&request)?;
-        let request = request.into_inner();
-        if request.certificates.is_empty() {
-            return Err(bad_request("certificates", "at least one certificate id is required"));
-        }
-        if request.certificates.len() > MAX_STATUS_CERTIFICATES {
-            return Err(bad_request(
-                "certificates",
-                &format!("{} ids, at most {MAX_STATUS_CERTIFICATES} per call", request.certificates.len()),
-            ));
-        }
-        let keys = request
-            .certificates
-            .iter()
-            .enumerate()
-            .map(|(index, id)| cert_key(&format!("certificates[{index}]"), Some(id)))
-            .collect::<Result<Vec<_>, Status>>()?;
-        let at = now();
-        // A tenant learns the status only of certificates it verified (passed, within the record
-        // retention) or linked: anything else would let it watch other tenants' customers (moved,
-        // died, card lost) or enumerate serials.
-        let retention = i64::try_from(self.state.config.links.verification_retention_seconds).unwrap_or(i64::MAX);
-        let (tenant_id, asked) = (tenant.id.clone(), keys.clone());
-        let entitled = self.state.store(move |store| store.entitled(&tenant_id, &asked, at.0, retention)).await?;
-        let statuses = keys
-            .iter()
-            .zip(entitled)
-            .map(|(key, entitled)| {
-                let revocation = if entitled {
-                    let (key_id, serial) =
-                        (hex::decode(&key.ca_key_id).unwrap_or_default(), hex::decode(&key.serial).unwrap_or_default());
-                    convert::revocation_facts(&self.state.revocation.status_by_id(&key_id, &serial, at))
-                } else {
-                    not_entitled()
-                };
-                v1::CertificateStatus { certificate: Some(certificate_id(key)), revocation: Some(revocation) }
-            })
-            .collect();
+        let keys = decode::certificate_ids(&request.into_inner().certificates)?;
+        let asked = keys.clone();
+        let statuses = self.state.run(move |app| app.check_status(&tenant, &asked)).await?;
+        let statuses =
+            keys.iter().zip(&statuses).map(|(key, status)| encode::certificate_status(key, status)).collect();
         Ok(Response::new(v1::CheckStatusResponse { statuses }))
     }
 
@@ -174,17 +104,11 @@ impl v1::status_service_server::StatusService for StatusApi {
         request: Request<v1::WatchRevocationsRequest>,
     ) -> Result<Response<Self::WatchRevocationsStream>, Status> {
         let tenant = tenant_of(&request)?;
-        let cursor_text = request.into_inner().cursor;
-        let tenant_id = tenant.id.clone();
-        let cursor = if cursor_text.is_empty() {
-            self.state.store(move |store| store.last_sequence(&tenant_id)).await?
-        } else {
-            cursor_text
-                .parse::<u64>()
-                .map_err(|_| bad_request("cursor", "a cursor from a previous event, \"0\", or empty"))?
-        };
+        let cursor = decode::cursor(&request.into_inner().cursor)?;
+        let caller = tenant.clone();
+        let cursor = self.state.run(move |app| app.watch_from(&caller, cursor)).await?;
         let (sender, receiver) = mpsc::channel(64);
-        tokio::spawn(follow(self.state.clone(), tenant.id.clone(), cursor, sender));
+        tokio::spawn(follow(self.state.clone(), tenant, cursor, sender));
         Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
     }
 }

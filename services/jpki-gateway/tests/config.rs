@@ -36,7 +36,6 @@ signature_verification_max_age_seconds = 3600
 verification_retention_seconds = 172800
 
 [trust]
-test_pki = "/srv/test-pki"
 crl_files = ["/etc/jpki-gateway/crl", "/etc/jpki-gateway/extra.crl"]
 refresh_interval_seconds = 300
 crl_grace_seconds = 3600
@@ -124,7 +123,6 @@ fn a_file_with_every_section_is_read_and_the_environment_overrides_it() {
         assert_eq!(config.links.auth_verification_max_age_seconds, 120);
         assert_eq!(config.links.signature_verification_max_age_seconds, 3600);
         assert_eq!(config.links.verification_retention_seconds, 172_800);
-        assert_eq!(config.trust.test_pki, Some(PathBuf::from("/srv/test-pki")));
         assert_eq!(
             config.trust.crl_files,
             [PathBuf::from("/etc/jpki-gateway/crl"), PathBuf::from("/etc/jpki-gateway/extra.crl")]

@@ -6,9 +6,9 @@
 //! (at `$JPKI_EXTERNAL_VENV`, default `<repo>/target/external-venv`). Without it the tests fail when
 //! `CI` is set, and are skipped with a message otherwise.
 //!
-//! The server is the embedded default (`--data-dir`, demo tenant, test PKI seed 2026) on
-//! 127.0.0.1:0; the card that signs is loaded from the test PKI the server wrote into its data
-//! directory.
+//! The server runs with a configuration file written here: the test PKI (seed 2026) written into a
+//! temp dir, its lists loaded from files, the test tenants, plaintext on 127.0.0.1:0; the card
+//! that signs is loaded from that test PKI.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -19,7 +19,9 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use jpki_gateway::settings::DEMO_API_KEY;
+mod common;
+
+use common::KEY_A as API_KEY;
 use jpki_testpki::{Card, CmsOptions, TestPki};
 use serde_json::{Value, json};
 
@@ -74,7 +76,8 @@ fn grpcurl_in(venv: &Path) -> PathBuf {
     panic!("no grpcurl under {}/lib; run setup.sh again", venv.display());
 }
 
-/// The real binary with the embedded default in a temp data dir, on a free port; killed on drop.
+/// The real binary with a configuration over the test PKI in a temp dir, on a free port; killed on
+/// drop.
 struct Server {
     child: Child,
     address: String,
@@ -85,9 +88,10 @@ struct Server {
 impl Server {
     fn start() -> Server {
         let data_dir = tempfile::tempdir().unwrap();
+        let config = common::write_config(data_dir.path());
         let mut child = Command::new(env!("CARGO_BIN_EXE_jpki-gateway"))
-            .arg("--data-dir")
-            .arg(data_dir.path())
+            .arg("--config")
+            .arg(config)
             .args(["--listen", "127.0.0.1:0"])
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
@@ -134,7 +138,7 @@ impl Server {
     }
 
     fn pki_dir(&self) -> PathBuf {
-        self.data_dir.path().join("test-pki")
+        self.data_dir.path().join("pki")
     }
 
     /// The holder's card, loaded from the test PKI the server trusts.
@@ -214,7 +218,7 @@ impl Grpcurl<'_> {
     /// `grpcurl -H 'authorization: Bearer demo-key' -d @ ADDR METHOD` with `request` on stdin:
     /// the response as JSON (fields in lowerCamelCase, bytes in base64, defaults emitted).
     fn call(&self, method: &str, request: &Value) -> Value {
-        let authorization = format!("authorization: Bearer {DEMO_API_KEY}");
+        let authorization = format!("authorization: Bearer {API_KEY}");
         let output =
             self.run(&["-emit-defaults", "-H", &authorization, "-d", "@", &self.server.address, method], Some(request));
         assert!(
@@ -361,7 +365,7 @@ fn grpcurl_through_server_reflection_does_the_whole_flow() {
     assert_eq!(refused.status.code(), Some(64 + 16), "{stderr}");
     assert!(stderr.contains("Code: Unauthenticated"), "{stderr}");
     // A missing field: INVALID_ARGUMENT (3), naming the field.
-    let authorization = format!("authorization: Bearer {DEMO_API_KEY}");
+    let authorization = format!("authorization: Bearer {API_KEY}");
     let invalid = grpcurl
         .run(&["-H", &authorization, "-d", "{}", address, "jpki.gateway.v1.VerificationService/VerifySignature"], None);
     let stderr = String::from_utf8_lossy(&invalid.stderr);
@@ -403,7 +407,7 @@ fn python_grpcio_client_generated_from_the_proto_does_the_whole_flow() {
 
     let output = Command::new(&python)
         .arg(external_dir().join("flow.py"))
-        .args(["--address", &server.address, "--api-key", DEMO_API_KEY, "--holder", HOLDER])
+        .args(["--address", &server.address, "--api-key", API_KEY, "--holder", HOLDER])
         .args(["--customer-id", "CUST-PY-1"])
         .arg("--gen-dir")
         .arg(&generated)

@@ -13,7 +13,7 @@ use jpki_api::v1::{
     verify_signature_request::Signature,
 };
 use jpki_gateway::MAX_MESSAGE_BYTES;
-use jpki_gateway::verification::{MAX_CERTIFICATE_BYTES, MAX_CONTENT_BYTES, MAX_DIGEST_BYTES, MAX_SIGNATURE_BYTES};
+use jpki_gateway::decode::{MAX_CERTIFICATE_BYTES, MAX_CONTENT_BYTES, MAX_DIGEST_BYTES, MAX_SIGNATURE_BYTES};
 use tonic::Code;
 use tonic_types::StatusExt;
 

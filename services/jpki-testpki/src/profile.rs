@@ -148,6 +148,16 @@ impl CertKind {
     pub const ALL: [CertKind; 4] =
         [CertKind::SigningCard, CertKind::AuthCard, CertKind::SigningPhone, CertKind::AuthPhone];
 
+    /// The kind's name in the gateway's configuration and the verification core (`signing_card`).
+    pub fn config_name(self) -> &'static str {
+        match self {
+            CertKind::SigningCard => "signing_card",
+            CertKind::AuthCard => "auth_card",
+            CertKind::SigningPhone => "signing_phone",
+            CertKind::AuthPhone => "auth_phone",
+        }
+    }
+
     /// Whether this is a signing kind (carries the four fields, nonRepudiation).
     pub fn is_signing(self) -> bool {
         matches!(self, CertKind::SigningCard | CertKind::SigningPhone)

@@ -94,6 +94,23 @@ pub struct Manifest {
     pub crls: Vec<CrlFileEntry>,
 }
 
+impl Manifest {
+    /// The trust anchors' certificate files under `directory` (where the PKI was written), with
+    /// their kind's configuration name (`signing_card`): what a gateway or verifier trusts.
+    pub fn anchor_files(&self, directory: &Path) -> Vec<(&'static str, PathBuf)> {
+        self.anchors
+            .iter()
+            .filter(|entry| entry.anchor)
+            .map(|entry| (entry.kind.config_name(), directory.join(&entry.cert_der)))
+            .collect()
+    }
+
+    /// The policy OID of each kind, by the kind's configuration name.
+    pub fn policy_oids(&self) -> Vec<(&'static str, String)> {
+        self.policies.iter().map(|entry| (entry.kind.config_name(), entry.policy_oid.clone())).collect()
+    }
+}
+
 /// A kind and its policy OID.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicyEntry {

@@ -4,9 +4,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use jpki_app::trust::{AnchorFile, TrustConfig, files_in};
 use jpki_core::cert::{certificates_from_pem_or_der, pem_blocks};
 use jpki_core::{CertKind, UnixTime, Verifier};
-use jpki_gateway::config::{AnchorFile, TrustConfig, files_in};
 
 /// Where trust comes from, shared by every verifying subcommand.
 #[derive(clap::Args, Debug, Clone)]
@@ -52,7 +52,7 @@ pub fn validation_time(at: Option<&str>) -> anyhow::Result<UnixTime> {
     }
 }
 
-pub use jpki_gateway::config::read;
+pub use jpki_app::trust::read;
 
 /// Reads the first certificate of a PEM or DER file.
 pub fn read_certificate(path: &Path) -> anyhow::Result<Vec<u8>> {
@@ -110,9 +110,14 @@ impl TrustArgs {
             TrustConfig { crls: self.crl.clone(), crl_grace_seconds: self.crl_grace, ..TrustConfig::default() };
         if let Some(directory) = &self.anchors {
             if directory.join("manifest.json").is_file() {
-                let test_pki = TrustConfig::from_test_pki(directory)?;
-                config.anchors = test_pki.anchors;
-                config.policies = test_pki.policies;
+                let manifest = jpki_testpki::TestPki::load_manifest(directory)
+                    .map_err(|error| anyhow::anyhow!("{}: {error}", directory.join("manifest.json").display()))?;
+                for (kind, path) in manifest.anchor_files(directory) {
+                    config.anchors.push(AnchorFile { kind: parse_kind(kind, "manifest.json")?, path });
+                }
+                for (kind, oid) in manifest.policy_oids() {
+                    config.policies.push((parse_kind(kind, "manifest.json")?, oid));
+                }
             } else {
                 for path in files_in(directory)?.into_iter().filter(|path| is_certificate_file(path)) {
                     config.anchors.push(AnchorFile { kind: kind_of_file(&path)?, path });

@@ -81,7 +81,9 @@ pub fn config(dir: &Path, pki: &TestPki) -> GatewayConfig {
         tenants: tenants(),
         ..GatewayConfig::default()
     };
-    config.trust.test_pki = Some(pki_dir);
+    let manifest = TestPki::load_manifest(&pki_dir).unwrap();
+    config.trust.add(manifest.anchor_files(&pki_dir), manifest.policy_oids());
+    config.trust.crl_files = vec![pki_dir.join("crl")];
     config
 }
 
@@ -104,6 +106,8 @@ pub async fn start_with_casim(tweak: impl FnOnce(&mut GatewayConfig)) -> Running
 
 /// The simulator's lists, refreshed every second, as the gateway's configured lists.
 pub fn refresh_from(config: &mut GatewayConfig, simulator: &CaSimulator, casim: &SimHandle) {
+    // The lists come from the simulator only.
+    config.trust.crl_files.clear();
     config.trust.lists = simulator
         .labels()
         .into_iter()
@@ -228,10 +232,20 @@ pub fn write_config(dir: &Path) -> std::path::PathBuf {
 
 pub fn toml_of(config: &jpki_gateway::GatewayConfig) -> String {
     let mut text = format!(
-        "listen = \"127.0.0.1:0\"\nplaintext = true\ndata_dir = {:?}\n[trust]\ntest_pki = {:?}\n",
+        "listen = \"127.0.0.1:0\"\nplaintext = true\ndata_dir = {:?}\n[trust]\ncrl_files = {:?}\n",
         config.data_dir.display().to_string(),
-        config.trust.test_pki.as_ref().unwrap().display().to_string(),
+        config.trust.crl_files.iter().map(|path| path.display().to_string()).collect::<Vec<_>>(),
     );
+    for anchor in &config.trust.anchors {
+        text.push_str(&format!(
+            "[[trust.anchors]]\nkind = {:?}\npath = {:?}\n",
+            anchor.kind,
+            anchor.path.display().to_string()
+        ));
+    }
+    for policy in &config.trust.policies {
+        text.push_str(&format!("[[trust.policies]]\nkind = {:?}\noid = {:?}\n", policy.kind, policy.oid));
+    }
     for tenant in &config.tenants {
         text.push_str(&format!("[[tenants]]\nid = {:?}\nfour_fields = {:?}\n", tenant.id, tenant.four_fields));
         if let Some(key) = &tenant.api_key {

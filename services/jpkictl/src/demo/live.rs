@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use jpki_casim::{CaSimulator, SimConfig};
-use jpki_gateway::settings::{DEMO_API_KEY, DEMO_TENANT, ListSettings};
+use jpki_gateway::settings::{ListSettings, TenantSettings, TrustSettings};
 use jpki_gateway::{Gateway, GatewayConfig};
 
 use super::{APPLICATION, DemoArgs, quote};
@@ -25,6 +25,31 @@ const TYPED_ADDRESS: &str = "東京都千代田区霞が関2-1-2";
 const TYPED_SEX: &str = "1";
 /// The bank's customer id in the walkthrough.
 const CUSTOMER: &str = "CUST-0001";
+
+/// The demo tenant's id.
+pub const DEMO_TENANT: &str = "demo-bank";
+/// The demo tenant's API key (plaintext, local demo only).
+pub const DEMO_API_KEY: &str = "demo-key";
+
+/// The demo's gateway configuration: the test PKI written in `pki` (its anchors and policies), the
+/// demo tenant with all four fields, plaintext on loopback, durable local storage in `data_dir`.
+/// Its lists are refreshed from the CA simulator (set by the caller).
+fn demo_config(data_dir: &Path, pki: &Path, manifest: &jpki_testpki::Manifest) -> GatewayConfig {
+    let mut trust = TrustSettings::default();
+    trust.add(manifest.anchor_files(pki), manifest.policy_oids());
+    GatewayConfig {
+        plaintext: true,
+        data_dir: data_dir.to_path_buf(),
+        trust,
+        tenants: vec![TenantSettings {
+            id: DEMO_TENANT.to_owned(),
+            api_key_sha256: None,
+            api_key: Some(DEMO_API_KEY.to_owned()),
+            four_fields: jpki_gateway::settings::FOUR_FIELDS.iter().map(|field| (*field).to_owned()).collect(),
+        }],
+        ..GatewayConfig::default()
+    }
+}
 
 /// Runs the servers and prints the walkthrough; returns after Ctrl-C.
 pub fn run(args: &DemoArgs) -> anyhow::Result<i32> {
@@ -61,7 +86,6 @@ async fn serve(args: &DemoArgs, base: &Path) -> anyhow::Result<i32> {
     let pki = data_dir.join("test-pki");
     let files = base.join("files");
     std::fs::create_dir_all(&files).with_context(|| format!("{}: cannot create", files.display()))?;
-    // Written where the embedded configuration looks for its test PKI, so that it uses this one.
     crate::testpki::generate_into(&pki, args.seed, time::OffsetDateTime::now_utc())?;
     let manifest = jpki_testpki::TestPki::load_manifest(&pki).map_err(|error| anyhow::anyhow!("{error}"))?;
     let holder = manifest
@@ -79,7 +103,7 @@ async fn serve(args: &DemoArgs, base: &Path) -> anyhow::Result<i32> {
         .with_context(|| format!("CA simulator: cannot listen on {}", args.ca_listen))?;
     let ca = simulator.spawn(ca_listener).map_err(|error| anyhow::anyhow!("CA simulator: {error}"))?;
 
-    let mut config = GatewayConfig::embedded(&data_dir)?;
+    let mut config = demo_config(&data_dir, &pki, &manifest);
     config.trust.lists =
         simulator.labels().into_iter().map(|label| ListSettings { source: ca.crl_url(&label), name: label }).collect();
     config.trust.refresh_interval_seconds = args.refresh_seconds;

@@ -143,11 +143,14 @@ impl TestGateway {
             ],
             ..GatewayConfig::default()
         };
-        config.trust.test_pki = Some(pki_dir);
+        let manifest = jpki_testpki::TestPki::load_manifest(&pki_dir).unwrap();
+        config.trust.add(manifest.anchor_files(&pki_dir), manifest.policy_oids());
+        config.trust.crl_files = vec![pki_dir.join("crl")];
         let (gateway, casim) = runtime.block_on(async {
             let casim = if options.casim {
                 let simulator = CaSimulator::from_test_pki(&pki, SimConfig::default()).unwrap();
                 let handle = simulator.bind("127.0.0.1:0").await.unwrap();
+                config.trust.crl_files.clear();
                 config.trust.lists = simulator
                     .labels()
                     .into_iter()

@@ -1,11 +1,15 @@
-//! The core's reports as API messages: one mapping, used by every RPC.
+//! Outcomes as API messages and application errors as gRPC statuses: one mapping, used by every
+//! RPC.
 
 use jpki_api::v1;
 use jpki_core::report::CertificateFacts;
 use jpki_core::revocation::{RevocationStatus, UnknownStatusCause};
 use jpki_core::{UnixTime, ValidationReport};
 
-use crate::tenant::FieldPermissions;
+use jpki_app::outcome::{CertificateStatus, ChallengeRefusal, Cited, Disclosed, DisclosedFields, LinkRefusal};
+use jpki_store::{CertKey, LinkRecord, StatusChange, StoredEvent};
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
 
 /// A core time as a protobuf timestamp.
 pub fn timestamp(time: UnixTime) -> prost_types::Timestamp {
@@ -18,11 +22,6 @@ fn plain(value: &serde_json::Value) -> String {
         serde_json::Value::String(text) => text.clone(),
         other => other.to_string(),
     }
-}
-
-/// The serde name of a value that serialises to a string, or its JSON.
-fn serde_name<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_value(value).map(|value| plain(&value)).unwrap_or_default()
 }
 
 fn indication(indication: jpki_core::Indication) -> v1::Indication {
@@ -156,27 +155,15 @@ fn text_field(field: &jpki_core::four_fields::TextField) -> v1::TextField {
     }
 }
 
-fn verdict(verdict: jpki_applicant::Verdict) -> i32 {
+fn verdict(verdict: Option<jpki_applicant::Verdict>) -> i32 {
     let verdict = match verdict {
-        jpki_applicant::Verdict::Exact => v1::FieldVerdict::Exact,
-        jpki_applicant::Verdict::EqualAfterNormalisation => v1::FieldVerdict::EqualAfterNormalisation,
-        jpki_applicant::Verdict::DiffersAtSubstitutesOnly => v1::FieldVerdict::DiffersAtSubstitutesOnly,
-        jpki_applicant::Verdict::Differs => v1::FieldVerdict::Differs,
+        None => v1::FieldVerdict::Unspecified,
+        Some(jpki_applicant::Verdict::Exact) => v1::FieldVerdict::Exact,
+        Some(jpki_applicant::Verdict::EqualAfterNormalisation) => v1::FieldVerdict::EqualAfterNormalisation,
+        Some(jpki_applicant::Verdict::DiffersAtSubstitutesOnly) => v1::FieldVerdict::DiffersAtSubstitutesOnly,
+        Some(jpki_applicant::Verdict::Differs) => v1::FieldVerdict::Differs,
     };
     verdict as i32
-}
-
-/// The verdict on one typed value when it was typed and the certificate has the field.
-fn compared_verdict(typed: &str, value: &str, compare: impl FnOnce(&str, &str) -> jpki_applicant::Verdict) -> i32 {
-    if typed.trim().is_empty() || value.is_empty() {
-        return v1::FieldVerdict::Unspecified as i32;
-    }
-    verdict(compare(typed, value))
-}
-
-/// Compares one typed text value into its field.
-fn compared(typed: &str, field: &mut v1::TextField, compare: impl FnOnce(&str, &str) -> jpki_applicant::Verdict) {
-    field.verdict = compared_verdict(typed, &field.value, compare);
 }
 
 fn era(era: jpki_core::four_fields::Era) -> v1::Era {
@@ -200,57 +187,39 @@ fn sex(sex: jpki_core::four_fields::Sex) -> v1::Sex {
     }
 }
 
-/// The four fields the tenant may receive, each compared with the applicant's typed value when
-/// given. Fields the tenant may not receive are absent and never compared (a verdict would leak
-/// them).
-pub fn four_fields(
-    fields: &jpki_core::FourFields,
-    permissions: FieldPermissions,
-    applicant: Option<&v1::ApplicantData>,
-) -> v1::FourFields {
-    let empty = v1::ApplicantData::default();
-    let applicant = applicant.unwrap_or(&empty);
-    let positions = |field: &v1::TextField| -> Vec<usize> {
-        field.substitute_positions.iter().filter_map(|position| usize::try_from(*position).ok()).collect()
-    };
-    let name = permissions.name.then(|| {
-        let mut field = text_field(&fields.name);
-        let substitutes = positions(&field);
-        compared(&applicant.name, &mut field, |typed, value| jpki_applicant::compare_name(typed, value, &substitutes));
-        field
-    });
-    let address = permissions.address.then(|| {
-        let mut field = text_field(&fields.address);
-        let substitutes = positions(&field);
-        compared(&applicant.address, &mut field, |typed, value| {
-            jpki_applicant::compare_address(typed, value, &substitutes)
-        });
-        field
-    });
-    let date_of_birth = permissions.date_of_birth.then(|| {
-        let source = &fields.date_of_birth;
-        let raw = source.raw.clone().unwrap_or_default();
+fn disclosed_text(disclosed: &Disclosed<jpki_core::four_fields::TextField>) -> v1::TextField {
+    v1::TextField { verdict: verdict(disclosed.verdict), ..text_field(&disclosed.field) }
+}
+
+/// The disclosed four fields, with their verdicts.
+pub fn four_fields(fields: &DisclosedFields) -> v1::FourFields {
+    let date_of_birth = fields.date_of_birth.as_ref().map(|disclosed| {
+        let source = &disclosed.field;
         v1::DateOfBirth {
-            verdict: compared_verdict(&applicant.date_of_birth, &raw, jpki_applicant::compare_date_of_birth),
+            verdict: verdict(disclosed.verdict),
             era: source.era.map_or(v1::Era::Unspecified, era) as i32,
             year: source.year.map_or(0, u32::from),
             month: source.month.map_or(0, u32::from),
             day: source.day.map_or(0, u32::from),
             problems: problems(&source.problems),
-            raw,
+            raw: source.raw.clone().unwrap_or_default(),
         }
     });
-    let sex = permissions.sex.then(|| {
-        let source = &fields.sex;
-        let raw = source.raw.clone().unwrap_or_default();
+    let sex = fields.sex.as_ref().map(|disclosed| {
+        let source = &disclosed.field;
         v1::SexField {
-            verdict: compared_verdict(&applicant.sex, &raw, jpki_applicant::compare_sex),
+            verdict: verdict(disclosed.verdict),
             value: source.value.map_or(v1::Sex::Unspecified, sex) as i32,
             problems: problems(&source.problems),
-            raw,
+            raw: source.raw.clone().unwrap_or_default(),
         }
     });
-    v1::FourFields { name, date_of_birth, address, sex }
+    v1::FourFields {
+        name: fields.name.as_ref().map(disclosed_text),
+        date_of_birth,
+        address: fields.address.as_ref().map(disclosed_text),
+        sex,
+    }
 }
 
 /// The core's report as the API's `VerificationResult`.
@@ -268,20 +237,15 @@ pub fn verification_result(report: &ValidationReport, verification_id: String) -
 }
 
 /// A proof refused before any cryptography because of its challenge (TOTAL_FAILED,
-/// SIG_CONSTRAINTS_FAILURE, reason `code` with its details).
-pub fn challenge_refused(
-    verification_id: String,
-    at: UnixTime,
-    code: &str,
-    details: &[(&str, String)],
-) -> v1::VerificationResult {
+/// SIG_CONSTRAINTS_FAILURE, the refusal's reason code and details).
+pub fn challenge_refused(verification_id: String, at: UnixTime, refusal: ChallengeRefusal) -> v1::VerificationResult {
     v1::VerificationResult {
         verification_id,
         indication: v1::Indication::TotalFailed as i32,
         sub_indication: v1::SubIndication::SigConstraintsFailure as i32,
         reason: Some(v1::Reason {
-            code: code.to_owned(),
-            details: details.iter().map(|(key, value)| ((*key).to_owned(), value.clone())).collect(),
+            code: refusal.code().to_owned(),
+            details: refusal.details().into_iter().map(|(key, value)| (key.to_owned(), value)).collect(),
         }),
         retry_may_help: false,
         validation_time: Some(timestamp(at)),
@@ -322,7 +286,114 @@ pub fn revocation_reason(reason: Option<jpki_core::revocation::RevocationReason>
     }
 }
 
-/// A revocation reason's wire name (e.g. `key_compromise`).
-pub fn reason_name(reason: Option<jpki_core::revocation::RevocationReason>) -> String {
-    reason.as_ref().map(serde_name).unwrap_or_default()
+/// FAILED_PRECONDITION with a `google.rpc.PreconditionFailure` violation.
+pub fn precondition_failed(violation: &str, subject: &str, description: &str) -> Status {
+    Status::with_error_details(
+        Code::FailedPrecondition,
+        format!("{subject}: {description}"),
+        ErrorDetails::with_precondition_failure_violation(violation, subject, description),
+    )
+}
+
+/// How long a client should wait before retrying a call that met a storage failure.
+pub const STORAGE_RETRY_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The status for a storage failure. Nothing was acknowledged, so a retry is safe (Link is
+/// idempotent; a challenge whose use may have been recorded answers CHALLENGE_ALREADY_USED, so log
+/// in with a new one); with Redis, a write cut off by a timeout may still have been applied.
+///
+/// - UNAVAILABLE with `google.rpc.RetryInfo` when the backend failed or is unreachable (I/O, Redis
+///   down or timing out, not durable): transient, retry after the delay;
+/// - INTERNAL when retrying cannot help: a stored record does not decode, or the gateway passed the
+///   store something it refuses (a bug: the API checks every limit first).
+fn storage_failed(error: &jpki_store::StoreError) -> Status {
+    use jpki_store::StoreError;
+    tracing::error!(%error, "store failed");
+    match error {
+        StoreError::Backend(_)
+        | StoreError::NotDurable { .. }
+        | StoreError::InUse { .. }
+        | StoreError::CreateDir { .. } => Status::with_error_details(
+            Code::Unavailable,
+            "storage unavailable; the call was not acknowledged and may be retried (with a new challenge for VerifyAuthProof)",
+            ErrorDetails::with_retry_info(Some(STORAGE_RETRY_DELAY)),
+        ),
+        StoreError::InvalidInput { .. }
+        | StoreError::Duplicate { .. }
+        | StoreError::UnsupportedSchema { .. }
+        | StoreError::Corrupt { .. } => Status::internal("storage refused the call; it was not acknowledged"),
+    }
+}
+
+/// The status for an application error.
+pub fn app_error(error: &jpki_app::AppError) -> Status {
+    match error {
+        jpki_app::AppError::Storage(error) => storage_failed(error),
+        jpki_app::AppError::NoRandomness => {
+            tracing::error!("no randomness available");
+            Status::internal("no randomness available")
+        }
+    }
+}
+
+/// The API's certificate id.
+pub fn certificate_id(key: &CertKey) -> v1::CertificateId {
+    v1::CertificateId { ca_key_id: key.ca_key_id.clone(), serial: key.serial.clone() }
+}
+
+/// A link as the API shows it.
+pub fn link(link: &LinkRecord) -> v1::Link {
+    v1::Link {
+        customer_id: link.customer_id.clone(),
+        certificate: Some(certificate_id(&link.certificate)),
+        not_after: Some(timestamp(UnixTime(link.not_after))),
+        linked_at: Some(timestamp(UnixTime(link.linked_at))),
+    }
+}
+
+/// A refused link: FAILED_PRECONDITION naming the cited request field, or ALREADY_EXISTS.
+pub fn link_refused(refusal: &LinkRefusal) -> Status {
+    let field = match refusal.cited() {
+        Some(Cited::Authentication) => "auth_verification_id",
+        Some(Cited::Signature) => "signature_verification_id",
+        None => return Status::already_exists(refusal.description()),
+    };
+    precondition_failed(refusal.code(), field, &refusal.description())
+}
+
+/// One certificate's status for CheckStatus.
+pub fn certificate_status(key: &CertKey, status: &CertificateStatus) -> v1::CertificateStatus {
+    let revocation = match status {
+        // The status alone, nothing from any list, the same whether the certificate exists or not.
+        CertificateStatus::NotEntitled => {
+            v1::RevocationFacts { status: v1::RevocationStatus::NotEntitled as i32, ..v1::RevocationFacts::default() }
+        }
+        CertificateStatus::Known(answer) => revocation_facts(answer),
+    };
+    v1::CertificateStatus { certificate: Some(certificate_id(key)), revocation: Some(revocation) }
+}
+
+fn revocation_change(change: StatusChange) -> v1::RevocationChange {
+    match change {
+        StatusChange::Held => v1::RevocationChange::Held,
+        StatusChange::Revoked => v1::RevocationChange::Revoked,
+        StatusChange::Released => v1::RevocationChange::Released,
+    }
+}
+
+/// A stored revocation event as the API's.
+pub fn revocation_event(stored: &StoredEvent) -> v1::RevocationEvent {
+    let event = &stored.event;
+    let reason = event.reason.as_deref().and_then(jpki_core::revocation::RevocationReason::from_name);
+    v1::RevocationEvent {
+        cursor: stored.sequence.to_string(),
+        certificate: Some(certificate_id(&event.certificate)),
+        revoked_at: Some(timestamp(UnixTime(event.revoked_at))),
+        reason: revocation_reason(reason) as i32,
+        meaning: business_meaning(reason) as i32,
+        customer_id: event.customer_id.clone().unwrap_or_default(),
+        crl_number: event.crl_number.clone().unwrap_or_default(),
+        kind: jpki_core::CertKind::parse(&event.kind).map_or(v1::CertificateKind::Unspecified, certificate_kind) as i32,
+        change: revocation_change(event.change) as i32,
+    }
 }

@@ -1,4 +1,5 @@
 //! Loading trust (anchors, policies, CRL files) into a verifier; shared by the server and jpkictl.
+//! Every problem names its file.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,8 +19,8 @@ pub struct AnchorFile {
     pub path: PathBuf,
 }
 
-/// Where trust comes from: anchor files per kind, accepted policies and CRLs. The server and
-/// `jpkictl verify` load it the same way.
+/// Where trust comes from: anchor files per kind, accepted policies and CRLs. The server, the demo
+/// and `jpkictl verify` load it the same way.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TrustConfig {
     /// Trust anchors, per kind.
@@ -31,11 +32,6 @@ pub struct TrustConfig {
     pub crls: Vec<PathBuf>,
     /// Seconds a CRL may be used after its nextUpdate.
     pub crl_grace_seconds: i64,
-}
-
-/// The current time, in the core's representation.
-pub fn now() -> UnixTime {
-    UnixTime(time::OffsetDateTime::now_utc().unix_timestamp())
 }
 
 /// Reads a file, naming it in the error.
@@ -57,29 +53,6 @@ pub fn files_in(directory: &Path) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 impl TrustConfig {
-    /// The anchors and policy OIDs of a directory written by `jpkictl testpki generate` (from its
-    /// `manifest.json`), and every list in its `crl/` directory.
-    pub fn from_test_pki(directory: impl AsRef<Path>) -> anyhow::Result<Self> {
-        let directory = directory.as_ref();
-        let manifest = jpki_testpki::TestPki::load_manifest(directory)
-            .map_err(|error| anyhow::anyhow!("{}: {error}", directory.join("manifest.json").display()))?;
-        let anchors = manifest
-            .anchors
-            .iter()
-            .filter(|entry| entry.anchor)
-            .map(|entry| AnchorFile {
-                kind: jpki_fixtures::core_kind(entry.kind),
-                path: directory.join(&entry.cert_der),
-            })
-            .collect();
-        let policies = manifest
-            .policies
-            .iter()
-            .map(|entry| (jpki_fixtures::core_kind(entry.kind), entry.policy_oid.clone()))
-            .collect();
-        Ok(TrustConfig { anchors, policies, crls: vec![directory.join("crl")], crl_grace_seconds: 0 })
-    }
-
     /// Loads anchors, policies and CRLs (as of `at`) into a verifier; every problem names its file.
     /// Lists that are not newer than one already loaded, or expired at `at`, are set aside and
     /// reported in [`Loaded::skipped`].

@@ -1,0 +1,255 @@
+//! Decoding requests: every field checked for presence, size and form, into the application's
+//! inputs; a malformed request is INVALID_ARGUMENT with a `google.rpc.BadRequest` naming the field.
+
+use jpki_api::v1;
+use jpki_app::outcome::Applicant;
+use jpki_core::{HashAlgorithm, SignatureInput, SignedContent};
+use jpki_store::CertKey;
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// Largest accepted content, CMS or detached content: 10 MiB.
+pub const MAX_CONTENT_BYTES: usize = 10 * 1024 * 1024;
+/// Largest accepted certificate: 16 KiB.
+pub const MAX_CERTIFICATE_BYTES: usize = 16 * 1024;
+/// Largest accepted raw signature value: 1 KiB.
+pub const MAX_SIGNATURE_BYTES: usize = 1024;
+/// Largest accepted digest: 64 bytes (SHA-512).
+pub const MAX_DIGEST_BYTES: usize = 64;
+/// Longest transaction reference, in characters.
+pub const MAX_TRANSACTION_REFERENCE: usize = 128;
+/// Longest customer id, in characters.
+pub const MAX_CUSTOMER_ID: usize = 128;
+/// Longest verification id accepted in a Link request, in characters.
+pub const MAX_VERIFICATION_ID: usize = 64;
+/// Longest CA key id, in hex digits (SHA-512-sized key identifiers at most).
+pub const MAX_KEY_ID_DIGITS: usize = 128;
+/// Longest serial, in hex digits (RFC 5280: at most 20 octets; some CAs exceed it slightly).
+pub const MAX_SERIAL_DIGITS: usize = 64;
+/// Most certificates per CheckStatus call.
+pub const MAX_STATUS_CERTIFICATES: usize = 1000;
+
+/// INVALID_ARGUMENT with a `google.rpc.BadRequest` field violation.
+pub fn bad_request(field: &str, description: &str) -> Status {
+    Status::with_error_details(
+        Code::InvalidArgument,
+        format!("{field}: {description}"),
+        ErrorDetails::with_bad_request_violation(field, description),
+    )
+}
+
+/// INVALID_ARGUMENT unless `bytes` is at most `max` long.
+pub fn check_size(field: &str, bytes: &[u8], max: usize) -> Result<(), Status> {
+    if bytes.len() > max {
+        return Err(bad_request(field, &format!("{} bytes, at most {max} accepted", bytes.len())));
+    }
+    Ok(())
+}
+
+/// INVALID_ARGUMENT unless `bytes` is non-empty and at most `max` long.
+pub fn require_bytes(field: &str, bytes: &[u8], max: usize) -> Result<(), Status> {
+    if bytes.is_empty() {
+        return Err(bad_request(field, "required"));
+    }
+    check_size(field, bytes, max)
+}
+
+/// INVALID_ARGUMENT unless `text` is at most `max` characters without control characters
+/// (and non-empty when `required`).
+pub fn check_text(field: &str, text: &str, max: usize, required: bool) -> Result<(), Status> {
+    if required && text.is_empty() {
+        return Err(bad_request(field, "required"));
+    }
+    let length = text.chars().count();
+    if length > max {
+        return Err(bad_request(field, &format!("{length} characters, at most {max} accepted")));
+    }
+    if text.chars().any(char::is_control) {
+        return Err(bad_request(field, "control characters are not accepted"));
+    }
+    Ok(())
+}
+
+/// A lowercase hex identifier of at most `max_digits` digits, as certificate ids use.
+pub fn check_hex(field: &str, text: &str, max_digits: usize) -> Result<(), Status> {
+    if text.is_empty() {
+        return Err(bad_request(field, "required"));
+    }
+    if text.len() > max_digits {
+        return Err(bad_request(field, &format!("at most {max_digits} hex digits")));
+    }
+    if !text.bytes().all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte)) {
+        return Err(bad_request(field, "lowercase hex digits only"));
+    }
+    Ok(())
+}
+
+/// A VerifySignature request's signature, checked and owning its bytes, ready for the core.
+pub enum SignatureRequest {
+    /// A raw signature over content or a digest.
+    Raw {
+        /// The signature value.
+        signature: Vec<u8>,
+        /// The signer's certificate.
+        certificate: Vec<u8>,
+        /// Whether `signed` is the content or its digest.
+        is_digest: bool,
+        /// The content or digest.
+        signed: Vec<u8>,
+        /// The hash algorithm.
+        hash: HashAlgorithm,
+    },
+    /// A CMS SignedData.
+    Cms {
+        /// The CMS.
+        cms: Vec<u8>,
+        /// Detached content, if any.
+        detached_content: Option<Vec<u8>>,
+        /// The signer's certificate when the CMS does not carry it.
+        certificate: Option<Vec<u8>>,
+    },
+}
+
+impl SignatureRequest {
+    /// The core's view of it.
+    pub fn as_input(&self) -> SignatureInput<'_> {
+        match self {
+            SignatureRequest::Raw { signature, certificate, is_digest, signed, hash } => SignatureInput::Raw {
+                signature,
+                certificate,
+                content: if *is_digest {
+                    SignedContent::Digest { digest: signed, hash: *hash }
+                } else {
+                    SignedContent::Message { data: signed, hash: *hash }
+                },
+            },
+            SignatureRequest::Cms { cms, detached_content, certificate } => SignatureInput::Cms {
+                cms,
+                detached_content: detached_content.as_deref(),
+                certificate: certificate.as_deref(),
+            },
+        }
+    }
+}
+
+fn hash_algorithm(hash: i32) -> Result<HashAlgorithm, Status> {
+    match v1::HashAlgorithm::try_from(hash) {
+        Ok(v1::HashAlgorithm::Unspecified | v1::HashAlgorithm::Sha256) => Ok(HashAlgorithm::Sha256),
+        Ok(v1::HashAlgorithm::Sha1) => Ok(HashAlgorithm::Sha1),
+        Ok(v1::HashAlgorithm::Sha384) => Ok(HashAlgorithm::Sha384),
+        Ok(v1::HashAlgorithm::Sha512) => Ok(HashAlgorithm::Sha512),
+        Err(_) => Err(bad_request("raw.hash", "unknown hash algorithm")),
+    }
+}
+
+/// The signature of a VerifySignature request.
+pub fn signature_request(
+    signature: Option<v1::verify_signature_request::Signature>,
+) -> Result<SignatureRequest, Status> {
+    use v1::verify_signature_request::Signature;
+    match signature {
+        None => Err(bad_request("signature", "one of raw or cms is required")),
+        Some(Signature::Raw(raw)) => {
+            require_bytes("raw.signature", &raw.signature, MAX_SIGNATURE_BYTES)?;
+            require_bytes("raw.certificate", &raw.certificate, MAX_CERTIFICATE_BYTES)?;
+            let (is_digest, signed) = match raw.signed {
+                None => return Err(bad_request("raw.signed", "one of content or digest is required")),
+                Some(v1::raw_signature::Signed::Content(content)) => {
+                    check_size("raw.content", &content, MAX_CONTENT_BYTES)?;
+                    (false, content)
+                }
+                Some(v1::raw_signature::Signed::Digest(digest)) => {
+                    require_bytes("raw.digest", &digest, MAX_DIGEST_BYTES)?;
+                    (true, digest)
+                }
+            };
+            let hash = hash_algorithm(raw.hash)?;
+            Ok(SignatureRequest::Raw {
+                signature: raw.signature,
+                certificate: raw.certificate,
+                is_digest,
+                signed,
+                hash,
+            })
+        }
+        Some(Signature::Cms(cms)) => {
+            require_bytes("cms.cms", &cms.cms, MAX_CONTENT_BYTES)?;
+            check_size("cms.detached_content", &cms.detached_content, MAX_CONTENT_BYTES)?;
+            check_size("cms.certificate", &cms.certificate, MAX_CERTIFICATE_BYTES)?;
+            Ok(SignatureRequest::Cms {
+                cms: cms.cms,
+                detached_content: (!cms.detached_content.is_empty()).then_some(cms.detached_content),
+                certificate: (!cms.certificate.is_empty()).then_some(cms.certificate),
+            })
+        }
+    }
+}
+
+/// The applicant's typed data.
+pub fn applicant(applicant: v1::ApplicantData) -> Result<Applicant, Status> {
+    check_text("applicant.name", &applicant.name, 100, false)?;
+    check_text("applicant.date_of_birth", &applicant.date_of_birth, 32, false)?;
+    check_text("applicant.address", &applicant.address, 400, false)?;
+    check_text("applicant.sex", &applicant.sex, 16, false)?;
+    Ok(Applicant {
+        name: applicant.name,
+        date_of_birth: applicant.date_of_birth,
+        address: applicant.address,
+        sex: applicant.sex,
+    })
+}
+
+/// A challenge id as IssueChallenge returns it (32 hex digits), lowercased.
+pub fn challenge_id(challenge_id: &str) -> Result<String, Status> {
+    if challenge_id.is_empty() {
+        return Err(bad_request("challenge_id", "required"));
+    }
+    if challenge_id.len() != 32 || !challenge_id.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+        return Err(bad_request("challenge_id", "32 hex digits, as IssueChallenge returns"));
+    }
+    Ok(challenge_id.to_ascii_lowercase())
+}
+
+/// A certificate id from the API, checked and normalised (lowercase, no leading zero bytes).
+pub fn certificate_id(field: &str, id: Option<&v1::CertificateId>) -> Result<CertKey, Status> {
+    let Some(id) = id else { return Err(bad_request(field, "required")) };
+    let ca_key_id = id.ca_key_id.to_ascii_lowercase();
+    let mut serial = id.serial.to_ascii_lowercase();
+    check_hex(&format!("{field}.ca_key_id"), &ca_key_id, MAX_KEY_ID_DIGITS)?;
+    check_hex(&format!("{field}.serial"), &serial, MAX_SERIAL_DIGITS)?;
+    if ca_key_id.len() % 2 == 1 {
+        return Err(bad_request(&format!("{field}.ca_key_id"), "an even number of hex digits"));
+    }
+    if serial.len() % 2 == 1 {
+        serial.insert(0, '0');
+    }
+    while serial.len() > 2 && serial.starts_with("00") {
+        serial.drain(..2);
+    }
+    Ok(CertKey { ca_key_id, serial })
+}
+
+/// The certificate ids of a CheckStatus request (1 to [`MAX_STATUS_CERTIFICATES`]).
+pub fn certificate_ids(ids: &[v1::CertificateId]) -> Result<Vec<CertKey>, Status> {
+    if ids.is_empty() {
+        return Err(bad_request("certificates", "at least one certificate id is required"));
+    }
+    if ids.len() > MAX_STATUS_CERTIFICATES {
+        return Err(bad_request(
+            "certificates",
+            &format!("{} ids, at most {MAX_STATUS_CERTIFICATES} per call", ids.len()),
+        ));
+    }
+    ids.iter().enumerate().map(|(index, id)| certificate_id(&format!("certificates[{index}]"), Some(id))).collect()
+}
+
+/// A WatchRevocations cursor: empty for "from now on", else a cursor from a previous event or "0".
+pub fn cursor(cursor: &str) -> Result<Option<u64>, Status> {
+    if cursor.is_empty() {
+        return Ok(None);
+    }
+    cursor
+        .parse::<u64>()
+        .map(Some)
+        .map_err(|_| bad_request("cursor", "a cursor from a previous event, \"0\", or empty"))
+}
