@@ -56,21 +56,55 @@ pub enum RevocationReason {
 }
 
 impl RevocationReason {
+    /// Every reason, in code order.
+    pub const ALL: [RevocationReason; 10] = [
+        RevocationReason::Unspecified,
+        RevocationReason::KeyCompromise,
+        RevocationReason::CaCompromise,
+        RevocationReason::AffiliationChanged,
+        RevocationReason::Superseded,
+        RevocationReason::CessationOfOperation,
+        RevocationReason::CertificateHold,
+        RevocationReason::RemoveFromCrl,
+        RevocationReason::PrivilegeWithdrawn,
+        RevocationReason::AaCompromise,
+    ];
+
+    /// The CRLReason ENUMERATED value.
+    pub fn code(self) -> u8 {
+        self.entry().0
+    }
+
+    /// The snake_case wire name (`key_compromise`), as reports, events and the CLI spell it; the same
+    /// as the serde name.
+    pub fn name(self) -> &'static str {
+        self.entry().1
+    }
+
     /// From the CRLReason ENUMERATED value; 7 and values above 10 are not defined.
     pub fn from_code(code: u8) -> Option<Self> {
-        Some(match code {
-            0 => RevocationReason::Unspecified,
-            1 => RevocationReason::KeyCompromise,
-            2 => RevocationReason::CaCompromise,
-            3 => RevocationReason::AffiliationChanged,
-            4 => RevocationReason::Superseded,
-            5 => RevocationReason::CessationOfOperation,
-            6 => RevocationReason::CertificateHold,
-            8 => RevocationReason::RemoveFromCrl,
-            9 => RevocationReason::PrivilegeWithdrawn,
-            10 => RevocationReason::AaCompromise,
-            _ => return None,
-        })
+        Self::ALL.into_iter().find(|reason| reason.code() == code)
+    }
+
+    /// From the exact wire name ([`RevocationReason::name`]); other spellings are not accepted.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|reason| reason.name() == name)
+    }
+
+    /// The one table of codes and names; `code`, `name` and both `from_` look-ups read it.
+    fn entry(self) -> (u8, &'static str) {
+        match self {
+            RevocationReason::Unspecified => (0, "unspecified"),
+            RevocationReason::KeyCompromise => (1, "key_compromise"),
+            RevocationReason::CaCompromise => (2, "ca_compromise"),
+            RevocationReason::AffiliationChanged => (3, "affiliation_changed"),
+            RevocationReason::Superseded => (4, "superseded"),
+            RevocationReason::CessationOfOperation => (5, "cessation_of_operation"),
+            RevocationReason::CertificateHold => (6, "certificate_hold"),
+            RevocationReason::RemoveFromCrl => (8, "remove_from_crl"),
+            RevocationReason::PrivilegeWithdrawn => (9, "privilege_withdrawn"),
+            RevocationReason::AaCompromise => (10, "aa_compromise"),
+        }
     }
 }
 
@@ -149,5 +183,40 @@ impl RevocationAnswer {
     /// An unknown answer with no list behind it.
     pub fn unknown(cause: UnknownStatusCause) -> Self {
         RevocationAnswer { status: RevocationStatus::Unknown { cause }, provenance: None }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_round_trips_through_its_name() {
+        let mut defined = Vec::new();
+        for code in 0..=u8::MAX {
+            if let Some(reason) = RevocationReason::from_code(code) {
+                assert_eq!(reason.code(), code);
+                assert_eq!(RevocationReason::from_name(reason.name()), Some(reason));
+                defined.push(code);
+            }
+        }
+        // RFC 5280 5.3.1: 0 to 10, 7 unused.
+        assert_eq!(defined, [0, 1, 2, 3, 4, 5, 6, 8, 9, 10]);
+        assert_eq!(RevocationReason::ALL.map(RevocationReason::code), [0, 1, 2, 3, 4, 5, 6, 8, 9, 10]);
+    }
+
+    #[test]
+    fn names_are_the_serde_names() {
+        for reason in RevocationReason::ALL {
+            assert_eq!(serde_json::to_value(reason).unwrap(), reason.name());
+        }
+    }
+
+    #[test]
+    fn only_the_exact_wire_name_parses() {
+        assert_eq!(RevocationReason::from_name("key_compromise"), Some(RevocationReason::KeyCompromise));
+        for other in ["keyCompromise", "KEY_COMPROMISE", "key-compromise", "", "unknown"] {
+            assert_eq!(RevocationReason::from_name(other), None, "{other:?}");
+        }
     }
 }
