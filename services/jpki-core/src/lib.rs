@@ -15,6 +15,7 @@ pub mod kind;
 pub mod oid;
 pub mod report;
 pub mod revocation;
+pub mod revocation_status;
 pub mod signed_data;
 pub mod time;
 pub mod verifier;

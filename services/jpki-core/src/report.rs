@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::four_fields::FourFields;
 use crate::kind::CertKind;
-use crate::revocation::{RevocationAnswer, RevocationReason, UnknownStatusCause};
+use crate::revocation_status::{RevocationAnswer, RevocationReason, UnknownStatusCause};
 use crate::time::UnixTime;
 
 /// Main status indication (ETSI EN 319 102-1, 5.1.3).

@@ -1,33 +1,15 @@
 //! The revocation interface. A source answers good, revoked or unknown, always with where the
 //! answer came from. Unknown never passes: the verifier turns it into INDETERMINATE/TRY_LATER.
-
-use serde::Serialize;
+//!
+//! The answer types live in [`crate::revocation_status`] and are re-exported here, so
+//! `jpki_core::revocation::RevocationStatus` and the like keep working.
 
 use crate::anchor::TrustAnchor;
 use crate::time::UnixTime;
 
-/// A certificate's identity: serials are unique only per CA key, and every JPKI root
-/// generation shares one DN, so the issuing key's identifier is part of the identity.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-pub struct CertId {
-    /// Issuing CA key identifier, hex.
-    pub ca_key_id: String,
-    /// Serial number, lowercase hex without leading zero bytes.
-    pub serial: String,
-}
-
-impl CertId {
-    /// Builds an identity from raw bytes.
-    pub fn new(ca_key_id: &[u8], serial: &[u8]) -> Self {
-        CertId { ca_key_id: hex::encode(ca_key_id), serial: hex::encode(crate::der::unsigned_integer_bytes(serial)) }
-    }
-}
-
-impl std::fmt::Display for CertId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.ca_key_id, self.serial)
-    }
-}
+pub use crate::revocation_status::{
+    CertId, Provenance, RevocationAnswer, RevocationReason, RevocationStatus, UnknownStatusCause,
+};
 
 /// What a source is asked.
 #[derive(Clone, Copy, Debug)]
@@ -42,150 +24,6 @@ pub struct RevocationQuery<'a> {
     pub distribution_points: &'a [Vec<u8>],
     /// The validation time.
     pub at: UnixTime,
-}
-
-/// CRL reason codes (RFC 5280 5.3.1), with JPKI's business meaning in the docs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RevocationReason {
-    /// 0: unspecified.
-    Unspecified,
-    /// 1: keyCompromise (card lost or stolen).
-    KeyCompromise,
-    /// 2: cACompromise.
-    CaCompromise,
-    /// 3: affiliationChanged (a basic-four field changed: moved, renamed).
-    AffiliationChanged,
-    /// 4: superseded (renewed).
-    Superseded,
-    /// 5: cessationOfOperation (death, emigration, removal from the register).
-    CessationOfOperation,
-    /// 6: certificateHold.
-    CertificateHold,
-    /// 8: removeFromCRL.
-    RemoveFromCrl,
-    /// 9: privilegeWithdrawn.
-    PrivilegeWithdrawn,
-    /// 10: aACompromise.
-    AaCompromise,
-}
-
-impl RevocationReason {
-    /// From the CRLReason ENUMERATED value; 7 and values above 10 are not defined.
-    pub fn from_code(code: u8) -> Option<Self> {
-        Some(match code {
-            0 => RevocationReason::Unspecified,
-            1 => RevocationReason::KeyCompromise,
-            2 => RevocationReason::CaCompromise,
-            3 => RevocationReason::AffiliationChanged,
-            4 => RevocationReason::Superseded,
-            5 => RevocationReason::CessationOfOperation,
-            6 => RevocationReason::CertificateHold,
-            8 => RevocationReason::RemoveFromCrl,
-            9 => RevocationReason::PrivilegeWithdrawn,
-            10 => RevocationReason::AaCompromise,
-            _ => return None,
-        })
-    }
-
-    /// The wire name (`key_compromise`), as stored with events and shown by the CLI.
-    pub fn name(self) -> &'static str {
-        match self {
-            RevocationReason::Unspecified => "unspecified",
-            RevocationReason::KeyCompromise => "key_compromise",
-            RevocationReason::CaCompromise => "ca_compromise",
-            RevocationReason::AffiliationChanged => "affiliation_changed",
-            RevocationReason::Superseded => "superseded",
-            RevocationReason::CessationOfOperation => "cessation_of_operation",
-            RevocationReason::CertificateHold => "certificate_hold",
-            RevocationReason::RemoveFromCrl => "remove_from_crl",
-            RevocationReason::PrivilegeWithdrawn => "privilege_withdrawn",
-            RevocationReason::AaCompromise => "aa_compromise",
-        }
-    }
-
-    /// The reason named by [`RevocationReason::name`].
-    pub fn from_name(name: &str) -> Option<Self> {
-        (0u8..=10).filter_map(RevocationReason::from_code).find(|reason| reason.name() == name)
-    }
-}
-
-/// Why the status is unknown.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "cause", rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum UnknownStatusCause {
-    /// No revocation source is configured for the kind.
-    NoSource,
-    /// No list has been loaded for the issuing CA key.
-    NoListForIssuer,
-    /// Lists exist for the issuer, but none covers the certificate's distribution point.
-    NoListForScope,
-    /// The covering list is past nextUpdate (plus the configured grace).
-    ListStale {
-        /// The list's nextUpdate.
-        next_update: UnixTime,
-    },
-    /// The covering list has no nextUpdate, so its freshness cannot be judged.
-    ListWithoutNextUpdate,
-    /// The covering list's thisUpdate is after the validation time.
-    ListNotYetValid {
-        /// The list's thisUpdate.
-        this_update: UnixTime,
-    },
-    /// The source could not be consulted.
-    SourceUnavailable,
-}
-
-/// Status of a certificate at a time.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
-pub enum RevocationStatus {
-    /// Not on a fresh list that covers it.
-    Good,
-    /// On the list, revoked at or before the validation time.
-    Revoked {
-        /// revocationDate.
-        revoked_at: UnixTime,
-        /// reasonCode, if present.
-        reason: Option<RevocationReason>,
-    },
-    /// Cannot be established; never treated as good.
-    Unknown {
-        /// Why.
-        #[serde(flatten)]
-        cause: UnknownStatusCause,
-    },
-}
-
-/// Where an answer came from.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Provenance {
-    /// The list's identifier (source name or distribution point).
-    pub list: String,
-    /// cRLNumber, decimal.
-    pub crl_number: Option<String>,
-    /// thisUpdate.
-    pub this_update: UnixTime,
-    /// nextUpdate.
-    pub next_update: Option<UnixTime>,
-}
-
-/// A source's answer.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct RevocationAnswer {
-    /// The status.
-    #[serde(flatten)]
-    pub status: RevocationStatus,
-    /// The list consulted, when there was one.
-    pub provenance: Option<Provenance>,
-}
-
-impl RevocationAnswer {
-    /// An unknown answer with no list behind it.
-    pub fn unknown(cause: UnknownStatusCause) -> Self {
-        RevocationAnswer { status: RevocationStatus::Unknown { cause }, provenance: None }
-    }
 }
 
 /// Anything that can answer revocation queries. Implementations must not block for long:

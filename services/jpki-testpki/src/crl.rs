@@ -47,6 +47,20 @@ pub enum ReasonCode {
 }
 
 impl ReasonCode {
+    /// Every reason, in code order.
+    pub const ALL: [ReasonCode; 10] = [
+        ReasonCode::Unspecified,
+        ReasonCode::KeyCompromise,
+        ReasonCode::CaCompromise,
+        ReasonCode::AffiliationChanged,
+        ReasonCode::Superseded,
+        ReasonCode::CessationOfOperation,
+        ReasonCode::CertificateHold,
+        ReasonCode::RemoveFromCrl,
+        ReasonCode::PrivilegeWithdrawn,
+        ReasonCode::AaCompromise,
+    ];
+
     /// The ENUMERATED value.
     pub fn code(self) -> u8 {
         match self {
@@ -498,6 +512,12 @@ pub fn write_large_crl_with<'a, W: Write>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn all_reasons_in_code_order() {
+        // RFC 5280 5.3.1: 0 to 10, 7 unused.
+        assert_eq!(ReasonCode::ALL.map(ReasonCode::code), [0, 1, 2, 3, 4, 5, 6, 8, 9, 10]);
+    }
 
     #[test]
     fn generated_entry_matches_generic_encoding() {

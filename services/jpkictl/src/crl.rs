@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use jpki_core::cert::pem_blocks;
+use jpki_core::revocation::RevocationReason;
 use jpki_core::{AlgorithmPolicy, CertKind, TrustAnchor, UnixTime};
 use jpki_revocation::CompactList;
 
@@ -128,13 +129,9 @@ fn load(file: &Path, issuer: &Path, at: UnixTime) -> anyhow::Result<(CompactList
     Ok((list, seconds, peak, size))
 }
 
-fn reason_name(reason: Option<jpki_core::revocation::RevocationReason>) -> String {
-    match reason {
-        None => "none".to_owned(),
-        Some(reason) => {
-            serde_json::to_value(reason).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
-        }
-    }
+/// A listed entry's reason name, `none` when the entry has no reasonCode.
+fn reason_name(reason: Option<RevocationReason>) -> &'static str {
+    reason.map_or("none", RevocationReason::name)
 }
 
 /// Runs a CRL subcommand.
@@ -150,7 +147,7 @@ fn inspect(args: &InspectArgs) -> anyhow::Result<i32> {
     let at: UnixTime = validation_time(args.at.as_deref())?;
     let (list, seconds, peak, size) = load(&args.file, &args.issuer, at)?;
     let meta = list.meta();
-    let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
+    let mut reasons: BTreeMap<&str, u64> = BTreeMap::new();
     for (_, entry) in list.entries() {
         *reasons.entry(reason_name(entry.reason)).or_default() += 1;
     }

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use jpki_core::four_fields::{DateOfBirthField, Era, FourFields, TextField};
 use jpki_core::report::{Check, ValidationReport};
-use jpki_core::revocation::RevocationStatus;
+use jpki_core::revocation::{RevocationReason, RevocationStatus};
 
 /// Renders a report as text for a terminal.
 pub fn report_text(report: &ValidationReport) -> String {
@@ -55,7 +55,7 @@ pub fn report_text(report: &ValidationReport) -> String {
         let status = match &revocation.status {
             RevocationStatus::Good => "good".to_owned(),
             RevocationStatus::Revoked { revoked_at, reason } => {
-                format!("revoked at {revoked_at}, reason {}", reason.map_or("none".to_owned(), |r| json_name(&r)))
+                format!("revoked at {revoked_at}, reason {}", reason.map_or("none", RevocationReason::name))
             }
             RevocationStatus::Unknown { cause } => format!("unknown ({})", compact(&serde_json::json!(cause))),
         };

@@ -149,19 +149,18 @@ fn time_or_now(text: Option<&str>) -> anyhow::Result<time::OffsetDateTime> {
     time::OffsetDateTime::from_unix_timestamp(moment.0).context("time out of range")
 }
 
+/// A reason from the command line, kebab- or snake-case (`key-compromise`). removeFromCRL and
+/// aACompromise are left out: this writes complete CRLs of holder certificates.
 fn reason(text: &str) -> anyhow::Result<ReasonCode> {
-    Ok(match text.replace('_', "-").as_str() {
-        "unspecified" => ReasonCode::Unspecified,
-        "key-compromise" => ReasonCode::KeyCompromise,
-        "ca-compromise" => ReasonCode::CaCompromise,
-        "affiliation-changed" => ReasonCode::AffiliationChanged,
-        "superseded" => ReasonCode::Superseded,
-        "cessation-of-operation" => ReasonCode::CessationOfOperation,
-        "certificate-hold" => ReasonCode::CertificateHold,
-        "privilege-withdrawn" => ReasonCode::PrivilegeWithdrawn,
-        other => bail!(
-            "unknown reason {other:?}: key-compromise, affiliation-changed, superseded, cessation-of-operation, certificate-hold, unspecified, ca-compromise, privilege-withdrawn"
-        ),
+    let accepted = || {
+        ReasonCode::ALL
+            .into_iter()
+            .filter(|reason| !matches!(reason, ReasonCode::RemoveFromCrl | ReasonCode::AaCompromise))
+    };
+    let name = text.replace('-', "_");
+    accepted().find(|reason| jpki_casim::reason_name(*reason) == name).with_context(|| {
+        let names: Vec<String> = accepted().map(|reason| jpki_casim::reason_name(reason).replace('_', "-")).collect();
+        format!("unknown reason {:?}: {}", text.replace('_', "-"), names.join(", "))
     })
 }
 
