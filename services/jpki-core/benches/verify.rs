@@ -54,7 +54,7 @@ fn offset(moment: UnixTime) -> time::OffsetDateTime {
 
 /// A verifier over every anchor of the test PKI, all kinds sharing `crls`.
 fn verifier(pki: &TestPki, crls: &Arc<RevocationStore>, chain_cache_capacity: u64) -> Verifier {
-    jpki_fixtures::verifier(pki, crls.clone(), chain_cache_capacity).unwrap()
+    jpki_testsupport::verifier(pki, crls.clone(), chain_cache_capacity).unwrap()
 }
 
 /// About 1 KB of form text, as a bank's application form would be.
@@ -81,7 +81,7 @@ impl Setup {
     fn new() -> Self {
         let pki = TestPki::cached(SEED).unwrap();
         // Empty CRLs from every anchor, valid 2026-05-01..2026-07-01; validation at 2026-06-01.
-        let crls = Arc::new(RevocationStore::new(jpki_fixtures::anchors(&pki).unwrap(), 0));
+        let crls = Arc::new(RevocationStore::new(jpki_testsupport::anchors(&pki).unwrap(), 0));
         let cached = verifier(&pki, &crls, 1000);
         let cold = verifier(&pki, &crls, 0);
         for ca in pki.cas().iter().filter(|ca| ca.is_anchor()) {

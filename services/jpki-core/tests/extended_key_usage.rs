@@ -9,11 +9,11 @@ use std::sync::Arc;
 use jpki_core::report::{Check, SubIndication};
 use jpki_core::{AlgorithmPolicy, AnchorError, CertKind, FailureReason, HashAlgorithm, Indication, TrustAnchor};
 use jpki_core::{SignatureInput, SignedContent, ValidationReport, Verifier};
-use jpki_fixtures::testing::{at, offset, pki, time};
 use jpki_revocation::RevocationStore;
 use jpki_testpki::cert::ext;
 use jpki_testpki::profile::key_usage;
 use jpki_testpki::{CertificateBuilder, Extension, TestPki, der, keys};
+use jpki_testsupport::testing::{at, offset, pki, time};
 
 const FORM: &[u8] = b"account opening form";
 const EXT_KEY_USAGE: &str = "2.5.29.37";
@@ -26,13 +26,13 @@ fn extended_key_usage(critical: bool) -> Extension {
 }
 
 fn verifier(pki: &Arc<TestPki>) -> Verifier {
-    let store = Arc::new(RevocationStore::new(jpki_fixtures::anchors(pki).unwrap(), 0));
+    let store = Arc::new(RevocationStore::new(jpki_testsupport::anchors(pki).unwrap(), 0));
     let (this_update, next_update) = (time("2026-05-01T00:00:00Z"), time("2026-07-01T00:00:00Z"));
     for ca in pki.cas().iter().filter(|ca| ca.is_anchor()) {
         let der = ca.issue_crl(offset(this_update), offset(next_update), 1, &[]).unwrap();
         store.load(ca.label(), &der, this_update).unwrap();
     }
-    jpki_fixtures::verifier(pki, store, 100).unwrap()
+    jpki_testsupport::verifier(pki, store, 100).unwrap()
 }
 
 /// A raw signature by h01's signing key under a profile certificate for that key with `extra`.

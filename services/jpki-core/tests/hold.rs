@@ -8,9 +8,9 @@ use jpki_core::report::{Check, SubIndication};
 use jpki_core::revocation::RevocationReason;
 use jpki_core::{AuthProofInput, FailureReason, Indication, RevocationStatus, SignatureInput, SignedContent, UnixTime};
 use jpki_core::{HashAlgorithm, ValidationReport, Verifier};
-use jpki_fixtures::testing::{at, offset, pki, time};
 use jpki_revocation::RevocationStore;
 use jpki_testpki::{Holder, ReasonCode, TestPki};
+use jpki_testsupport::testing::{at, offset, pki, time};
 
 const FORM: &[u8] = b"account opening form";
 const CHALLENGE: &[u8] = b"login challenge 0001";
@@ -18,7 +18,7 @@ const CHALLENGE: &[u8] = b"login challenge 0001";
 /// A verifier whose store holds, for every anchor, an empty list numbered 1 and then, for the
 /// issuer of `holder`'s certificates, a list numbered 2 with both certificates listed for `reason`.
 fn listed(pki: &Arc<TestPki>, holder: &Holder, reason: ReasonCode, listed_at: UnixTime) -> Verifier {
-    let anchors = jpki_fixtures::anchors(pki).unwrap();
+    let anchors = jpki_testsupport::anchors(pki).unwrap();
     let store = Arc::new(RevocationStore::new(anchors, 0));
     let (this_update, next_update) = (time("2026-05-01T00:00:00Z"), time("2026-07-01T00:00:00Z"));
     for ca in pki.cas().iter().filter(|ca| ca.is_anchor()) {
@@ -31,7 +31,7 @@ fn listed(pki: &Arc<TestPki>, holder: &Holder, reason: ReasonCode, listed_at: Un
         let der = ca.issue_crl(offset(this_update), offset(next_update), 2, &[entry]).unwrap();
         store.load(ca.label(), &der, this_update).unwrap();
     }
-    jpki_fixtures::verifier(pki, store, 100).unwrap()
+    jpki_testsupport::verifier(pki, store, 100).unwrap()
 }
 
 fn signature(verifier: &Verifier, holder: &Holder) -> ValidationReport {

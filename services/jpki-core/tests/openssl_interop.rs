@@ -842,7 +842,7 @@ fn real_verifier(roots: &[(&'static str, CertKind, Vec<u8>)]) -> Verifier {
         .map(|kind| KindConfig {
             kind,
             anchors: roots.iter().filter(|root| root.1 == kind).map(|root| root.2.clone()).collect(),
-            policy_oids: jpki_fixtures::policy_oids(kind),
+            policy_oids: jpki_testsupport::policy_oids(kind),
             revocation: std::sync::Arc::new(NoRevocationSource),
         })
         .collect();

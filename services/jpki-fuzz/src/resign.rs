@@ -270,7 +270,7 @@ fn context() -> Option<&'static Context> {
     CONTEXT
         .get_or_init(|| {
             let pki = TestPki::cached(SEED).ok()?;
-            let anchors = jpki_fixtures::anchors(&pki).ok()?;
+            let anchors = jpki_testsupport::anchors(&pki).ok()?;
             // Card holders of both generations (phone kinds take other policies; cards suffice here).
             let holders: Vec<Holder> = pki
                 .holders()
@@ -280,7 +280,7 @@ fn context() -> Option<&'static Context> {
                 .cloned()
                 .collect();
             let revocation = Arc::new(Swappable::default());
-            let verifier = jpki_fixtures::verifier(&pki, revocation.clone(), 0).ok()?;
+            let verifier = jpki_testsupport::verifier(&pki, revocation.clone(), 0).ok()?;
             (!holders.is_empty()).then_some(Context {
                 pki,
                 anchors,

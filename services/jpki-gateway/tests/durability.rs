@@ -15,7 +15,7 @@ async fn acknowledged_challenges_and_links_survive_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path());
     let spawn = |config: &std::path::Path| spawn_binary(config, "warn", std::process::Stdio::inherit());
-    let pki = jpki_fixtures::testing::pki();
+    let pki = jpki_testsupport::testing::pki();
     let card = pki.card("h04").unwrap();
 
     let (mut child, address) = spawn(&config);

@@ -15,7 +15,7 @@ fn the_production_server_does_not_contain_the_test_pki() {
     assert!(output.status.success(), "cargo tree failed: {}", String::from_utf8_lossy(&output.stderr));
     let crates: Vec<&str> = tree.lines().filter_map(|line| line.split_whitespace().next()).collect();
     assert!(crates.contains(&"jpki-app"), "the server runs on the application layer:\n{tree}");
-    for test_only in ["jpki-testpki", "jpki-testsupport", "jpki-fixtures", "jpki-casim"] {
+    for test_only in ["jpki-testpki", "jpki-testsupport", "jpki-casim"] {
         assert!(!crates.contains(&test_only), "{test_only} is in the server's normal dependencies:\n{tree}");
     }
 }

@@ -178,7 +178,7 @@ fn expired_root(dir: &Path, pki: &TestPki) -> (AnchorSettings, Vec<u8>, PrivateK
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn document_signatures_give_every_sub_indication_but_revocation() {
     let anchors = tempfile::tempdir().unwrap();
-    let pki = jpki_fixtures::testing::pki();
+    let pki = jpki_testsupport::testing::pki();
     let (anchor, outlives_root, outlives_key) = expired_root(anchors.path(), &pki);
     let running = start_with(|config| config.trust.anchors.push(anchor)).await;
     let mut client = running.verification().await;
@@ -499,7 +499,7 @@ async fn expired_list_files_give_try_later() {
     // The test PKI's lists, all past their nextUpdate: the loader sets them aside, so no list
     // covers any issuer.
     let dir = tempfile::tempdir().unwrap();
-    let pki = jpki_fixtures::testing::pki();
+    let pki = jpki_testsupport::testing::pki();
     let now = OffsetDateTime::now_utc();
     let options = WriteOptions {
         crl_this_update: now - time::Duration::days(3),

@@ -14,7 +14,7 @@ async fn trace_logs_hold_no_personal_data_documents_or_keys() {
     let log_path = dir.path().join("gateway.log");
     let log = std::fs::File::create(&log_path).unwrap();
     let (mut child, address) = spawn_binary(&config, "trace", log.into());
-    let pki = jpki_fixtures::testing::pki();
+    let pki = jpki_testsupport::testing::pki();
     let holder = pki.holder("h05").unwrap();
     let fields = holder.four_fields().clone();
     let mut client = jpki_api::v1::verification_service_client::VerificationServiceClient::new(channel(address).await);

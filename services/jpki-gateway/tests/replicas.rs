@@ -16,7 +16,7 @@ use tokio_stream::StreamExt;
 async fn replicas_share_challenges_links_and_events_through_redis() {
     let redis_dir = tempfile::tempdir().unwrap();
     let Some(redis) = RedisServer::start(redis_dir.path(), DURABLE) else { return };
-    let pki = jpki_fixtures::testing::pki();
+    let pki = jpki_testsupport::testing::pki();
     let simulator = CaSimulator::from_test_pki(&pki, SimConfig::default()).unwrap();
     let casim = simulator.bind("127.0.0.1:0").await.unwrap();
 
@@ -97,7 +97,7 @@ async fn a_storage_failure_is_unavailable_with_retry_info_and_a_retry_succeeds()
     use tonic_types::StatusExt;
     let redis_dir = tempfile::tempdir().unwrap();
     let Some(mut redis) = RedisServer::start(redis_dir.path(), DURABLE) else { return };
-    let pki = jpki_fixtures::testing::pki();
+    let pki = jpki_testsupport::testing::pki();
     let dir = tempfile::tempdir().unwrap();
     let mut config = config(dir.path(), &pki);
     config.redis = Some(RedisSettings { url: redis.url(), prefix: "jpki:".into(), require_durable: true });

@@ -109,7 +109,7 @@ async fn unreadable_or_unusable_tls_files_stop_the_start() {
 
     // A missing key file: the error names it.
     let dir = tempfile::tempdir().unwrap();
-    let pki = jpki_fixtures::testing::pki();
+    let pki = jpki_testsupport::testing::pki();
     let mut config = config(dir.path(), &pki);
     let missing = tls_dir.path().join("missing.key");
     with_tls(&mut config, TlsFiles { certificate: files.certificate.clone(), private_key: missing.clone() });
@@ -154,7 +154,7 @@ async fn a_plaintext_start_on_a_listener_bound_to_every_interface_is_refused() {
     // The configured `listen` is loopback, but the listener handed to the server is not: the
     // address actually served is what counts. Binding 0.0.0.0 sends nothing anywhere.
     let dir = tempfile::tempdir().unwrap();
-    let pki = jpki_fixtures::testing::pki();
+    let pki = jpki_testsupport::testing::pki();
     let config = config(dir.path(), &pki);
     let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
     let error = jpki_gateway::Gateway::start(config.clone(), listener).await.err().expect("refused").to_string();

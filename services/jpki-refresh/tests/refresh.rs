@@ -37,12 +37,12 @@ fn now() -> UnixTime {
 }
 
 fn anchors(pki: &TestPki) -> Vec<TrustAnchor> {
-    jpki_fixtures::anchors(pki).unwrap()
+    jpki_testsupport::anchors(pki).unwrap()
 }
 
 /// A verifier trusting every anchor of the test PKI, with `store` as every kind's revocation source.
 fn verifier(pki: &TestPki, store: &Arc<RevocationStore>) -> Verifier {
-    jpki_fixtures::verifier(pki, store.clone(), 100).unwrap()
+    jpki_testsupport::verifier(pki, store.clone(), 100).unwrap()
 }
 
 /// Small limits, two attempts, tiny backoff: fast failures, still generous for a loaded machine.

@@ -52,7 +52,7 @@ fn pem(der: &[u8]) -> String {
 
 async fn refresher(source: CrlSource, ledger: Option<&Path>, redis: Option<&str>) -> Refresher {
     let pki = pki();
-    let store = Arc::new(RevocationStore::new(jpki_fixtures::anchors(&pki).unwrap(), 0));
+    let store = Arc::new(RevocationStore::new(jpki_testsupport::anchors(&pki).unwrap(), 0));
     let config = RefreshConfig {
         lists: vec![ListConfig { name: LIST.to_owned(), source }],
         interval: Duration::from_secs(3600),

@@ -42,7 +42,7 @@ use std::time::{Duration, Instant};
 
 use jpki_core::revocation::{CertId, RevocationQuery, RevocationReason, RevocationSource, RevocationStatus};
 use jpki_core::{AlgorithmPolicy, CertKind, TrustAnchor, UnixTime};
-use jpki_revocation::store::{ListBuilder, ListMeta};
+use jpki_revocation::compact::{ListBuilder, ListMeta};
 use jpki_revocation::verify::select_signer;
 use jpki_revocation::{CompactList, RevocationStore, parse_crl};
 use jpki_testpki::crl::{LargeCrlOptions, large_crl_entry, large_crl_serial};

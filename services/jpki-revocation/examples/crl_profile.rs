@@ -26,7 +26,7 @@ fn main() {
     write_large_crl(ca.issuer(), entries, &mut der).expect("write CRL");
     for round in 0..rounds {
         let start = Instant::now();
-        let list = CompactList::from_der("profile", &der, &anchors, jpki_fixtures::testing::at()).expect("load");
+        let list = CompactList::from_der("profile", &der, &anchors, jpki_testsupport::testing::at()).expect("load");
         println!("round {round}: {} entries loaded in {:.2?}", list.len(), start.elapsed());
     }
 }

@@ -30,8 +30,8 @@ use std::iter::Peekable;
 use jpki_core::UnixTime;
 use jpki_core::revocation::RevocationReason;
 
-use crate::source::ListView;
-use crate::store::{Entry, Ordered, SerialKey};
+use crate::compact::{Entry, Ordered, SerialKey};
+use crate::store::ListView;
 
 /// A certificate's status as one list (with its delta applied) shows it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]

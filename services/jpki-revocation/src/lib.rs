@@ -6,9 +6,9 @@
 //! - [`parse`]: a streaming CRL parser that walks `tbsCertList` once, hashing it as it goes;
 //! - [`verify`]: selects the issuing anchor by key, checks the signature on that digest and that
 //!   the anchor may sign lists (cRLSign, valid at the load time and at thisUpdate);
-//! - [`store`]: [`CompactList`], a sorted fixed-width index (24 bytes per entry plus a small
+//! - [`compact`]: [`CompactList`], a sorted fixed-width index (24 bytes per entry plus a small
 //!   two-level directory) with sub-microsecond lookups;
-//! - [`source`]: [`RevocationStore`], a [`jpki_core::RevocationSource`] holding several lists per
+//! - [`store`]: [`RevocationStore`], a [`jpki_core::RevocationSource`] holding several lists per
 //!   issuer key, each with its scope, judged for freshness at query time, swapped atomically,
 //!   protected against replays and rollbacks by cRLNumber, a newer list not yet valid kept pending
 //!   beside the one in use;
@@ -34,14 +34,14 @@
 //! ```
 
 pub mod changes;
+pub mod compact;
 pub mod error;
 pub mod parse;
-pub mod source;
 pub mod store;
 pub mod verify;
 
 pub use changes::{ChangeSet, ListedChange, StatusChange, change_set};
+pub use compact::{CompactList, Entry, ListMeta};
 pub use error::LoadError;
 pub use parse::{CrlNumber, ParsedCrl, RawEntry, Scope, parse_crl};
-pub use source::{ListSummary, ListView, RevocationStore};
-pub use store::{CompactList, Entry, ListMeta};
+pub use store::{ListSummary, ListView, RevocationStore};

@@ -1,451 +1,458 @@
-//! An immutable, compact snapshot of one CRL.
+//! [`RevocationStore`]: the compact lists as a [`RevocationSource`].
 //!
-//! Layout (24 bytes per entry plus under 1 byte of directory):
-//! - `records`: sorted fixed-width records of 24 bytes: the serial (up to 16 bytes, left-padded
-//!   with zeros into two big-endian `u64` halves, so numeric order = record order), the
-//!   revocationDate as `u32` seconds since 1970 (1970..2106) and the reasonCode as `u8`
-//!   ([`NO_REASON`] when absent or undefined). Key, date and reason share a cache line, so a hit
-//!   costs no extra memory access, and the load sorts the records in place (peak = final size).
-//!   Measured against a struct-of-arrays variant (21 bytes per entry, keys bisected, dates and
-//!   reasons in their own arrays) with `examples/crl_bench.rs`, runs interleaved on the shared
-//!   2-core machine: mean 70-117 ns against 86-162 ns at 1M entries, 284-337 ns against 430 ns at
-//!   10M; the struct-of-arrays load also peaked at about 45 bytes per entry.
-//! - `directory`: a two-level index. The bits that all keys share (the common prefix of the
-//!   smallest and largest key) are skipped; the next `bits` bits select a bucket, and
-//!   `directory[b]..directory[b + 1]` is that bucket's range in `records`. About 4-8 records per
-//!   bucket, so a lookup is one directory read and a linear scan of a few contiguous lines
-//!   (buckets over 16 records, from clustered serials, are bisected).
-//!
-//! Serials longer than 16 bytes and dates outside the `u32` range go to a small side table
-//! that is searched only when it is not empty.
+//! - Several lists per issuer key, each with its scope (RFC 5280 6.3.3): a list with an
+//!   issuingDistributionPoint DirName covers only certificates whose cRLDistributionPoints name
+//!   it; a list without one covers every certificate of the issuer; onlyContainsCACerts lists
+//!   (ARLs) never cover end entities. When several lists cover a certificate, the one with the
+//!   latest thisUpdate answers.
+//! - Freshness is judged at query time: before thisUpdate, after nextUpdate plus the configured
+//!   grace, or without nextUpdate, the answer is unknown (never good).
+//! - Loading parses, verifies and indexes without any lock held, then swaps a new snapshot in:
+//!   readers never wait for a rebuild and never see a half-built list. A refused list leaves the
+//!   last good one in place.
+//! - cRLNumber must increase per (issuer key, scope): a replayed or rolled-back list is refused
+//!   with both numbers named.
+//! - Delta CRLs (deltaCRLIndicator) are merged at query time with the complete list of the same
+//!   issuer key and scope whose number is at least the delta's BaseCRLNumber: an entry in the
+//!   delta wins (removeFromCRL releases the certificate), otherwise the complete list answers;
+//!   freshness is then judged on the delta's dates.
+//! - A newer list whose thisUpdate is after the load time does not replace the list in use: it is
+//!   kept pending beside it. Which one answers is judged at query time (the store has no clock):
+//!   for a query at a time before the pending list's thisUpdate, the current list (with its
+//!   delta); at or after it, the pending one. Each (issuer key, scope) therefore holds a few
+//!   views (complete list plus optional delta), each usable from its start (the later thisUpdate
+//!   of its complete list and delta); the view with the highest cRLNumber among those started at
+//!   the query time answers, and when none has started, the earliest (whose answer is then
+//!   `ListNotYetValid`, as for a first list that is not yet valid). A loaded complete list takes
+//!   over the newest delta numbered above it; a loaded delta applies to every held complete list
+//!   at or above its BaseCRLNumber, so that the current and the pending view both get it. A view
+//!   that a newer one has superseded by the load time is dropped at that load: a list that was
+//!   pending stays in memory beside the old one until the first load after its thisUpdate.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use jpki_core::UnixTime;
-use jpki_core::algorithm::HashAlgorithm;
 use jpki_core::anchor::TrustAnchor;
-use jpki_core::revocation::RevocationReason;
+use jpki_core::revocation::{
+    Provenance, RevocationAnswer, RevocationQuery, RevocationReason, RevocationSource, RevocationStatus,
+    UnknownStatusCause,
+};
 
+use crate::changes::{ChangeSet, change_set};
+use crate::compact::{CompactList, Entry, ListMeta};
 use crate::error::LoadError;
-use crate::parse::{CrlNumber, RawEntry, Scope, parse_crl};
-use crate::verify::select_signer;
+use crate::parse::{CrlNumber, Scope};
 
-/// Stored in `reasons` for an entry without a (defined) reasonCode.
-pub const NO_REASON: u8 = 0xff;
-
-/// Largest number of entries one list may hold (the directory stores `u32` positions).
-pub const MAX_ENTRIES: u64 = u32::MAX as u64;
-
-/// Buckets up to this many records are scanned (contiguous, prefetch-friendly) rather than bisected.
-const LINEAR_SCAN: usize = 16;
-
-/// Upper bound on directory bits (16 Mi buckets, 64 MiB).
-const MAX_DIRECTORY_BITS: u32 = 24;
-
-/// One revoked certificate.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Entry {
-    /// revocationDate.
-    pub revoked_at: UnixTime,
-    /// reasonCode; `None` when absent or not a defined CRLReason.
-    pub reason: Option<RevocationReason>,
+/// A complete list with, possibly, the delta CRL applied on top of it: what answers for one
+/// issuer key and scope, and what change sets compare.
+#[derive(Clone, Debug)]
+pub struct ListView {
+    /// The complete list.
+    pub complete: Arc<CompactList>,
+    /// The delta CRL applied on top of it, if any.
+    pub delta: Option<Arc<CompactList>>,
 }
 
-/// What a list is, apart from its entries.
+impl ListView {
+    /// The list whose dates and number describe the answer: the delta when there is one.
+    pub fn newest(&self) -> &ListMeta {
+        self.delta.as_deref().map_or(self.complete.meta(), CompactList::meta)
+    }
+
+    /// From when the view answers: the later thisUpdate of the complete list and the delta.
+    pub fn starts(&self) -> UnixTime {
+        self.complete.meta().this_update.max(self.newest().this_update)
+    }
+
+    /// Order of views: by the newest cRLNumber, then by the complete list's.
+    fn rank(&self) -> (&CrlNumber, &CrlNumber) {
+        (&self.newest().crl_number, &self.complete.meta().crl_number)
+    }
+}
+
+/// The views of one issuer key and scope, by rank, oldest first; never empty.
+#[derive(Debug)]
+struct Slot {
+    scope: Scope,
+    views: Vec<ListView>,
+}
+
+impl Slot {
+    /// Sorts `views` and drops those a newer view supersedes from `at` on (or from their own
+    /// start, which makes them unreachable).
+    fn new(scope: Scope, mut views: Vec<ListView>, at: UnixTime) -> Self {
+        views.sort_by(|a, b| a.rank().cmp(&b.rank()));
+        let mut kept = Vec::with_capacity(views.len());
+        let mut earliest_later: Option<UnixTime> = None;
+        for view in views.into_iter().rev() {
+            let start = view.starts();
+            if earliest_later.is_none_or(|later| later > at.max(start)) {
+                kept.push(view);
+            }
+            earliest_later = Some(earliest_later.map_or(start, |later| later.min(start)));
+        }
+        kept.reverse();
+        Slot { scope, views: kept }
+    }
+
+    fn scope(&self) -> &Scope {
+        &self.scope
+    }
+
+    /// The view with the highest rank: what answers once every held list has started.
+    fn newest(&self) -> Option<&ListView> {
+        self.views.last()
+    }
+
+    /// The view answering a query at `at`.
+    fn select(&self, at: UnixTime) -> Option<&ListView> {
+        self.views
+            .iter()
+            .rev()
+            .find(|view| view.starts() <= at)
+            .or_else(|| self.views.iter().min_by_key(|view| view.starts()))
+    }
+
+    fn highest_complete(&self) -> Option<&CrlNumber> {
+        self.views.iter().map(|view| &view.complete.meta().crl_number).max()
+    }
+
+    fn highest(&self) -> Option<&CrlNumber> {
+        self.views.iter().map(|view| &view.newest().crl_number).max()
+    }
+}
+
+type Snapshot = HashMap<Vec<u8>, Vec<Arc<Slot>>>;
+
+/// What was loaded.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ListMeta {
-    /// The caller's name for the list (file, URL), used in provenance.
+pub struct ListSummary {
+    /// The caller's label.
     pub label: String,
-    /// The issuer Name, raw DER.
-    pub issuer_raw: Vec<u8>,
-    /// Key identifier of the anchor whose key verified the signature.
-    pub issuer_key_id: Vec<u8>,
-    /// cRLNumber.
-    pub crl_number: CrlNumber,
+    /// Issuing anchor key identifier, hex.
+    pub issuer_key_id: String,
+    /// cRLNumber, decimal.
+    pub crl_number: String,
+    /// For a delta CRL, its BaseCRLNumber, decimal.
+    pub delta_base: Option<String>,
     /// thisUpdate.
     pub this_update: UnixTime,
     /// nextUpdate.
     pub next_update: Option<UnixTime>,
-    /// Which certificates the list covers.
-    pub scope: Scope,
-    /// For a delta CRL, its BaseCRLNumber.
-    pub delta_base: Option<CrlNumber>,
-    /// Hash of the signature.
-    pub hash: HashAlgorithm,
-    /// Number of distinct serials.
+    /// Distinct serials.
     pub entries: u64,
+    /// The scope.
+    pub scope: Scope,
+    /// Heap bytes of the index.
+    pub resident_bytes: usize,
 }
 
-/// One entry of the main table. The derived order (serial, then date, then reason) is the
-/// table's order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Record {
-    high: u64,
-    low: u64,
-    date: u32,
-    reason: u8,
-}
-
-impl Record {
-    fn key(&self) -> u128 {
-        (u128::from(self.high) << 64) | u128::from(self.low)
-    }
-
-    fn entry(&self) -> Entry {
-        Entry { revoked_at: UnixTime(i64::from(self.date)), reason: reason_of(self.reason) }
-    }
-}
-
-/// Collects entries during the parse; [`ListBuilder::finish`] sorts and indexes them in place.
-#[derive(Debug, Default)]
-pub struct ListBuilder {
-    records: Vec<Record>,
-    side: Vec<(Box<[u8]>, Entry)>,
-    /// The first entry with reason removeFromCRL (hex serial): allowed in a delta CRL only.
-    remove_from_crl: Option<String>,
-}
-
-fn reason_byte(code: Option<u8>) -> u8 {
-    match code.and_then(RevocationReason::from_code) {
-        Some(_) => code.unwrap_or(NO_REASON),
-        None => NO_REASON,
-    }
-}
-
-fn reason_of(byte: u8) -> Option<RevocationReason> {
-    if byte == NO_REASON { None } else { RevocationReason::from_code(byte) }
-}
-
-impl ListBuilder {
-    /// A builder expecting about `entries` entries.
-    pub fn with_capacity(entries: usize) -> Self {
-        ListBuilder { records: Vec::with_capacity(entries), side: Vec::new(), remove_from_crl: None }
-    }
-
-    /// Adds one entry.
-    pub fn push(&mut self, entry: &RawEntry<'_>) -> Result<(), LoadError> {
-        let serial = jpki_core::der::unsigned_integer_bytes(entry.serial);
-        if (self.records.len() + self.side.len()) as u64 >= MAX_ENTRIES {
-            return Err(LoadError::TooManyEntries { limit: MAX_ENTRIES });
-        }
-        let reason = reason_byte(entry.reason);
-        if self.remove_from_crl.is_none() && reason_of(reason) == Some(RevocationReason::RemoveFromCrl) {
-            self.remove_from_crl = Some(hex::encode(serial));
-        }
-        match u32::try_from(entry.revoked_at.0) {
-            Ok(date) if serial.len() <= 16 => {
-                let key = key_of(serial);
-                self.records.push(Record { high: (key >> 64) as u64, low: key as u64, date, reason });
-            }
-            _ => {
-                let decoded = Entry { revoked_at: entry.revoked_at, reason: reason_of(reason) };
-                self.side.push((serial.into(), decoded));
-            }
-        }
-        Ok(())
-    }
-
-    /// Sorts, removes duplicate serials (keeping the earliest revocationDate) and builds the index.
-    pub fn finish(self, mut meta: ListMeta) -> CompactList {
-        let ListBuilder { mut records, mut side, .. } = self;
-        // Sorting by the whole record puts the earliest date first among equal serials.
-        records.sort_unstable();
-        records.dedup_by_key(|record| (record.high, record.low));
-        let records = records.into_boxed_slice();
-        side.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.revoked_at.cmp(&b.1.revoked_at)));
-        side.dedup_by(|later, earlier| later.0 == earlier.0);
-        let (shift, bits, directory) = build_directory(&records);
-        meta.entries = (records.len() + side.len()) as u64;
-        CompactList { meta, records, directory, shift, bits, side: side.into_boxed_slice() }
-    }
-}
-
-/// A serial of at most 16 bytes as a number.
-fn key_of(serial: &[u8]) -> u128 {
-    serial.iter().fold(0u128, |key, byte| (key << 8) | u128::from(*byte))
-}
-
-fn bucket(key: u128, shift: u32, bits: u32) -> usize {
-    if bits == 0 {
-        return 0;
-    }
-    (key.checked_shl(shift).unwrap_or(0) >> (128 - bits)) as usize
-}
-
-fn build_directory(records: &[Record]) -> (u32, u32, Box<[u32]>) {
-    let (Some(first), Some(last)) = (records.first().map(Record::key), records.last().map(Record::key)) else {
-        return (0, 0, Box::new([0, 0]));
-    };
-    let shift = (first ^ last).leading_zeros() % 128;
-    let target = (records.len() / 8).max(1);
-    let bits = (usize::BITS - target.leading_zeros()).clamp(1, MAX_DIRECTORY_BITS);
-    let buckets = 1usize << bits;
-    let mut directory = Vec::with_capacity(buckets + 1);
-    let mut position = 0usize;
-    for index in 0..=buckets {
-        while position < records.len() && bucket(records[position].key(), shift, bits) < index {
-            position += 1;
-        }
-        directory.push(position as u32);
-    }
-    (shift, bits, directory.into_boxed_slice())
-}
-
-/// A serial as a sort key in numeric order: up to 16 bytes as a number, longer ones after every
-/// short one, by length and then bytes (big-endian, no leading zero bytes).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum SerialKey<'a> {
-    /// At most 16 bytes.
-    Short(u128),
-    /// Longer: (length, bytes).
-    Long(usize, &'a [u8]),
-}
-
-impl<'a> SerialKey<'a> {
-    fn of(serial: &'a [u8]) -> Self {
-        let serial = jpki_core::der::unsigned_integer_bytes(serial);
-        if serial.len() <= 16 { SerialKey::Short(key_of(serial)) } else { SerialKey::Long(serial.len(), serial) }
-    }
-
-    /// Lowercase hex without leading zero bytes.
-    pub(crate) fn to_hex(self) -> String {
-        match self {
-            SerialKey::Short(key) => hex::encode(jpki_core::der::unsigned_integer_bytes(&key.to_be_bytes())),
-            SerialKey::Long(_, bytes) => hex::encode(bytes),
+impl ListSummary {
+    fn of(list: &CompactList) -> Self {
+        let meta = list.meta();
+        ListSummary {
+            label: meta.label.clone(),
+            issuer_key_id: hex::encode(&meta.issuer_key_id),
+            crl_number: meta.crl_number.to_string(),
+            delta_base: meta.delta_base.as_ref().map(CrlNumber::to_string),
+            this_update: meta.this_update,
+            next_update: meta.next_update,
+            entries: meta.entries,
+            scope: meta.scope.clone(),
+            resident_bytes: list.resident_bytes(),
         }
     }
 }
 
-/// [`CompactList::ordered`]: the main table and the sorted side table merged; on a serial in both
-/// (a duplicate entry with a date outside the main table's range), the main table's entry, as
-/// [`CompactList::lookup`] answers.
-pub(crate) struct Ordered<'a> {
-    main: std::iter::Peekable<std::slice::Iter<'a, Record>>,
-    side: std::iter::Peekable<std::vec::IntoIter<(SerialKey<'a>, Entry)>>,
-}
-
-impl<'a> Iterator for Ordered<'a> {
-    type Item = (SerialKey<'a>, Entry);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let main = self.main.peek().map(|record| SerialKey::Short(record.key()));
-        let side = self.side.peek().map(|(key, _)| *key);
-        match (main, side) {
-            (Some(main), Some(side)) if side < main => self.side.next(),
-            (Some(main), side) => {
-                if side == Some(main) {
-                    self.side.next();
-                }
-                self.main.next().map(|record| (main, record.entry()))
-            }
-            (None, _) => self.side.next(),
-        }
-    }
-}
-
-/// An immutable, indexed CRL. Build it with [`CompactList::from_der`].
+/// Compact CRLs indexed by issuing key, usable as the verifier's revocation source.
 #[derive(Debug)]
-pub struct CompactList {
-    meta: ListMeta,
-    records: Box<[Record]>,
-    directory: Box<[u32]>,
-    shift: u32,
-    bits: u32,
-    side: Box<[(Box<[u8]>, Entry)]>,
+pub struct RevocationStore {
+    anchors: Vec<TrustAnchor>,
+    grace_seconds: i64,
+    snapshot: RwLock<Arc<Snapshot>>,
+    /// Serialises loads so that two concurrent loads cannot lose each other's list.
+    writer: Mutex<()>,
 }
 
-impl CompactList {
-    /// Parses a DER CRL, verifies its signature with the issuing anchor's key (anchors share a
-    /// DN: the authorityKeyIdentifier selects the key when present, otherwise every anchor with
-    /// the issuer DN is tried) and indexes its entries. `label` names the list in provenance.
-    /// The signing anchor must be fit to sign CRLs and valid at `at` (the load time) and at the
-    /// list's thisUpdate (see [`select_signer`]); the list's own dates are judged by the store, at
-    /// load and query time.
-    pub fn from_der(label: &str, der: &[u8], anchors: &[TrustAnchor], at: UnixTime) -> Result<Self, LoadError> {
-        let mut builder = ListBuilder::with_capacity(der.len() / 48);
-        let parsed = parse_crl(der, |entry| builder.push(&entry))?;
-        let signer = select_signer(&parsed, anchors, at)?;
-        // removeFromCRL only undoes a hold in a delta (RFC 5280 5.3.1); in a complete list it
-        // would read as a revocation with that reason, so such a list is refused.
-        if let (None, Some(serial)) = (&parsed.delta_base, builder.remove_from_crl.take()) {
-            return Err(LoadError::RemoveFromCrlInCompleteList { serial });
+impl RevocationStore {
+    /// An empty store whose lists are signed by `anchors` and stay usable `grace_seconds` after
+    /// their nextUpdate.
+    pub fn new(anchors: Vec<TrustAnchor>, grace_seconds: i64) -> Self {
+        RevocationStore {
+            anchors,
+            grace_seconds,
+            snapshot: RwLock::new(Arc::new(Snapshot::new())),
+            writer: Mutex::new(()),
         }
-        let meta = ListMeta {
-            label: label.to_owned(),
-            issuer_raw: parsed.issuer_raw.to_vec(),
-            issuer_key_id: signer.key_id().to_vec(),
-            crl_number: parsed.crl_number,
-            this_update: parsed.this_update,
-            next_update: parsed.next_update,
-            scope: parsed.scope,
-            delta_base: parsed.delta_base,
-            hash: parsed.hash,
-            entries: 0,
-        };
-        Ok(builder.finish(meta))
     }
 
-    /// The list's metadata.
-    pub fn meta(&self) -> &ListMeta {
-        &self.meta
+    /// The anchors lists are checked against.
+    pub fn anchors(&self) -> &[TrustAnchor] {
+        &self.anchors
     }
 
-    /// Number of distinct serials.
-    pub fn len(&self) -> usize {
-        self.records.len() + self.side.len()
+    /// Checks a DER CRL (complete or delta) and, if it is acceptable at time `at`, swaps it in for
+    /// its (issuer key, scope). On any error the store is unchanged.
+    pub fn load(&self, label: &str, der: &[u8], at: UnixTime) -> Result<ListSummary, LoadError> {
+        // The expensive part (parse, signature, sort) runs without any lock.
+        let list = CompactList::from_der(label, der, &self.anchors, at)?;
+        self.insert(list, at)
     }
 
-    /// Whether the list has no entries.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+    /// [`Self::load`], also returning what the list changes (see [`crate::changes`]) against the
+    /// newest view of its issuer key and scope before the load; `None` when there was none.
+    pub fn load_with_changes(
+        &self,
+        label: &str,
+        der: &[u8],
+        at: UnixTime,
+    ) -> Result<(ListSummary, Option<ChangeSet>), LoadError> {
+        let list = CompactList::from_der(label, der, &self.anchors, at)?;
+        self.insert_with_changes(list, at)
     }
 
-    /// Heap bytes held by the index (records, directory, side table).
-    pub fn resident_bytes(&self) -> usize {
-        let side: usize = self.side.iter().map(|(serial, _)| serial.len() + size_of::<(Box<[u8]>, Entry)>()).sum();
-        self.records.len() * size_of::<Record>() + self.directory.len() * size_of::<u32>() + side
+    /// Adds an already built list (see [`CompactList::from_der`], which should be given this
+    /// store's anchors), with the same checks as [`Self::load`]. Lets a caller build a list on
+    /// another thread and keep the swap short.
+    pub fn insert(&self, list: CompactList, at: UnixTime) -> Result<ListSummary, LoadError> {
+        self.insert_views(list, at).map(|(summary, ..)| summary)
     }
 
-    /// The entry for a serial (big-endian; leading zero bytes are ignored).
-    pub fn lookup(&self, serial: &[u8]) -> Option<Entry> {
-        let serial = jpki_core::der::unsigned_integer_bytes(serial);
-        if serial.is_empty() {
-            return None;
-        }
-        if serial.len() <= 16
-            && let Some(record) = self.find(key_of(serial))
+    /// [`Self::insert`], also returning the change set between the newest view of the list's
+    /// issuer key and scope before the insert and the view the list made (for a pending list,
+    /// the view that will answer from its thisUpdate). Both views are taken under the store's
+    /// write lock, so concurrent loads cannot make a change set skip or repeat a change; the
+    /// comparison itself runs after the swap, without any lock.
+    pub fn insert_with_changes(
+        &self,
+        list: CompactList,
+        at: UnixTime,
+    ) -> Result<(ListSummary, Option<ChangeSet>), LoadError> {
+        let (summary, before, after) = self.insert_views(list, at)?;
+        Ok((summary, before.map(|before| change_set(&before, &after))))
+    }
+
+    fn insert_views(
+        &self,
+        list: CompactList,
+        at: UnixTime,
+    ) -> Result<(ListSummary, Option<ListView>, ListView), LoadError> {
+        let meta = list.meta();
+        if let Some(next_update) = meta.next_update
+            && at.0 > next_update.0.saturating_add(self.grace_seconds)
         {
-            return Some(record.entry());
+            return Err(LoadError::Expired { next_update, at });
         }
-        if self.side.is_empty() {
-            return None;
-        }
-        self.side
-            .binary_search_by(|(probe, _)| probe.as_ref().cmp(serial))
-            .ok()
-            .and_then(|index| self.side.get(index))
-            .map(|(_, entry)| *entry)
+        let summary = ListSummary::of(&list);
+        let list = Arc::new(list);
+        let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let current = self.current();
+        let key = list.meta().issuer_key_id.clone();
+        let scope = list.meta().scope.clone();
+        let slots = current.get(&key).map(Vec::as_slice).unwrap_or_default();
+        let existing = slots.iter().find(|slot| slot.scope() == &scope).map(Arc::as_ref);
+        let before = existing.and_then(Slot::newest).cloned();
+        let (after, also) = match list.meta().delta_base.clone() {
+            None => (Self::complete_view(existing, list)?, Vec::new()),
+            Some(base) => Self::delta_views(existing, &base, list)?,
+        };
+        let held = existing.map(|slot| slot.views.clone()).unwrap_or_default();
+        let views = held.into_iter().chain(also).chain(std::iter::once(after.clone())).collect();
+        let replacement = Slot::new(scope, views, at);
+        let mut next: Snapshot = (*current).clone();
+        let per_issuer = next.entry(key).or_default();
+        per_issuer.retain(|slot| slot.scope() != replacement.scope());
+        per_issuer.push(Arc::new(replacement));
+        let previous = {
+            let mut guard = self.snapshot.write().unwrap_or_else(PoisonError::into_inner);
+            std::mem::replace(&mut *guard, Arc::new(next))
+        };
+        // A replaced list (hundreds of MB) is freed here, outside the lock, once no reader holds it.
+        drop((previous, current));
+        Ok((summary, before, after))
     }
 
-    fn find(&self, key: u128) -> Option<&Record> {
-        let (first, last) = (self.records.first()?.key(), self.records.last()?.key());
-        if key < first || key > last {
-            return None;
+    /// The view a complete list makes: it must be numbered above every held complete list, and
+    /// takes over the newest delta numbered above it (complete and delta lists share one
+    /// numbering).
+    fn complete_view(existing: Option<&Slot>, list: Arc<CompactList>) -> Result<ListView, LoadError> {
+        let offered = &list.meta().crl_number;
+        let Some(existing) = existing else { return Ok(ListView { complete: list, delta: None }) };
+        if let Some(loaded) = existing.highest_complete().filter(|loaded| offered <= *loaded) {
+            return Err(not_newer(&list, loaded));
         }
-        let bucket = bucket(key, self.shift, self.bits);
-        let start = *self.directory.get(bucket)? as usize;
-        let end = *self.directory.get(bucket + 1)? as usize;
-        let range = self.records.get(start..end)?;
-        let (high, low) = ((key >> 64) as u64, key as u64);
-        if range.len() <= LINEAR_SCAN {
-            return range.iter().find(|record| record.low == low && record.high == high);
-        }
-        range
-            .binary_search_by(|probe| (probe.high, probe.low).cmp(&(high, low)))
-            .ok()
-            .and_then(|offset| range.get(offset))
+        let delta = existing
+            .views
+            .iter()
+            .filter_map(|view| view.delta.as_ref())
+            .filter(|delta| delta.meta().crl_number > *offered)
+            .max_by(|a, b| a.meta().crl_number.cmp(&b.meta().crl_number))
+            .cloned();
+        Ok(ListView { complete: list, delta })
     }
 
-    /// Every entry in numeric serial order, without allocating per entry: the main table merged
-    /// with the (small) side table. Change sets walk two lists this way side by side.
-    pub(crate) fn ordered(&self) -> Ordered<'_> {
-        let mut side: Vec<(SerialKey<'_>, Entry)> =
-            self.side.iter().map(|(serial, entry)| (SerialKey::of(serial), *entry)).collect();
-        side.sort_by_key(|(key, _)| *key);
-        Ordered { main: self.records.iter().peekable(), side: side.into_iter().peekable() }
+    /// The views a delta makes: one per held complete list numbered at least its BaseCRLNumber
+    /// (the current one and a pending one alike), the one on the highest complete list first.
+    /// It must be numbered above every held list.
+    fn delta_views(
+        existing: Option<&Slot>,
+        base: &CrlNumber,
+        delta: Arc<CompactList>,
+    ) -> Result<(ListView, Vec<ListView>), LoadError> {
+        let mut completes: Vec<&Arc<CompactList>> =
+            existing.map(|slot| slot.views.iter().map(|view| &view.complete).collect()).unwrap_or_default();
+        completes.retain(|complete| complete.meta().crl_number >= *base);
+        completes.sort_by(|a, b| a.meta().crl_number.cmp(&b.meta().crl_number));
+        completes.dedup_by(|a, b| Arc::ptr_eq(a, b));
+        let (Some(existing), Some(highest)) = (existing, completes.pop()) else {
+            return Err(LoadError::DeltaWithoutBase {
+                base: base.to_string(),
+                loaded: existing.and_then(Slot::highest_complete).map(CrlNumber::to_string),
+            });
+        };
+        if let Some(loaded) = existing.highest().filter(|loaded| delta.meta().crl_number <= **loaded) {
+            return Err(not_newer(&delta, loaded));
+        }
+        let view = |complete: &Arc<CompactList>| ListView { complete: complete.clone(), delta: Some(delta.clone()) };
+        Ok((view(highest), completes.into_iter().map(view).collect()))
     }
 
-    /// Every entry, in key order (main table, then side table). For tests and diagnostics.
-    pub fn entries(&self) -> impl Iterator<Item = (Vec<u8>, Entry)> + '_ {
-        let main = self.records.iter().map(|record| {
-            let bytes = record.key().to_be_bytes();
-            (jpki_core::der::unsigned_integer_bytes(&bytes).to_vec(), record.entry())
+    fn current(&self) -> Arc<Snapshot> {
+        self.snapshot.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// The newest view (complete list plus delta) of an issuer key and scope: the one in use, or
+    /// the pending one that will answer from its thisUpdate.
+    pub fn view(&self, issuer_key_id: &[u8], scope: &Scope) -> Option<ListView> {
+        let snapshot = self.current();
+        let slots = snapshot.get(issuer_key_id)?;
+        slots.iter().find(|slot| slot.scope() == scope).and_then(|slot| slot.newest().cloned())
+    }
+
+    /// The complete list of [`Self::view`].
+    pub fn complete_list(&self, issuer_key_id: &[u8], scope: &Scope) -> Option<Arc<CompactList>> {
+        self.view(issuer_key_id, scope).map(|view| view.complete)
+    }
+
+    /// Summaries of every held list (complete and delta, in use or pending), each once.
+    pub fn lists(&self) -> Vec<ListSummary> {
+        let snapshot = self.current();
+        let mut held: Vec<&Arc<CompactList>> = snapshot
+            .values()
+            .flatten()
+            .flat_map(|slot| slot.views.iter())
+            .flat_map(|view| std::iter::once(&view.complete).chain(view.delta.as_ref()))
+            .collect();
+        held.sort_by_key(|list| Arc::as_ptr(list));
+        held.dedup_by(|a, b| Arc::ptr_eq(a, b));
+        let mut lists: Vec<ListSummary> = held.into_iter().map(|list| ListSummary::of(list)).collect();
+        lists.sort_by(|a, b| {
+            (&a.issuer_key_id, &a.label, &a.crl_number).cmp(&(&b.issuer_key_id, &b.label, &b.crl_number))
         });
-        main.chain(self.side.iter().map(|(serial, entry)| (serial.to_vec(), *entry)))
+        lists
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn meta() -> ListMeta {
-        ListMeta {
-            label: "t".into(),
-            issuer_raw: Vec::new(),
-            issuer_key_id: Vec::new(),
-            crl_number: CrlNumber::from_u64(1),
-            this_update: UnixTime(0),
-            next_update: None,
-            scope: Scope::default(),
-            delta_base: None,
-            hash: HashAlgorithm::Sha256,
-            entries: 0,
-        }
+fn not_newer(list: &CompactList, loaded: &CrlNumber) -> LoadError {
+    LoadError::NotNewer {
+        issuer_key_id: hex::encode(&list.meta().issuer_key_id),
+        loaded: loaded.to_string(),
+        offered: list.meta().crl_number.to_string(),
     }
+}
 
-    fn build(entries: &[(Vec<u8>, i64, Option<u8>)]) -> CompactList {
-        let mut builder = ListBuilder::default();
-        for (serial, date, reason) in entries {
-            builder.push(&RawEntry { serial, revoked_at: UnixTime(*date), reason: *reason }).unwrap();
-        }
-        builder.finish(meta())
+fn covers(scope: &Scope, distribution_points: &[Vec<u8>]) -> bool {
+    if scope.only_ca_certs {
+        return false;
     }
+    match &scope.distribution_point {
+        None => true,
+        Some(point) => distribution_points.iter().any(|candidate| candidate == point),
+    }
+}
 
-    #[test]
-    fn finds_every_entry_and_nothing_else() {
-        let mut entries = Vec::new();
-        for i in 0u64..5000 {
-            let mut serial = i.wrapping_mul(0x9e37_79b9_7f4a_7c15).to_be_bytes().to_vec();
-            serial.extend(std::iter::repeat_n(0xa5, (i % 13) as usize));
-            entries.push((serial, 1_700_000_000 - i as i64, Some((i % 12) as u8)));
+impl RevocationSource for RevocationStore {
+    fn status(&self, query: &RevocationQuery<'_>) -> RevocationAnswer {
+        let snapshot = self.current();
+        let Some(slots) = snapshot.get(query.issuer.key_id()) else {
+            return RevocationAnswer::unknown(UnknownStatusCause::NoListForIssuer);
+        };
+        // Among the covering lists, one that has started answers before one that has not, then
+        // the latest thisUpdate.
+        let covering = slots
+            .iter()
+            .filter(|slot| covers(slot.scope(), query.distribution_points))
+            .filter_map(|slot| slot.select(query.at))
+            .max_by_key(|view| (view.starts() <= query.at, view.newest().this_update));
+        let Some(view) = covering else {
+            return RevocationAnswer::unknown(UnknownStatusCause::NoListForScope);
+        };
+        self.view_answer(view, query.serial, query.at)
+    }
+}
+
+impl RevocationStore {
+    /// The answer of one view (complete list plus delta) for a serial at a time.
+    fn view_answer(&self, slot: &ListView, serial: &[u8], at: UnixTime) -> RevocationAnswer {
+        let newest = slot.newest();
+        let list = match &slot.delta {
+            None => newest.label.clone(),
+            Some(delta) => format!("{} + delta {}", slot.complete.meta().label, delta.meta().label),
+        };
+        let provenance = Some(Provenance {
+            list,
+            crl_number: Some(newest.crl_number.to_string()),
+            this_update: newest.this_update,
+            next_update: newest.next_update,
+        });
+        let answer = |status| RevocationAnswer { status, provenance: provenance.clone() };
+        let this_update = slot.complete.meta().this_update;
+        if at < this_update || at < newest.this_update {
+            let this_update = if at < this_update { this_update } else { newest.this_update };
+            return answer(RevocationStatus::Unknown { cause: UnknownStatusCause::ListNotYetValid { this_update } });
         }
-        entries.push((vec![0x42; 20], 5, Some(1)));
-        entries.push((vec![0x01], -5, None));
-        entries.push((vec![0x00, 0x00, 0x07], 9, Some(7)));
-        let mut expected: std::collections::HashMap<Vec<u8>, (i64, Option<u8>)> = std::collections::HashMap::new();
-        for (serial, date, reason) in &entries {
-            let normal = jpki_core::der::unsigned_integer_bytes(serial).to_vec();
-            let slot = expected.entry(normal).or_insert((*date, *reason));
-            if *date < slot.0 {
-                *slot = (*date, *reason);
+        let Some(next_update) = newest.next_update else {
+            return answer(RevocationStatus::Unknown { cause: UnknownStatusCause::ListWithoutNextUpdate });
+        };
+        if at.0 > next_update.0.saturating_add(self.grace_seconds) {
+            return answer(RevocationStatus::Unknown { cause: UnknownStatusCause::ListStale { next_update } });
+        }
+        let entry = match slot.delta.as_ref().and_then(|delta| delta.lookup(serial)) {
+            Some(Entry { reason: Some(RevocationReason::RemoveFromCrl), .. }) => None,
+            Some(entry) if entry.revoked_at <= at => Some(entry),
+            _ => slot.complete.lookup(serial),
+        };
+        match entry {
+            Some(entry) if entry.revoked_at <= at => {
+                answer(RevocationStatus::Revoked { revoked_at: entry.revoked_at, reason: entry.reason })
             }
+            _ => answer(RevocationStatus::Good),
         }
-        let list = build(&entries);
-        assert_eq!(list.len(), expected.len());
-        for (serial, (date, reason)) in &expected {
-            let found = list.lookup(serial).unwrap_or_else(|| panic!("{serial:02x?} missing"));
-            assert_eq!(found.revoked_at, UnixTime(*date));
-            assert_eq!(found.reason, reason.and_then(RevocationReason::from_code));
-        }
-        assert_eq!(list.lookup(&[0x07]).map(|entry| entry.reason), Some(None), "reason 7 is undefined");
-        assert_eq!(list.lookup(&[0x00, 0x01]).map(|entry| entry.revoked_at), Some(UnixTime(-5)));
-        assert!(list.lookup(&[0x42; 19]).is_none());
-        assert!(list.lookup(&[0x42; 21]).is_none());
-        assert!(list.lookup(&[0xff; 16]).is_none());
-        assert!(list.lookup(&[]).is_none());
-        for i in 5000u64..10_000 {
-            assert!(list.lookup(&i.wrapping_mul(0x9e37_79b9_7f4a_7c15).to_be_bytes()).is_none());
-        }
-        assert_eq!(list.entries().count(), list.len());
     }
 
-    #[test]
-    fn duplicates_keep_the_earliest_date() {
-        let list = build(&[(vec![5], 200, Some(1)), (vec![5], 100, Some(4)), (vec![6], 50, None)]);
-        assert_eq!(list.len(), 2);
-        assert_eq!(
-            list.lookup(&[5]),
-            Some(Entry { revoked_at: UnixTime(100), reason: Some(RevocationReason::Superseded) })
-        );
-        assert_eq!(list.lookup(&[6]), Some(Entry { revoked_at: UnixTime(50), reason: None }));
-    }
-
-    #[test]
-    fn empty_and_single_entry_lists() {
-        let empty = build(&[]);
-        assert!(empty.lookup(&[1]).is_none());
-        assert!(empty.is_empty());
-        let single = build(&[(vec![9, 9], 1, None)]);
-        assert!(single.lookup(&[9, 9]).is_some());
-        assert!(single.lookup(&[9, 8]).is_none());
+    /// The status of a certificate known only by issuer key and serial (one verified earlier,
+    /// whose distribution points are not at hand): revoked if any list of the issuer that covers
+    /// end entities has it; good only if every such list is usable at `at` and none has it;
+    /// unknown otherwise. Without the distribution point this is stricter than [`Self::status`]:
+    /// one stale partition makes every answer for the issuer unknown.
+    pub fn status_by_id(&self, issuer_key_id: &[u8], serial: &[u8], at: UnixTime) -> RevocationAnswer {
+        let snapshot = self.current();
+        let slots: Vec<&Arc<Slot>> = snapshot
+            .get(issuer_key_id)
+            .map(|slots| slots.iter().filter(|slot| !slot.scope().only_ca_certs).collect())
+            .unwrap_or_default();
+        let answers: Vec<RevocationAnswer> =
+            slots.iter().filter_map(|slot| slot.select(at)).map(|view| self.view_answer(view, serial, at)).collect();
+        if let Some(revoked) = answers.iter().find(|answer| matches!(answer.status, RevocationStatus::Revoked { .. })) {
+            return revoked.clone();
+        }
+        if let Some(unknown) = answers.iter().find(|answer| matches!(answer.status, RevocationStatus::Unknown { .. })) {
+            return unknown.clone();
+        }
+        answers
+            .into_iter()
+            .max_by_key(|answer| answer.provenance.as_ref().map(|provenance| provenance.this_update))
+            .unwrap_or_else(|| RevocationAnswer::unknown(UnknownStatusCause::NoListForIssuer))
     }
 }

@@ -4,9 +4,9 @@
 
 use jpki_core::UnixTime;
 use jpki_core::revocation::RevocationReason;
-use jpki_fixtures::testing::{offset, pki, time};
 use jpki_revocation::{ChangeSet, ListedChange, RevocationStore, StatusChange};
 use jpki_testpki::{Ca, CertKind, CrlBuilder, CrlEntry, ReasonCode};
+use jpki_testsupport::testing::{offset, pki, time};
 
 /// A store over the test PKI's anchors and the signing CA (generation 2) lists are issued by.
 struct Lists {
@@ -21,7 +21,7 @@ fn day(d: u32) -> UnixTime {
 impl Lists {
     fn new() -> Self {
         let pki = pki();
-        let store = RevocationStore::new(jpki_fixtures::anchors(&pki).unwrap(), 0);
+        let store = RevocationStore::new(jpki_testsupport::anchors(&pki).unwrap(), 0);
         Lists { store, pki }
     }
 

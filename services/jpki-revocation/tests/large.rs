@@ -22,7 +22,7 @@ fn a_million_entries_load_and_answer() {
     let info = write_large_crl(ca.issuer(), ENTRIES, &mut der).unwrap();
     assert_eq!(info.entry_count, ENTRIES);
 
-    let list = CompactList::from_der("national", &der, &fixture.anchors, jpki_fixtures::testing::at()).unwrap();
+    let list = CompactList::from_der("national", &der, &fixture.anchors, jpki_testsupport::testing::at()).unwrap();
     drop(der);
     assert_eq!(list.len() as u64, ENTRIES);
     assert_eq!(list.meta().crl_number.to_string(), "1");

@@ -6,9 +6,9 @@ use jpki_core::UnixTime;
 use jpki_core::revocation::{
     CertId, RevocationAnswer, RevocationQuery, RevocationReason, RevocationSource, RevocationStatus, UnknownStatusCause,
 };
-use jpki_fixtures::testing::{offset, pki, time};
 use jpki_revocation::RevocationStore;
 use jpki_testpki::{CertKind, CrlBuilder, CrlEntry, ReasonCode};
+use jpki_testsupport::testing::{offset, pki, time};
 
 fn day(d: u32) -> UnixTime {
     time(&format!("2026-05-{d:02}T00:00:00Z"))
@@ -23,7 +23,7 @@ struct Fixture {
 impl Fixture {
     fn new() -> Self {
         let pki = pki();
-        let anchors = jpki_fixtures::anchors(&pki).unwrap();
+        let anchors = jpki_testsupport::anchors(&pki).unwrap();
         let store = RevocationStore::new(anchors.clone(), 0);
         Fixture { pki, anchors, store }
     }

@@ -6,11 +6,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use jpki_core::{AlgorithmPolicy, CertKind, TrustAnchor, UnixTime};
-use jpki_fixtures::testing::{at, offset, pki, time};
 use jpki_revocation::{CompactList, LoadError, RevocationStore};
 use jpki_testpki::cert::ext;
 use jpki_testpki::profile::key_usage::{CRL_SIGN, KEY_CERT_SIGN};
 use jpki_testpki::{Ca, CertificateBuilder, CrlBuilder, IssuerRef, PrivateKey, keys};
+use jpki_testsupport::testing::{at, offset, pki, time};
 
 /// The generation-2 signing root: its key, name and key identifier sign the lists below.
 fn signing_root() -> Ca {
@@ -60,7 +60,7 @@ fn key_id() -> String {
 #[test]
 fn the_test_pki_lists_still_load() {
     let pki = pki();
-    let store = RevocationStore::new(jpki_fixtures::anchors(&pki).unwrap(), 0);
+    let store = RevocationStore::new(jpki_testsupport::anchors(&pki).unwrap(), 0);
     for ca in pki.cas().iter().filter(|ca| ca.is_anchor()) {
         let der =
             ca.issue_crl(offset(time("2026-05-01T00:00:00Z")), offset(time("2026-07-01T00:00:00Z")), 1, &[]).unwrap();

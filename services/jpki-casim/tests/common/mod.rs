@@ -21,7 +21,7 @@ pub fn pki() -> Arc<TestPki> {
 
 /// Every anchor of the test PKI as jpki_core trust anchors.
 pub fn anchors() -> Vec<TrustAnchor> {
-    jpki_fixtures::anchors(&pki()).unwrap()
+    jpki_testsupport::anchors(&pki()).unwrap()
 }
 
 /// A running simulator with its client.

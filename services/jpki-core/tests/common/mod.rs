@@ -8,10 +8,10 @@ use jpki_core::{UnixTime, Verifier};
 use jpki_revocation::{ListSummary, LoadError, RevocationStore};
 use jpki_testpki::{Ca, CrlEntry, TestPki};
 
-pub use jpki_fixtures::testing::{at, offset, pki, time};
+pub use jpki_testsupport::testing::{at, offset, pki, time};
 
 /// Seed every core test uses.
-pub const SEED: u64 = jpki_fixtures::SEED;
+pub const SEED: u64 = jpki_testsupport::SEED;
 
 /// A verifier with its revocation store.
 pub struct Fixture {
@@ -24,9 +24,9 @@ impl Fixture {
     /// Every anchor of the test PKI, no CRLs loaded yet.
     pub fn without_crls() -> Self {
         let pki = pki();
-        let anchors = jpki_fixtures::anchors(&pki).unwrap();
+        let anchors = jpki_testsupport::anchors(&pki).unwrap();
         let crls = Arc::new(RevocationStore::new(anchors, 0));
-        let verifier = jpki_fixtures::verifier(&pki, crls.clone(), 1000).unwrap();
+        let verifier = jpki_testsupport::verifier(&pki, crls.clone(), 1000).unwrap();
         Fixture { pki, crls, verifier }
     }
 

@@ -93,7 +93,7 @@ pub async fn start() -> Running {
 
 pub async fn start_with(tweak: impl FnOnce(&mut GatewayConfig)) -> Running {
     let dir = tempfile::tempdir().unwrap();
-    let pki = jpki_fixtures::testing::pki();
+    let pki = jpki_testsupport::testing::pki();
     let mut config = config(dir.path(), &pki);
     tweak(&mut config);
     launch(config, pki, dir, None).await
@@ -204,7 +204,7 @@ pub async fn start_with_casim_config(
     tweak: impl FnOnce(&mut GatewayConfig),
 ) -> Running {
     let dir = tempfile::tempdir().unwrap();
-    let pki = jpki_fixtures::testing::pki();
+    let pki = jpki_testsupport::testing::pki();
     let simulator = CaSimulator::from_test_pki(&pki, sim_config).unwrap();
     prepare(&simulator);
     let casim = simulator.bind("127.0.0.1:0").await.unwrap();
@@ -223,7 +223,7 @@ pub async fn health_status(address: SocketAddr) -> tonic_health::pb::health_chec
 
 /// Writes a configuration file for the binary: plaintext, the test PKI, the test tenants.
 pub fn write_config(dir: &Path) -> std::path::PathBuf {
-    let pki = jpki_fixtures::testing::pki();
+    let pki = jpki_testsupport::testing::pki();
     let config = config(dir, &pki);
     let path = dir.join("gateway.toml");
     std::fs::write(&path, toml_of(&config)).unwrap();

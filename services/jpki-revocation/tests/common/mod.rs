@@ -10,14 +10,14 @@ use jpki_core::{TrustAnchor, UnixTime};
 use jpki_revocation::RevocationStore;
 use jpki_testpki::{Ca, CrlEntry, Holder, TestPki};
 
-pub use jpki_fixtures::testing::{at, offset, pki, time};
+pub use jpki_testsupport::testing::{at, offset, pki, time};
 
 /// Seed every test here uses (the same as jpki-core's tests, so the cached PKI is shared in spirit).
 pub const SEED: u64 = 2026;
 
 /// Every anchor of the test PKI as the core sees it.
 pub fn anchors(pki: &TestPki) -> Vec<TrustAnchor> {
-    jpki_fixtures::anchors(pki).unwrap()
+    jpki_testsupport::anchors(pki).unwrap()
 }
 
 /// A store over the test PKI's anchors with `grace_seconds`.

@@ -1,7 +1,7 @@
 //! The bridge between the test PKI and the verifier: which core kind a test-PKI kind is, which
 //! policy OIDs it uses, and a verifier trusting its anchors. The test PKI deliberately does not
 //! depend on the core (it is an independent encoding of the profile), so the mapping lives here,
-//! once, for every test, benchmark and the CLI.
+//! once, for every test, benchmark and fuzz target.
 
 use std::sync::Arc;
 

@@ -1,0 +1,225 @@
+//! The use cases on a fixed clock, the test PKI's verifier and a real embedded store: every
+//! typed outcome a transport renders, without any transport.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::sync::Arc;
+
+use jpki_app::clock::FixedClock;
+use jpki_app::outcome::{CertificateStatus, ChallengeRefusal, Cited, LinkDecision, LinkRefusal, ProofVerdict};
+use jpki_app::{App, FieldPermissions, Rules, Tenant};
+use jpki_core::{Indication, RevocationStatus};
+use jpki_revocation::RevocationStore;
+use jpki_store::{CertKey, LocalStore, TenantId};
+use jpki_testpki::{CmsOptions, TestPki};
+use jpki_testsupport::testing::{at, offset, pki, time};
+
+const RULES: Rules = Rules {
+    challenge_ttl_seconds: 60,
+    auth_verification_max_age_seconds: 300,
+    signature_verification_max_age_seconds: 3600,
+    verification_retention_seconds: 86_400,
+};
+
+struct Fixture {
+    app: App,
+    clock: Arc<FixedClock>,
+    pki: Arc<TestPki>,
+    _dir: tempfile::TempDir,
+}
+
+fn fixture() -> Fixture {
+    let pki = pki();
+    let revocation = Arc::new(RevocationStore::new(jpki_testsupport::anchors(&pki).unwrap(), 0));
+    for ca in pki.cas().iter().filter(|ca| ca.is_anchor()) {
+        let (from, until) = (offset(time("2026-05-01T00:00:00Z")), offset(time("2026-07-01T00:00:00Z")));
+        let der = pki.issue_crl(ca, from, until, 1, &[]).unwrap();
+        revocation.load(ca.label(), &der, at()).unwrap();
+    }
+    let verifier = Arc::new(jpki_testsupport::verifier(&pki, revocation.clone(), 16).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(LocalStore::open(dir.path().join("store.redb")).unwrap());
+    let clock = Arc::new(FixedClock::new(at()));
+    let app = App::new(verifier, revocation, store, clock.clone(), RULES);
+    Fixture { app, clock, pki, _dir: dir }
+}
+
+fn tenant(id: &str, fields: FieldPermissions) -> Tenant {
+    Tenant { id: TenantId::new(id).unwrap(), fields }
+}
+
+impl Fixture {
+    /// A whole login by `holder`'s card: challenge, proof.
+    fn login(&self, tenant: &Tenant, holder: &str) -> jpki_app::outcome::ProofOutcome {
+        let issued = self.app.issue_challenge(tenant, "tx-1".into()).unwrap();
+        let card = self.pki.card(holder).unwrap();
+        let proof = card.prove(&issued.challenge).unwrap();
+        self.app.verify_auth_proof(tenant, &issued.id, card.auth_cert_der(), &proof).unwrap()
+    }
+
+    fn certificate_of(&self, holder: &str) -> CertKey {
+        let card = self.pki.card(holder).unwrap();
+        let report = self.pki_report(card.auth_cert_der());
+        let facts = report.certificate.unwrap();
+        CertKey { ca_key_id: facts.ca_key_id.unwrap(), serial: facts.serial }
+    }
+
+    fn pki_report(&self, certificate: &[u8]) -> jpki_core::ValidationReport {
+        let tenant = tenant("probe", FieldPermissions::default());
+        let issued = self.app.issue_challenge(&tenant, String::new()).unwrap();
+        let outcome = self.app.verify_auth_proof(&tenant, &issued.id, certificate, &[0u8; 256]).unwrap();
+        match outcome.verdict {
+            ProofVerdict::Verified(report) => *report,
+            ProofVerdict::Refused(refusal) => panic!("refused: {refusal:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_login_links_and_the_next_login_names_the_customer() {
+    let fixture = fixture();
+    let bank = tenant("bank-a", FieldPermissions::default());
+    let first = fixture.login(&bank, "h01");
+    assert!(first.passed(), "{:?}", first.verdict);
+    assert_eq!((first.customer_id.as_deref(), first.transaction_reference.as_str()), (None, "tx-1"));
+
+    let decision = fixture.app.link(&bank, "CUST-1", &first.verification_id, None).unwrap();
+    let LinkDecision::Created(link) = decision else { panic!("{decision:?}") };
+    assert_eq!(link.certificate, fixture.certificate_of("h01"));
+    let again = fixture.app.link(&bank, "CUST-1", &first.verification_id, None).unwrap();
+    assert!(matches!(again, LinkDecision::AlreadyLinked(_)), "Link is idempotent");
+    assert_eq!(
+        fixture.app.link(&bank, "CUST-2", &first.verification_id, None).unwrap(),
+        LinkDecision::Refused(LinkRefusal::LinkedToOther)
+    );
+
+    let second = fixture.login(&bank, "h01");
+    assert_eq!(second.customer_id.as_deref(), Some("CUST-1"));
+
+    // Status: the linked certificate is known, another tenant's and a made-up one are not.
+    let made_up = CertKey { ca_key_id: link.certificate.ca_key_id.clone(), serial: "7f".into() };
+    let statuses = fixture.app.check_status(&bank, &[link.certificate.clone(), made_up.clone()]).unwrap();
+    assert!(matches!(&statuses[0], CertificateStatus::Known(answer) if answer.status == RevocationStatus::Good));
+    assert_eq!(statuses[1], CertificateStatus::NotEntitled);
+    let other = tenant("bank-b", FieldPermissions::default());
+    assert_eq!(fixture.app.check_status(&other, &[link.certificate]).unwrap(), [CertificateStatus::NotEntitled]);
+}
+
+#[test]
+fn a_challenge_answers_one_attempt_within_its_lifetime() {
+    let fixture = fixture();
+    let bank = tenant("bank-a", FieldPermissions::default());
+    let card = fixture.pki.card("h01").unwrap();
+    let refusal = |outcome: jpki_app::outcome::ProofOutcome| match outcome.verdict {
+        ProofVerdict::Refused(refusal) => refusal,
+        ProofVerdict::Verified(report) => panic!("verified: {:?}", report.indication),
+    };
+
+    let issued = fixture.app.issue_challenge(&bank, "tx".into()).unwrap();
+    assert_eq!(issued.expires_at.0 - issued.issued_at.0, 60);
+    let proof = card.prove(&issued.challenge).unwrap();
+    assert!(fixture.app.verify_auth_proof(&bank, &issued.id, card.auth_cert_der(), &proof).unwrap().passed());
+    fixture.clock.advance(5);
+    let replayed = fixture.app.verify_auth_proof(&bank, &issued.id, card.auth_cert_der(), &proof).unwrap();
+    assert_eq!(refusal(replayed), ChallengeRefusal::AlreadyUsed { used_at: at() });
+
+    // Another tenant cannot use it, and cannot tell it exists.
+    let other = tenant("bank-b", FieldPermissions::default());
+    let issued = fixture.app.issue_challenge(&bank, String::new()).unwrap();
+    let proof = card.prove(&issued.challenge).unwrap();
+    let foreign = fixture.app.verify_auth_proof(&other, &issued.id, card.auth_cert_der(), &proof).unwrap();
+    assert_eq!(refusal(foreign), ChallengeRefusal::Unknown);
+
+    let late = fixture.app.issue_challenge(&bank, "late".into()).unwrap();
+    fixture.clock.advance(60);
+    let proof = card.prove(&late.challenge).unwrap();
+    let expired = fixture.app.verify_auth_proof(&bank, &late.id, card.auth_cert_der(), &proof).unwrap();
+    assert_eq!(expired.transaction_reference, "late");
+    let refused = refusal(expired);
+    assert_eq!(refused, ChallengeRefusal::Expired { expires_at: late.expires_at });
+    assert_eq!(refused.code(), "CHALLENGE_EXPIRED");
+    assert_eq!(refused.details(), [("expires_at", late.expires_at.to_rfc3339())]);
+}
+
+#[test]
+fn a_link_needs_a_fresh_passed_authentication_of_the_same_tenant() {
+    let fixture = fixture();
+    let bank = tenant("bank-a", FieldPermissions::default());
+    let refused = |decision: LinkDecision| match decision {
+        LinkDecision::Refused(refusal) => refusal,
+        other => panic!("linked: {other:?}"),
+    };
+    assert_eq!(
+        refused(fixture.app.link(&bank, "C", "00000000000000000000000000000000", None).unwrap()),
+        LinkRefusal::VerificationUnknown(Cited::Authentication)
+    );
+
+    let card = fixture.pki.card("h01").unwrap();
+    let cms = card.sign_document_cms(b"form", CmsOptions { signing_time: offset(at()), ..Default::default() }).unwrap();
+    let input = jpki_core::SignatureInput::Cms { cms: &cms, detached_content: Some(b"form"), certificate: None };
+    let signature = fixture.app.verify_signature(&bank, &input, None).unwrap();
+    assert!(signature.verification.passed(), "{:?}", signature.verification.report.reason);
+    let as_auth = refused(fixture.app.link(&bank, "C", &signature.verification.id, None).unwrap());
+    assert_eq!(as_auth, LinkRefusal::WrongKind(Cited::Authentication));
+
+    let failed = fixture.pki_report(card.auth_cert_der());
+    assert_eq!(failed.indication, Indication::TotalFailed);
+    let login = fixture.login(&bank, "h01");
+    let other = tenant("bank-b", FieldPermissions::default());
+    assert_eq!(
+        refused(fixture.app.link(&other, "C", &login.verification_id, None).unwrap()),
+        LinkRefusal::VerificationUnknown(Cited::Authentication),
+        "another tenant's verification does not exist for it"
+    );
+    let with_auth_as_signature =
+        fixture.app.link(&bank, "C", &login.verification_id, Some(&login.verification_id)).unwrap();
+    assert_eq!(refused(with_auth_as_signature), LinkRefusal::WrongKind(Cited::Signature));
+
+    fixture.clock.advance(301);
+    let too_old = refused(fixture.app.link(&bank, "C", &login.verification_id, None).unwrap());
+    assert_eq!(too_old, LinkRefusal::TooOld { cited: Cited::Authentication, age_seconds: 301, max_age_seconds: 300 });
+    assert_eq!(too_old.code(), "VERIFICATION_TOO_OLD");
+}
+
+#[test]
+fn a_failed_proof_cannot_back_a_link() {
+    let fixture = fixture();
+    let bank = tenant("bank-a", FieldPermissions::default());
+    let card = fixture.pki.card("h01").unwrap();
+    let issued = fixture.app.issue_challenge(&bank, String::new()).unwrap();
+    let wrong = card.prove(b"another challenge").unwrap();
+    let outcome = fixture.app.verify_auth_proof(&bank, &issued.id, card.auth_cert_der(), &wrong).unwrap();
+    assert!(!outcome.passed());
+    let decision = fixture.app.link(&bank, "C", &outcome.verification_id, None).unwrap();
+    assert_eq!(decision, LinkDecision::Refused(LinkRefusal::NotPassed(Cited::Authentication)));
+}
+
+#[test]
+fn only_permitted_fields_are_disclosed_and_compared_and_only_on_a_pass() {
+    let fixture = fixture();
+    let card = fixture.pki.card("h01").unwrap();
+    let cms = card.sign_document_cms(b"form", CmsOptions { signing_time: offset(at()), ..Default::default() }).unwrap();
+    let input = jpki_core::SignatureInput::Cms { cms: &cms, detached_content: Some(b"form"), certificate: None };
+    let applicant =
+        jpki_app::outcome::Applicant { name: "山田 太郎".into(), sex: "1".into(), ..Default::default() };
+
+    let name_only = tenant("bank-b", FieldPermissions { name: true, ..FieldPermissions::default() });
+    let outcome = fixture.app.verify_signature(&name_only, &input, Some(&applicant)).unwrap();
+    let fields = outcome.four_fields.expect("passed");
+    let name = fields.name.expect("permitted");
+    assert!(name.verdict.is_some(), "typed and present: compared");
+    assert!(fields.date_of_birth.is_none() && fields.address.is_none() && fields.sex.is_none());
+
+    let all = tenant("bank-a", FieldPermissions::ALL);
+    let outcome = fixture.app.verify_signature(&all, &input, None).unwrap();
+    let fields = outcome.four_fields.expect("passed");
+    assert!(fields.sex.is_some_and(|sex| sex.verdict.is_none()), "nothing typed: no verdict");
+
+    // A signature that fails discloses nothing, whatever the permissions.
+    let mut broken = cms.clone();
+    let last = broken.len() - 1;
+    broken[last] ^= 1;
+    let input = jpki_core::SignatureInput::Cms { cms: &broken, detached_content: Some(b"form"), certificate: None };
+    let outcome = fixture.app.verify_signature(&all, &input, Some(&applicant)).unwrap();
+    assert!(!outcome.verification.passed());
+    assert!(outcome.four_fields.is_none());
+}
