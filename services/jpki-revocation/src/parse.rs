@@ -361,8 +361,35 @@ fn parse_time(element: &Element<'_>) -> Option<UnixTime> {
     if day == 0 || day > month_days || hour > 23 || minute > 59 || second > 59 {
         return None;
     }
-    let days = days_from_civil(year, month, day);
+    let days = days_before_year(year)
+        + i64::from(DAYS_BEFORE_MONTH[usize::from(month - 1)])
+        + i64::from(leap && month > 2)
+        + i64::from(day)
+        - 1;
     Some(UnixTime(days * 86_400 + i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second)))
+}
+
+/// Days before the first of each month in a common year.
+const DAYS_BEFORE_MONTH: [u16; 12] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
+
+/// Days from 1970-01-01 to 1 January of each UTCTime year (1950-2049): a table, because the date
+/// arithmetic was 8% of a 10M-entry load.
+const UTC_TIME_YEAR_DAYS: [i32; 100] = {
+    let mut table = [0i32; 100];
+    let mut index = 0;
+    while index < 100 {
+        table[index] = days_from_civil(1950 + index as i64, 1, 1) as i32;
+        index += 1;
+    }
+    table
+};
+
+/// Days from 1970-01-01 to 1 January of `year`.
+fn days_before_year(year: i64) -> i64 {
+    match usize::try_from(year - 1950).ok().and_then(|index| UTC_TIME_YEAR_DAYS.get(index)) {
+        Some(days) => i64::from(*days),
+        None => days_from_civil(year, 1, 1),
+    }
 }
 
 fn two_digits(text: &[u8]) -> Option<u8> {
@@ -373,12 +400,12 @@ fn two_digits(text: &[u8]) -> Option<u8> {
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-fn days_from_civil(year: i64, month: u8, day: u8) -> i64 {
+const fn days_from_civil(year: i64, month: u8, day: u8) -> i64 {
     let year = if month <= 2 { year - 1 } else { year };
     let era = if year >= 0 { year } else { year - 399 } / 400;
     let year_of_era = year - era * 400;
-    let shifted_month = i64::from((month + 9) % 12);
-    let day_of_year = (153 * shifted_month + 2) / 5 + i64::from(day) - 1;
+    let shifted_month = ((month + 9) % 12) as i64;
+    let day_of_year = (153 * shifted_month + 2) / 5 + day as i64 - 1;
     let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
     era * 146_097 + day_of_era - 719_468
 }
@@ -614,6 +641,32 @@ fn read_scope(value: &[u8], at_byte: usize) -> Result<Scope, LoadError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn utc_times_convert_by_table_as_by_the_civil_algorithm() {
+        // Every day of the UTCTime range, against Hinnant's algorithm, and the first second after.
+        for year in 1950..=2049i64 {
+            for month in 1..=12u8 {
+                for day in 1..=31u8 {
+                    let text = format!("{:02}{month:02}{day:02}235959Z", year % 100);
+                    let element = Element {
+                        tag: tag::UTC_TIME,
+                        contents: text.as_bytes(),
+                        raw: text.as_bytes(),
+                        indefinite: false,
+                        offset: 0,
+                    };
+                    let converted = parse_time(&element);
+                    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+                    let valid = day
+                        <= [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+                            [usize::from(month - 1)];
+                    let expected = valid.then(|| UnixTime(days_from_civil(year, month, day) * 86_400 + 86_399));
+                    assert_eq!(converted, expected, "{text}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn crl_numbers_order_numerically_and_print_in_decimal() {
