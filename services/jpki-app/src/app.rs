@@ -225,8 +225,13 @@ impl App {
         Ok(IssuedChallenge { id, challenge, issued_at, expires_at })
     }
 
-    /// 資格確認, second step: consumes the challenge (whatever the proof: it answers one attempt
-    /// only), verifies the proof over it, records the attempt, and names the linked customer.
+    /// 資格確認, second step: verifies the proof over a pending challenge, then consumes the
+    /// challenge and records the attempt in one durable commit (whatever the proof: a challenge
+    /// answers one attempt only), and names the linked customer.
+    ///
+    /// The challenge is read before the verification and consumed after it, atomically with the
+    /// record: of two attempts racing with one challenge, only the first to commit is accepted;
+    /// the other is answered and recorded as refused (CHALLENGE_ALREADY_USED), never as passed.
     pub fn verify_auth_proof(
         &self,
         tenant: &Tenant,
@@ -236,21 +241,9 @@ impl App {
     ) -> Result<ProofOutcome, AppError> {
         let verification_id = random_id(ID_BYTES)?;
         let at = self.clock.now();
-        let (challenge, refusal) = match self.store.consume_challenge(&tenant.id, challenge_id, at.0)? {
-            ConsumeOutcome::Consumed(challenge) => (Some(challenge), None),
-            ConsumeOutcome::Unknown => (None, Some(ChallengeRefusal::Unknown)),
-            ConsumeOutcome::AlreadyUsed { used_at } => {
-                (None, Some(ChallengeRefusal::AlreadyUsed { used_at: UnixTime(used_at) }))
-            }
-            ConsumeOutcome::Expired(challenge) => {
-                let expires_at = UnixTime(challenge.expires_at);
-                (Some(challenge), Some(ChallengeRefusal::Expired { expires_at }))
-            }
-        };
-        let transaction_reference =
-            challenge.as_ref().map(|challenge| challenge.transaction_reference.clone()).unwrap_or_default();
-        let (verdict, customer_id) = match (refusal, challenge) {
-            (None, Some(challenge)) => {
+        let kind = VerificationKind::Authentication;
+        let (stored, watch, report) = match self.store.peek_challenge(&tenant.id, challenge_id, at.0)? {
+            ConsumeOutcome::Consumed(challenge) => {
                 let input = AuthProofInput {
                     certificate,
                     challenge: &challenge.challenge,
@@ -258,29 +251,41 @@ impl App {
                     challenge_issued_at: Some(UnixTime(challenge.issued_at)),
                 };
                 let report = self.verifier.verify_auth_proof(&input, at);
-                let stored = record(
-                    &verification_id,
-                    VerificationKind::Authentication,
-                    Some(&report),
-                    at,
-                    &transaction_reference,
-                );
-                let watch = watch_request(&report);
-                let certificate = watch.as_ref().map(|request| request.certificate.clone());
-                self.store.record_verification(&tenant.id, stored, watch)?;
-                let customer_id = match certificate {
-                    Some(key) => self.store.link_by_certificate(&tenant.id, &key)?.map(|link| link.customer_id),
-                    None => None,
-                };
-                (ProofVerdict::Verified(Box::new(report)), customer_id)
+                let stored = record(&verification_id, kind, Some(&report), at, &challenge.transaction_reference);
+                (stored, watch_request(&report), Some(report))
             }
-            (refusal, _) => {
-                // Refused challenges are recorded too: auditors see every attempt.
-                let stored =
-                    record(&verification_id, VerificationKind::Authentication, None, at, &transaction_reference);
-                self.store.put_verification(&tenant.id, stored)?;
-                (ProofVerdict::Refused(refusal.unwrap_or(ChallengeRefusal::Unknown)), None)
+            // Refused whatever happens next; the record keeps the attempt for auditors.
+            ConsumeOutcome::Expired(challenge) => {
+                (record(&verification_id, kind, None, at, &challenge.transaction_reference), None, None)
             }
+            ConsumeOutcome::AlreadyUsed { .. } | ConsumeOutcome::Unknown => {
+                (record(&verification_id, kind, None, at, ""), None, None)
+            }
+        };
+        let certificate_watched = watch.as_ref().map(|request| request.certificate.clone());
+        let settled = self.store.settle_proof(&tenant.id, challenge_id, at.0, stored, watch)?;
+        let (verdict, transaction_reference) = match (settled, report) {
+            (ConsumeOutcome::Consumed(challenge), Some(report)) => {
+                (ProofVerdict::Verified(Box::new(report)), challenge.transaction_reference)
+            }
+            (ConsumeOutcome::Consumed(challenge), None) => {
+                // Pending at commit but not when read: another call re-armed nothing (ids are never
+                // reused), so this is a store that changed under us; refuse rather than pass.
+                (ProofVerdict::Refused(ChallengeRefusal::Unknown), challenge.transaction_reference)
+            }
+            (ConsumeOutcome::Expired(challenge), _) => (
+                ProofVerdict::Refused(ChallengeRefusal::Expired { expires_at: UnixTime(challenge.expires_at) }),
+                challenge.transaction_reference,
+            ),
+            (ConsumeOutcome::AlreadyUsed { used_at }, _) => {
+                (ProofVerdict::Refused(ChallengeRefusal::AlreadyUsed { used_at: UnixTime(used_at) }), String::new())
+            }
+            (ConsumeOutcome::Unknown, _) => (ProofVerdict::Refused(ChallengeRefusal::Unknown), String::new()),
+        };
+        let passed = matches!(&verdict, ProofVerdict::Verified(report) if passed(report));
+        let customer_id = match certificate_watched.filter(|_| passed) {
+            Some(key) => self.store.link_by_certificate(&tenant.id, &key)?.map(|link| link.customer_id),
+            None => None,
         };
         Ok(ProofOutcome { verification_id, at, verdict, customer_id, transaction_reference })
     }

@@ -28,6 +28,12 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(LocalStore::open(dir.path().join("store.redb")).unwrap());
+    fixture_on(store, dir)
+}
+
+fn fixture_on(store: Arc<dyn jpki_store::TenantStore>, dir: tempfile::TempDir) -> Fixture {
     let pki = pki();
     let revocation = Arc::new(RevocationStore::new(jpki_testsupport::anchors(&pki).unwrap(), 0));
     for ca in pki.cas().iter().filter(|ca| ca.is_anchor()) {
@@ -36,8 +42,6 @@ fn fixture() -> Fixture {
         revocation.load(ca.label(), &der, at()).unwrap();
     }
     let verifier = Arc::new(jpki_testsupport::verifier(&pki, revocation.clone(), 16).unwrap());
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(LocalStore::open(dir.path().join("store.redb")).unwrap());
     let clock = Arc::new(FixedClock::new(at()));
     let app = App::new(verifier, revocation, store, clock.clone(), RULES);
     Fixture { app, clock, pki, _dir: dir }
@@ -222,4 +226,40 @@ fn only_permitted_fields_are_disclosed_and_compared_and_only_on_a_pass() {
     let outcome = fixture.app.verify_signature(&all, &input, Some(&applicant)).unwrap();
     assert!(!outcome.verification.passed());
     assert!(outcome.four_fields.is_none());
+}
+
+/// On Redis (appendfsync always), the store writes only through scripts, one durable write each:
+/// IssueChallenge runs one (the challenge), VerifyAuthProof one (the challenge's use and the
+/// attempt's record together); its other commands are reads.
+#[test]
+fn each_login_step_is_one_durable_write_on_redis() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(server) = jpki_testsupport::RedisServer::start(dir.path(), jpki_testsupport::DURABLE) else { return };
+    let store = Arc::new(jpki_store::RedisStore::connect(&server.url(), "jpki:").unwrap());
+    let fixture = fixture_on(store, dir);
+    let bank = tenant("bank-a", FieldPermissions::default());
+    let mut connection = redis::Client::open(server.url()).unwrap().get_connection().unwrap();
+    let mut scripts_run = |step: &mut dyn FnMut()| -> u64 {
+        let _: () = redis::cmd("CONFIG").arg("RESETSTAT").query(&mut connection).unwrap();
+        step();
+        let stats: String = redis::cmd("INFO").arg("commandstats").query(&mut connection).unwrap();
+        ["evalsha", "eval"]
+            .iter()
+            .filter_map(|command| {
+                stats.lines().find_map(|line| line.strip_prefix(&format!("cmdstat_{command}:calls=")))
+            })
+            .map(|rest| rest.split(',').next().unwrap().parse::<u64>().unwrap())
+            .sum()
+    };
+    let mut issued = None;
+    assert_eq!(scripts_run(&mut || issued = Some(fixture.app.issue_challenge(&bank, String::new()).unwrap())), 1);
+    let issued = issued.unwrap();
+    let card = fixture.pki.card("h01").unwrap();
+    let proof = card.prove(&issued.challenge).unwrap();
+    let mut outcome = None;
+    let writes = scripts_run(&mut || {
+        outcome = Some(fixture.app.verify_auth_proof(&bank, &issued.id, card.auth_cert_der(), &proof).unwrap());
+    });
+    assert!(outcome.unwrap().passed());
+    assert_eq!(writes, 1);
 }

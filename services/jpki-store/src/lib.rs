@@ -83,7 +83,9 @@
 //! which is record_verification without a watch) writes the record, its entitlement (when passed
 //! with a certificate) and the watch entry in one script; consume_challenge turns `pending` into `used`
 //! (the expiry and index entry stay, so replays answer `AlreadyUsed` until expiry + grace; an
-//! expired challenge is marked used too); link writes the link and the customer set or returns the
+//! expired challenge is marked used too); settle_proof runs consume_challenge and record_verification
+//! as one script (the record kept refused unless the challenge was pending and unexpired), so that a
+//! proof attempt is one durable write (docs/durability.md); link writes the link and the customer set or returns the
 //! existing link; unlink removes one link (only if in this customer's set) or all of the
 //! customer's; watch updates the tenant hash, the global watchers hash and the index together;
 //! append_events checks each notice against its certificate's status and gives each change a
@@ -335,6 +337,26 @@ pub trait TenantStore: Send + Sync {
     /// call answers [`ConsumeOutcome::AlreadyUsed`] until the marker is purged. An id unknown to
     /// this tenant, including one issued to another tenant, is [`ConsumeOutcome::Unknown`].
     fn consume_challenge(&self, tenant: &TenantId, id: &str, now: i64) -> Result<ConsumeOutcome, StoreError>;
+
+    /// What [`TenantStore::consume_challenge`] would answer now, without consuming anything: a
+    /// read, no commit. [`ConsumeOutcome::Consumed`] here means "pending": it is still usable.
+    fn peek_challenge(&self, tenant: &TenantId, id: &str, now: i64) -> Result<ConsumeOutcome, StoreError>;
+
+    /// The one durable commit of a proof attempt (VerifyAuthProof): consumes the challenge exactly
+    /// as [`TenantStore::consume_challenge`] does and keeps the attempt's record, atomically.
+    /// `verified` and `watch` are kept as given only when the outcome is
+    /// [`ConsumeOutcome::Consumed`]; otherwise the record is kept refused (not passed, no
+    /// certificate, nothing entitled or watched), so that an attempt that lost a race with another
+    /// use of the same challenge never counts as passed. [`StoreError::Duplicate`] when the
+    /// record's id exists (nothing is consumed then).
+    fn settle_proof(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        now: i64,
+        verified: VerificationRecord,
+        watch: Option<WatchRequest>,
+    ) -> Result<ConsumeOutcome, StoreError>;
 
     /// Removes, for all tenants: challenges and used markers whose `expires_at` is more than
     /// [`CHALLENGE_PURGE_GRACE_SECS`] before `now`; verification records whose `verified_at` is

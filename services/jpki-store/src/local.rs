@@ -378,24 +378,44 @@ impl TenantStore for LocalStore {
     fn consume_challenge(&self, tenant: &TenantId, id: &str, now: i64) -> Result<ConsumeOutcome, StoreError> {
         check_id("challenge id", id)?;
         let (tenant, id) = (tenant.as_str().to_owned(), id.to_owned());
-        self.write(move |txn| {
-            let (t, id) = (tenant.as_str(), id.as_str());
-            let mut table = open(txn, CHALLENGES)?;
-            let found = table.get((t, id)).map_err(backend)?.map(|g| decode::<ChallengeSlot>("challenge", g.value()));
-            match found.transpose()? {
-                None => Ok((ConsumeOutcome::Unknown, false)),
-                Some(ChallengeSlot::Used { used_at, .. }) => Ok((ConsumeOutcome::AlreadyUsed { used_at }, false)),
-                Some(ChallengeSlot::Pending { challenge }) => {
-                    let marker = ChallengeSlot::Used { used_at: now, expires_at: challenge.expires_at };
-                    table.insert((t, id), encode(&marker)?.as_slice()).map_err(backend)?;
-                    let outcome = if now >= challenge.expires_at {
-                        ConsumeOutcome::Expired(challenge)
-                    } else {
-                        ConsumeOutcome::Consumed(challenge)
-                    };
-                    Ok((outcome, true))
+        self.write(move |txn| consume_in(txn, &tenant, &id, now))
+    }
+
+    fn peek_challenge(&self, tenant: &TenantId, id: &str, now: i64) -> Result<ConsumeOutcome, StoreError> {
+        check_id("challenge id", id)?;
+        self.read(|txn| {
+            let table = txn.open_table(CHALLENGES).map_err(backend)?;
+            let found = table.get((tenant.as_str(), id)).map_err(backend)?;
+            Ok(match found.map(|slot| decode::<ChallengeSlot>("challenge", slot.value())).transpose()? {
+                None => ConsumeOutcome::Unknown,
+                Some(ChallengeSlot::Used { used_at, .. }) => ConsumeOutcome::AlreadyUsed { used_at },
+                Some(ChallengeSlot::Pending { challenge }) if now >= challenge.expires_at => {
+                    ConsumeOutcome::Expired(challenge)
                 }
-            }
+                Some(ChallengeSlot::Pending { challenge }) => ConsumeOutcome::Consumed(challenge),
+            })
+        })
+    }
+
+    fn settle_proof(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        now: i64,
+        verified: VerificationRecord,
+        watch: Option<WatchRequest>,
+    ) -> Result<ConsumeOutcome, StoreError> {
+        check_id("challenge id", id)?;
+        let verified = Prepared::new(verified, watch)?;
+        let refused = Prepared::new(verified.record.refused(), None)?;
+        let (tenant, id) = (tenant.as_str().to_owned(), id.to_owned());
+        // One transaction, so one commit: the challenge's use and the attempt's record.
+        self.write(move |txn| {
+            // A duplicate record id fails the call, and a failed call keeps none of its writes.
+            let (outcome, _) = consume_in(txn, &tenant, &id, now)?;
+            let kept = if matches!(outcome, ConsumeOutcome::Consumed(_)) { &verified } else { &refused };
+            kept.record_in(txn, &tenant)?;
+            Ok((outcome, true))
         })
     }
 
@@ -436,29 +456,12 @@ impl TenantStore for LocalStore {
         record: VerificationRecord,
         watch: Option<WatchRequest>,
     ) -> Result<(), StoreError> {
-        record.validate()?;
-        let watch = match watch {
-            Some(request) => {
-                request.certificate.validate()?;
-                check_kind(&request.kind)?;
-                let entry = WatchEntry { kind: request.kind, not_after: request.not_after };
-                let bytes = encode(&entry)?;
-                Some((request.certificate, entry, bytes))
-            }
-            None => None,
-        };
+        let prepared = Prepared::new(record, watch)?;
         let tenant = tenant.as_str().to_owned();
-        let bytes = encode(&record)?;
         // One transaction, so one commit: the record, its entitlement and the watch entry land
         // together.
         self.write(move |txn| {
-            put_verification_in(txn, &tenant, &record, &bytes)?;
-            if let (true, Some(certificate)) = (record.passed, &record.certificate) {
-                entitle_in(txn, &tenant, certificate, record.verified_at)?;
-            }
-            if let Some((certificate, entry, entry_bytes)) = &watch {
-                watch_in(txn, &tenant, certificate, entry, entry_bytes)?;
-            }
+            prepared.record_in(txn, &tenant)?;
             Ok(((), true))
         })
     }
@@ -906,6 +909,63 @@ fn fail_all(jobs: &mut [Job], error: &StoreError) {
     };
     for job in jobs {
         job.fail(StoreError::Backend(message.clone()));
+    }
+}
+
+/// Consumes a challenge inside `txn`; the flag says whether anything was written.
+fn consume_in(txn: &WriteTransaction, tenant: &str, id: &str, now: i64) -> Result<(ConsumeOutcome, bool), StoreError> {
+    let mut table = open(txn, CHALLENGES)?;
+    let found = table.get((tenant, id)).map_err(backend)?.map(|g| decode::<ChallengeSlot>("challenge", g.value()));
+    match found.transpose()? {
+        None => Ok((ConsumeOutcome::Unknown, false)),
+        Some(ChallengeSlot::Used { used_at, .. }) => Ok((ConsumeOutcome::AlreadyUsed { used_at }, false)),
+        Some(ChallengeSlot::Pending { challenge }) => {
+            let marker = ChallengeSlot::Used { used_at: now, expires_at: challenge.expires_at };
+            table.insert((tenant, id), encode(&marker)?.as_slice()).map_err(backend)?;
+            let outcome = if now >= challenge.expires_at {
+                ConsumeOutcome::Expired(challenge)
+            } else {
+                ConsumeOutcome::Consumed(challenge)
+            };
+            Ok((outcome, true))
+        }
+    }
+}
+
+/// A verification record (and its watch request) checked and encoded outside the writer.
+struct Prepared {
+    record: VerificationRecord,
+    bytes: Vec<u8>,
+    watch: Option<(CertKey, WatchEntry, Vec<u8>)>,
+}
+
+impl Prepared {
+    fn new(record: VerificationRecord, watch: Option<WatchRequest>) -> Result<Self, StoreError> {
+        record.validate()?;
+        let watch = match watch {
+            Some(request) => {
+                request.certificate.validate()?;
+                check_kind(&request.kind)?;
+                let entry = WatchEntry { kind: request.kind, not_after: request.not_after };
+                let bytes = encode(&entry)?;
+                Some((request.certificate, entry, bytes))
+            }
+            None => None,
+        };
+        let bytes = encode(&record)?;
+        Ok(Prepared { record, bytes, watch })
+    }
+
+    /// Stores the record, its entitlement (when passed) and the watch entry inside `txn`.
+    fn record_in(&self, txn: &WriteTransaction, tenant: &str) -> Result<(), StoreError> {
+        put_verification_in(txn, tenant, &self.record, &self.bytes)?;
+        if let (true, Some(certificate)) = (self.record.passed, &self.record.certificate) {
+            entitle_in(txn, tenant, certificate, self.record.verified_at)?;
+        }
+        if let Some((certificate, entry, entry_bytes)) = &self.watch {
+            watch_in(txn, tenant, certificate, entry, entry_bytes)?;
+        }
+        Ok(())
     }
 }
 

@@ -214,6 +214,51 @@ impl fmt::Debug for RedisStore {
 }
 
 impl RedisStore {
+    /// Appends the keys and arguments of the Lua `record` function (see `record_lua!`) for
+    /// `record` and its watch request, after checking both.
+    fn record_arguments(
+        &self,
+        inv: &mut redis::ScriptInvocation<'_>,
+        t: &str,
+        record: &VerificationRecord,
+        watch: Option<&WatchRequest>,
+    ) -> Result<(), StoreError> {
+        record.validate()?;
+        if let Some(request) = watch {
+            request.certificate.validate()?;
+            check_kind(&request.kind)?;
+        }
+        let deadline = match self.verification_retention_secs {
+            Some(retention) => Self::deadline(record.verified_at, retention),
+            None => String::new(),
+        };
+        let entitles = match (record.passed, &record.certificate) {
+            (true, Some(certificate)) => cert_field(certificate),
+            _ => String::new(),
+        };
+        inv.key(self.keys.item(t, "ver", &record.id))
+            .key(self.keys.global("idx:verifications"))
+            .key(self.keys.tenant(t, "ent"))
+            .key(self.keys.global("idx:entitlements"))
+            .arg(t)
+            .arg(member(record.verified_at, t, &record.id))
+            .arg(deadline)
+            .arg(record.verified_at)
+            .arg(encode(record)?)
+            .arg(entitles)
+            .arg(sort_key(record.verified_at));
+        if let Some(request) = watch {
+            let field = cert_field(&request.certificate);
+            inv.key(self.keys.tenant(t, "watch"))
+                .key(self.keys.global(&format!("watchers:{field}")))
+                .key(self.keys.global("idx:watches"))
+                .arg(&field)
+                .arg(sort_key(request.not_after))
+                .arg(&request.kind);
+        }
+        Ok(())
+    }
+
     /// Connects with the defaults of [`RedisStoreConfig::new`] and the given key prefix (usually
     /// [`DEFAULT_PREFIX`]). Fails with [`StoreError::NotDurable`] unless the server is configured
     /// for durable acknowledgements (see [`DurabilityCheck::Require`]), with
@@ -443,24 +488,46 @@ impl TenantStore for RedisStore {
         let mut inv = self.scripts.consume.prepare_invoke();
         inv.key(self.keys.item(tenant.as_str(), "ch", id)).arg(now);
         let reply: Vec<String> = self.run("consume_challenge", false, |conn| inv.invoke(conn))?;
-        match reply.as_slice() {
-            [state] if state == "unknown" => Ok(ConsumeOutcome::Unknown),
-            [state, used_at] if state == "used" => {
-                let used_at = used_at
-                    .parse()
-                    .map_err(|_| StoreError::Corrupt { what: "challenge", detail: "used_at is not a number".into() })?;
-                Ok(ConsumeOutcome::AlreadyUsed { used_at })
-            }
-            [state, json] if state == "pending" => {
-                let challenge: Challenge = decode("challenge", json)?;
-                if now >= challenge.expires_at {
-                    Ok(ConsumeOutcome::Expired(challenge))
-                } else {
-                    Ok(ConsumeOutcome::Consumed(challenge))
-                }
-            }
-            _ => Err(StoreError::Corrupt { what: "challenge", detail: "unexpected challenge state".into() }),
+        consume_outcome(&reply, now)
+    }
+
+    fn peek_challenge(&self, tenant: &TenantId, id: &str, now: i64) -> Result<ConsumeOutcome, StoreError> {
+        check_id("challenge id", id)?;
+        let key = self.keys.item(tenant.as_str(), "ch", id);
+        let (state, used_at, challenge): (Option<String>, Option<String>, Option<String>) =
+            self.run("peek_challenge", true, |conn| {
+                redis::cmd("HMGET").arg(&key).arg("state").arg("used_at").arg("challenge").query(conn)
+            })?;
+        // The same reply as the consume script gives, without its write.
+        let reply: Vec<String> = match (state.as_deref(), used_at, challenge) {
+            (None, _, _) => vec!["unknown".into()],
+            (Some("used"), Some(used_at), _) => vec!["used".into(), used_at],
+            (Some("pending"), _, Some(challenge)) => vec!["pending".into(), challenge],
+            _ => vec!["corrupt".into()],
+        };
+        consume_outcome(&reply, now)
+    }
+
+    fn settle_proof(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        now: i64,
+        verified: VerificationRecord,
+        watch: Option<WatchRequest>,
+    ) -> Result<ConsumeOutcome, StoreError> {
+        check_id("challenge id", id)?;
+        let refused = verified.refused();
+        refused.validate()?;
+        let t = tenant.as_str();
+        let mut inv = self.scripts.settle.prepare_invoke();
+        inv.key(self.keys.item(t, "ch", id)).arg(now).arg(encode(&refused)?);
+        self.record_arguments(&mut inv, t, &verified, watch.as_ref())?;
+        let reply: Vec<String> = self.run("settle_proof", false, |conn| inv.invoke(conn))?;
+        if reply.first().is_some_and(|state| state == "duplicate") {
+            return Err(StoreError::Duplicate { what: "verification" });
         }
+        consume_outcome(&reply, now)
     }
 
     fn purge_expired(&self, now: i64, verification_retention_secs: i64) -> Result<usize, StoreError> {
@@ -493,43 +560,10 @@ impl TenantStore for RedisStore {
         record: VerificationRecord,
         watch: Option<WatchRequest>,
     ) -> Result<(), StoreError> {
-        record.validate()?;
-        if let Some(request) = &watch {
-            request.certificate.validate()?;
-            check_kind(&request.kind)?;
-        }
-        let t = tenant.as_str();
-        let deadline = match self.verification_retention_secs {
-            Some(retention) => Self::deadline(record.verified_at, retention),
-            None => String::new(),
-        };
-        let entitles = match (record.passed, &record.certificate) {
-            (true, Some(certificate)) => cert_field(certificate),
-            _ => String::new(),
-        };
         // One script: the record, its entitlement and the watch entry are stored together or not
         // at all (a duplicate id stores none of them).
         let mut inv = self.scripts.record.prepare_invoke();
-        inv.key(self.keys.item(t, "ver", &record.id))
-            .key(self.keys.global("idx:verifications"))
-            .key(self.keys.tenant(t, "ent"))
-            .key(self.keys.global("idx:entitlements"))
-            .arg(t)
-            .arg(member(record.verified_at, t, &record.id))
-            .arg(deadline)
-            .arg(record.verified_at)
-            .arg(encode(&record)?)
-            .arg(entitles)
-            .arg(sort_key(record.verified_at));
-        if let Some(request) = &watch {
-            let field = cert_field(&request.certificate);
-            inv.key(self.keys.tenant(t, "watch"))
-                .key(self.keys.global(&format!("watchers:{field}")))
-                .key(self.keys.global("idx:watches"))
-                .arg(&field)
-                .arg(sort_key(request.not_after))
-                .arg(&request.kind);
-        }
+        self.record_arguments(&mut inv, tenant.as_str(), &record, watch.as_ref())?;
         let created: i64 = self.run("record_verification", false, |conn| inv.invoke(conn))?;
         if created == 0 {
             return Err(StoreError::Duplicate { what: "verification" });
@@ -1049,6 +1083,28 @@ impl Pool {
     }
 }
 
+/// A consume reply (`unknown`; `used`, used_at; `pending`, challenge JSON) as an outcome at `now`.
+fn consume_outcome(reply: &[String], now: i64) -> Result<ConsumeOutcome, StoreError> {
+    match reply {
+        [state] if state == "unknown" => Ok(ConsumeOutcome::Unknown),
+        [state, used_at] if state == "used" => {
+            let used_at = used_at
+                .parse()
+                .map_err(|_| StoreError::Corrupt { what: "challenge", detail: "used_at is not a number".into() })?;
+            Ok(ConsumeOutcome::AlreadyUsed { used_at })
+        }
+        [state, json] if state == "pending" => {
+            let challenge: Challenge = decode("challenge", json)?;
+            if now >= challenge.expires_at {
+                Ok(ConsumeOutcome::Expired(challenge))
+            } else {
+                Ok(ConsumeOutcome::Consumed(challenge))
+            }
+        }
+        _ => Err(StoreError::Corrupt { what: "challenge", detail: "unexpected challenge state".into() }),
+    }
+}
+
 /// The Lua scripts, run with `EVALSHA` (loaded again by the client after `NOSCRIPT`). Every
 /// mutating script checks before it writes, so an error leaves nothing half-done; Redis runs a
 /// script to the end without interleaving other commands, and the AOF gets its effects wrapped in
@@ -1057,6 +1113,7 @@ struct Scripts {
     put_new: Script,
     consume: Script,
     record: Script,
+    settle: Script,
     link: Script,
     unlink: Script,
     links_of: Script,
@@ -1075,6 +1132,7 @@ impl Scripts {
             put_new: Script::new(PUT_NEW),
             consume: Script::new(CONSUME),
             record: Script::new(RECORD),
+            settle: Script::new(SETTLE),
             link: Script::new(LINK),
             unlink: Script::new(UNLINK),
             links_of: Script::new(LINKS_OF),
@@ -1088,11 +1146,12 @@ impl Scripts {
         }
     }
 
-    fn all(&self) -> [&Script; 13] {
+    fn all(&self) -> [&Script; 14] {
         [
             &self.put_new,
             &self.consume,
             &self.record,
+            &self.settle,
             &self.link,
             &self.unlink,
             &self.links_of,
@@ -1124,54 +1183,99 @@ end
 return 1
 "#;
 
-/// put_verification, record_verification: the record (only if absent, with its index member and
-/// Redis expiry as in PUT_NEW), the entitlement index when it passed with a certificate (the
-/// latest verified_at wins) and, when asked, the watch entry (as in WATCH), in one script.
-const RECORD: &str = r#"
--- KEYS[1] record hash, KEYS[2] verification index, KEYS[3] tenant entitlement hash, KEYS[4] entitlement index
--- KEYS[5] tenant watch hash, KEYS[6] certificate watchers hash, KEYS[7] watch expiry index (with a watch only)
--- ARGV[1] tenant, ARGV[2] index member, ARGV[3] expiry deadline or '', ARGV[4] verified_at, ARGV[5] record JSON
--- ARGV[6] certificate field to entitle or '', ARGV[7] sort key of verified_at
--- ARGV[8] watched certificate field, ARGV[9] sort key of not_after, ARGV[10] kind (with a watch only)
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'verified_at', ARGV[4], 'record', ARGV[5])
-redis.call('ZADD', KEYS[2], 0, ARGV[2])
-if ARGV[3] ~= '' and tonumber(ARGV[3]) > tonumber(redis.call('TIME')[1]) then
-  redis.call('EXPIREAT', KEYS[1], ARGV[3])
-end
-if ARGV[6] ~= '' then
-  local latest = redis.call('HGET', KEYS[3], ARGV[6])
-  if not latest or ARGV[7] > latest then
-    if latest then redis.call('ZREM', KEYS[4], latest .. ':' .. ARGV[1] .. ':' .. ARGV[6]) end
-    redis.call('HSET', KEYS[3], ARGV[6], ARGV[7])
-    redis.call('ZADD', KEYS[4], 0, ARGV[7] .. ':' .. ARGV[1] .. ':' .. ARGV[6])
+/// The body of record_verification as a Lua function over its own KEYS and ARGV layout, so that
+/// settle_proof runs the very same steps.
+/// K[1] record hash, K[2] verification index, K[3] tenant entitlement hash, K[4] entitlement index,
+/// K[5] tenant watch hash, K[6] certificate watchers hash, K[7] watch expiry index (with a watch only);
+/// A[1] tenant, A[2] index member, A[3] expiry deadline or '', A[4] verified_at, A[5] record JSON,
+/// A[6] certificate field to entitle or '', A[7] sort key of verified_at,
+/// A[8] watched certificate field, A[9] sort key of not_after, A[10] kind (with a watch only).
+macro_rules! record_lua {
+    () => {
+        r#"
+local function record(K, A)
+  if redis.call('EXISTS', K[1]) == 1 then return 0 end
+  redis.call('HSET', K[1], 'verified_at', A[4], 'record', A[5])
+  redis.call('ZADD', K[2], 0, A[2])
+  if A[3] ~= '' and tonumber(A[3]) > tonumber(redis.call('TIME')[1]) then
+    redis.call('EXPIREAT', K[1], A[3])
   end
-end
-if KEYS[5] then
-  local old = redis.call('HGET', KEYS[5], ARGV[8])
-  if not (old == ARGV[9] and redis.call('HGET', KEYS[6], ARGV[1]) == ARGV[10]) then
-    if old then redis.call('ZREM', KEYS[7], old .. ':' .. ARGV[1] .. ':' .. ARGV[8]) end
-    redis.call('HSET', KEYS[5], ARGV[8], ARGV[9])
-    redis.call('HSET', KEYS[6], ARGV[1], ARGV[10])
-    redis.call('ZADD', KEYS[7], 0, ARGV[9] .. ':' .. ARGV[1] .. ':' .. ARGV[8])
+  if A[6] ~= '' then
+    local latest = redis.call('HGET', K[3], A[6])
+    if not latest or A[7] > latest then
+      if latest then redis.call('ZREM', K[4], latest .. ':' .. A[1] .. ':' .. A[6]) end
+      redis.call('HSET', K[3], A[6], A[7])
+      redis.call('ZADD', K[4], 0, A[7] .. ':' .. A[1] .. ':' .. A[6])
+    end
   end
+  if K[5] then
+    local old = redis.call('HGET', K[5], A[8])
+    if not (old == A[9] and redis.call('HGET', K[6], A[1]) == A[10]) then
+      if old then redis.call('ZREM', K[7], old .. ':' .. A[1] .. ':' .. A[8]) end
+      redis.call('HSET', K[5], A[8], A[9])
+      redis.call('HSET', K[6], A[1], A[10])
+      redis.call('ZADD', K[7], 0, A[9] .. ':' .. A[1] .. ':' .. A[8])
+    end
+  end
+  return 1
 end
-return 1
-"#;
+"#
+    };
+}
 
-/// consume_challenge: pending -> used (keeps expires_at, the index member and the expiry).
-const CONSUME: &str = r#"
--- KEYS[1] challenge hash; ARGV[1] now
-local state = redis.call('HGET', KEYS[1], 'state')
-if not state then return {'unknown'} end
-if state == 'used' then return {'used', redis.call('HGET', KEYS[1], 'used_at')} end
-if state ~= 'pending' then return {'corrupt'} end
-local challenge = redis.call('HGET', KEYS[1], 'challenge')
-if not challenge then return {'corrupt'} end
-redis.call('HSET', KEYS[1], 'state', 'used', 'used_at', ARGV[1])
-redis.call('HDEL', KEYS[1], 'challenge')
-return {'pending', challenge}
-"#;
+/// The body of consume_challenge as a Lua function: pending -> used (keeps expires_at, the index
+/// member and the expiry).
+macro_rules! consume_lua {
+    () => {
+        r#"
+local function consume(key, now)
+  local state = redis.call('HGET', key, 'state')
+  if not state then return {'unknown'} end
+  if state == 'used' then return {'used', redis.call('HGET', key, 'used_at')} end
+  if state ~= 'pending' then return {'corrupt'} end
+  local challenge = redis.call('HGET', key, 'challenge')
+  if not challenge then return {'corrupt'} end
+  redis.call('HSET', key, 'state', 'used', 'used_at', now)
+  redis.call('HDEL', key, 'challenge')
+  return {'pending', challenge}
+end
+"#
+    };
+}
+
+/// record_verification: the record, its entitlement and the watch entry, together (0 when the
+/// record id exists: nothing is stored).
+const RECORD: &str = concat!(record_lua!(), "return record(KEYS, ARGV)\n");
+
+/// consume_challenge.
+const CONSUME: &str = concat!(consume_lua!(), "return consume(KEYS[1], ARGV[1])\n");
+
+/// settle_proof: consume_challenge and record_verification in one script, the record kept refused
+/// (ARGV[2], nothing entitled or watched) unless the challenge was pending and unexpired.
+/// KEYS[1] challenge hash, KEYS[2..] as record's K; ARGV[1] now, ARGV[2] refused record JSON,
+/// ARGV[3..] as record's A. A duplicate record id is checked first: a script's writes before an
+/// error would stay.
+const SETTLE: &str = concat!(
+    record_lua!(),
+    consume_lua!(),
+    r#"
+local K, A = {}, {}
+for i = 2, #KEYS do K[i - 1] = KEYS[i] end
+for i = 3, #ARGV do A[i - 2] = ARGV[i] end
+if redis.call('EXISTS', K[1]) == 1 then return {'duplicate'} end
+local reply = consume(KEYS[1], ARGV[1])
+if reply[1] == 'corrupt' then return reply end
+local accepted = reply[1] == 'pending'
+  and tonumber(ARGV[1]) < tonumber(redis.call('HGET', KEYS[1], 'expires_at'))
+if not accepted then
+  A[5] = ARGV[2]
+  A[6] = ''
+  K[5], K[6], K[7] = nil, nil, nil
+end
+record(K, A)
+return reply
+"#
+);
 
 /// link: the certificate's link (record of truth) and the customer's set, together.
 const LINK: &str = r#"

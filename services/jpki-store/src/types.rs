@@ -181,6 +181,11 @@ pub struct VerificationRecord {
 }
 
 impl VerificationRecord {
+    /// The same attempt kept as refused: not passed, no certificate (so nothing is entitled).
+    pub fn refused(&self) -> VerificationRecord {
+        VerificationRecord { passed: false, certificate: None, not_after: None, ..self.clone() }
+    }
+
     pub(crate) fn validate(&self) -> Result<(), StoreError> {
         check_id("verification id", &self.id)?;
         if let Some(cert) = &self.certificate {

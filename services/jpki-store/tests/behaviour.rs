@@ -56,6 +56,10 @@ on_both_stores!(
     meta_round_trip,
     everything_survives_a_reopen,
     concurrent_consumers_see_exactly_one_success,
+    peek_reads_without_consuming,
+    settle_proof_consumes_and_records_in_one_step,
+    settle_proof_keeps_a_lost_race_refused,
+    concurrent_settles_accept_exactly_one,
 );
 
 fn tenant(s: &str) -> TenantId {
@@ -676,4 +680,85 @@ fn records_are_stored_as_json() {
     let v = serde_json::to_value(verification("v", NOW)).unwrap();
     assert_eq!(v["kind"], "authentication");
     assert_eq!(serde_json::to_value(tenant("x")).unwrap(), "x");
+}
+
+fn peek_reads_without_consuming(h: &mut Harness) {
+    let store = h.store();
+    let a = tenant("bank-a");
+    store.put_challenge(&a, "c1", challenge(NOW + 300)).unwrap();
+    for _ in 0..2 {
+        assert_eq!(store.peek_challenge(&a, "c1", NOW).unwrap(), ConsumeOutcome::Consumed(challenge(NOW + 300)));
+    }
+    assert_eq!(store.peek_challenge(&a, "c1", NOW + 300).unwrap(), ConsumeOutcome::Expired(challenge(NOW + 300)));
+    assert_eq!(store.peek_challenge(&tenant("bank-b"), "c1", NOW).unwrap(), ConsumeOutcome::Unknown);
+    assert!(matches!(store.consume_challenge(&a, "c1", NOW + 1).unwrap(), ConsumeOutcome::Consumed(_)));
+    assert_eq!(store.peek_challenge(&a, "c1", NOW + 2).unwrap(), ConsumeOutcome::AlreadyUsed { used_at: NOW + 1 });
+}
+
+fn settle_proof_consumes_and_records_in_one_step(h: &mut Harness) {
+    let store = h.store();
+    let a = tenant("bank-a");
+    let watch = WatchRequest { certificate: cert("01"), not_after: NOW + 1000, kind: "auth_card".into() };
+    store.put_challenge(&a, "c1", challenge(NOW + 300)).unwrap();
+    let outcome = store.settle_proof(&a, "c1", NOW, passed("v1", "01", NOW), Some(watch.clone())).unwrap();
+    assert_eq!(outcome, ConsumeOutcome::Consumed(challenge(NOW + 300)));
+    assert_eq!(store.get_verification(&a, "v1").unwrap(), Some(passed("v1", "01", NOW)));
+    assert_eq!(store.entitled(&a, &[cert("01")], NOW, 0).unwrap(), vec![true]);
+    assert_eq!(store.watchers(&cert("01")).unwrap(), vec![(a.clone(), "auth_card".to_string())]);
+    assert_eq!(store.peek_challenge(&a, "c1", NOW).unwrap(), ConsumeOutcome::AlreadyUsed { used_at: NOW });
+    // A duplicate record id fails and consumes nothing.
+    store.put_challenge(&a, "c2", challenge(NOW + 300)).unwrap();
+    let err = store.settle_proof(&a, "c2", NOW, passed("v1", "02", NOW), None).unwrap_err();
+    assert!(matches!(err, StoreError::Duplicate { what: "verification" }), "{err}");
+    assert!(matches!(store.peek_challenge(&a, "c2", NOW).unwrap(), ConsumeOutcome::Consumed(_)));
+    // An expired or unknown challenge: the attempt is kept, refused.
+    store.put_challenge(&a, "c3", challenge(NOW + 10)).unwrap();
+    let outcome = store.settle_proof(&a, "c3", NOW + 10, passed("v3", "03", NOW + 10), Some(watch)).unwrap();
+    assert_eq!(outcome, ConsumeOutcome::Expired(challenge(NOW + 10)));
+    assert_eq!(store.get_verification(&a, "v3").unwrap(), Some(passed("v3", "03", NOW + 10).refused()));
+    assert_eq!(store.entitled(&a, &[cert("03")], NOW + 10, 0).unwrap(), vec![false]);
+    assert_eq!(store.peek_challenge(&a, "c3", NOW + 11).unwrap(), ConsumeOutcome::AlreadyUsed { used_at: NOW + 10 });
+    let outcome = store.settle_proof(&a, "nope", NOW, passed("v4", "04", NOW), None).unwrap();
+    assert_eq!(outcome, ConsumeOutcome::Unknown);
+    assert_eq!(store.get_verification(&a, "v4").unwrap().map(|record| record.passed), Some(false));
+}
+
+fn settle_proof_keeps_a_lost_race_refused(h: &mut Harness) {
+    let store = h.store();
+    let a = tenant("bank-a");
+    store.put_challenge(&a, "c1", challenge(NOW + 300)).unwrap();
+    // Both read the challenge pending; the first to commit wins.
+    assert!(matches!(store.peek_challenge(&a, "c1", NOW).unwrap(), ConsumeOutcome::Consumed(_)));
+    assert!(matches!(store.peek_challenge(&a, "c1", NOW).unwrap(), ConsumeOutcome::Consumed(_)));
+    let watch = WatchRequest { certificate: cert("02"), not_after: NOW + 1000, kind: "auth_card".into() };
+    assert!(matches!(
+        store.settle_proof(&a, "c1", NOW, passed("v1", "01", NOW), None).unwrap(),
+        ConsumeOutcome::Consumed(_)
+    ));
+    let late = store.settle_proof(&a, "c1", NOW + 1, passed("v2", "02", NOW + 1), Some(watch)).unwrap();
+    assert_eq!(late, ConsumeOutcome::AlreadyUsed { used_at: NOW });
+    let kept = store.get_verification(&a, "v2").unwrap().unwrap();
+    assert!(!kept.passed && kept.certificate.is_none(), "the loser is never kept as passed: {kept:?}");
+    assert_eq!(store.entitled(&a, &[cert("02")], NOW + 1, 0).unwrap(), vec![false]);
+    assert!(store.watchers(&cert("02")).unwrap().is_empty());
+}
+
+fn concurrent_settles_accept_exactly_one(h: &mut Harness) {
+    let store = h.store();
+    let a = tenant("bank-a");
+    store.put_challenge(&a, "c1", challenge(NOW + 300)).unwrap();
+    let handles: Vec<_> = (0..8)
+        .map(|i| {
+            let (store, a) = (std::sync::Arc::clone(store), a.clone());
+            std::thread::spawn(move || {
+                let record = passed(&format!("v{i}"), "01", NOW + i);
+                store.settle_proof(&a, "c1", NOW + i, record, None).unwrap()
+            })
+        })
+        .collect();
+    let outcomes: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert_eq!(outcomes.iter().filter(|o| matches!(o, ConsumeOutcome::Consumed(_))).count(), 1);
+    let kept_passed =
+        (0..8).filter(|i| store.get_verification(&a, &format!("v{i}")).unwrap().is_some_and(|r| r.passed)).count();
+    assert_eq!(kept_passed, 1, "exactly one attempt kept as passed");
 }
