@@ -93,7 +93,8 @@ async fn acknowledged_challenges_and_links_survive_kill_9() {
         let replay = client.verify_auth_proof(authed(proof, KEY_A)).await.unwrap().into_inner();
         assert_eq!(replay.result.unwrap().reason.unwrap().code, "CHALLENGE_ALREADY_USED");
     }
-    // The pending challenge is still good, and the link is there: the login finds the customer.
+    // The pending challenge is still good (issuing it does not fsync, but the link's commit after it
+    // made it durable), and the link is there: the login finds the customer.
     let proof = VerifyAuthProofRequest {
         challenge_id: pending.challenge_id,
         certificate: card.auth_cert_der().to_vec(),

@@ -166,7 +166,10 @@
 //!
 //! Each mutating call is atomic and durable: when it returns `Ok`, its change has been committed
 //! with immediate durability (fsync'd) and survives a crash, `kill -9` or power loss; a call
-//! interrupted before it returns leaves either all of its changes or none.
+//! interrupted before it returns leaves either all of its changes or none. The one exception is
+//! `put_challenge`: an issued challenge may be lost in a crash (it is then refused, which is safe), so
+//! it is committed without fsync when no durable call shares its group, and becomes durable with
+//! the next durable commit (docs/durability.md).
 //!
 //! **Group commit.** All writes run on the store's one writer thread (redb admits one write
 //! transaction at a time anyway). It takes a call, then every call queued meanwhile (up to 256),
@@ -325,11 +328,14 @@ pub enum StoreError {
 /// Durable, tenant-keyed storage used by the gateway.
 ///
 /// Every method is synchronous and may block on disk or network (call it from `spawn_blocking`).
-/// Every mutating method is atomic and durable when it returns `Ok`. Implementations are shared between
+/// Every mutating method is atomic and durable when it returns `Ok` (an issued challenge may be
+/// lost in a crash on the embedded store: see [`TenantStore::put_challenge`]). Implementations are shared between
 /// threads as `Arc<dyn TenantStore>`.
 pub trait TenantStore: Send + Sync {
     /// Stores a fresh challenge under `id`. Fails with [`StoreError::Duplicate`] when this tenant
     /// already has that id (pending or used), so that a used challenge can never be re-armed.
+    /// Atomic, but an implementation may skip the fsync: a challenge lost in a crash is refused
+    /// afterwards, which is safe (its use, in `consume_challenge`/`settle_proof`, is durable).
     fn put_challenge(&self, tenant: &TenantId, id: &str, challenge: Challenge) -> Result<(), StoreError>;
 
     /// Consumes a challenge atomically: the first call marks it used and returns it (or

@@ -253,8 +253,28 @@ impl LocalStore {
         T: Send + 'static,
         F: Fn(&WriteTransaction) -> Result<(T, bool), StoreError> + Send + 'static,
     {
+        self.submit(op, true)
+    }
+
+    /// Like [`LocalStore::write`], but the call does not need its own fsync: a group of such calls
+    /// only is committed without one (`Durability::None`), and becomes durable with the next
+    /// durable commit. For writes whose loss in a crash is safe (an issued challenge: lost, it is
+    /// refused afterwards; docs/durability.md).
+    fn write_ephemeral<T, F>(&self, op: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: Fn(&WriteTransaction) -> Result<(T, bool), StoreError> + Send + 'static,
+    {
+        self.submit(op, false)
+    }
+
+    fn submit<T, F>(&self, op: F, durable: bool) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: Fn(&WriteTransaction) -> Result<(T, bool), StoreError> + Send + 'static,
+    {
         let (reply, answer) = mpsc::sync_channel(1);
-        let job: Job = Box::new(Call { op, value: None, reply });
+        let job: Job = Box::new(Call { op, value: None, reply, durable });
         let queue = self.queue.as_ref().ok_or_else(writer_gone)?;
         queue.send(job).map_err(|_| writer_gone())?;
         // The writer drops the reply sender without answering only if it panicked.
@@ -363,7 +383,7 @@ impl TenantStore for LocalStore {
         let (tenant, id) = (tenant.as_str().to_owned(), id.to_owned());
         let expires_at = challenge.expires_at;
         let slot = encode(&ChallengeSlot::Pending { challenge })?;
-        self.write(move |txn| {
+        self.write_ephemeral(move |txn| {
             let (t, id) = (tenant.as_str(), id.as_str());
             let mut table = open(txn, CHALLENGES)?;
             if table.get((t, id)).map_err(backend)?.is_some() {
@@ -795,12 +815,15 @@ trait Pending: Send {
     fn succeed(&mut self);
     /// Answers the caller with an error.
     fn fail(&mut self, error: StoreError);
+    /// Whether the call must be durable when answered.
+    fn durable(&self) -> bool;
 }
 
 struct Call<T, F> {
     op: F,
     value: Option<T>,
     reply: SyncSender<Result<T, StoreError>>,
+    durable: bool,
 }
 
 impl<T, F> Pending for Call<T, F>
@@ -823,6 +846,10 @@ where
 
     fn fail(&mut self, error: StoreError) {
         let _ = self.reply.send(Err(error));
+    }
+
+    fn durable(&self) -> bool {
+        self.durable
     }
 }
 
@@ -880,8 +907,11 @@ fn run_together(db: &Database, jobs: &mut [Job]) -> Option<(usize, StoreError)> 
             return None;
         }
     };
-    // The default, stated so that nobody weakens it by accident: fsync before commit returns.
-    txn.set_durability(Durability::Immediate);
+    // Fsync before the commit returns whenever any call of the group needs it (a durable commit
+    // also makes every earlier non-durable one durable); a group of calls that do not (issued
+    // challenges) skips the fsync.
+    let durable = jobs.iter().any(|job| job.durable());
+    txn.set_durability(if durable { Durability::Immediate } else { Durability::None });
     let mut changed = false;
     for (i, job) in jobs.iter_mut().enumerate() {
         match job.run(&txn) {
@@ -1094,7 +1124,7 @@ mod tests {
             open(txn, META)?.insert(key, b"v".as_slice()).map_err(backend)?;
             if fail { Err(StoreError::Duplicate { what: "challenge" }) } else { Ok(((), true)) }
         };
-        (Box::new(Call { op, value: None, reply }), answer)
+        (Box::new(Call { op, value: None, reply, durable: true }), answer)
     }
 
     #[test]
