@@ -4,11 +4,11 @@
 
 use std::sync::Arc;
 
-use jpki_core::{AuthProofInput, CertKind, SignatureInput, UnixTime, ValidationReport, Verifier};
+use jpki_core::{AuthProofInput, CertId, CertKind, SignatureInput, UnixTime, ValidationReport, Verifier};
 use jpki_revocation::RevocationStore;
 use jpki_store::{
-    CertKey, Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, StoredEvent, TenantStore, VerificationKind,
-    VerificationRecord, WatchRequest,
+    Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, StoredEvent, TenantStore, VerificationKind, VerificationRecord,
+    WatchRequest,
 };
 
 use crate::clock::Clock;
@@ -68,15 +68,9 @@ fn seconds(value: u64) -> i64 {
 }
 
 /// The certificate a report identified (anchor found), with its notAfter and kind.
-fn identified(report: &ValidationReport) -> Option<(CertKey, i64, Option<CertKind>)> {
+fn identified(report: &ValidationReport) -> Option<(CertId, i64, Option<CertKind>)> {
     let facts = report.certificate.as_ref()?;
-    let ca_key_id = facts.ca_key_id.clone()?;
-    Some((CertKey { ca_key_id, serial: facts.serial.clone() }, facts.not_after.0, facts.kind))
-}
-
-/// A certificate id's issuer key id and serial as bytes (ids from the API are checked hex).
-pub(crate) fn id_bytes(certificate: &CertKey) -> Option<(Vec<u8>, Vec<u8>)> {
-    Some((hex::decode(&certificate.ca_key_id).ok()?, hex::decode(&certificate.serial).ok()?))
+    Some((facts.id()?, facts.not_after.0, facts.kind))
 }
 
 fn passed(report: &ValidationReport) -> bool {
@@ -297,7 +291,7 @@ impl App {
         cited: Cited,
         max_age: u64,
         now: UnixTime,
-    ) -> Result<(CertKey, i64), LinkRefusal> {
+    ) -> Result<(CertId, i64), LinkRefusal> {
         let record = record.ok_or(LinkRefusal::VerificationUnknown(cited))?;
         if record.kind != cited.expected_kind() {
             return Err(LinkRefusal::WrongKind(cited));
@@ -349,7 +343,7 @@ impl App {
     }
 
     /// Removes a customer's links (all, or the one to `certificate`); returns how many.
-    pub fn unlink(&self, tenant: &Tenant, customer_id: &str, certificate: Option<&CertKey>) -> Result<u32, AppError> {
+    pub fn unlink(&self, tenant: &Tenant, customer_id: &str, certificate: Option<&CertId>) -> Result<u32, AppError> {
         Ok(self.store.unlink(&tenant.id, customer_id, certificate)?)
     }
 
@@ -359,21 +353,21 @@ impl App {
     }
 
     /// The link of a certificate, if any.
-    pub fn link_of_certificate(&self, tenant: &Tenant, certificate: &CertKey) -> Result<Option<LinkRecord>, AppError> {
+    pub fn link_of_certificate(&self, tenant: &Tenant, certificate: &CertId) -> Result<Option<LinkRecord>, AppError> {
         Ok(self.store.link_by_certificate(&tenant.id, certificate)?)
     }
 
     /// The status of each certificate, in order. A tenant learns the status only of certificates
     /// it verified (passed, within the record retention) or linked: anything else would let it
     /// watch other tenants' customers (moved, died, card lost) or enumerate serials.
-    pub fn check_status(&self, tenant: &Tenant, certificates: &[CertKey]) -> Result<Vec<CertificateStatus>, AppError> {
+    pub fn check_status(&self, tenant: &Tenant, certificates: &[CertId]) -> Result<Vec<CertificateStatus>, AppError> {
         let at = self.clock.now();
         let retention = seconds(self.rules.verification_retention_seconds);
         let entitled = self.store.entitled(&tenant.id, certificates, at.0, retention)?;
         Ok(certificates
             .iter()
             .zip(entitled)
-            .map(|(certificate, entitled)| match (entitled, id_bytes(certificate)) {
+            .map(|(certificate, entitled)| match (entitled, certificate.bytes()) {
                 (true, Some((key_id, serial))) => {
                     CertificateStatus::Known(self.revocation.status_by_id(&key_id, &serial, at))
                 }

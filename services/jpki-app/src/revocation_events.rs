@@ -8,10 +8,10 @@
 //! reconciliation of every watched certificate against the lists in use, run at start and whenever
 //! change sets were missed, so that a restart or a lagging receiver loses nothing.
 
-use jpki_core::UnixTime;
 use jpki_core::revocation::{RevocationReason, RevocationStatus};
+use jpki_core::{CertId, UnixTime};
 use jpki_revocation::{ChangeSet, ListedChange, RevocationStore};
-use jpki_store::{CertKey, RevocationNotice, StatusChange, StoreError, TenantId, TenantStore};
+use jpki_store::{RevocationNotice, StatusChange, StoreError, TenantId, TenantStore};
 
 /// One change of a certificate's status, as the lists show it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,7 +37,7 @@ impl Change {
 /// certificate is its hold (the store would ignore the others anyway; this keeps batches small).
 fn notices_for(
     store: &dyn TenantStore,
-    certificate: &CertKey,
+    certificate: &CertId,
     change: &Change,
 ) -> Result<Vec<(TenantId, RevocationNotice)>, StoreError> {
     let mut notices = Vec::new();
@@ -81,7 +81,7 @@ pub fn apply_change_set(store: &dyn TenantStore, changes: &ChangeSet) -> Result<
     let mut notices = Vec::new();
     let number = Some(changes.to_number.clone());
     for changed in &changes.changes {
-        let certificate = CertKey { ca_key_id: changes.issuer_key_id.clone(), serial: changed.serial.clone() };
+        let certificate = changes.certificate(changed);
         let change = match &changed.change {
             ListedChange::Held { since } => {
                 Change::listed(*since, Some(RevocationReason::CertificateHold), number.clone())
@@ -111,10 +111,10 @@ pub fn reconcile(
     let mut seen = std::collections::HashSet::new();
     for tenant in tenants {
         for certificate in store.watched(tenant)? {
-            if !seen.insert((certificate.ca_key_id.clone(), certificate.serial.clone())) {
+            if !seen.insert(certificate.clone()) {
                 continue;
             }
-            let Some((key_id, serial)) = crate::app::id_bytes(&certificate) else {
+            let Some((key_id, serial)) = certificate.bytes() else {
                 continue;
             };
             let answer = revocation.status_by_id(&key_id, &serial, at);

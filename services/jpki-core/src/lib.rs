@@ -8,6 +8,7 @@
 pub mod algorithm;
 pub mod anchor;
 pub mod cert;
+pub mod cert_id;
 pub mod cms;
 pub mod der;
 pub mod four_fields;
@@ -22,9 +23,10 @@ pub mod verifier;
 
 pub use algorithm::{AlgorithmPolicy, HashAlgorithm};
 pub use anchor::{AnchorError, TrustAnchor};
+pub use cert_id::{CertId, CertIdError, CertIdPart};
 pub use four_fields::FourFields;
 pub use kind::{CertKind, Purpose};
 pub use report::{FailureReason, Indication, SubIndication, ValidationReport};
-pub use revocation::{CertId, NoRevocationSource, RevocationAnswer, RevocationSource, RevocationStatus};
+pub use revocation::{NoRevocationSource, RevocationAnswer, RevocationSource, RevocationStatus};
 pub use time::UnixTime;
 pub use verifier::{AuthProofInput, ConfigError, KindConfig, SignatureInput, SignedContent, Verifier, VerifierConfig};

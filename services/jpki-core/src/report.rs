@@ -7,6 +7,7 @@
 
 use serde::Serialize;
 
+use crate::cert_id::CertId;
 use crate::four_fields::FourFields;
 use crate::kind::CertKind;
 use crate::revocation_status::{RevocationAnswer, RevocationReason, UnknownStatusCause};
@@ -423,6 +424,13 @@ pub struct CertificateFacts {
     pub sha256: String,
     /// SHA-256 of the anchor's DER, hex, once found.
     pub anchor_sha256: Option<String>,
+}
+
+impl CertificateFacts {
+    /// The certificate's identity, once its anchor is found.
+    pub fn id(&self) -> Option<CertId> {
+        Some(CertId { ca_key_id: self.ca_key_id.clone()?, serial: self.serial.clone() })
+    }
 }
 
 /// Facts about the signature itself.

@@ -1,14 +1,15 @@
 //! The revocation interface. A source answers good, revoked or unknown, always with where the
 //! answer came from. Unknown never passes: the verifier turns it into INDETERMINATE/TRY_LATER.
 //!
-//! The answer types live in [`crate::revocation_status`] and are re-exported here, so
-//! `jpki_core::revocation::RevocationStatus` and the like keep working.
+//! The answer types live in [`crate::revocation_status`] and the identity in [`crate::cert_id`];
+//! both are re-exported here, so `jpki_core::revocation::RevocationStatus` and the like keep working.
 
 use crate::anchor::TrustAnchor;
 use crate::time::UnixTime;
 
+pub use crate::cert_id::CertId;
 pub use crate::revocation_status::{
-    CertId, Provenance, RevocationAnswer, RevocationReason, RevocationStatus, UnknownStatusCause,
+    Provenance, RevocationAnswer, RevocationReason, RevocationStatus, UnknownStatusCause,
 };
 
 /// What a source is asked.

@@ -1,33 +1,10 @@
 //! The revocation answer types: what a source says about a certificate, and where the answer
 //! came from. Kept apart from the source interface ([`crate::revocation`]) so that the report can
-//! carry an answer without depending on trust anchors; this module depends only on `time` and `der`.
+//! carry an answer without depending on trust anchors; this module depends only on `time`.
 
 use serde::Serialize;
 
 use crate::time::UnixTime;
-
-/// A certificate's identity: serials are unique only per CA key, and every JPKI root
-/// generation shares one DN, so the issuing key's identifier is part of the identity.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-pub struct CertId {
-    /// Issuing CA key identifier, hex.
-    pub ca_key_id: String,
-    /// Serial number, lowercase hex without leading zero bytes.
-    pub serial: String,
-}
-
-impl CertId {
-    /// Builds an identity from raw bytes.
-    pub fn new(ca_key_id: &[u8], serial: &[u8]) -> Self {
-        CertId { ca_key_id: hex::encode(ca_key_id), serial: hex::encode(crate::der::unsigned_integer_bytes(serial)) }
-    }
-}
-
-impl std::fmt::Display for CertId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.ca_key_id, self.serial)
-    }
-}
 
 /// CRL reason codes (RFC 5280 5.3.1), with JPKI's business meaning in the docs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]

@@ -3,8 +3,7 @@
 
 use jpki_api::v1;
 use jpki_app::outcome::Applicant;
-use jpki_core::{HashAlgorithm, SignatureInput, SignedContent};
-use jpki_store::CertKey;
+use jpki_core::{CertId, CertIdError, HashAlgorithm, SignatureInput, SignedContent};
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
@@ -22,10 +21,11 @@ pub const MAX_TRANSACTION_REFERENCE: usize = 128;
 pub const MAX_CUSTOMER_ID: usize = 128;
 /// Longest verification id accepted in a Link request, in characters.
 pub const MAX_VERIFICATION_ID: usize = 64;
-/// Longest CA key id, in hex digits (SHA-512-sized key identifiers at most).
-pub const MAX_KEY_ID_DIGITS: usize = 128;
-/// Longest serial, in hex digits (RFC 5280: at most 20 octets; some CAs exceed it slightly).
-pub const MAX_SERIAL_DIGITS: usize = 64;
+/// Longest CA key id, in hex digits (SHA-512-sized key identifiers at most; [`CertId::from_hex`]).
+pub const MAX_KEY_ID_DIGITS: usize = CertId::MAX_DIGITS;
+/// Longest serial, in hex digits (RFC 5280: at most 20 octets; some CAs exceed it slightly;
+/// [`CertId::from_hex`]).
+pub const MAX_SERIAL_DIGITS: usize = CertId::MAX_SERIAL_DIGITS;
 /// Most certificates per CheckStatus call.
 pub const MAX_STATUS_CERTIFICATES: usize = 1000;
 
@@ -66,20 +66,6 @@ pub fn check_text(field: &str, text: &str, max: usize, required: bool) -> Result
     }
     if text.chars().any(char::is_control) {
         return Err(bad_request(field, "control characters are not accepted"));
-    }
-    Ok(())
-}
-
-/// A lowercase hex identifier of at most `max_digits` digits, as certificate ids use.
-pub fn check_hex(field: &str, text: &str, max_digits: usize) -> Result<(), Status> {
-    if text.is_empty() {
-        return Err(bad_request(field, "required"));
-    }
-    if text.len() > max_digits {
-        return Err(bad_request(field, &format!("at most {max_digits} hex digits")));
-    }
-    if !text.bytes().all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte)) {
-        return Err(bad_request(field, "lowercase hex digits only"));
     }
     Ok(())
 }
@@ -210,27 +196,23 @@ pub fn challenge_id(challenge_id: &str) -> Result<String, Status> {
     Ok(challenge_id.to_ascii_lowercase())
 }
 
-/// A certificate id from the API, checked and normalised (lowercase, no leading zero bytes).
-pub fn certificate_id(field: &str, id: Option<&v1::CertificateId>) -> Result<CertKey, Status> {
+/// A certificate id from the API, checked and normalised by [`CertId::from_hex`]; a refusal names
+/// the part (`{field}.ca_key_id` or `{field}.serial`).
+pub fn certificate_id(field: &str, id: Option<&v1::CertificateId>) -> Result<CertId, Status> {
     let Some(id) = id else { return Err(bad_request(field, "required")) };
-    let ca_key_id = id.ca_key_id.to_ascii_lowercase();
-    let mut serial = id.serial.to_ascii_lowercase();
-    check_hex(&format!("{field}.ca_key_id"), &ca_key_id, MAX_KEY_ID_DIGITS)?;
-    check_hex(&format!("{field}.serial"), &serial, MAX_SERIAL_DIGITS)?;
-    if ca_key_id.len() % 2 == 1 {
-        return Err(bad_request(&format!("{field}.ca_key_id"), "an even number of hex digits"));
-    }
-    if serial.len() % 2 == 1 {
-        serial.insert(0, '0');
-    }
-    while serial.len() > 2 && serial.starts_with("00") {
-        serial.drain(..2);
-    }
-    Ok(CertKey { ca_key_id, serial })
+    CertId::from_hex(&id.ca_key_id, &id.serial).map_err(|error| {
+        let description = match error {
+            CertIdError::Empty(_) => "required".to_owned(),
+            CertIdError::TooLong { max, .. } => format!("at most {max} hex digits"),
+            CertIdError::NotHex(_) => "lowercase hex digits only".to_owned(),
+            CertIdError::OddKeyId => "an even number of hex digits".to_owned(),
+        };
+        bad_request(&format!("{field}.{}", error.part()), &description)
+    })
 }
 
 /// The certificate ids of a CheckStatus request (1 to [`MAX_STATUS_CERTIFICATES`]).
-pub fn certificate_ids(ids: &[v1::CertificateId]) -> Result<Vec<CertKey>, Status> {
+pub fn certificate_ids(ids: &[v1::CertificateId]) -> Result<Vec<CertId>, Status> {
     if ids.is_empty() {
         return Err(bad_request("certificates", "at least one certificate id is required"));
     }
@@ -252,4 +234,39 @@ pub fn cursor(cursor: &str) -> Result<Option<u64>, Status> {
         .parse::<u64>()
         .map(Some)
         .map_err(|_| bad_request("cursor", "a cursor from a previous event, \"0\", or empty"))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// The field and description of a refused id.
+    fn refusal(ca_key_id: &str, serial: &str) -> (String, String) {
+        let id = v1::CertificateId { ca_key_id: ca_key_id.into(), serial: serial.into() };
+        let status = certificate_id("certificate", Some(&id)).err().unwrap();
+        let violation = status.get_details_bad_request().unwrap().field_violations[0].clone();
+        (violation.field, violation.description)
+    }
+
+    #[test]
+    fn refusals_name_the_part_and_why() {
+        let refused = |field: &str, description: &str| (field.to_owned(), description.to_owned());
+        assert_eq!(refusal("", "01"), refused("certificate.ca_key_id", "required"));
+        assert_eq!(refusal(&"a".repeat(130), "01"), refused("certificate.ca_key_id", "at most 128 hex digits"));
+        assert_eq!(refusal("zz", "01"), refused("certificate.ca_key_id", "lowercase hex digits only"));
+        assert_eq!(refusal("ab", ""), refused("certificate.serial", "required"));
+        assert_eq!(refusal("ab", &"1".repeat(65)), refused("certificate.serial", "at most 64 hex digits"));
+        assert_eq!(refusal("ab", "0x1"), refused("certificate.serial", "lowercase hex digits only"));
+        assert_eq!(refusal("abc", "01"), refused("certificate.ca_key_id", "an even number of hex digits"));
+        let status = certificate_id("certificate", None).err().unwrap();
+        assert_eq!(status.message(), "certificate: required");
+    }
+
+    #[test]
+    fn ids_are_normalised() {
+        let id = v1::CertificateId { ca_key_id: "AB01".into(), serial: "000F".into() };
+        let expected = CertId { ca_key_id: "ab01".into(), serial: "0f".into() };
+        assert_eq!(certificate_id("certificate", Some(&id)).unwrap(), expected);
+    }
 }

@@ -4,10 +4,10 @@
 use jpki_api::v1;
 use jpki_core::report::CertificateFacts;
 use jpki_core::revocation::{RevocationStatus, UnknownStatusCause};
-use jpki_core::{UnixTime, ValidationReport};
+use jpki_core::{CertId, UnixTime, ValidationReport};
 
 use jpki_app::outcome::{CertificateStatus, ChallengeRefusal, Cited, Disclosed, DisclosedFields, LinkRefusal};
-use jpki_store::{CertKey, LinkRecord, StatusChange, StoredEvent};
+use jpki_store::{LinkRecord, StatusChange, StoredEvent};
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
@@ -337,8 +337,8 @@ pub fn app_error(error: &jpki_app::AppError) -> Status {
 }
 
 /// The API's certificate id.
-pub fn certificate_id(key: &CertKey) -> v1::CertificateId {
-    v1::CertificateId { ca_key_id: key.ca_key_id.clone(), serial: key.serial.clone() }
+pub fn certificate_id(id: &CertId) -> v1::CertificateId {
+    v1::CertificateId { ca_key_id: id.ca_key_id.clone(), serial: id.serial.clone() }
 }
 
 /// A link as the API shows it.
@@ -362,7 +362,7 @@ pub fn link_refused(refusal: &LinkRefusal) -> Status {
 }
 
 /// One certificate's status for CheckStatus.
-pub fn certificate_status(key: &CertKey, status: &CertificateStatus) -> v1::CertificateStatus {
+pub fn certificate_status(id: &CertId, status: &CertificateStatus) -> v1::CertificateStatus {
     let revocation = match status {
         // The status alone, nothing from any list, the same whether the certificate exists or not.
         CertificateStatus::NotEntitled => {
@@ -370,7 +370,7 @@ pub fn certificate_status(key: &CertKey, status: &CertificateStatus) -> v1::Cert
         }
         CertificateStatus::Known(answer) => revocation_facts(answer),
     };
-    v1::CertificateStatus { certificate: Some(certificate_id(key)), revocation: Some(revocation) }
+    v1::CertificateStatus { certificate: Some(certificate_id(id)), revocation: Some(revocation) }
 }
 
 fn revocation_change(change: StatusChange) -> v1::RevocationChange {

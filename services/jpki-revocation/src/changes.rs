@@ -27,8 +27,8 @@
 use std::cmp::Ordering;
 use std::iter::Peekable;
 
-use jpki_core::UnixTime;
 use jpki_core::revocation::RevocationReason;
+use jpki_core::{CertId, UnixTime};
 
 use crate::compact::{Entry, Ordered, SerialKey};
 use crate::store::ListView;
@@ -81,6 +81,13 @@ pub struct ChangeSet {
     pub changes: Vec<StatusChange>,
     /// Revoked (not held) entries the new view dropped: expired certificates, no event.
     pub dropped: u64,
+}
+
+impl ChangeSet {
+    /// The identity of the certificate of one of [`ChangeSet::changes`].
+    pub fn certificate(&self, change: &StatusChange) -> CertId {
+        CertId { ca_key_id: self.issuer_key_id.clone(), serial: change.serial.clone() }
+    }
 }
 
 /// Compares two consecutive views of one issuer key and scope (see the module documentation for

@@ -21,8 +21,10 @@
 //!
 //! Every key starts with the tenant (except the global watchers index, which maps a certificate to
 //! tenant ids and nothing else), so a tenant can only ever reach its own items: an id issued to
-//! another tenant is simply absent. Certificates are identified by [`CertKey`] (CA key id and
-//! serial, lowercase hex), as in the API's `CertificateId`.
+//! another tenant is simply absent. Certificates are identified by [`jpki_core::CertId`] (CA key id
+//! and serial, lowercase hex, checked by [`jpki_core::CertId::validate`]), as in the API's
+//! `CertificateId`. Where an id is part of a key it is stored as its two hex strings (redb) or as
+//! `ca_key_id:serial` (Redis); in records it is the JSON object `{"ca_key_id":…,"serial":…}`.
 //!
 //! # Keys (redb tables of [`LocalStore`])
 //!
@@ -242,11 +244,13 @@ mod types;
 pub use local::{CHALLENGE_PURGE_GRACE_SECS, LocalStore, WATCH_PURGE_GRACE_SECS};
 pub use redis_store::{DEFAULT_PREFIX, DurabilityCheck, DurabilityReport, RedisStore, RedisStoreConfig};
 pub use types::{
-    CertKey, Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, RevocationNotice, StatusChange, StoredEvent, TenantId,
+    Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, RevocationNotice, StatusChange, StoredEvent, TenantId,
     VerificationKind, VerificationRecord, WatchRequest,
 };
 
 use std::path::PathBuf;
+
+use jpki_core::CertId;
 
 /// Longest challenge or verification id (and meta key), in bytes; the API limits ids to 128
 /// characters, 4 bytes per UTF-8 character at most.
@@ -398,24 +402,24 @@ pub trait TenantStore: Send + Sync {
 
     /// Removes the customer's link to `certificate`, or all of the customer's links when `None`.
     /// Returns how many were removed (0 when the certificate is linked to someone else).
-    fn unlink(&self, tenant: &TenantId, customer_id: &str, certificate: Option<&CertKey>) -> Result<u32, StoreError>;
+    fn unlink(&self, tenant: &TenantId, customer_id: &str, certificate: Option<&CertId>) -> Result<u32, StoreError>;
 
     /// The customer's links, ordered by certificate (CA key id, then serial).
     fn links_by_customer(&self, tenant: &TenantId, customer_id: &str) -> Result<Vec<LinkRecord>, StoreError>;
 
     /// The link of a certificate.
-    fn link_by_certificate(&self, tenant: &TenantId, certificate: &CertKey) -> Result<Option<LinkRecord>, StoreError>;
+    fn link_by_certificate(&self, tenant: &TenantId, certificate: &CertId) -> Result<Option<LinkRecord>, StoreError>;
 
     /// Records that this tenant verified or linked `certificate`, of certificate kind `kind`
     /// (e.g. `auth_card`), so that it receives revocation events for it. Idempotent; a repeated
     /// call replaces the kind and `not_after`.
-    fn watch(&self, tenant: &TenantId, certificate: &CertKey, not_after: i64, kind: &str) -> Result<(), StoreError>;
+    fn watch(&self, tenant: &TenantId, certificate: &CertId, not_after: i64, kind: &str) -> Result<(), StoreError>;
 
     /// The tenants watching `certificate`, with the kind each recorded, ordered by tenant.
-    fn watchers(&self, certificate: &CertKey) -> Result<Vec<(TenantId, String)>, StoreError>;
+    fn watchers(&self, certificate: &CertId) -> Result<Vec<(TenantId, String)>, StoreError>;
 
     /// The certificates this tenant watches, ordered by CA key id, then serial.
-    fn watched(&self, tenant: &TenantId) -> Result<Vec<CertKey>, StoreError>;
+    fn watched(&self, tenant: &TenantId) -> Result<Vec<CertId>, StoreError>;
 
     /// Appends changes of status to the tenants' event logs, atomically (one transaction or one
     /// script), and returns one sequence per notice, in input order.
@@ -445,7 +449,7 @@ pub trait TenantStore: Send + Sync {
     /// The event that recorded this (tenant, certificate)'s current status (the last one appended
     /// for it), or `None` when no event was ever appended for it. The gateway sends a release only
     /// to tenants whose last event for the certificate is a hold.
-    fn last_event_for(&self, tenant: &TenantId, certificate: &CertKey) -> Result<Option<StoredEvent>, StoreError>;
+    fn last_event_for(&self, tenant: &TenantId, certificate: &CertId) -> Result<Option<StoredEvent>, StoreError>;
 
     /// For each certificate, whether this tenant may learn its status: it has a link to it, or a
     /// passed verification of it (a record with `passed` and that certificate) whose `verified_at`
@@ -456,7 +460,7 @@ pub trait TenantStore: Send + Sync {
     fn entitled(
         &self,
         tenant: &TenantId,
-        certificates: &[CertKey],
+        certificates: &[CertId],
         now: i64,
         retention_secs: i64,
     ) -> Result<Vec<bool>, StoreError>;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::thread::JoinHandle;
 
+use jpki_core::CertId;
 use redb::{Database, DatabaseError, Durability, ReadTransaction, ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
@@ -13,8 +14,8 @@ use crate::types::{
     stored_tenant,
 };
 use crate::{
-    CertKey, Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, MAX_META_LEN, RevocationNotice, StatusChange,
-    StoreError, StoredEvent, TenantId, TenantStore, VerificationRecord, WatchRequest,
+    Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, MAX_META_LEN, RevocationNotice, StatusChange, StoreError,
+    StoredEvent, TenantId, TenantStore, VerificationRecord, WatchRequest,
 };
 
 /// How long after `expires_at` a challenge or its used marker is kept. A replay shortly after
@@ -518,7 +519,7 @@ impl TenantStore for LocalStore {
         })
     }
 
-    fn unlink(&self, tenant: &TenantId, customer_id: &str, certificate: Option<&CertKey>) -> Result<u32, StoreError> {
+    fn unlink(&self, tenant: &TenantId, customer_id: &str, certificate: Option<&CertId>) -> Result<u32, StoreError> {
         check_customer(customer_id)?;
         if let Some(cert) = certificate {
             cert.validate()?;
@@ -587,7 +588,7 @@ impl TenantStore for LocalStore {
         })
     }
 
-    fn link_by_certificate(&self, tenant: &TenantId, certificate: &CertKey) -> Result<Option<LinkRecord>, StoreError> {
+    fn link_by_certificate(&self, tenant: &TenantId, certificate: &CertId) -> Result<Option<LinkRecord>, StoreError> {
         certificate.validate()?;
         self.read(|txn| {
             let table = txn.open_table(LINKS_BY_CERT).map_err(backend)?;
@@ -597,7 +598,7 @@ impl TenantStore for LocalStore {
         })
     }
 
-    fn watch(&self, tenant: &TenantId, certificate: &CertKey, not_after: i64, kind: &str) -> Result<(), StoreError> {
+    fn watch(&self, tenant: &TenantId, certificate: &CertId, not_after: i64, kind: &str) -> Result<(), StoreError> {
         certificate.validate()?;
         check_kind(kind)?;
         let (tenant, certificate) = (tenant.as_str().to_owned(), certificate.clone());
@@ -606,7 +607,7 @@ impl TenantStore for LocalStore {
         self.write(move |txn| Ok(((), watch_in(txn, &tenant, &certificate, &entry, &bytes)?)))
     }
 
-    fn watchers(&self, certificate: &CertKey) -> Result<Vec<(TenantId, String)>, StoreError> {
+    fn watchers(&self, certificate: &CertId) -> Result<Vec<(TenantId, String)>, StoreError> {
         certificate.validate()?;
         let (ca, serial) = (certificate.ca_key_id.as_str(), certificate.serial.as_str());
         self.read(|txn| {
@@ -624,7 +625,7 @@ impl TenantStore for LocalStore {
         })
     }
 
-    fn watched(&self, tenant: &TenantId) -> Result<Vec<CertKey>, StoreError> {
+    fn watched(&self, tenant: &TenantId) -> Result<Vec<CertId>, StoreError> {
         let t = tenant.as_str();
         self.read(|txn| {
             let table = txn.open_table(WATCH).map_err(backend)?;
@@ -635,7 +636,7 @@ impl TenantStore for LocalStore {
                 if kt != t {
                     break;
                 }
-                out.push(CertKey { ca_key_id: ca.to_owned(), serial: serial.to_owned() });
+                out.push(CertId { ca_key_id: ca.to_owned(), serial: serial.to_owned() });
             }
             Ok(out)
         })
@@ -689,7 +690,7 @@ impl TenantStore for LocalStore {
         })
     }
 
-    fn last_event_for(&self, tenant: &TenantId, certificate: &CertKey) -> Result<Option<StoredEvent>, StoreError> {
+    fn last_event_for(&self, tenant: &TenantId, certificate: &CertId) -> Result<Option<StoredEvent>, StoreError> {
         certificate.validate()?;
         let t = tenant.as_str();
         self.read(|txn| {
@@ -709,7 +710,7 @@ impl TenantStore for LocalStore {
     fn entitled(
         &self,
         tenant: &TenantId,
-        certificates: &[CertKey],
+        certificates: &[CertId],
         now: i64,
         retention_secs: i64,
     ) -> Result<Vec<bool>, StoreError> {
@@ -1021,7 +1022,7 @@ fn put_verification_in(
 fn entitle_in(
     txn: &WriteTransaction,
     tenant: &str,
-    certificate: &CertKey,
+    certificate: &CertId,
     verified_at: i64,
 ) -> Result<bool, StoreError> {
     let key = (tenant, certificate.ca_key_id.as_str(), certificate.serial.as_str());
@@ -1091,7 +1092,7 @@ fn migrate_from_1(txn: &WriteTransaction) -> Result<(), StoreError> {
 fn watch_in(
     txn: &WriteTransaction,
     tenant: &str,
-    certificate: &CertKey,
+    certificate: &CertId,
     entry: &WatchEntry,
     bytes: &[u8],
 ) -> Result<bool, StoreError> {

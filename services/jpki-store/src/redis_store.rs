@@ -8,6 +8,7 @@ use std::fmt;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use jpki_core::CertId;
 use redis::{ConnectionLike, ErrorKind, RedisError, RedisResult, Script, ServerErrorKind};
 use serde::{Serialize, de::DeserializeOwned};
 
@@ -15,9 +16,9 @@ use crate::types::{
     check_customer, check_id, check_kind, entitlement_cutoff, invalid, normalise_crl_number, stored_tenant,
 };
 use crate::{
-    CHALLENGE_PURGE_GRACE_SECS, CertKey, Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, MAX_META_LEN,
-    RevocationNotice, StatusChange, StoreError, StoredEvent, TenantId, TenantStore, VerificationRecord,
-    WATCH_PURGE_GRACE_SECS, WatchRequest,
+    CHALLENGE_PURGE_GRACE_SECS, Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, MAX_META_LEN, RevocationNotice,
+    StatusChange, StoreError, StoredEvent, TenantId, TenantStore, VerificationRecord, WATCH_PURGE_GRACE_SECS,
+    WatchRequest,
 };
 
 /// The key prefix [`RedisStore::connect`] callers normally pass, and [`RedisStoreConfig::new`]'s default.
@@ -602,7 +603,7 @@ impl TenantStore for RedisStore {
         }
     }
 
-    fn unlink(&self, tenant: &TenantId, customer_id: &str, certificate: Option<&CertKey>) -> Result<u32, StoreError> {
+    fn unlink(&self, tenant: &TenantId, customer_id: &str, certificate: Option<&CertId>) -> Result<u32, StoreError> {
         check_customer(customer_id)?;
         if let Some(cert) = certificate {
             cert.validate()?;
@@ -638,7 +639,7 @@ impl TenantStore for RedisStore {
         Ok(links)
     }
 
-    fn link_by_certificate(&self, tenant: &TenantId, certificate: &CertKey) -> Result<Option<LinkRecord>, StoreError> {
+    fn link_by_certificate(&self, tenant: &TenantId, certificate: &CertId) -> Result<Option<LinkRecord>, StoreError> {
         certificate.validate()?;
         let key = self.keys.item(tenant.as_str(), "link", &cert_field(certificate));
         let found: Option<String> =
@@ -646,7 +647,7 @@ impl TenantStore for RedisStore {
         found.map(|json| decode("link", &json)).transpose()
     }
 
-    fn watch(&self, tenant: &TenantId, certificate: &CertKey, not_after: i64, kind: &str) -> Result<(), StoreError> {
+    fn watch(&self, tenant: &TenantId, certificate: &CertId, not_after: i64, kind: &str) -> Result<(), StoreError> {
         certificate.validate()?;
         check_kind(kind)?;
         let t = tenant.as_str();
@@ -663,7 +664,7 @@ impl TenantStore for RedisStore {
         Ok(())
     }
 
-    fn watchers(&self, certificate: &CertKey) -> Result<Vec<(TenantId, String)>, StoreError> {
+    fn watchers(&self, certificate: &CertId) -> Result<Vec<(TenantId, String)>, StoreError> {
         certificate.validate()?;
         let key = self.keys.global(&format!("watchers:{}", cert_field(certificate)));
         let found: BTreeMap<String, String> =
@@ -671,7 +672,7 @@ impl TenantStore for RedisStore {
         found.into_iter().map(|(tenant, kind)| Ok((stored_tenant(&tenant)?, kind))).collect()
     }
 
-    fn watched(&self, tenant: &TenantId) -> Result<Vec<CertKey>, StoreError> {
+    fn watched(&self, tenant: &TenantId) -> Result<Vec<CertId>, StoreError> {
         let key = self.keys.tenant(tenant.as_str(), "watch");
         // HSCAN rather than HKEYS: a bank may watch millions of certificates, and one HKEYS would
         // block the server for the whole list. A field present throughout the scan is returned at
@@ -722,7 +723,7 @@ impl TenantStore for RedisStore {
         Ok(sequences)
     }
 
-    fn last_event_for(&self, tenant: &TenantId, certificate: &CertKey) -> Result<Option<StoredEvent>, StoreError> {
+    fn last_event_for(&self, tenant: &TenantId, certificate: &CertId) -> Result<Option<StoredEvent>, StoreError> {
         certificate.validate()?;
         let t = tenant.as_str();
         let (status_key, log_key) = (self.keys.tenant(t, "ev_status"), self.keys.tenant(t, "ev"));
@@ -745,7 +746,7 @@ impl TenantStore for RedisStore {
     fn entitled(
         &self,
         tenant: &TenantId,
-        certificates: &[CertKey],
+        certificates: &[CertId],
         now: i64,
         retention_secs: i64,
     ) -> Result<Vec<bool>, StoreError> {
@@ -877,15 +878,19 @@ fn glob_escape(text: &str) -> String {
     out
 }
 
-/// `ca_key_id:serial`: both lowercase hex, so the colon is unambiguous.
-fn cert_field(cert: &CertKey) -> String {
+/// `ca_key_id:serial`: both lowercase hex, so the colon is unambiguous. The stored form, spelt out
+/// here rather than borrowed from `CertId`'s `Display` (`ca_key_id/serial`), which is free to change.
+fn cert_field(cert: &CertId) -> String {
     format!("{}:{}", cert.ca_key_id, cert.serial)
 }
 
-fn parse_cert_field(field: &str) -> Result<CertKey, StoreError> {
+/// The id in a [`cert_field`], as written: ids are stored as given, not normalised.
+fn parse_cert_field(field: &str) -> Result<CertId, StoreError> {
     let corrupt = || StoreError::Corrupt { what: "watch", detail: "malformed certificate field".into() };
     let (ca, serial) = field.split_once(':').ok_or_else(corrupt)?;
-    CertKey::new(ca, serial).map_err(|_| corrupt())
+    let id = CertId { ca_key_id: ca.to_owned(), serial: serial.to_owned() };
+    id.validate().map_err(|_| corrupt())?;
+    Ok(id)
 }
 
 /// A time as 20 characters whose byte order is the numeric order: `1` and 19 digits for t >= 0

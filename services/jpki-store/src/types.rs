@@ -3,14 +3,13 @@
 use std::fmt;
 use std::str::FromStr;
 
+use jpki_core::{CertId, CertIdError};
 use serde::{Deserialize, Serialize};
 
 use crate::{MAX_CUSTOMER_ID_LEN, MAX_ID_LEN, MAX_TEXT_LEN, MAX_TRANSACTION_REFERENCE_LEN, StoreError};
 
 /// Longest tenant id.
 const MAX_TENANT_LEN: usize = 64;
-/// Longest hex CA key id or serial (SKIs are 20 bytes and serials at most 20 bytes: 40 digits).
-const MAX_HEX_LEN: usize = 128;
 
 /// A tenant (a bank): 1..=64 characters of `[A-Za-z0-9_.-]`.
 ///
@@ -64,36 +63,6 @@ impl FromStr for TenantId {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::new(s)
-    }
-}
-
-/// A certificate's identity: serials are unique only per CA key.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct CertKey {
-    /// Issuing CA key identifier, lowercase hex.
-    pub ca_key_id: String,
-    /// Serial number, lowercase hex.
-    pub serial: String,
-}
-
-impl CertKey {
-    /// A validated certificate key.
-    pub fn new(ca_key_id: impl Into<String>, serial: impl Into<String>) -> Result<Self, StoreError> {
-        let key = Self { ca_key_id: ca_key_id.into(), serial: serial.into() };
-        key.validate()?;
-        Ok(key)
-    }
-
-    /// Checks that both parts are 1..=128 lowercase hex digits.
-    pub fn validate(&self) -> Result<(), StoreError> {
-        check_hex("ca_key_id", &self.ca_key_id)?;
-        check_hex("serial", &self.serial)
-    }
-}
-
-impl fmt::Display for CertKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.ca_key_id, self.serial)
     }
 }
 
@@ -154,7 +123,7 @@ pub enum VerificationKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WatchRequest {
     /// The certificate.
-    pub certificate: CertKey,
+    pub certificate: CertId,
     /// Its notAfter (the entry is purged a while after it).
     pub not_after: i64,
     /// Its kind, e.g. `auth_card`.
@@ -171,7 +140,7 @@ pub struct VerificationRecord {
     /// Whether the indication was TOTAL_PASSED.
     pub passed: bool,
     /// The end-entity certificate, when it could be parsed.
-    pub certificate: Option<CertKey>,
+    pub certificate: Option<CertId>,
     /// Its notAfter.
     pub not_after: Option<i64>,
     /// The validation time.
@@ -201,7 +170,7 @@ pub struct LinkRecord {
     /// The tenant's customer id (1..=[`MAX_CUSTOMER_ID_LEN`] bytes).
     pub customer_id: String,
     /// The linked certificate.
-    pub certificate: CertKey,
+    pub certificate: CertId,
     /// The certificate's notAfter.
     pub not_after: i64,
     /// When the link was made.
@@ -211,7 +180,7 @@ pub struct LinkRecord {
 impl LinkRecord {
     pub(crate) fn validate(&self) -> Result<(), StoreError> {
         check_customer(&self.customer_id)?;
-        self.certificate.validate()
+        Ok(self.certificate.validate()?)
     }
 }
 
@@ -267,7 +236,7 @@ impl StatusChange {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RevocationNotice {
     /// The certificate.
-    pub certificate: CertKey,
+    pub certificate: CertId,
     /// The change. Records written before this field existed were all revocations.
     #[serde(default = "StatusChange::schema_1_default")]
     pub change: StatusChange,
@@ -334,7 +303,7 @@ pub(crate) fn stored_tenant(id: &str) -> Result<TenantId, StoreError> {
 
 /// Checks the arguments of [`crate::TenantStore::entitled`] and returns the oldest `verified_at`
 /// that still entitles.
-pub(crate) fn entitlement_cutoff(certificates: &[CertKey], now: i64, retention_secs: i64) -> Result<i64, StoreError> {
+pub(crate) fn entitlement_cutoff(certificates: &[CertId], now: i64, retention_secs: i64) -> Result<i64, StoreError> {
     for certificate in certificates {
         certificate.validate()?;
     }
@@ -342,6 +311,19 @@ pub(crate) fn entitlement_cutoff(certificates: &[CertKey], now: i64, retention_s
         return Err(invalid("retention_secs", "is negative"));
     }
     Ok(now.saturating_sub(retention_secs))
+}
+
+/// A certificate id that fails [`CertId::validate`] is invalid input, named by its part.
+impl From<CertIdError> for StoreError {
+    fn from(error: CertIdError) -> Self {
+        let reason = match error {
+            CertIdError::Empty(_) | CertIdError::TooLong { .. } => "must be 1 to 128 hex digits",
+            CertIdError::NotHex(_) => "must be lowercase hex",
+            // `validate` does not require whole bytes; only `CertId::from_hex` refuses this.
+            CertIdError::OddKeyId => "must be an even number of hex digits",
+        };
+        invalid(error.part().name(), reason)
+    }
 }
 
 pub(crate) fn invalid(field: &'static str, reason: &'static str) -> StoreError {
@@ -374,16 +356,6 @@ pub(crate) fn check_kind(value: &str) -> Result<(), StoreError> {
         return Err(invalid("kind", "is empty"));
     }
     check_len("kind", value, MAX_TEXT_LEN)
-}
-
-fn check_hex(field: &'static str, value: &str) -> Result<(), StoreError> {
-    if value.is_empty() || value.len() > MAX_HEX_LEN {
-        return Err(invalid(field, "must be 1 to 128 hex digits"));
-    }
-    if !value.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-        return Err(invalid(field, "must be lowercase hex"));
-    }
-    Ok(())
 }
 
 /// Bytes as a lowercase hex string, readable in stored JSON.

@@ -6,10 +6,10 @@
 
 mod support;
 
+use jpki_core::CertId;
 use jpki_store::{
-    CHALLENGE_PURGE_GRACE_SECS, CertKey, Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, RevocationNotice,
-    StatusChange, StoreError, StoredEvent, TenantId, VerificationKind, VerificationRecord, WATCH_PURGE_GRACE_SECS,
-    WatchRequest,
+    CHALLENGE_PURGE_GRACE_SECS, Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, RevocationNotice, StatusChange,
+    StoreError, StoredEvent, TenantId, VerificationKind, VerificationRecord, WATCH_PURGE_GRACE_SECS, WatchRequest,
 };
 use support::Harness;
 
@@ -66,8 +66,8 @@ fn tenant(s: &str) -> TenantId {
     TenantId::new(s).unwrap()
 }
 
-fn cert(serial: &str) -> CertKey {
-    CertKey::new("ab01", serial).unwrap()
+fn cert(serial: &str) -> CertId {
+    CertId { ca_key_id: "ab01".into(), serial: serial.into() }
 }
 
 fn challenge(expires_at: i64) -> Challenge {
@@ -103,15 +103,16 @@ fn notice(serial: &str) -> RevocationNotice {
 }
 
 #[test]
-fn tenant_ids_and_cert_keys_are_validated() {
+fn tenant_ids_and_cert_ids_are_validated() {
     assert!(TenantId::new("bank-A_1.x").is_ok());
     assert!(TenantId::new("a".repeat(64)).is_ok());
     for bad in ["", "a b", "bank/x", "銀行", &"a".repeat(65)] {
         assert!(matches!(TenantId::new(bad), Err(StoreError::InvalidInput { field: "tenant", .. })), "{bad:?}");
     }
-    assert!(CertKey::new("00ff", "1").is_ok());
+    let id = |ca: &str, serial: &str| CertId { ca_key_id: ca.into(), serial: serial.into() };
+    assert!(id("00ff", "1").validate().is_ok());
     for (ca, serial) in [("", "1"), ("AB", "1"), ("ab", "xyz"), ("ab", "")] {
-        assert!(CertKey::new(ca, serial).is_err(), "{ca:?} {serial:?}");
+        assert!(id(ca, serial).validate().is_err(), "{ca:?} {serial:?}");
     }
 }
 
@@ -122,7 +123,7 @@ fn store_refuses_invalid_ids(h: &mut Harness) {
     assert!(matches!(err, StoreError::InvalidInput { field: "tenant", .. }));
     assert!(serde_json::from_str::<TenantId>("\"bad tenant\"").is_err());
     assert_eq!(serde_json::from_str::<TenantId>("\"bank-a\"").unwrap(), tenant("bank-a"));
-    let err = store.watch(&tenant("a"), &CertKey { ca_key_id: "AB".into(), serial: "1".into() }, NOW, "k").unwrap_err();
+    let err = store.watch(&tenant("a"), &CertId { ca_key_id: "AB".into(), serial: "1".into() }, NOW, "k").unwrap_err();
     assert!(matches!(err, StoreError::InvalidInput { field: "ca_key_id", .. }));
 }
 
@@ -301,14 +302,16 @@ fn watch_list_is_per_tenant_with_a_global_index(h: &mut Harness) {
     store.watch(&a, &cert("01"), NOW, "auth_card").unwrap();
     store.watch(&b, &cert("01"), NOW, "auth_card").unwrap();
     store.watch(&a, &cert("02"), NOW, "signing_card").unwrap();
-    store.watch(&a, &CertKey::new("ab0", "1").unwrap(), NOW, "signing_card").unwrap();
+    // Stored as given: neither whole bytes nor normalised.
+    let odd = CertId { ca_key_id: "ab0".into(), serial: "1".into() };
+    store.watch(&a, &odd, NOW, "signing_card").unwrap();
     assert_eq!(
         store.watchers(&cert("01")).unwrap(),
         vec![(a.clone(), "auth_card".to_string()), (b.clone(), "auth_card".to_string())]
     );
     assert_eq!(store.watchers(&cert("02")).unwrap(), vec![(a.clone(), "signing_card".to_string())]);
     assert!(store.watchers(&cert("03")).unwrap().is_empty());
-    assert_eq!(store.watched(&a).unwrap(), vec![CertKey::new("ab0", "1").unwrap(), cert("01"), cert("02")]);
+    assert_eq!(store.watched(&a).unwrap(), vec![odd, cert("01"), cert("02")]);
     assert_eq!(store.watched(&b).unwrap(), vec![cert("01")]);
     assert!(store.watched(&tenant("bank-c")).unwrap().is_empty());
     // A repeated watch with a new kind replaces it.
@@ -355,7 +358,7 @@ fn events_are_sequenced_per_tenant_and_deduplicated(h: &mut Harness) {
     assert!(store.events_after(&tenant("bank-c"), 0, 10).unwrap().is_empty());
 
     // An invalid entry refuses the whole batch.
-    let bad = RevocationNotice { certificate: CertKey { ca_key_id: "X".into(), serial: "1".into() }, ..notice("09") };
+    let bad = RevocationNotice { certificate: CertId { ca_key_id: "X".into(), serial: "1".into() }, ..notice("09") };
     assert!(store.append_events(vec![(a.clone(), notice("04")), (a.clone(), bad)]).is_err());
     assert_eq!(store.last_sequence(&a).unwrap(), 3);
 }
@@ -475,7 +478,7 @@ fn last_event_for_is_the_current_status_per_tenant(h: &mut Harness) {
     let released = change("01", StatusChange::Released, None, Some("7"));
     store.append_events(vec![(a.clone(), released.clone())]).unwrap();
     assert_eq!(store.last_event_for(&a, &cert("01")).unwrap(), Some(StoredEvent { sequence: 3, event: released }));
-    assert!(store.last_event_for(&a, &CertKey { ca_key_id: "AB".into(), serial: "1".into() }).is_err());
+    assert!(store.last_event_for(&a, &CertId { ca_key_id: "AB".into(), serial: "1".into() }).is_err());
 }
 
 fn passed(id: &str, serial: &str, verified_at: i64) -> VerificationRecord {
@@ -485,7 +488,7 @@ fn passed(id: &str, serial: &str, verified_at: i64) -> VerificationRecord {
 fn entitlement_comes_from_own_links_and_passed_verifications_within_retention(h: &mut Harness) {
     let store = h.store();
     let (a, b) = (tenant("bank-a"), tenant("bank-b"));
-    let asked: Vec<CertKey> = ["01", "02", "03", "04", "05"].into_iter().map(cert).collect();
+    let asked: Vec<CertId> = ["01", "02", "03", "04", "05"].into_iter().map(cert).collect();
     assert_eq!(store.entitled(&a, &asked, NOW, 100).unwrap(), vec![false; 5]);
     store.put_verification(&a, passed("v1", "01", NOW)).unwrap();
     store.link(&a, link("cust-1", "02")).unwrap();
@@ -502,14 +505,14 @@ fn entitlement_comes_from_own_links_and_passed_verifications_within_retention(h:
     assert_eq!(store.entitled(&a, &order, NOW, 100).unwrap(), vec![false, true, false, true]);
     assert!(store.entitled(&a, &[], NOW, 100).unwrap().is_empty());
     // The API's 1000 ids per call: one call answers them all.
-    let mut many: Vec<CertKey> = (0..999).map(|i| cert(&format!("{:x}", 0x1000 + i))).collect();
+    let mut many: Vec<CertId> = (0..999).map(|i| cert(&format!("{:x}", 0x1000 + i))).collect();
     many.push(cert("01"));
     let answers = store.entitled(&a, &many, NOW, 100).unwrap();
     assert_eq!(answers.len(), 1000);
     assert_eq!(answers.iter().filter(|yes| **yes).count(), 1);
     assert!(answers[999]);
     assert!(matches!(store.entitled(&a, &asked, NOW, -1), Err(StoreError::InvalidInput { .. })));
-    let bad = [CertKey { ca_key_id: "AB".into(), serial: "1".into() }];
+    let bad = [CertId { ca_key_id: "AB".into(), serial: "1".into() }];
     assert!(matches!(store.entitled(&a, &bad, NOW, 100), Err(StoreError::InvalidInput { .. })));
 }
 
@@ -566,7 +569,7 @@ fn record_verification_stores_record_entitlement_and_watch_or_nothing(h: &mut Ha
     // A watch that fails validation stores nothing: neither the record nor its entitlement.
     let err = store.record_verification(&a, passed("v2", "02", NOW), Some(watch(""))).unwrap_err();
     assert!(matches!(err, StoreError::InvalidInput { field: "kind", .. }), "{err}");
-    let bad_cert = WatchRequest { certificate: CertKey { ca_key_id: "AB".into(), serial: "1".into() }, ..watch("k") };
+    let bad_cert = WatchRequest { certificate: CertId { ca_key_id: "AB".into(), serial: "1".into() }, ..watch("k") };
     assert!(store.record_verification(&a, passed("v2", "02", NOW), Some(bad_cert)).is_err());
     assert_eq!(store.get_verification(&a, "v2").unwrap(), None);
     assert_eq!(store.entitled(&a, &[cert("02")], NOW, 0).unwrap(), vec![false]);

@@ -6,9 +6,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Barrier};
 
+use jpki_core::CertId;
 use jpki_store::{
-    CertKey, Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, LocalStore, RevocationNotice, StatusChange,
-    StoreError, TenantId, TenantStore,
+    Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, LocalStore, RevocationNotice, StatusChange, StoreError,
+    TenantId, TenantStore,
 };
 
 const NOW: i64 = 1_780_272_000;
@@ -19,8 +20,8 @@ fn tenant(i: usize) -> TenantId {
     TenantId::new(if i.is_multiple_of(2) { "bank-a" } else { "bank-b" }).unwrap()
 }
 
-fn cert(i: usize) -> CertKey {
-    CertKey::new("ca01", format!("{i:x}")).unwrap()
+fn cert(i: usize) -> CertId {
+    CertId { ca_key_id: "ca01".into(), serial: format!("{i:x}") }
 }
 
 fn challenge(thread: usize) -> Challenge {

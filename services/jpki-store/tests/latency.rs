@@ -8,9 +8,10 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use jpki_core::CertId;
 use jpki_store::{
-    CertKey, Challenge, DurabilityCheck, LinkRecord, LocalStore, RedisStore, RedisStoreConfig, RevocationNotice,
-    StatusChange, TenantId, TenantStore, VerificationKind, VerificationRecord,
+    Challenge, DurabilityCheck, LinkRecord, LocalStore, RedisStore, RedisStoreConfig, RevocationNotice, StatusChange,
+    TenantId, TenantStore, VerificationKind, VerificationRecord,
 };
 use support::{DURABLE, RedisServer};
 
@@ -79,8 +80,8 @@ fn tenant() -> TenantId {
     TenantId::new("bank-a").unwrap()
 }
 
-fn cert(i: usize) -> CertKey {
-    CertKey::new("ab01", format!("{i:x}")).unwrap()
+fn cert(i: usize) -> CertId {
+    CertId { ca_key_id: "ab01".into(), serial: format!("{i:x}") }
 }
 
 /// Median and 99th percentile (the maximum, for small n) of each operation, in microseconds.

@@ -10,8 +10,9 @@ mod support;
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use jpki_core::CertId;
 use jpki_store::{
-    CertKey, Challenge, ConsumeOutcome, LinkRecord, LocalStore, RedisStore, RevocationNotice, StatusChange, StoreError,
+    Challenge, ConsumeOutcome, LinkRecord, LocalStore, RedisStore, RevocationNotice, StatusChange, StoreError,
     TenantId, TenantStore, VerificationKind, VerificationRecord,
 };
 use redb::{ReadableTableMetadata, TableDefinition};
@@ -24,8 +25,8 @@ fn tenant(s: &str) -> TenantId {
     TenantId::new(s).unwrap()
 }
 
-fn cert(serial: &str) -> CertKey {
-    CertKey::new("ab01", serial).unwrap()
+fn cert(serial: &str) -> CertId {
+    CertId { ca_key_id: "ab01".into(), serial: serial.into() }
 }
 
 fn challenge(n: u8) -> Challenge {
@@ -107,7 +108,7 @@ fn check_migrated(store: &dyn TenantStore) {
     assert_eq!(store.last_event_for(&b, &cert("0a")).unwrap(), None);
 
     // Entitlement: own links and passed verifications within retention, from the migration.
-    let asked: Vec<CertKey> = ["0a", "0b", "0c", "0d", "0e", "0f"].into_iter().map(cert).collect();
+    let asked: Vec<CertId> = ["0a", "0b", "0c", "0d", "0e", "0f"].into_iter().map(cert).collect();
     assert_eq!(store.entitled(&a, &asked, T, 1000).unwrap(), vec![true, false, false, false, true, false]);
     assert_eq!(store.entitled(&a, &[cert("0c")], T, 100_000).unwrap(), vec![true]);
     assert_eq!(store.entitled(&a, &[cert("0c")], T, 99_999).unwrap(), vec![false]);

@@ -9,10 +9,11 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 
+use jpki_core::CertId;
 use jpki_store::{
-    CHALLENGE_PURGE_GRACE_SECS, CertKey, Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, RevocationNotice,
-    StatusChange, StoreError, StoredEvent, TenantId, TenantStore, VerificationKind, VerificationRecord,
-    WATCH_PURGE_GRACE_SECS, WatchRequest,
+    CHALLENGE_PURGE_GRACE_SECS, Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, RevocationNotice, StatusChange,
+    StoreError, StoredEvent, TenantId, TenantStore, VerificationKind, VerificationRecord, WATCH_PURGE_GRACE_SECS,
+    WatchRequest,
 };
 use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
@@ -111,9 +112,10 @@ fn tenant(i: usize) -> TenantId {
     TenantId::new(TENANTS[i]).unwrap()
 }
 
-fn cert(i: u8) -> CertKey {
+fn cert(i: u8) -> CertId {
     // Two CA keys, one a prefix of the other, to exercise tuple ordering.
-    CertKey::new(if i.is_multiple_of(2) { "ab" } else { "ab0" }, format!("{i:x}")).unwrap()
+    let ca_key_id = if i.is_multiple_of(2) { "ab" } else { "ab0" };
+    CertId { ca_key_id: ca_key_id.into(), serial: format!("{i:x}") }
 }
 
 enum Slot {
@@ -137,10 +139,10 @@ type Status = (u64, StatusChange, Option<String>, Option<u128>);
 struct Model {
     challenges: BTreeMap<(TenantId, String), Slot>,
     verifications: BTreeMap<(TenantId, String), VerificationRecord>,
-    links: BTreeMap<(TenantId, CertKey), LinkRecord>,
-    watch: BTreeMap<(TenantId, CertKey), (String, i64)>,
+    links: BTreeMap<(TenantId, CertId), LinkRecord>,
+    watch: BTreeMap<(TenantId, CertId), (String, i64)>,
     events: BTreeMap<TenantId, Vec<RevocationNotice>>,
-    status: BTreeMap<(TenantId, CertKey), Status>,
+    status: BTreeMap<(TenantId, CertId), Status>,
     meta: BTreeMap<String, Vec<u8>>,
 }
 
@@ -171,7 +173,7 @@ impl Model {
         }
     }
 
-    fn unlink(&mut self, t: &TenantId, customer: &str, cert: Option<&CertKey>) -> u32 {
+    fn unlink(&mut self, t: &TenantId, customer: &str, cert: Option<&CertId>) -> u32 {
         let doomed: Vec<_> = self
             .links
             .iter()
@@ -218,13 +220,13 @@ impl Model {
             .collect()
     }
 
-    fn last_event_for(&self, t: &TenantId, c: &CertKey) -> Option<StoredEvent> {
+    fn last_event_for(&self, t: &TenantId, c: &CertId) -> Option<StoredEvent> {
         let (seq, ..) = self.status.get(&(t.clone(), c.clone()))?;
         let event = self.events[t][*seq as usize - 1].clone();
         Some(StoredEvent { sequence: *seq, event })
     }
 
-    fn entitled(&self, t: &TenantId, certs: &[CertKey], now: i64, retention: i64) -> Vec<bool> {
+    fn entitled(&self, t: &TenantId, certs: &[CertId], now: i64, retention: i64) -> Vec<bool> {
         certs
             .iter()
             .map(|c| {
@@ -272,10 +274,10 @@ fn check_all(store: &dyn TenantStore, model: &Model, now: i64) {
             let id = format!("v{id}");
             assert_eq!(store.get_verification(&t, &id).unwrap(), model.verifications.get(&(t.clone(), id)).cloned());
         }
-        let watched: Vec<CertKey> = model.watch.keys().filter(|(wt, _)| *wt == t).map(|(_, c)| c.clone()).collect();
+        let watched: Vec<CertId> = model.watch.keys().filter(|(wt, _)| *wt == t).map(|(_, c)| c.clone()).collect();
         assert_eq!(store.watched(&t).unwrap(), watched);
         assert_eq!(store.events_after(&t, 0, usize::MAX).unwrap(), model.events_after(&t, 0, usize::MAX));
-        let certs: Vec<CertKey> = (0..4).map(cert).collect();
+        let certs: Vec<CertId> = (0..4).map(cert).collect();
         for retention in [0, 1000] {
             assert_eq!(store.entitled(&t, &certs, now, retention).unwrap(), model.entitled(&t, &certs, now, retention));
         }
@@ -365,7 +367,7 @@ fn run(h: &mut Harness, ops: Vec<(i64, Op)>) {
             }
             Op::Entitled { t, retention } => {
                 let t = tenant(t);
-                let certs: Vec<CertKey> = (0..4).rev().map(cert).collect();
+                let certs: Vec<CertId> = (0..4).rev().map(cert).collect();
                 assert_eq!(
                     store.entitled(&t, &certs, now, retention).unwrap(),
                     model.entitled(&t, &certs, now, retention)

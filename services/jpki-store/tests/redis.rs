@@ -10,9 +10,10 @@ use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use jpki_core::CertId;
 use jpki_store::{
-    CHALLENGE_PURGE_GRACE_SECS, CertKey, Challenge, ConsumeOutcome, DEFAULT_PREFIX, DurabilityCheck, LinkRecord,
-    RedisStore, RedisStoreConfig, RevocationNotice, StatusChange, StoreError, TenantId, TenantStore, VerificationKind,
+    CHALLENGE_PURGE_GRACE_SECS, Challenge, ConsumeOutcome, DEFAULT_PREFIX, DurabilityCheck, LinkRecord, RedisStore,
+    RedisStoreConfig, RevocationNotice, StatusChange, StoreError, TenantId, TenantStore, VerificationKind,
     VerificationRecord, WatchRequest,
 };
 use support::{DURABLE, RedisServer, free_port};
@@ -64,7 +65,7 @@ fn keys_follow_the_documented_layout() {
     let store = RedisStore::connect(&server.url(), DEFAULT_PREFIX).unwrap();
     assert_eq!(store.prefix(), "jpki:");
     let a = tenant("bank-a");
-    let cert = CertKey::new("ab01", "0f").unwrap();
+    let cert = CertId { ca_key_id: "ab01".into(), serial: "0f".into() };
     store.put_challenge(&a, "c:1", challenge(100, 400)).unwrap();
     store.put_verification(&a, verification("v1", 100)).unwrap();
     let passed = VerificationRecord { certificate: Some(cert.clone()), ..verification("v2", 120) };
@@ -161,7 +162,7 @@ fn record_verification_is_one_script() {
     let Some((_dir, server)) = start(DURABLE) else { return };
     let store = RedisStore::connect(&server.url(), DEFAULT_PREFIX).unwrap();
     let a = tenant("bank-a");
-    let cert = CertKey::new("ab01", "0f").unwrap();
+    let cert = CertId { ca_key_id: "ab01".into(), serial: "0f".into() };
     let mut conn = support::raw(&server);
     let _: () = redis::cmd("CONFIG").arg("RESETSTAT").query(&mut conn).unwrap();
     let record = VerificationRecord { certificate: Some(cert.clone()), ..verification("v1", 100) };
@@ -425,7 +426,7 @@ fn purge_works_through_many_batches() {
         store.put_challenge(&a, &format!("c{i}"), challenge(100, 200 + i)).unwrap();
     }
     for i in 0..600 {
-        store.watch(&a, &CertKey::new("ab", format!("{i:x}")).unwrap(), 100 + i, "auth_card").unwrap();
+        store.watch(&a, &CertId { ca_key_id: "ab".into(), serial: format!("{i:x}") }, 100 + i, "auth_card").unwrap();
     }
     let now = 200 + 1200 + CHALLENGE_PURGE_GRACE_SECS + 1_000_000;
     assert_eq!(store.purge_expired(now, 0).unwrap(), 1800);

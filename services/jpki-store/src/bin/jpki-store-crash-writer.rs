@@ -16,9 +16,10 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+use jpki_core::CertId;
 use jpki_store::{
-    CertKey, Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, LocalStore, RedisStore, RevocationNotice,
-    StatusChange, StoreError, TenantId, TenantStore, VerificationKind, VerificationRecord,
+    Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, LocalStore, RedisStore, RevocationNotice, StatusChange,
+    StoreError, TenantId, TenantStore, VerificationKind, VerificationRecord,
 };
 
 /// Base of every time written (the test uses the same values).
@@ -95,7 +96,7 @@ fn write_item(store: &dyn TenantStore, n: u64) -> Result<u64, Box<dyn std::error
     if !matches!(store.consume_challenge(&tenant, &id, BASE + t)?, ConsumeOutcome::Consumed(_)) {
         return Err(format!("challenge {id} was not consumed").into());
     }
-    let certificate = CertKey::new("ca01", format!("{n:x}"))?;
+    let certificate = CertId { ca_key_id: "ca01".into(), serial: format!("{n:x}") };
     store.put_verification(
         &tenant,
         VerificationRecord {

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 
-use jpki_store::{CertKey, ConsumeOutcome, TenantId, TenantStore};
+use jpki_core::CertId;
+use jpki_store::{ConsumeOutcome, TenantId, TenantStore};
 
 /// Must match the writer's.
 pub const BASE: i64 = 1_780_000_000;
@@ -23,8 +24,8 @@ pub fn tenant_of(n: u64) -> TenantId {
 }
 
 /// The writer's certificate of item n.
-pub fn cert_of(n: u64) -> CertKey {
-    CertKey::new("ca01", format!("{n:x}")).unwrap()
+pub fn cert_of(n: u64) -> CertId {
+    CertId { ca_key_id: "ca01".into(), serial: format!("{n:x}") }
 }
 
 /// Parses one writer line into `acked` (item -> event sequence).
