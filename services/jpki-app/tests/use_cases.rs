@@ -7,9 +7,10 @@ use std::sync::Arc;
 use jpki_app::clock::FixedClock;
 use jpki_app::outcome::{CertificateStatus, ChallengeRefusal, Cited, LinkDecision, LinkRefusal, ProofVerdict};
 use jpki_app::{App, FieldPermissions, Rules, Tenant};
+use jpki_core::CertId;
 use jpki_core::{Indication, RevocationStatus};
 use jpki_revocation::RevocationStore;
-use jpki_store::{CertKey, LocalStore, TenantId};
+use jpki_store::{LocalStore, TenantId};
 use jpki_testpki::{CmsOptions, TestPki};
 use jpki_testsupport::testing::{at, offset, pki, time};
 
@@ -60,11 +61,11 @@ impl Fixture {
         self.app.verify_auth_proof(tenant, &issued.id, card.auth_cert_der(), &proof).unwrap()
     }
 
-    fn certificate_of(&self, holder: &str) -> CertKey {
+    fn certificate_of(&self, holder: &str) -> CertId {
         let card = self.pki.card(holder).unwrap();
         let report = self.pki_report(card.auth_cert_der());
         let facts = report.certificate.unwrap();
-        CertKey { ca_key_id: facts.ca_key_id.unwrap(), serial: facts.serial }
+        CertId { ca_key_id: facts.ca_key_id.unwrap(), serial: facts.serial }
     }
 
     fn pki_report(&self, certificate: &[u8]) -> jpki_core::ValidationReport {
@@ -100,7 +101,7 @@ fn a_login_links_and_the_next_login_names_the_customer() {
     assert_eq!(second.customer_id.as_deref(), Some("CUST-1"));
 
     // Status: the linked certificate is known, another tenant's and a made-up one are not.
-    let made_up = CertKey { ca_key_id: link.certificate.ca_key_id.clone(), serial: "7f".into() };
+    let made_up = CertId { ca_key_id: link.certificate.ca_key_id.clone(), serial: "7f".into() };
     let statuses = fixture.app.check_status(&bank, &[link.certificate.clone(), made_up.clone()]).unwrap();
     assert!(matches!(&statuses[0], CertificateStatus::Known(answer) if answer.status == RevocationStatus::Good));
     assert_eq!(statuses[1], CertificateStatus::NotEntitled);

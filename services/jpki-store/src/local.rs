@@ -967,7 +967,7 @@ fn consume_in(txn: &WriteTransaction, tenant: &str, id: &str, now: i64) -> Resul
 struct Prepared {
     record: VerificationRecord,
     bytes: Vec<u8>,
-    watch: Option<(CertKey, WatchEntry, Vec<u8>)>,
+    watch: Option<(CertId, WatchEntry, Vec<u8>)>,
 }
 
 impl Prepared {
