@@ -208,14 +208,14 @@ async fn issue_and_prove(target: &Arc<Target>, pick: Pick, outcome: &mut Outcome
     let request = authed(IssueChallengeRequest::default(), target.key(pick));
     let issued = outcome.call(Rpc::IssueChallenge, client.issue_challenge(request)).await?;
     let signing = Instant::now();
-    // RSA signing takes about a millisecond: on a blocking thread, so that it does not hold up the
+    // An RSA signature takes hundreds of µs: on a blocking thread, so that it does not hold up the
     // answers of other calls waiting for this runtime worker.
     let card_target = Arc::clone(target);
-    let proved = tokio::task::spawn_blocking(move || card_target.card(pick).card.prove(&issued.challenge)).await;
+    let proved = tokio::task::spawn_blocking(move || card_target.card(pick).prove(&issued.challenge)).await;
     outcome.card_signing = Some(signing.elapsed());
     match proved {
         Ok(Ok(signature)) => Some(Prepared { pick, challenge_id: issued.challenge_id, signature }),
-        // The card simulator cannot fail on a well-formed key; reported as an internal failure.
+        // Signing with a key checked at load does not fail; if it did, it is counted as INTERNAL.
         _ => {
             outcome.result = Err(Failure { rpc: Rpc::IssueChallenge, code: tonic::Code::Internal });
             None

@@ -85,7 +85,7 @@ impl Step {
     /// The figures of one run.
     pub fn new(mode: Mode, warmup: Duration, result: RunResult, baseline: &Baseline) -> Step {
         let seconds = result.window.seconds();
-        let calls = result.recorded.answered_in_window;
+        let calls = result.recorded.totals.answered_in_window;
         let rpcs = result.recorded.rpcs_in_window;
         let (offered_per_s, max_in_flight, concurrency, name) = match mode {
             Mode::Open { rate, max_in_flight } => (Some(rate), Some(max_in_flight), None, "open"),
@@ -114,7 +114,8 @@ impl Step {
     /// Whether this step keeps up: achieved within 5% of offered and p99 below `slo_ms`.
     pub fn sustained(&self, slo_ms: f64) -> bool {
         self.offered_per_s.is_some_and(|offered| {
-            self.recorded.achieved_per_s >= 0.95 * offered && (self.recorded.overall.p99_us as f64) < slo_ms * 1000.0
+            self.recorded.totals.achieved_per_s >= 0.95 * offered
+                && (self.recorded.overall.p99_us as f64) < slo_ms * 1000.0
         })
     }
 }
@@ -204,6 +205,7 @@ fn counts(map: &std::collections::BTreeMap<String, u64>) -> String {
 pub fn summary(step: &Step, baseline: &Baseline) -> String {
     let mut text = String::new();
     let recorded = &step.recorded;
+    let totals = &recorded.totals;
     match (step.offered_per_s, step.concurrency) {
         (Some(rate), _) => {
             let _ = write!(text, "open loop at {rate}/s");
@@ -216,25 +218,25 @@ pub fn summary(step: &Step, baseline: &Baseline) -> String {
     let _ = writeln!(
         text,
         ", warm-up {} s, window {:.1} s: achieved {:.1}/s (answers completed in the window)",
-        step.warmup_s, step.duration_s, recorded.achieved_per_s
+        step.warmup_s, step.duration_s, totals.achieved_per_s
     );
     let _ = writeln!(
         text,
         "  calls in the window: {} started, {} answered ({} passed), {} errors, {} not passed; {} launched late, {} not sent, {} unfinished",
-        recorded.started,
-        recorded.answered,
-        recorded.passed,
-        recorded.errors,
-        recorded.not_passed,
+        totals.started,
+        totals.answered,
+        totals.passed,
+        totals.errors,
+        totals.not_passed,
         step.launched_late,
         step.not_sent,
         step.unfinished
     );
-    if recorded.errors > 0 {
-        let _ = writeln!(text, "  errors by gRPC code: {}", counts(&recorded.errors_by_code));
+    if totals.errors > 0 {
+        let _ = writeln!(text, "  errors by gRPC code: {}", counts(&totals.errors_by_code));
     }
-    if recorded.not_passed > 0 {
-        let _ = writeln!(text, "  NOT PASSED (a setup problem): {}", counts(&recorded.not_passed_by_result));
+    if totals.not_passed > 0 {
+        let _ = writeln!(text, "  NOT PASSED (a setup problem): {}", counts(&totals.not_passed_by_result));
     }
     if recorded.pool_misses > 0 {
         let _ =
@@ -281,10 +283,10 @@ pub fn sweep_summary(steps: &[Step], sweep: &Sweep) -> String {
             text,
             "{:>10} {:>11.1} {:>9.2} {:>9.2} {:>8} {:>11} {:>10}",
             step.offered_per_s.unwrap_or_default(),
-            step.recorded.achieved_per_s,
+            step.recorded.totals.achieved_per_s,
             step.recorded.overall.p50_us as f64 / 1000.0,
             step.recorded.overall.p99_us as f64 / 1000.0,
-            step.recorded.errors,
+            step.recorded.totals.errors,
             server,
             if step.sustained(sweep.slo_ms) { "yes" } else { "no" }
         );

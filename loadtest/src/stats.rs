@@ -73,21 +73,56 @@ impl Percentiles {
     }
 }
 
-/// One operation kind's figures.
-#[derive(Clone, Debug, Serialize)]
-pub struct OperationReport {
+/// The counts of the operations due (open loop) or started (closed loop) in the window, and the
+/// answers completed in it.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Tally {
     /// Operations due or started in the window.
     pub started: u64,
     /// Of those, answered (passed or not).
     pub answered: u64,
     /// Of those, TOTAL_PASSED (CheckStatus: GOOD).
     pub passed: u64,
-    /// Answers completed in the window, per second.
-    pub answered_per_s: f64,
-    /// Operations ended by a gRPC error, by code.
+    /// Of those, ended by a gRPC error.
+    pub errors: u64,
+    /// The same, by code.
     pub errors_by_code: BTreeMap<String, u64>,
-    /// Answers that did not pass, by indication/sub-indication (reason).
-    pub not_passed: BTreeMap<String, u64>,
+    /// Answers that did not pass (a setup problem: wrong PKI, tenant, clock or list).
+    pub not_passed: u64,
+    /// The same, by indication/sub-indication (reason).
+    pub not_passed_by_result: BTreeMap<String, u64>,
+    /// Answers completed within the window, whenever they were due.
+    pub answered_in_window: u64,
+    /// Achieved throughput: `answered_in_window` per second.
+    pub achieved_per_s: f64,
+}
+
+impl Tally {
+    fn add(&mut self, other: &Tally) {
+        self.started += other.started;
+        self.answered += other.answered;
+        self.passed += other.passed;
+        self.errors += other.errors;
+        self.not_passed += other.not_passed;
+        self.answered_in_window += other.answered_in_window;
+        self.achieved_per_s += other.achieved_per_s;
+        for (total, part) in [
+            (&mut self.errors_by_code, &other.errors_by_code),
+            (&mut self.not_passed_by_result, &other.not_passed_by_result),
+        ] {
+            for (key, count) in part {
+                *total.entry(key.clone()).or_default() += count;
+            }
+        }
+    }
+}
+
+/// One operation kind's figures.
+#[derive(Clone, Debug, Serialize)]
+pub struct OperationReport {
+    /// Its counts.
+    #[serde(flatten)]
+    pub tally: Tally,
     /// Latency of the answered operations (open loop: from when each was due).
     pub latency: Percentiles,
 }
@@ -106,26 +141,11 @@ pub struct RpcReport {
 /// Everything recorded in one window.
 #[derive(Clone, Debug, Serialize)]
 pub struct Recorded {
-    /// Operations due or started in the window.
-    pub started: u64,
-    /// Of those, answered.
-    pub answered: u64,
-    /// Of those, passed.
-    pub passed: u64,
-    /// Of those, ended by a gRPC error.
-    pub errors: u64,
-    /// The same, by code.
-    pub errors_by_code: BTreeMap<String, u64>,
-    /// Answers that did not pass (a setup problem: wrong PKI, tenant, clock or list).
-    pub not_passed: u64,
-    /// The same, by what the result said.
-    pub not_passed_by_result: BTreeMap<String, u64>,
-    /// Answers completed within the window (whenever they were due).
-    pub answered_in_window: u64,
+    /// Every operation's counts.
+    #[serde(flatten)]
+    pub totals: Tally,
     /// RPCs completed within the window (answered or not): the divisor of CPU per RPC.
     pub rpcs_in_window: u64,
-    /// Achieved throughput: answers completed in the window per second.
-    pub achieved_per_s: f64,
     /// verify-auth calls that found the prepared pool empty and issued their own challenge.
     pub pool_misses: u64,
     /// Every answered operation.
@@ -138,16 +158,6 @@ pub struct Recorded {
     pub card_signing: Option<Percentiles>,
 }
 
-#[derive(Default)]
-struct Counts {
-    started: u64,
-    answered: u64,
-    passed: u64,
-    answered_in_window: u64,
-    errors: BTreeMap<String, u64>,
-    not_passed: BTreeMap<String, u64>,
-}
-
 struct RpcCounts {
     latency: Histogram<u64>,
     answered: u64,
@@ -158,7 +168,7 @@ struct RpcCounts {
 pub struct Recorder {
     window: Window,
     overall: Histogram<u64>,
-    operations: BTreeMap<Kind, (Counts, Histogram<u64>)>,
+    operations: BTreeMap<Kind, (Tally, Histogram<u64>)>,
     rpcs: BTreeMap<Rpc, RpcCounts>,
     card_signing: Histogram<u64>,
     rpcs_in_window: u64,
@@ -181,7 +191,7 @@ impl Recorder {
 
     /// Records one operation due (or started) at `start` and finished at `end`.
     pub fn record(&mut self, kind: Kind, start: Instant, end: Instant, outcome: &Outcome) {
-        let (counts, latency) = self.operations.entry(kind).or_insert_with(|| (Counts::default(), histogram()));
+        let (counts, latency) = self.operations.entry(kind).or_insert_with(|| (Tally::default(), histogram()));
         if self.window.contains(end) {
             self.rpcs_in_window += outcome.rpcs.len() as u64;
             if outcome.result.is_ok() {
@@ -197,13 +207,19 @@ impl Recorder {
                 counts.answered += 1;
                 match verdict {
                     Verdict::Passed => counts.passed += 1,
-                    Verdict::NotPassed(what) => *counts.not_passed.entry(what.clone()).or_default() += 1,
+                    Verdict::NotPassed(what) => {
+                        counts.not_passed += 1;
+                        *counts.not_passed_by_result.entry(what.clone()).or_default() += 1;
+                    }
                 }
                 let took = micros(end.saturating_duration_since(start).saturating_sub(outcome.untimed));
                 latency.saturating_record(took);
                 self.overall.saturating_record(took);
             }
-            Err(failure) => *counts.errors.entry(code_name(failure.code)).or_default() += 1,
+            Err(failure) => {
+                counts.errors += 1;
+                *counts.errors_by_code.entry(code_name(failure.code)).or_default() += 1;
+            }
         }
         for rpc in &outcome.rpcs {
             let counts = self.rpcs.entry(rpc.rpc).or_insert_with(|| RpcCounts {
@@ -229,63 +245,34 @@ impl Recorder {
     /// The figures.
     pub fn report(&self) -> Recorded {
         let seconds = self.window.seconds();
-        let mut recorded = Recorded {
-            started: 0,
-            answered: 0,
-            passed: 0,
-            errors: 0,
-            errors_by_code: BTreeMap::new(),
-            not_passed: 0,
-            not_passed_by_result: BTreeMap::new(),
-            answered_in_window: 0,
-            rpcs_in_window: self.rpcs_in_window,
-            achieved_per_s: 0.0,
-            pool_misses: self.pool_misses,
-            overall: Percentiles::of(&self.overall),
-            operations: BTreeMap::new(),
-            rpcs: BTreeMap::new(),
-            card_signing: (!self.card_signing.is_empty()).then(|| Percentiles::of(&self.card_signing)),
-        };
+        let mut totals = Tally::default();
+        let mut operations = BTreeMap::new();
         for (kind, (counts, latency)) in &self.operations {
-            recorded.started += counts.started;
-            recorded.answered += counts.answered;
-            recorded.passed += counts.passed;
-            recorded.answered_in_window += counts.answered_in_window;
-            add_into(&mut recorded.errors_by_code, &counts.errors);
-            add_into(&mut recorded.not_passed_by_result, &counts.not_passed);
-            recorded.operations.insert(
-                kind.name().to_owned(),
-                OperationReport {
-                    started: counts.started,
-                    answered: counts.answered,
-                    passed: counts.passed,
-                    answered_per_s: counts.answered_in_window as f64 / seconds,
-                    errors_by_code: counts.errors.clone(),
-                    not_passed: counts.not_passed.clone(),
-                    latency: Percentiles::of(latency),
-                },
-            );
+            let tally = Tally { achieved_per_s: counts.answered_in_window as f64 / seconds, ..counts.clone() };
+            totals.add(&tally);
+            operations.insert(kind.name().to_owned(), OperationReport { tally, latency: Percentiles::of(latency) });
         }
-        recorded.errors = recorded.errors_by_code.values().sum();
-        recorded.not_passed = recorded.not_passed_by_result.values().sum();
-        recorded.achieved_per_s = recorded.answered_in_window as f64 / seconds;
-        for (rpc, counts) in &self.rpcs {
-            recorded.rpcs.insert(
-                rpc.name().to_owned(),
-                RpcReport {
+        let rpcs = self
+            .rpcs
+            .iter()
+            .map(|(rpc, counts)| {
+                let report = RpcReport {
                     answered: counts.answered,
                     errors_by_code: counts.errors.clone(),
                     latency: Percentiles::of(&counts.latency),
-                },
-            );
+                };
+                (rpc.name().to_owned(), report)
+            })
+            .collect();
+        Recorded {
+            totals,
+            rpcs_in_window: self.rpcs_in_window,
+            pool_misses: self.pool_misses,
+            overall: Percentiles::of(&self.overall),
+            operations,
+            rpcs,
+            card_signing: (!self.card_signing.is_empty()).then(|| Percentiles::of(&self.card_signing)),
         }
-        recorded
-    }
-}
-
-fn add_into(total: &mut BTreeMap<String, u64>, part: &BTreeMap<String, u64>) {
-    for (key, count) in part {
-        *total.entry(key.clone()).or_default() += count;
     }
 }
 
@@ -319,14 +306,16 @@ mod tests {
         let failure = Failure { rpc: Rpc::VerifySignature, code: tonic::Code::ResourceExhausted };
         recorder.record(Kind::VerifySignature, at(2000), at(2001), &outcome(Err(failure)));
         let report = recorder.report();
-        assert_eq!((report.started, report.answered, report.passed), (3, 2, 1));
-        assert_eq!(report.answered_in_window, 2);
+        let totals = &report.totals;
+        assert_eq!((totals.started, totals.answered, totals.passed, totals.errors), (3, 2, 1, 1));
+        assert_eq!(totals.answered_in_window, 2);
         assert_eq!(report.rpcs_in_window, 3);
-        assert_eq!(report.errors_by_code.get("RESOURCE_EXHAUSTED"), Some(&1));
-        assert_eq!(report.not_passed, 1);
+        assert_eq!(totals.errors_by_code.get("RESOURCE_EXHAUSTED"), Some(&1));
+        assert_eq!(totals.not_passed, 1);
         assert_eq!(report.overall.count, 2);
         assert_eq!(report.overall.max_us / 1000, 300);
-        assert!((report.achieved_per_s - 1.0).abs() < 1e-9);
+        assert!((totals.achieved_per_s - 1.0).abs() < 1e-9);
+        assert_eq!(report.operations["verify-signature"].tally.answered_in_window, 2);
         assert_eq!(report.rpcs["VerifySignature"].answered, 2);
         assert_eq!(report.rpcs["VerifySignature"].errors_by_code["RESOURCE_EXHAUSTED"], 1);
     }
