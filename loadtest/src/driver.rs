@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 use tokio::runtime::Handle;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
-use crate::cpu::{CpuClock, Process};
+use crate::cpu::{CpuClock, CpuTime, Process};
 use crate::ops::{self, Kind, Prepared, code_name};
 use crate::stats::{Recorded, Recorder, Window};
 use crate::target::Target;
@@ -67,9 +67,9 @@ pub struct RunResult {
     /// verify-auth challenges prepared ahead.
     pub prepared: usize,
     /// The gateway's CPU time in the window.
-    pub server_cpu: Option<Duration>,
+    pub server_cpu: Option<CpuTime>,
     /// This process's CPU time in the window.
-    pub own_cpu: Duration,
+    pub own_cpu: CpuTime,
     /// 1-minute load average at the window's start and end.
     pub load_average: (Option<f64>, Option<f64>),
 }
@@ -280,8 +280,8 @@ async fn sample_cpu(
     clock: CpuClock,
     server_pid: Option<u32>,
     window: Window,
-) -> anyhow::Result<(Option<Duration>, Duration, (Option<f64>, Option<f64>))> {
-    let read = || -> anyhow::Result<(Option<Duration>, Duration)> {
+) -> anyhow::Result<(Option<CpuTime>, CpuTime, (Option<f64>, Option<f64>))> {
+    let read = || -> anyhow::Result<(Option<CpuTime>, CpuTime)> {
         let server = server_pid.map(|pid| clock.read(Process::Pid(pid))).transpose()?;
         Ok((server, clock.read(Process::Own)?))
     };
@@ -291,8 +291,8 @@ async fn sample_cpu(
     tokio::time::sleep_until(tokio::time::Instant::from_std(window.end)).await;
     let (server_after, own_after) = read()?;
     let server = match (server_before, server_after) {
-        (Some(before), Some(after)) => Some(after.saturating_sub(before)),
+        (Some(before), Some(after)) => Some(after.since(before)),
         _ => None,
     };
-    Ok((server, own_after.saturating_sub(own_before), (load_before, crate::cpu::load_average())))
+    Ok((server, own_after.since(own_before), (load_before, crate::cpu::load_average())))
 }

@@ -65,12 +65,15 @@ async fn load(args: &Args) -> anyhow::Result<()> {
     // The yardstick, on one thread of this process, before any load.
     let baseline_card = target.card(target.pick_nth(0)).card.clone();
     let seconds = args.baseline_seconds;
-    let rsa_baseline = tokio::task::spawn_blocking(move || baseline::measure(&baseline_card, seconds))
+    let rsa_baseline = tokio::task::spawn_blocking(move || baseline::measure(&baseline_card, seconds, clock))
         .await
         .context("the baseline stopped")??;
     println!(
-        "baseline: {:.2} µs per bare RSA-2048 verification ({} in {:.2} s, one thread)",
-        rsa_baseline.us_per_verification, rsa_baseline.verifications, rsa_baseline.seconds
+        "baseline: {:.2} µs of CPU per bare RSA-2048 verification ({:.2} µs wall; {} in {:.2} s, one thread)",
+        rsa_baseline.us_per_verification,
+        rsa_baseline.us_per_verification_wall,
+        rsa_baseline.verifications,
+        rsa_baseline.seconds
     );
 
     let sequence = args.mix.sequence();
@@ -119,8 +122,13 @@ async fn load(args: &Args) -> anyhow::Result<()> {
             args.mix,
             &started_at[..10.min(started_at.len())]
         );
-        plot::write(&args.plot, &title, &steps, args.slo_ms, saturation)?;
-        let sweep = Sweep { slo_ms: args.slo_ms, saturation_per_s: saturation, plot: args.plot.display().to_string() };
+        let sweep = Sweep {
+            slo_ms: args.slo_ms,
+            saturation_per_s: saturation,
+            throughput_limit_per_s: report::saturation(&steps, f64::INFINITY),
+            plot: args.plot.display().to_string(),
+        };
+        plot::write(&args.plot, &title, &steps, &sweep)?;
         print!("{}", report::sweep_summary(&steps, &sweep));
         Some(sweep)
     };

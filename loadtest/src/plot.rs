@@ -5,7 +5,7 @@ use std::path::Path;
 use plotters::coord::combinators::IntoLogRange;
 use plotters::prelude::*;
 
-use crate::report::Step;
+use crate::report::{Step, Sweep};
 
 /// One step's point: (offered/s, p50 ms, p99 ms).
 type Point = (f64, f64, f64);
@@ -27,8 +27,10 @@ fn points(steps: &[Step]) -> Vec<Point> {
         .collect()
 }
 
-/// Writes the plot of `steps` to `path`, with the SLO bound and the saturation rate marked.
-pub fn write(path: &Path, title: &str, steps: &[Step], slo_ms: f64, saturation: Option<f64>) -> anyhow::Result<()> {
+/// Writes the plot of `steps` to `path`, with the p99 bound, the saturation rate and the throughput
+/// limit marked.
+pub fn write(path: &Path, title: &str, steps: &[Step], sweep: &Sweep) -> anyhow::Result<()> {
+    let slo_ms = sweep.slo_ms;
     let points = points(steps);
     if points.is_empty() {
         anyhow::bail!("no step recorded a latency: nothing to plot");
@@ -49,6 +51,8 @@ pub fn write(path: &Path, title: &str, steps: &[Step], slo_ms: f64, saturation: 
         .configure_mesh()
         .x_desc("offered rate (operations/s)")
         .y_desc("latency from when due (ms, log scale)")
+        .x_label_formatter(&|rate| format!("{rate:.0}"))
+        .y_labels(24)
         .y_label_formatter(&|ms| if *ms >= 1.0 { format!("{ms:.0}") } else { format!("{ms:.2}") })
         .draw()
         .map_err(plot_error)?;
@@ -70,13 +74,17 @@ pub fn write(path: &Path, title: &str, steps: &[Step], slo_ms: f64, saturation: 
         .map_err(plot_error)?
         .label(format!("p99 bound {slo_ms} ms"))
         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], grey.stroke_width(1)));
-    if let Some(rate) = saturation {
-        let green = RGBColor(0, 140, 0);
+    let markers = [
+        (sweep.saturation_per_s, "saturation", RGBColor(0, 140, 0)),
+        (sweep.throughput_limit_per_s, "throughput limit", RGBColor(200, 120, 0)),
+    ];
+    for (rate, name, color) in markers {
+        let Some(rate) = rate else { continue };
         chart
-            .draw_series(LineSeries::new([(rate, low), (rate, high)], green.stroke_width(1)))
+            .draw_series(LineSeries::new([(rate, low), (rate, high)], color.stroke_width(1)))
             .map_err(plot_error)?
-            .label(format!("saturation {rate}/s"))
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], green.stroke_width(1)));
+            .label(format!("{name} {rate}/s"))
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(1)));
     }
     chart
         .configure_series_labels()

@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::baseline::Baseline;
+use crate::cpu::CpuTime;
 use crate::driver::{Mode, RunResult};
 use crate::stats::{Percentiles, Recorded};
 
@@ -14,6 +15,10 @@ use crate::stats::{Percentiles, Recorded};
 pub struct CpuFigures {
     /// CPU seconds (user + system) in the window.
     pub cpu_seconds: f64,
+    /// Of which in user space.
+    pub user_seconds: f64,
+    /// Of which in the kernel (system calls: fsync, writes, sockets).
+    pub system_seconds: f64,
     /// The same, as cores kept busy on average.
     pub cores_busy: f64,
     /// Per operation answered in the window.
@@ -27,13 +32,16 @@ pub struct CpuFigures {
 }
 
 impl CpuFigures {
-    fn new(cpu: Duration, window_seconds: f64, calls: u64, rpcs: u64, baseline: &Baseline) -> CpuFigures {
+    fn new(time: CpuTime, window_seconds: f64, calls: u64, rpcs: u64, baseline: &Baseline) -> CpuFigures {
+        let cpu = time.total();
         let cpu_us = cpu.as_secs_f64() * 1e6;
         let per = |count: u64| (count > 0).then(|| cpu_us / count as f64);
         let us_per_call = per(calls);
         let us_per_rpc = per(rpcs);
         CpuFigures {
             cpu_seconds: cpu.as_secs_f64(),
+            user_seconds: time.user.as_secs_f64(),
+            system_seconds: time.system.as_secs_f64(),
             cores_busy: cpu.as_secs_f64() / window_seconds,
             us_per_call,
             us_per_rpc,
@@ -128,6 +136,8 @@ pub struct Sweep {
     /// The highest offered rate whose achieved throughput is within 5% of it and whose p99 is
     /// below `slo_ms`; none when no rate qualifies.
     pub saturation_per_s: Option<f64>,
+    /// The highest offered rate whose achieved throughput is within 5% of it, whatever its p99.
+    pub throughput_limit_per_s: Option<f64>,
     /// The plot of p50 and p99 against the offered rate.
     pub plot: String,
 }
@@ -186,7 +196,11 @@ fn row(text: &mut String, label: &str, percentiles: &Percentiles) {
 }
 
 fn cpu_line(text: &mut String, who: &str, cpu: &CpuFigures, baseline: &Baseline) {
-    let _ = write!(text, "  {who} CPU: {:.2} s in the window ({:.2} cores)", cpu.cpu_seconds, cpu.cores_busy);
+    let _ = write!(
+        text,
+        "  {who} CPU: {:.2} s in the window ({:.2} user, {:.2} system; {:.2} cores)",
+        cpu.cpu_seconds, cpu.user_seconds, cpu.system_seconds, cpu.cores_busy
+    );
     if let (Some(call), Some(call_x)) = (cpu.us_per_call, cpu.per_call_in_rsa_verifications) {
         let _ = write!(text, "; {call:.0} µs per call = {call_x:.1}× the bare RSA verify");
     }
@@ -303,11 +317,14 @@ pub fn sweep_summary(steps: &[Step], sweep: &Sweep) -> String {
             let _ = writeln!(text, "saturation: no rate achieved within 5% with p99 < {} ms", sweep.slo_ms);
         }
     }
+    if let Some(rate) = sweep.throughput_limit_per_s {
+        let _ = writeln!(text, "throughput limit: {rate}/s (highest offered rate achieved within 5%, any p99)");
+    }
     let _ = writeln!(text, "plot: {}", sweep.plot);
     text
 }
 
-/// The highest sustained offered rate.
+/// The highest offered rate achieved within 5% with p99 below `slo_ms` (infinite: any p99).
 pub fn saturation(steps: &[Step], slo_ms: f64) -> Option<f64> {
     steps.iter().filter(|step| step.sustained(slo_ms)).filter_map(|step| step.offered_per_s).reduce(f64::max)
 }
