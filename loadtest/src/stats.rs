@@ -1,0 +1,322 @@
+//! Recording the calls: HDR histograms per operation, per RPC and overall; answers, errors by
+//! gRPC code and results that did not pass.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use crate::ops::{Kind, Outcome, Rpc, Verdict, code_name};
+
+/// Latencies are recorded in µs, from 1 µs to an hour, to 3 significant digits.
+fn histogram() -> Histogram<u64> {
+    // The bounds are constants that hdrhistogram accepts; a failure here is a programming error.
+    Histogram::new_with_bounds(1, 3_600_000_000, 3).unwrap_or_else(|_| unreachable!("valid histogram bounds"))
+}
+
+fn micros(duration: Duration) -> u64 {
+    u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// The measured window: calls due (open loop) or started (closed loop) in it are recorded;
+/// answers completed in it make the throughput.
+#[derive(Clone, Copy, Debug)]
+pub struct Window {
+    /// Start (after the warm-up).
+    pub start: Instant,
+    /// End.
+    pub end: Instant,
+}
+
+impl Window {
+    fn contains(&self, instant: Instant) -> bool {
+        instant >= self.start && instant < self.end
+    }
+
+    /// Its length in seconds.
+    pub fn seconds(&self) -> f64 {
+        (self.end - self.start).as_secs_f64()
+    }
+}
+
+/// Latency percentiles in µs.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Percentiles {
+    /// Values recorded.
+    pub count: u64,
+    /// Mean.
+    pub mean_us: f64,
+    /// Median.
+    pub p50_us: u64,
+    /// 90th percentile.
+    pub p90_us: u64,
+    /// 99th percentile.
+    pub p99_us: u64,
+    /// 99.9th percentile.
+    pub p99_9_us: u64,
+    /// Largest.
+    pub max_us: u64,
+}
+
+impl Percentiles {
+    fn of(histogram: &Histogram<u64>) -> Percentiles {
+        Percentiles {
+            count: histogram.len(),
+            mean_us: histogram.mean(),
+            p50_us: histogram.value_at_quantile(0.50),
+            p90_us: histogram.value_at_quantile(0.90),
+            p99_us: histogram.value_at_quantile(0.99),
+            p99_9_us: histogram.value_at_quantile(0.999),
+            max_us: histogram.max(),
+        }
+    }
+}
+
+/// The counts of the operations due (open loop) or started (closed loop) in the window, and the
+/// answers completed in it.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Tally {
+    /// Operations due or started in the window.
+    pub started: u64,
+    /// Of those, answered (passed or not).
+    pub answered: u64,
+    /// Of those, TOTAL_PASSED (CheckStatus: GOOD).
+    pub passed: u64,
+    /// Of those, ended by a gRPC error.
+    pub errors: u64,
+    /// The same, by code.
+    pub errors_by_code: BTreeMap<String, u64>,
+    /// Answers that did not pass (a setup problem: wrong PKI, tenant, clock or list).
+    pub not_passed: u64,
+    /// The same, by indication/sub-indication (reason).
+    pub not_passed_by_result: BTreeMap<String, u64>,
+    /// Answers completed within the window, whenever they were due.
+    pub answered_in_window: u64,
+    /// Achieved throughput: `answered_in_window` per second.
+    pub achieved_per_s: f64,
+}
+
+impl Tally {
+    fn add(&mut self, other: &Tally) {
+        self.started += other.started;
+        self.answered += other.answered;
+        self.passed += other.passed;
+        self.errors += other.errors;
+        self.not_passed += other.not_passed;
+        self.answered_in_window += other.answered_in_window;
+        self.achieved_per_s += other.achieved_per_s;
+        for (total, part) in [
+            (&mut self.errors_by_code, &other.errors_by_code),
+            (&mut self.not_passed_by_result, &other.not_passed_by_result),
+        ] {
+            for (key, count) in part {
+                *total.entry(key.clone()).or_default() += count;
+            }
+        }
+    }
+}
+
+/// One operation kind's figures.
+#[derive(Clone, Debug, Serialize)]
+pub struct OperationReport {
+    /// Its counts.
+    #[serde(flatten)]
+    pub tally: Tally,
+    /// Latency of the answered operations (open loop: from when each was due).
+    pub latency: Percentiles,
+}
+
+/// One RPC's figures (every RPC of the operations due or started in the window).
+#[derive(Clone, Debug, Serialize)]
+pub struct RpcReport {
+    /// Answered.
+    pub answered: u64,
+    /// Ended by a gRPC error, by code.
+    pub errors_by_code: BTreeMap<String, u64>,
+    /// From the RPC's own send to its answer.
+    pub latency: Percentiles,
+}
+
+/// Everything recorded in one window.
+#[derive(Clone, Debug, Serialize)]
+pub struct Recorded {
+    /// Every operation's counts.
+    #[serde(flatten)]
+    pub totals: Tally,
+    /// RPCs completed within the window (answered or not): the divisor of CPU per RPC.
+    pub rpcs_in_window: u64,
+    /// verify-auth calls that found the prepared pool empty and issued their own challenge.
+    pub pool_misses: u64,
+    /// Every answered operation.
+    pub overall: Percentiles,
+    /// By operation.
+    pub operations: BTreeMap<String, OperationReport>,
+    /// By RPC.
+    pub rpcs: BTreeMap<String, RpcReport>,
+    /// Login and unprepared verify-auth: the card's proof in this process (part of a login).
+    pub card_signing: Option<Percentiles>,
+}
+
+struct RpcCounts {
+    latency: Histogram<u64>,
+    answered: u64,
+    errors: BTreeMap<String, u64>,
+}
+
+/// Collects the outcomes of one run.
+pub struct Recorder {
+    window: Window,
+    overall: Histogram<u64>,
+    operations: BTreeMap<Kind, (Tally, Histogram<u64>)>,
+    rpcs: BTreeMap<Rpc, RpcCounts>,
+    card_signing: Histogram<u64>,
+    rpcs_in_window: u64,
+    pool_misses: u64,
+}
+
+impl Recorder {
+    /// A recorder for one window.
+    pub fn new(window: Window) -> Recorder {
+        Recorder {
+            window,
+            overall: histogram(),
+            operations: BTreeMap::new(),
+            rpcs: BTreeMap::new(),
+            card_signing: histogram(),
+            rpcs_in_window: 0,
+            pool_misses: 0,
+        }
+    }
+
+    /// Records one operation due (or started) at `start` and finished at `end`.
+    pub fn record(&mut self, kind: Kind, start: Instant, end: Instant, outcome: &Outcome) {
+        let (counts, latency) = self.operations.entry(kind).or_insert_with(|| (Tally::default(), histogram()));
+        if self.window.contains(end) {
+            self.rpcs_in_window += outcome.rpcs.len() as u64;
+            if outcome.result.is_ok() {
+                counts.answered_in_window += 1;
+            }
+        }
+        if !self.window.contains(start) {
+            return;
+        }
+        counts.started += 1;
+        match &outcome.result {
+            Ok(verdict) => {
+                counts.answered += 1;
+                match verdict {
+                    Verdict::Passed => counts.passed += 1,
+                    Verdict::NotPassed(what) => {
+                        counts.not_passed += 1;
+                        *counts.not_passed_by_result.entry(what.clone()).or_default() += 1;
+                    }
+                }
+                let took = micros(end.saturating_duration_since(start).saturating_sub(outcome.untimed));
+                latency.saturating_record(took);
+                self.overall.saturating_record(took);
+            }
+            Err(failure) => {
+                counts.errors += 1;
+                *counts.errors_by_code.entry(code_name(failure.code)).or_default() += 1;
+            }
+        }
+        for rpc in &outcome.rpcs {
+            let counts = self.rpcs.entry(rpc.rpc).or_insert_with(|| RpcCounts {
+                latency: histogram(),
+                answered: 0,
+                errors: BTreeMap::new(),
+            });
+            if rpc.ok {
+                counts.answered += 1;
+                counts.latency.saturating_record(micros(rpc.took));
+            } else if let Err(failure) = &outcome.result {
+                *counts.errors.entry(code_name(failure.code)).or_default() += 1;
+            }
+        }
+        if let Some(signing) = outcome.card_signing {
+            self.card_signing.saturating_record(micros(signing));
+        }
+        if outcome.pool_miss {
+            self.pool_misses += 1;
+        }
+    }
+
+    /// The figures.
+    pub fn report(&self) -> Recorded {
+        let seconds = self.window.seconds();
+        let mut totals = Tally::default();
+        let mut operations = BTreeMap::new();
+        for (kind, (counts, latency)) in &self.operations {
+            let tally = Tally { achieved_per_s: counts.answered_in_window as f64 / seconds, ..counts.clone() };
+            totals.add(&tally);
+            operations.insert(kind.name().to_owned(), OperationReport { tally, latency: Percentiles::of(latency) });
+        }
+        let rpcs = self
+            .rpcs
+            .iter()
+            .map(|(rpc, counts)| {
+                let report = RpcReport {
+                    answered: counts.answered,
+                    errors_by_code: counts.errors.clone(),
+                    latency: Percentiles::of(&counts.latency),
+                };
+                (rpc.name().to_owned(), report)
+            })
+            .collect();
+        Recorded {
+            totals,
+            rpcs_in_window: self.rpcs_in_window,
+            pool_misses: self.pool_misses,
+            overall: Percentiles::of(&self.overall),
+            operations,
+            rpcs,
+            card_signing: (!self.card_signing.is_empty()).then(|| Percentiles::of(&self.card_signing)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::{Failure, RpcTime};
+
+    fn outcome(result: Result<Verdict, Failure>) -> Outcome {
+        Outcome {
+            rpcs: vec![RpcTime { rpc: Rpc::VerifySignature, took: Duration::from_micros(700), ok: result.is_ok() }],
+            card_signing: None,
+            untimed: Duration::ZERO,
+            pool_miss: false,
+            result,
+        }
+    }
+
+    #[test]
+    fn window_bounds_latency_and_throughput_separately() {
+        let base = Instant::now();
+        let window = Window { start: base + Duration::from_secs(1), end: base + Duration::from_secs(3) };
+        let mut recorder = Recorder::new(window);
+        let at = |ms: u64| base + Duration::from_millis(ms);
+        // Due in the warm-up, answered in the window: throughput only.
+        recorder.record(Kind::VerifySignature, at(900), at(1100), &outcome(Ok(Verdict::Passed)));
+        // Due and answered in the window.
+        recorder.record(Kind::VerifySignature, at(1500), at(1501), &outcome(Ok(Verdict::Passed)));
+        // Due in the window, answered after it: latency only.
+        recorder.record(Kind::VerifySignature, at(2900), at(3200), &outcome(Ok(Verdict::NotPassed("x".into()))));
+        let failure = Failure { rpc: Rpc::VerifySignature, code: tonic::Code::ResourceExhausted };
+        recorder.record(Kind::VerifySignature, at(2000), at(2001), &outcome(Err(failure)));
+        let report = recorder.report();
+        let totals = &report.totals;
+        assert_eq!((totals.started, totals.answered, totals.passed, totals.errors), (3, 2, 1, 1));
+        assert_eq!(totals.answered_in_window, 2);
+        assert_eq!(report.rpcs_in_window, 3);
+        assert_eq!(totals.errors_by_code.get("RESOURCE_EXHAUSTED"), Some(&1));
+        assert_eq!(totals.not_passed, 1);
+        assert_eq!(report.overall.count, 2);
+        assert_eq!(report.overall.max_us / 1000, 300);
+        assert!((totals.achieved_per_s - 1.0).abs() < 1e-9);
+        assert_eq!(report.operations["verify-signature"].tally.answered_in_window, 2);
+        assert_eq!(report.rpcs["VerifySignature"].answered, 2);
+        assert_eq!(report.rpcs["VerifySignature"].errors_by_code["RESOURCE_EXHAUSTED"], 1);
+    }
+}
