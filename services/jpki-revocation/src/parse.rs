@@ -234,15 +234,15 @@ where
     let mut entry_count = 0u64;
     if fields.peek_tag() == Some(tag::SEQUENCE) {
         let revoked = fields.read(tag::SEQUENCE).map_err(malformed("revokedCertificates"))?;
-        hasher.hash_to(revoked.offset + (revoked.raw.len() - revoked.contents.len()));
-        let mut entries = revoked.reader(false);
-        while !entries.is_empty() {
-            let entry = entries.read(tag::SEQUENCE).map_err(malformed("revokedCertificates entry"))?;
-            on_entry(read_entry(&entry)?)?;
+        let base = revoked.offset + (revoked.raw.len() - revoked.contents.len());
+        hasher.hash_to(base);
+        let end = walk_entries(revoked.contents, base, |entry, end| {
+            on_entry(entry)?;
             entry_count += 1;
-            hasher.hash_if_due(entries.offset());
-        }
-        hasher.hash_to(entries.offset());
+            hasher.hash_if_due(end);
+            Ok(())
+        })?;
+        hasher.hash_to(end);
     }
 
     let mut extensions = CrlExtensions::default();
@@ -291,6 +291,34 @@ where
         tbs_digest,
         signature,
     })
+}
+
+/// Walks the contents of revokedCertificates (`contents`, at offset `base` of the input), calling
+/// `on_entry` with each entry and the offset just past it; returns the offset past the last one.
+/// The entries are walked over their bytes: an entry in the usual encoding is recognised in place
+/// (see [`read_usual_entry`]), anything else is read by the general reader from the same position,
+/// which gives the same element, the same answer and the same error.
+fn walk_entries<'a, F>(contents: &'a [u8], base: usize, mut on_entry: F) -> Result<usize, LoadError>
+where
+    F: FnMut(RawEntry<'a>, usize) -> Result<(), LoadError>,
+{
+    let mut position = 0usize;
+    while let Some(rest) = contents.get(position..).filter(|rest| !rest.is_empty()) {
+        let (entry, consumed) = match read_usual_entry(rest) {
+            Some(usual) => usual,
+            None => {
+                let start = base + position;
+                let mut reader =
+                    Element { tag: tag::SEQUENCE, contents: rest, raw: rest, indefinite: false, offset: start }
+                        .reader(false);
+                let entry = reader.read(tag::SEQUENCE).map_err(malformed("revokedCertificates entry"))?;
+                (read_entry(&entry)?, reader.offset() - start)
+            }
+        };
+        position += consumed;
+        on_entry(entry, base + position)?;
+    }
+    Ok(base + position)
 }
 
 fn ring_algorithm(hash: HashAlgorithm) -> &'static ring::digest::Algorithm {
@@ -369,6 +397,44 @@ fn parse_time(element: &Element<'_>) -> Option<UnixTime> {
     Some(UnixTime(days * 86_400 + i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second)))
 }
 
+/// A UTCTime's 13 contents octets, `YYMMDDHHMMSSZ`, for the usual-entry path: the same answer as
+/// [`parse_time`] (a test compares the two on every day of the range and on altered texts), with
+/// the digits checked together and the year's days and leap from the UTCTime range alone.
+fn parse_utc_time(text: &[u8; 13]) -> Option<UnixTime> {
+    let (text, zone) = text.split_first_chunk::<12>()?;
+    if *zone != [b'Z'] {
+        return None;
+    }
+    let digits = text.map(|byte| byte.wrapping_sub(b'0'));
+    if digits.iter().fold(0u8, |worst, digit| worst.max(*digit)) > 9 {
+        return None;
+    }
+    let pair = |index: usize| digits[index] * 10 + digits[index + 1];
+    let (short, month, day) = (pair(0), pair(2), pair(4));
+    let (hour, minute, second) = (pair(6), pair(8), pair(10));
+    // 1950..=2049: 1950 + (short + 50) % 100. Every fourth year is a leap year in that range
+    // (2000 is one), and 1900 and 2000 are both multiples of 4, so the two digits decide.
+    let year_days = UTC_TIME_YEAR_DAYS[usize::from((short + 50) % 100)];
+    let leap = short % 4 == 0;
+    if !(1..=12).contains(&month) || hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let month_index = usize::from(month - 1);
+    let month_days = MONTH_DAYS[month_index] + u8::from(leap && month == 2);
+    if day == 0 || day > month_days {
+        return None;
+    }
+    let days = i64::from(year_days)
+        + i64::from(DAYS_BEFORE_MONTH[month_index])
+        + i64::from(leap && month > 2)
+        + i64::from(day)
+        - 1;
+    Some(UnixTime(days * 86_400 + i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second)))
+}
+
+/// Days of each month in a common year.
+const MONTH_DAYS: [u8; 12] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
 /// Days before the first of each month in a common year.
 const DAYS_BEFORE_MONTH: [u16; 12] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
 
@@ -436,9 +502,14 @@ fn read_extension<'a>(reader: &mut Reader<'a>) -> Result<RawExtension<'a>, LoadE
 }
 
 fn read_entry<'a>(entry: &Element<'a>) -> Result<RawEntry<'a>, LoadError> {
-    if let Some(entry) = read_usual_entry(entry) {
-        return Ok(entry);
+    match read_usual_contents(entry.contents) {
+        Some(usual) => Ok(usual),
+        None => read_general_entry(entry),
     }
+}
+
+/// [`read_entry`] for any encoding, element by element.
+fn read_general_entry<'a>(entry: &Element<'a>) -> Result<RawEntry<'a>, LoadError> {
     let mut fields = entry.reader(false);
     let serial = fields.read(tag::INTEGER).map_err(malformed("userCertificate serial"))?;
     if serial.contents.is_empty() {
@@ -486,36 +557,46 @@ fn read_entry<'a>(entry: &Element<'a>) -> Result<RawEntry<'a>, LoadError> {
     Ok(RawEntry { serial: serial_bytes, revoked_at, reason })
 }
 
-/// The encoding nearly every entry of a large list has, recognised byte for byte: a serial
-/// INTEGER, a UTCTime, and either no extensions or one non-critical reasonCode. Half of a 10M-entry
+/// One revokedCertificates entry in the encoding nearly every entry of a large list has, at the
+/// start of `input`: a SEQUENCE with a short-form length around the contents that
+/// [`read_usual_contents`] accepts. Returns the entry and the bytes it takes. Half of a 10M-entry
 /// load went into the general element walk; this skips it. Anything else, or anything this does
-/// not accept exactly, takes the general path in [`read_entry`], which gives the same answer.
-fn read_usual_entry<'a>(entry: &Element<'a>) -> Option<RawEntry<'a>> {
+/// not accept exactly, takes the general path (the caller's reader and [`read_entry`]), which
+/// gives the same answer.
+fn read_usual_entry(input: &[u8]) -> Option<(RawEntry<'_>, usize)> {
+    let [tag::SEQUENCE, length, rest @ ..] = input else {
+        return None;
+    };
+    let length = usize::from(*length);
+    // A long-form length, or one running past the input, is the general path's to judge.
+    if length >= 0x80 {
+        return None;
+    }
+    read_usual_contents(rest.get(..length)?).map(|entry| (entry, 2 + length))
+}
+
+/// The contents of an entry in the usual encoding, recognised byte for byte: a serial INTEGER, a
+/// UTCTime, and either no extensions or one non-critical reasonCode.
+fn read_usual_contents(contents: &[u8]) -> Option<RawEntry<'_>> {
     const REASON_CODE_EXTENSION: [u8; 13] =
         [0x30, 0x0c, 0x30, 0x0a, 0x06, 0x03, 0x55, 0x1d, 0x15, 0x04, 0x03, 0x0a, 0x01];
-    let contents = entry.contents;
-    let serial_length = usize::from(*contents.get(1)?);
-    if *contents.first()? != tag::INTEGER || serial_length == 0 || serial_length >= 0x80 {
+    let [tag::INTEGER, serial_length, rest @ ..] = contents else {
         return None;
-    }
-    let serial = contents.get(2..2 + serial_length)?;
-    let rest = &contents[2 + serial_length..];
-    let time = rest.get(..15)?;
-    if time[0] != tag::UTC_TIME || time[1] != 13 {
-        return None;
-    }
-    let time_element = Element {
-        tag: tag::UTC_TIME,
-        contents: &time[2..],
-        raw: time,
-        indefinite: false,
-        offset: entry.offset + 2 + serial_length,
     };
-    let revoked_at = parse_time(&time_element)?;
-    let reason = match &rest[15..] {
+    let serial_length = usize::from(*serial_length);
+    if serial_length == 0 || serial_length >= 0x80 || rest.len() < serial_length {
+        return None;
+    }
+    let (serial, rest) = rest.split_at(serial_length);
+    let [tag::UTC_TIME, 13, rest @ ..] = rest else {
+        return None;
+    };
+    let (time, extensions) = rest.split_first_chunk::<13>()?;
+    let revoked_at = parse_utc_time(time)?;
+    let reason = match extensions {
         [] => None,
         // A negative ENUMERATED (0x80..) takes the general path, which refuses it.
-        [prefix @ .., code] if prefix == REASON_CODE_EXTENSION && *code < 0x80 => Some(*code),
+        [prefix @ .., code] if *prefix == REASON_CODE_EXTENSION && *code < 0x80 => Some(*code),
         _ => return None,
     };
     Some(RawEntry { serial: der::unsigned_integer_bytes(serial), revoked_at, reason })
@@ -657,12 +738,31 @@ mod tests {
                         offset: 0,
                     };
                     let converted = parse_time(&element);
+                    let fast = text.as_bytes().try_into().ok().and_then(parse_utc_time);
+                    assert_eq!(fast, converted, "{text}");
                     let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
                     let valid = day
                         <= [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
                             [usize::from(month - 1)];
                     let expected = valid.then(|| UnixTime(days_from_civil(year, month, day) * 86_400 + 86_399));
                     assert_eq!(converted, expected, "{text}");
+                }
+            }
+        }
+    }
+
+    /// The usual-entry path's UTCTime reader against the general one, on texts with one octet
+    /// replaced by every value, around month ends, leap days and the century.
+    #[test]
+    fn the_fast_utc_time_agrees_with_the_general_one_on_altered_texts() {
+        for base in [b"260401000000Z", b"000229235959Z", b"491231235959Z", b"500101000000Z", b"990228125959Z"] {
+            for position in 0..13 {
+                for value in 0..=255u8 {
+                    let mut text = *base;
+                    text[position] = value;
+                    let element =
+                        Element { tag: tag::UTC_TIME, contents: &text, raw: &text, indefinite: false, offset: 0 };
+                    assert_eq!(parse_utc_time(&text), parse_time(&element), "{text:02x?}");
                 }
             }
         }
@@ -718,6 +818,95 @@ mod tests {
             read(&entry_with(&two)),
             Err(LoadError::Malformed { what: "duplicate crlEntryExtension", .. })
         ));
+    }
+
+    /// Every way of walking one entry list, as (serial, date, reason, offset past the entry).
+    type Walked = Result<Vec<(Vec<u8>, UnixTime, Option<u8>, usize)>, LoadError>;
+
+    fn walk_fast(contents: &[u8], base: usize) -> Walked {
+        let mut seen = Vec::new();
+        let end = walk_entries(contents, base, |entry, end| {
+            seen.push((entry.serial.to_vec(), entry.revoked_at, entry.reason, end));
+            Ok(())
+        })?;
+        assert_eq!(end, base + contents.len());
+        Ok(seen)
+    }
+
+    /// The walk as it was before the byte-level one: the general reader and the general entry path.
+    fn walk_general(contents: &[u8], base: usize) -> Walked {
+        let list = Element { tag: tag::SEQUENCE, contents, raw: contents, indefinite: false, offset: base };
+        let mut entries = list.reader(false);
+        let mut seen = Vec::new();
+        while !entries.is_empty() {
+            let entry = entries.read(tag::SEQUENCE).map_err(malformed("revokedCertificates entry"))?;
+            let entry = read_general_entry(&entry)?;
+            seen.push((entry.serial.to_vec(), entry.revoked_at, entry.reason, entries.offset()));
+        }
+        Ok(seen)
+    }
+
+    /// The byte-level walk with its usual-entry path against the general walk: the same entries,
+    /// offsets and errors on a mix of usual and unusual entries, on every truncation of it and with
+    /// any one octet replaced by several values.
+    #[test]
+    fn the_entry_walk_agrees_with_the_general_reader() {
+        let reason =
+            |code: u8| vec![0x30, 0x0c, 0x30, 0x0a, 0x06, 0x03, 0x55, 0x1d, 0x15, 0x04, 0x03, 0x0a, 0x01, code];
+        let mut long_extension =
+            vec![0x30, 0x81, 0x8b, 0x30, 0x81, 0x88, 0x06, 0x03, 0x55, 0x1d, 0x63, 0x04, 0x81, 0x80];
+        long_extension.extend([0x5a; 0x80]);
+        let invalidity = [
+            0x30, 0x1a, 0x30, 0x18, 0x06, 0x03, 0x55, 0x1d, 0x18, 0x04, 0x11, 0x18, 0x0f, b'2', b'0', b'2', b'6', b'0',
+            b'4', b'0', b'1', b'0', b'0', b'0', b'0', b'0', b'0', b'Z',
+        ];
+        let with_serial = |serial: &[u8], extensions: &[u8]| {
+            let mut contents = vec![0x02, serial.len() as u8];
+            contents.extend_from_slice(serial);
+            contents.extend([0x17, 0x0d]);
+            contents.extend_from_slice(b"260401000000Z");
+            contents.extend_from_slice(extensions);
+            let mut entry = vec![tag::SEQUENCE];
+            match contents.len() {
+                short @ 0..0x80 => entry.push(short as u8),
+                long => entry.extend([0x81, long as u8]),
+            }
+            entry.extend(contents);
+            entry
+        };
+        let mut generalized = vec![0x30, 0x14, 0x02, 0x01, 0x09, 0x18, 0x0f];
+        generalized.extend_from_slice(b"20260401000000Z");
+        let entries = [
+            entry_with(&reason(1)),
+            entry_with(&[]),
+            with_serial(&[0x00, 0x80, 0x01], &reason(4)),
+            with_serial(&[0x7f; 20], &[]),
+            with_serial(&[0x01; 16], &long_extension),
+            entry_with(&invalidity),
+            generalized,
+            entry_with(&reason(0x80)),
+            with_serial(&[0x00], &reason(8)),
+        ];
+        let all: Vec<u8> = entries.concat();
+        let mut inputs = vec![all.clone()];
+        inputs.extend((0..all.len()).map(|length| all[..length].to_vec()));
+        for position in 0..all.len() {
+            for value in [0x00, 0x01, 0x0d, 0x17, 0x30, 0x7f, 0x80, 0x81, 0xff, all[position].wrapping_add(1)] {
+                let mut altered = all.clone();
+                altered[position] = value;
+                inputs.push(altered);
+            }
+        }
+        let mut accepted = 0;
+        for input in &inputs {
+            let general = walk_general(input, 1000);
+            accepted += usize::from(general.is_ok());
+            assert_eq!(walk_fast(input, 1000), general, "{input:02x?}");
+        }
+        assert!(walk_general(&all, 0).is_err(), "the negative reasonCode is refused");
+        let valid: Vec<u8> = [&entries[..7], &entries[8..]].concat().concat();
+        assert_eq!(walk_fast(&valid, 7).map(|seen| seen.len()), Ok(8));
+        assert!(accepted > 0);
     }
 
     #[test]
