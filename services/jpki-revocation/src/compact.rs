@@ -95,12 +95,21 @@ impl Record {
 }
 
 /// Collects entries during the parse; [`ListBuilder::finish`] sorts and indexes them in place.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ListBuilder {
     records: Vec<Record>,
     side: Vec<(Box<[u8]>, Entry)>,
     /// The first entry with reason removeFromCRL (hex serial): allowed in a delta CRL only.
     remove_from_crl: Option<String>,
+    /// The stored reason byte of each reasonCode value ([`reason_byte`] by table, once per list:
+    /// the look-up by code is a search, and it ran twice per entry).
+    reason_bytes: [u8; 256],
+}
+
+impl Default for ListBuilder {
+    fn default() -> Self {
+        ListBuilder::with_capacity(0)
+    }
 }
 
 fn reason_byte(code: Option<u8>) -> u8 {
@@ -110,6 +119,11 @@ fn reason_byte(code: Option<u8>) -> u8 {
     }
 }
 
+/// The stored reason byte for a reasonCode ([`reason_byte`]) and for no reasonCode, by table.
+fn stored_reason(table: &[u8; 256], code: Option<u8>) -> u8 {
+    code.map_or(NO_REASON, |code| table[usize::from(code)])
+}
+
 fn reason_of(byte: u8) -> Option<RevocationReason> {
     if byte == NO_REASON { None } else { RevocationReason::from_code(byte) }
 }
@@ -117,7 +131,11 @@ fn reason_of(byte: u8) -> Option<RevocationReason> {
 impl ListBuilder {
     /// A builder expecting about `entries` entries.
     pub fn with_capacity(entries: usize) -> Self {
-        ListBuilder { records: Vec::with_capacity(entries), side: Vec::new(), remove_from_crl: None }
+        let mut reason_bytes = [NO_REASON; 256];
+        for (code, byte) in (0..=u8::MAX).zip(reason_bytes.iter_mut()) {
+            *byte = reason_byte(Some(code));
+        }
+        ListBuilder { records: Vec::with_capacity(entries), side: Vec::new(), remove_from_crl: None, reason_bytes }
     }
 
     /// Adds one entry.
@@ -126,8 +144,8 @@ impl ListBuilder {
         if (self.records.len() + self.side.len()) as u64 >= MAX_ENTRIES {
             return Err(LoadError::TooManyEntries { limit: MAX_ENTRIES });
         }
-        let reason = reason_byte(entry.reason);
-        if self.remove_from_crl.is_none() && reason_of(reason) == Some(RevocationReason::RemoveFromCrl) {
+        let reason = stored_reason(&self.reason_bytes, entry.reason);
+        if reason == RevocationReason::RemoveFromCrl.code() && self.remove_from_crl.is_none() {
             self.remove_from_crl = Some(hex::encode(serial));
         }
         match u32::try_from(entry.revoked_at.0) {
@@ -158,9 +176,14 @@ impl ListBuilder {
     }
 }
 
-/// A serial of at most 16 bytes as a number.
+/// A serial of at most 16 bytes as a number (longer ones: the number of their last 16 bytes).
 fn key_of(serial: &[u8]) -> u128 {
-    serial.iter().fold(0u128, |key, byte| (key << 8) | u128::from(*byte))
+    let mut bytes = [0u8; 16];
+    match 16usize.checked_sub(serial.len()) {
+        Some(start) => bytes[start..].copy_from_slice(serial),
+        None => bytes.copy_from_slice(&serial[serial.len() - 16..]),
+    }
+    u128::from_be_bytes(bytes)
 }
 
 fn bucket(key: u128, shift: u32, bits: u32) -> usize {
