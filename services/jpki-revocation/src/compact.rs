@@ -25,7 +25,7 @@ use jpki_core::anchor::TrustAnchor;
 use jpki_core::revocation::RevocationReason;
 
 use crate::error::LoadError;
-use crate::parse::{CrlNumber, RawEntry, Scope, parse_crl};
+use crate::parse::{CrlNumber, RawEntry, Scope, parse_crl, unsigned_bytes};
 use crate::verify::select_signer;
 
 /// Stored in `reasons` for an entry without a (defined) reasonCode.
@@ -140,7 +140,7 @@ impl ListBuilder {
 
     /// Adds one entry.
     pub fn push(&mut self, entry: &RawEntry<'_>) -> Result<(), LoadError> {
-        let serial = jpki_core::der::unsigned_integer_bytes(entry.serial);
+        let serial = unsigned_bytes(entry.serial);
         if (self.records.len() + self.side.len()) as u64 >= MAX_ENTRIES {
             return Err(LoadError::TooManyEntries { limit: MAX_ENTRIES });
         }
@@ -178,6 +178,9 @@ impl ListBuilder {
 
 /// A serial of at most 16 bytes as a number (longer ones: the number of their last 16 bytes).
 fn key_of(serial: &[u8]) -> u128 {
+    if let Ok(full) = <[u8; 16]>::try_from(serial) {
+        return u128::from_be_bytes(full);
+    }
     let mut bytes = [0u8; 16];
     match 16usize.checked_sub(serial.len()) {
         Some(start) => bytes[start..].copy_from_slice(serial),

@@ -399,19 +399,37 @@ fn parse_time(element: &Element<'_>) -> Option<UnixTime> {
 
 /// A UTCTime's 13 contents octets, `YYMMDDHHMMSSZ`, for the usual-entry path: the same answer as
 /// [`parse_time`] (a test compares the two on every day of the range and on altered texts), with
-/// the digits checked together and the year's days and leap from the UTCTime range alone.
+/// the twelve digits checked and paired eight and four at a time in one integer, and the year's
+/// days and leap from the UTCTime range alone.
 fn parse_utc_time(text: &[u8; 13]) -> Option<UnixTime> {
-    let (text, zone) = text.split_first_chunk::<12>()?;
+    let (head, rest) = text.split_first_chunk::<8>()?;
+    let (tail, zone) = rest.split_first_chunk::<4>()?;
     if *zone != [b'Z'] {
         return None;
     }
-    let digits = text.map(|byte| byte.wrapping_sub(b'0'));
-    if digits.iter().fold(0u8, |worst, digit| worst.max(*digit)) > 9 {
+    // Little-endian, so the first character is the lowest byte: YYMMDDHH and MMSS.
+    let head = u64::from_le_bytes(*head);
+    let tail = u64::from(u32::from_le_bytes(*tail));
+    const NIBBLES: u64 = 0xf0f0_f0f0_f0f0_f0f0;
+    const ZEROS: u64 = 0x3030_3030_3030_3030;
+    const SIXES: u64 = 0x0606_0606_0606_0606;
+    // Every byte 0x30..=0x39: high nibble 3, and still 3 after adding 6 (no carry can cross a
+    // byte once every high nibble is 3). The tail's four unused high bytes are made zeros.
+    let tail_ascii = tail | (ZEROS & !0xffff_ffff);
+    let all_digits = |word: u64| word & NIBBLES == ZEROS && word.wrapping_add(SIXES) & NIBBLES == ZEROS;
+    if !all_digits(head) || !all_digits(tail_ascii) {
         return None;
     }
-    let pair = |index: usize| digits[index] * 10 + digits[index + 1];
-    let (short, month, day) = (pair(0), pair(2), pair(4));
-    let (hour, minute, second) = (pair(6), pair(8), pair(10));
+    // Byte 2k of `pairs` = digit 2k * 10 + digit 2k + 1 (each digit is at most 9, so no byte
+    // carries into the next).
+    let pairs = |word: u64| {
+        let digits = word - ZEROS;
+        digits * 10 + (digits >> 8)
+    };
+    let (head, tail) = (pairs(head), pairs(tail_ascii));
+    let byte = |word: u64, index: u32| (word >> (16 * index)) as u8;
+    let (short, month, day, hour) = (byte(head, 0), byte(head, 1), byte(head, 2), byte(head, 3));
+    let (minute, second) = (byte(tail, 0), byte(tail, 1));
     // 1950..=2049: 1950 + (short + 50) % 100. Every fourth year is a leap year in that range
     // (2000 is one), and 1900 and 2000 are both multiples of 4, so the two digits decide.
     let year_days = UTC_TIME_YEAR_DAYS[usize::from((short + 50) % 100)];
@@ -599,7 +617,20 @@ fn read_usual_contents(contents: &[u8]) -> Option<RawEntry<'_>> {
         [prefix @ .., code] if *prefix == REASON_CODE_EXTENSION && *code < 0x80 => Some(*code),
         _ => return None,
     };
-    Some(RawEntry { serial: der::unsigned_integer_bytes(serial), revoked_at, reason })
+    Some(RawEntry { serial: unsigned_bytes(serial), revoked_at, reason })
+}
+
+/// [`der::unsigned_integer_bytes`], here so that it is inlined into the per-entry paths (it is
+/// small, but in another crate).
+#[inline]
+pub(crate) fn unsigned_bytes(contents: &[u8]) -> &[u8] {
+    let mut bytes = contents;
+    while let [0, rest @ ..] = bytes
+        && !rest.is_empty()
+    {
+        bytes = rest;
+    }
+    bytes
 }
 
 #[derive(Default)]
@@ -765,6 +796,14 @@ mod tests {
                     assert_eq!(parse_utc_time(&text), parse_time(&element), "{text:02x?}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn unsigned_bytes_strips_like_the_der_module() {
+        let cases: [&[u8]; 8] = [&[], &[0], &[0, 0], &[0, 0, 0], &[0, 1], &[0, 0x80, 0], &[5, 0], &[0, 0, 7, 0, 0]];
+        for case in cases {
+            assert_eq!(unsigned_bytes(case), der::unsigned_integer_bytes(case), "{case:02x?}");
         }
     }
 
