@@ -139,6 +139,7 @@ impl ListBuilder {
     }
 
     /// Adds one entry.
+    #[inline]
     pub fn push(&mut self, entry: &RawEntry<'_>) -> Result<(), LoadError> {
         let serial = unsigned_bytes(entry.serial);
         if (self.records.len() + self.side.len()) as u64 >= MAX_ENTRIES {

@@ -401,6 +401,7 @@ fn parse_time(element: &Element<'_>) -> Option<UnixTime> {
 /// [`parse_time`] (a test compares the two on every day of the range and on altered texts), with
 /// the twelve digits checked and paired eight and four at a time in one integer, and the year's
 /// days and leap from the UTCTime range alone.
+#[inline]
 fn parse_utc_time(text: &[u8; 13]) -> Option<UnixTime> {
     let (head, rest) = text.split_first_chunk::<8>()?;
     let (tail, zone) = rest.split_first_chunk::<4>()?;
@@ -581,6 +582,7 @@ fn read_general_entry<'a>(entry: &Element<'a>) -> Result<RawEntry<'a>, LoadError
 /// load went into the general element walk; this skips it. Anything else, or anything this does
 /// not accept exactly, takes the general path (the caller's reader and [`read_entry`]), which
 /// gives the same answer.
+#[inline]
 fn read_usual_entry(input: &[u8]) -> Option<(RawEntry<'_>, usize)> {
     let [tag::SEQUENCE, length, rest @ ..] = input else {
         return None;
@@ -595,6 +597,7 @@ fn read_usual_entry(input: &[u8]) -> Option<(RawEntry<'_>, usize)> {
 
 /// The contents of an entry in the usual encoding, recognised byte for byte: a serial INTEGER, a
 /// UTCTime, and either no extensions or one non-critical reasonCode.
+#[inline]
 fn read_usual_contents(contents: &[u8]) -> Option<RawEntry<'_>> {
     const REASON_CODE_EXTENSION: [u8; 13] =
         [0x30, 0x0c, 0x30, 0x0a, 0x06, 0x03, 0x55, 0x1d, 0x15, 0x04, 0x03, 0x0a, 0x01];
