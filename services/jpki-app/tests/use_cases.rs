@@ -264,3 +264,61 @@ fn each_login_step_is_one_durable_write_on_redis() {
     assert!(outcome.unwrap().passed());
     assert_eq!(writes, 1);
 }
+
+/// On the journal (the default embedded engine), a call's whole change is one journal entry, so
+/// counting entries counts commits: every use case makes at most one, reads and idempotent
+/// repeats none, and an issued challenge is the only entry that waits for no `fdatasync`.
+#[test]
+fn each_use_case_is_at_most_one_commit_on_the_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Arc::new(jpki_store::JournalStore::open(dir.path().join("store.journal")).unwrap());
+    let fixture = fixture_on(journal.clone(), dir);
+    let bank = tenant("bank-a", FieldPermissions::ALL);
+    // (entries appended, fdatasyncs) by one step.
+    let commits = |step: &mut dyn FnMut()| {
+        let before = journal.stats();
+        step();
+        let after = journal.stats();
+        (after.logged - before.logged, after.syncs - before.syncs)
+    };
+
+    let mut issued = None;
+    assert_eq!(commits(&mut || issued = Some(fixture.app.issue_challenge(&bank, "tx".into()).unwrap())), (1, 0));
+    let issued = issued.unwrap();
+    let card = fixture.pki.card("h01").unwrap();
+    let proof = card.prove(&issued.challenge).unwrap();
+    let mut login = None;
+    let step = commits(&mut || {
+        login = Some(fixture.app.verify_auth_proof(&bank, &issued.id, card.auth_cert_der(), &proof).unwrap());
+    });
+    let login = login.unwrap();
+    assert!(login.passed());
+    assert_eq!(step, (1, 1), "the challenge's use, the record, its entitlement and watch: one entry, one sync");
+    // A replay is refused, and its refused record is the one entry.
+    assert_eq!(
+        commits(&mut || {
+            fixture.app.verify_auth_proof(&bank, &issued.id, card.auth_cert_der(), &proof).unwrap();
+        }),
+        (1, 1)
+    );
+
+    let cms = card.sign_document_cms(b"form", CmsOptions { signing_time: offset(at()), ..Default::default() }).unwrap();
+    let input = jpki_core::SignatureInput::Cms { cms: &cms, detached_content: Some(b"form"), certificate: None };
+    assert_eq!(
+        commits(&mut || assert!(fixture.app.verify_signature(&bank, &input, None).unwrap().verification.passed())),
+        (1, 1)
+    );
+
+    let link = |fixture: &Fixture| fixture.app.link(&bank, "CUST-1", &login.verification_id, None).unwrap();
+    assert_eq!(commits(&mut || assert!(matches!(link(&fixture), LinkDecision::Created(_)))), (1, 1));
+    // Idempotent: nothing to write, and nothing left unsynced to wait for.
+    assert_eq!(commits(&mut || assert!(matches!(link(&fixture), LinkDecision::AlreadyLinked(_)))), (0, 0));
+    let certificate = fixture.certificate_of("h01");
+    let reads = commits(&mut || {
+        fixture.app.check_status(&bank, std::slice::from_ref(&certificate)).unwrap();
+        fixture.app.links_of_customer(&bank, "CUST-1").unwrap();
+        fixture.app.link_of_certificate(&bank, &certificate).unwrap();
+    });
+    assert_eq!(reads, (0, 0));
+    assert_eq!(commits(&mut || assert_eq!(fixture.app.unlink(&bank, "CUST-1", None).unwrap(), 1)), (1, 1));
+}

@@ -13,7 +13,7 @@ use jpki_app::clock::now;
 use jpki_app::trust::read;
 use jpki_app::{App, Rules, SystemClock};
 use jpki_refresh::{CrlSource, Fetcher, HttpPolicy, ListConfig, RedisConfig, RefreshConfig, Refresher};
-use jpki_store::{DurabilityCheck, LocalStore, RedisStore, RedisStoreConfig, TenantStore};
+use jpki_store::{DurabilityCheck, JournalStore, LocalStore, RedisStore, RedisStoreConfig, TenantStore};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -26,7 +26,7 @@ use crate::auth::Tenants;
 use crate::decode::MAX_CONTENT_BYTES;
 use crate::events::EventHub;
 use crate::links::LinkApi;
-use crate::settings::GatewayConfig;
+use crate::settings::{EmbeddedEngine, GatewayConfig};
 use crate::stack::build_stack;
 use crate::state::AppState;
 use crate::status::StatusApi;
@@ -119,7 +119,10 @@ fn reflection() -> tonic_reflection::server::Builder<'static> {
 }
 
 /// The tenant store: Redis when configured (shared by replicas), else the local file.
-async fn open_store(config: &GatewayConfig, retention: i64) -> anyhow::Result<Arc<dyn TenantStore>> {
+/// The tenant store, and the same store as a journal when it is one (see `AppState::run`).
+type Opened = (Arc<dyn TenantStore>, Option<Arc<JournalStore>>);
+
+async fn open_store(config: &GatewayConfig, retention: i64) -> anyhow::Result<Opened> {
     match &config.redis {
         Some(redis) => {
             let mut settings = RedisStoreConfig::new(redis.url.clone());
@@ -134,12 +137,39 @@ async fn open_store(config: &GatewayConfig, retention: i64) -> anyhow::Result<Ar
             for problem in store.durability().problems() {
                 tracing::warn!(%problem, "redis durability (require_durable = false)");
             }
-            Ok(Arc::new(store))
+            Ok((Arc::new(store), None))
         }
         None => {
-            let path = config.data_dir.join("store.redb");
-            let store = LocalStore::open(&path).map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))?;
-            Ok(Arc::new(store))
+            let redb = config.data_dir.join("store.redb");
+            let journal = config.data_dir.join("store.journal");
+            let engine = config.embedded_engine.unwrap_or(if redb.exists() && !journal.exists() {
+                EmbeddedEngine::Redb
+            } else {
+                EmbeddedEngine::Journal
+            });
+            let opened: Opened = match engine {
+                EmbeddedEngine::Redb => {
+                    let store =
+                        LocalStore::open(&redb).map_err(|error| anyhow::anyhow!("{}: {error}", redb.display()))?;
+                    (Arc::new(store), None)
+                }
+                EmbeddedEngine::Journal => {
+                    let store = JournalStore::open(&journal)
+                        .map_err(|error| anyhow::anyhow!("{}: {error}", journal.display()))?;
+                    let recovery = store.recovery();
+                    tracing::info!(entries = recovery.entries, "journal replayed");
+                    if recovery.truncated_bytes > 0 {
+                        tracing::warn!(
+                            bytes = recovery.truncated_bytes,
+                            "journal: cut a torn tail (an unacknowledged write)"
+                        );
+                    }
+                    let store = Arc::new(store);
+                    (store.clone(), Some(store))
+                }
+            };
+            tracing::info!(?engine, "local store opened");
+            Ok(opened)
         }
     }
 }
@@ -174,7 +204,7 @@ impl Gateway {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("{}: cannot create the data directory", config.data_dir.display()))?;
         let retention = i64::try_from(config.links.verification_retention_seconds).unwrap_or(i64::MAX);
-        let store = open_store(&config, retention).await?;
+        let (store, journal) = open_store(&config, retention).await?;
         let (draining, draining_receiver) = watch::channel(false);
         let hub = EventHub::new(draining_receiver.clone());
         let mut background = Vec::new();
@@ -245,7 +275,7 @@ impl Gateway {
             verification_retention_seconds: config.links.verification_retention_seconds,
         };
         let app = App::new(loaded.verifier.clone(), loaded.revocation.clone(), store, Arc::new(SystemClock), rules);
-        let state = AppState { app, events: hub };
+        let state = AppState { app, events: hub, journal };
         let verification = VerificationServiceServer::new(VerificationApi::new(state.clone()))
             .max_decoding_message_size(MAX_MESSAGE_BYTES);
         let links = LinkServiceServer::new(LinkApi::new(state.clone()));

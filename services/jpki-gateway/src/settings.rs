@@ -34,6 +34,10 @@ pub struct GatewayConfig {
     pub tls: Option<TlsFiles>,
     /// Where the durable local store lives (challenges, verification records, links, events).
     pub data_dir: PathBuf,
+    /// The engine of the local store (without `redis`): `journal` (`data_dir/store.journal`, the
+    /// default) or `redb` (`data_dir/store.redb`). Unset: `redb` when only `store.redb` exists (a
+    /// data directory from before the journal), else `journal`. docs/durability.md compares them.
+    pub embedded_engine: Option<EmbeddedEngine>,
     /// Timeouts, concurrency and drain.
     pub limits: Limits,
     /// Challenge lifetime.
@@ -47,6 +51,16 @@ pub struct GatewayConfig {
     /// Redis shared by several replicas: the tenant store and CRL refresh coordination. Without
     /// it, the gateway is a single node with durable local storage in `data_dir`.
     pub redis: Option<RedisSettings>,
+}
+
+/// The engine of the single-node store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmbeddedEngine {
+    /// `jpki_store::JournalStore`: the state in memory, an append-only journal with group commit.
+    Journal,
+    /// `jpki_store::LocalStore`: a redb B-tree file, one transaction per group of calls.
+    Redb,
 }
 
 /// Redis settings.
@@ -246,6 +260,7 @@ impl Default for GatewayConfig {
             allow_plaintext_on_network: false,
             tls: None,
             data_dir: PathBuf::from("jpki-gateway-data"),
+            embedded_engine: None,
             limits: Limits::default(),
             challenges: ChallengeSettings::default(),
             links: LinkSettings::default(),

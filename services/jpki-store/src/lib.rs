@@ -1,8 +1,11 @@
 //! Durable, tenant-keyed storage for the JPKI gateway.
 //!
 //! The gateway keeps six kinds of state per tenant (a bank); [`TenantStore`] is the interface.
-//! Two implementations pass the same behaviour tests (`tests/behaviour.rs`, `tests/model.rs`):
+//! Three implementations pass the same behaviour tests (`tests/behaviour.rs`, `tests/model.rs`):
 //!
+//! - [`JournalStore`]: single node, embedded, the default: the state in memory and an append-only,
+//!   group-committed journal of every change, replayed at open (its module docs give the file
+//!   format, recovery and compaction). For one gateway process.
 //! - [`LocalStore`]: single node, embedded, one [redb] file. For one gateway process.
 //! - [`RedisStore`]: shared by every gateway replica, on one Redis primary (standalone, or a
 //!   primary that Sentinel fails over; not Cluster, see below). No state lives only in one pod.
@@ -157,6 +160,14 @@
 //!
 //! # Durability
 //!
+//! ## JournalStore
+//!
+//! A call that changed something is one journal entry, applied and appended under one lock; a
+//! durable call returns once the journal is `fdatasync`ed up to its entry (concurrent calls share
+//! the sync: leader/follower group commit), a call that changed nothing once the entries before it
+//! are. `put_challenge` does not wait (as for `LocalStore` below). `tests/crash.rs` kills a writer
+//! process with SIGKILL, also with six threads sharing syncs.
+//!
 //! ## LocalStore
 //!
 //! `open` creates the tables of a new file, or migrates a schema-1 file to schema 2 (the event
@@ -237,10 +248,13 @@
 //! # Ok(()) }
 //! ```
 
+mod journal;
 mod local;
 mod redis_store;
+mod rules;
 mod types;
 
+pub use journal::{Durable, JournalStats, JournalStore, Recovery};
 pub use local::{CHALLENGE_PURGE_GRACE_SECS, LocalStore, WATCH_PURGE_GRACE_SECS};
 pub use redis_store::{DEFAULT_PREFIX, DurabilityCheck, DurabilityReport, RedisStore, RedisStoreConfig};
 pub use types::{
@@ -379,7 +393,9 @@ pub trait TenantStore: Send + Sync {
     /// Stores a verification record under `record.id`; [`StoreError::Duplicate`] if the id exists.
     /// A passed record with a certificate also updates the entitlement index (see
     /// [`TenantStore::entitled`]) in the same atomic step.
-    fn put_verification(&self, tenant: &TenantId, record: VerificationRecord) -> Result<(), StoreError>;
+    fn put_verification(&self, tenant: &TenantId, record: VerificationRecord) -> Result<(), StoreError> {
+        self.record_verification(tenant, record, None)
+    }
 
     /// Stores a verification record and, when given, watches its certificate, as one atomic,
     /// durable step (one commit, or one script): either the record, its entitlement index entry

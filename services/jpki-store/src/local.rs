@@ -7,15 +7,15 @@ use std::thread::JoinHandle;
 
 use jpki_core::CertId;
 use redb::{Database, DatabaseError, Durability, ReadTransaction, ReadableTable, TableDefinition, WriteTransaction};
-use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use serde::{Serialize, de::DeserializeOwned};
 
+use crate::rules::{ChallengeSlot, EventStatus, Step, WatchEntry, step};
 use crate::types::{
-    check_customer, check_id, check_kind, compare_crl_numbers, entitlement_cutoff, invalid, normalise_crl_number,
-    stored_tenant,
+    check_customer, check_id, check_kind, entitlement_cutoff, invalid, normalise_crl_number, stored_tenant,
 };
 use crate::{
-    Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, MAX_META_LEN, RevocationNotice, StatusChange, StoreError,
-    StoredEvent, TenantId, TenantStore, VerificationRecord, WatchRequest,
+    Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, MAX_META_LEN, RevocationNotice, StoreError, StoredEvent,
+    TenantId, TenantStore, VerificationRecord, WatchRequest,
 };
 
 /// How long after `expires_at` a challenge or its used marker is kept. A replay shortly after
@@ -55,76 +55,6 @@ const ENTITLEMENT_AGE: TableDefinition<(i64, &str, &str, &str), ()> = TableDefin
 const EVENT_HEAD: TableDefinition<&str, u64> = TableDefinition::new("event_head");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const SCHEMA: TableDefinition<&str, u32> = TableDefinition::new("store_schema");
-
-/// A challenge slot: the challenge until first consumed, then only the used marker (the bytes are
-/// no longer needed).
-#[derive(Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
-enum ChallengeSlot {
-    Pending { challenge: Challenge },
-    Used { used_at: i64, expires_at: i64 },
-}
-
-#[derive(Serialize, Deserialize, PartialEq, Eq)]
-struct WatchEntry {
-    kind: String,
-    not_after: i64,
-}
-
-/// The last recorded status of a (tenant, certificate): what [`TenantStore::append_events`]
-/// compares each notice with.
-#[derive(Serialize, Deserialize)]
-struct EventStatus {
-    /// The event that recorded it.
-    sequence: u64,
-    change: StatusChange,
-    reason: Option<String>,
-    /// The highest cRLNumber seen for it, without leading zeros (the staleness floor).
-    crl_number: Option<String>,
-}
-
-/// What a notice does to the recorded status.
-enum Step {
-    /// Nothing is written; answer this sequence (0: nothing to release).
-    Answer(u64),
-    /// A repeat from a newer list: answer its sequence and record this status (the floor raised).
-    RaiseFloor(EventStatus),
-    /// A change: append it, with this floor.
-    Append(Option<String>),
-}
-
-/// The documented rules of [`TenantStore::append_events`] for one notice.
-fn step(last: Option<&EventStatus>, notice: &RevocationNotice) -> Step {
-    let number = notice.crl_number.as_deref().and_then(normalise_crl_number);
-    let Some(last) = last else {
-        return match notice.change {
-            StatusChange::Released => Step::Answer(0),
-            _ => Step::Append(number.map(str::to_owned)),
-        };
-    };
-    if notice.change == StatusChange::Released && last.change != StatusChange::Held {
-        return Step::Answer(0);
-    }
-    let floor = last.crl_number.as_deref();
-    if number.zip(floor).is_some_and(|(number, floor)| compare_crl_numbers(number, floor).is_lt()) {
-        return Step::Answer(last.sequence);
-    }
-    if last.change == notice.change && last.reason == notice.reason {
-        return match number {
-            Some(number) if floor.is_none_or(|floor| compare_crl_numbers(number, floor).is_gt()) => {
-                Step::RaiseFloor(EventStatus {
-                    sequence: last.sequence,
-                    change: last.change,
-                    reason: last.reason.clone(),
-                    crl_number: Some(number.to_owned()),
-                })
-            }
-            _ => Step::Answer(last.sequence),
-        };
-    }
-    // Not stale: the notice's number, when it has one, is at least the floor.
-    Step::Append(number.or(floor).map(str::to_owned))
-}
 
 /// The embedded store: one redb file, safe to share between threads (`Arc<dyn TenantStore>`).
 ///
@@ -465,10 +395,6 @@ impl TenantStore for LocalStore {
         let cutoff = now.saturating_sub(verification_retention_secs);
         while self.purge_entitlements(cutoff)? == PURGE_BATCH {}
         Ok(removed)
-    }
-
-    fn put_verification(&self, tenant: &TenantId, record: VerificationRecord) -> Result<(), StoreError> {
-        self.record_verification(tenant, record, None)
     }
 
     fn record_verification(

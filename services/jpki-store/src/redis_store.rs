@@ -551,10 +551,6 @@ impl TenantStore for RedisStore {
         Ok(removed)
     }
 
-    fn put_verification(&self, tenant: &TenantId, record: VerificationRecord) -> Result<(), StoreError> {
-        self.record_verification(tenant, record, None)
-    }
-
     fn record_verification(
         &self,
         tenant: &TenantId,

@@ -359,7 +359,7 @@ pub(crate) fn check_kind(value: &str) -> Result<(), StoreError> {
 }
 
 /// Bytes as a lowercase hex string, readable in stored JSON.
-mod hex_bytes {
+pub(crate) mod hex_bytes {
     use serde::{Deserialize, Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {

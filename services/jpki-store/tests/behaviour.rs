@@ -1,5 +1,6 @@
 //! Behaviour of every `TenantStore` operation, including tenant isolation and persistence across
-//! a reopen. Every case runs against both implementations: `local_store::<case>` on `LocalStore`,
+//! a reopen. Every case runs against every implementation: `local_store::<case>` on `LocalStore`,
+//! `journal_store::<case>` on `JournalStore`,
 //! `redis_store::<case>` on `RedisStore` with a redis-server of its own (skipped with a message
 //! when redis-server is missing, unless `$CI` is set).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -20,6 +21,9 @@ macro_rules! on_both_stores {
     ($($case:ident),* $(,)?) => {
         mod local_store {
             $(#[test] fn $case() { super::$case(&mut super::Harness::local()); })*
+        }
+        mod journal_store {
+            $(#[test] fn $case() { super::$case(&mut super::Harness::journal()); })*
         }
         mod redis_store {
             $(#[test] fn $case() {

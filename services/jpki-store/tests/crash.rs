@@ -1,4 +1,4 @@
-//! `kill -9` durability of `LocalStore`: a real writer process is killed at random points; every
+//! `kill -9` durability of `LocalStore` and `JournalStore`: a real writer process is killed at random points; every
 //! item it acknowledged (printed `ack` after its commits returned) must be in the reopened store,
 //! consumed challenges must still answer `AlreadyUsed`, and the indexes of a half-written item must
 //! agree. `tests/redis_crash.rs` does the same for `RedisStore`, killing redis-server instead.
@@ -11,7 +11,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use jpki_store::{Challenge, ConsumeOutcome, LocalStore, TenantStore};
+use jpki_store::{Challenge, ConsumeOutcome, JournalStore, LocalStore, TenantStore};
 use support::crash::{BASE, check_acked, check_consistent, parse_ack, random_below, tenant_of, written_parts};
 
 const ROUNDS: u64 = 5;
@@ -20,7 +20,12 @@ const STRIDE: u64 = 1_000_000;
 
 #[test]
 fn acknowledged_writes_survive_kill_9() {
-    kill_rounds(1);
+    kill_rounds(1, "store.redb");
+}
+
+#[test]
+fn acknowledged_journal_writes_survive_kill_9() {
+    kill_rounds(1, "store.journal");
 }
 
 /// The same with several writer threads in the writer process, so that `LocalStore` commits their
@@ -28,14 +33,31 @@ fn acknowledged_writes_survive_kill_9() {
 /// and every item that was in flight is either whole or consistent.
 #[test]
 fn acknowledged_writes_of_concurrent_writers_survive_kill_9() {
-    kill_rounds(6);
+    kill_rounds(6, "store.redb");
 }
 
-/// Runs the writer with `threads` threads, kills it at a random point [`ROUNDS`] times, and
-/// checks the reopened store each time.
-fn kill_rounds(threads: u64) {
+/// The same on the journal, whose concurrent calls share one `fdatasync` (group commit).
+#[test]
+fn acknowledged_journal_writes_of_concurrent_writers_survive_kill_9() {
+    kill_rounds(6, "store.journal");
+}
+
+/// Opens the store the writer wrote: a journal when the file name ends in `.journal`.
+fn reopen(path: &std::path::Path) -> Box<dyn TenantStore> {
+    if path.extension().is_some_and(|e| e == "journal") {
+        let journal = JournalStore::open(path).unwrap();
+        eprintln!("  recovery: {:?}", journal.recovery());
+        Box::new(journal)
+    } else {
+        Box::new(LocalStore::open(path).unwrap())
+    }
+}
+
+/// Runs the writer with `threads` threads on the store file `file`, kills it at a random point
+/// [`ROUNDS`] times, and checks the reopened store each time.
+fn kill_rounds(threads: u64, file: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("crash/store.redb");
+    let path = dir.path().join("crash").join(file);
     // Acknowledged item number -> its event sequence, over all rounds.
     let mut acked: BTreeMap<u64, u64> = BTreeMap::new();
 
@@ -63,14 +85,15 @@ fn kill_rounds(threads: u64) {
         let in_round = acked.range(first..).count();
         eprintln!("round {round}: killed with {in_round} items acked this round, the last {last}");
 
-        let store = LocalStore::open(&path).unwrap();
-        check_acked(&store, &acked);
+        let store = reopen(&path);
+        let store = store.as_ref();
+        check_acked(store, &acked);
         // Every item of this round that was not acknowledged (in flight in some thread, or not
         // started): its indexes agree with each other.
         for n in (first..=last + 2 * threads).filter(|n| !acked.contains_key(n)) {
-            check_consistent(&store, n);
+            check_consistent(store, n);
         }
-        eprintln!("  item {} had {} when killed", last + 1, written_parts(&store, last + 1));
+        eprintln!("  item {} had {} when killed", last + 1, written_parts(store, last + 1));
         // The store is writable after recovery.
         let t = tenant_of(first);
         let c = Challenge {

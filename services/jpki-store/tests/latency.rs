@@ -1,5 +1,5 @@
 //! A quick per-operation latency comparison, printed (run with `--nocapture`), never asserted:
-//! `LocalStore` (redb, fsync per commit) against `RedisStore` on a local redis-server with
+//! `LocalStore` (redb, fsync per commit) and `JournalStore` (journal, fdatasync per group) against `RedisStore` on a local redis-server with
 //! `appendfsync always`, and with `everysec` to show what the fsync costs. Set
 //! `JPKI_STORE_LATENCY_N` for more iterations (default 30, to keep the suite quick).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use jpki_core::CertId;
 use jpki_store::{
-    Challenge, DurabilityCheck, LinkRecord, LocalStore, RedisStore, RedisStoreConfig, RevocationNotice, StatusChange,
-    TenantId, TenantStore, VerificationKind, VerificationRecord,
+    Challenge, DurabilityCheck, JournalStore, LinkRecord, LocalStore, RedisStore, RedisStoreConfig, RevocationNotice,
+    StatusChange, TenantId, TenantStore, VerificationKind, VerificationRecord,
 };
 use support::{DURABLE, RedisServer};
 
@@ -132,6 +132,9 @@ fn print_per_operation_latency() {
     const THREADS: usize = 8;
     let mut columns = vec![("LocalStore", measure(&local, n))];
     let mut throughput = vec![("LocalStore", concurrent_writes_per_second(&local, THREADS, n))];
+    let journal = JournalStore::open(dir.path().join("store.journal")).unwrap();
+    columns.push(("JournalStore", measure(&journal, n)));
+    throughput.push(("JournalStore", concurrent_writes_per_second(&journal, THREADS, n)));
 
     if let Some(server) = RedisServer::start(dir.path(), DURABLE) {
         let store = RedisStore::connect(&server.url(), "lat:").unwrap();

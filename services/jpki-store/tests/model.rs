@@ -456,6 +456,11 @@ proptest! {
     fn local_store_agrees_with_model(ops in ops()) {
         run(&mut Harness::local(), ops);
     }
+
+    #[test]
+    fn journal_store_agrees_with_model(ops in ops()) {
+        run(&mut Harness::journal(), ops);
+    }
 }
 
 #[test]

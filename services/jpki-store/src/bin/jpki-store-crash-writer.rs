@@ -1,7 +1,8 @@
 //! Test helper for `tests/crash.rs` and `tests/redis_crash.rs`: writes to a store until it (or
 //! the Redis server under it) is killed.
 //!
-//! Usage: `jpki-store-crash-writer PATH FIRST [THREADS]` writes to the `LocalStore` file PATH;
+//! Usage: `jpki-store-crash-writer PATH FIRST [THREADS]` writes to the `LocalStore` file PATH, or
+//! to the `JournalStore` file PATH when it ends in `.journal`;
 //! `jpki-store-crash-writer redis://HOST:PORT FIRST [THREADS]` writes to a `RedisStore` with prefix
 //! `crash:` and stops at the first error (the test kills the server). With THREADS (default 1)
 //! writer threads, thread k writes items FIRST+k, FIRST+k+THREADS, ..., all concurrently on one
@@ -18,8 +19,8 @@ use std::process::ExitCode;
 
 use jpki_core::CertId;
 use jpki_store::{
-    Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, LocalStore, RedisStore, RevocationNotice, StatusChange,
-    StoreError, TenantId, TenantStore, VerificationKind, VerificationRecord,
+    Challenge, ConsumeOutcome, JournalStore, LinkOutcome, LinkRecord, LocalStore, RedisStore, RevocationNotice,
+    StatusChange, StoreError, TenantId, TenantStore, VerificationKind, VerificationRecord,
 };
 
 /// Base of every time written (the test uses the same values).
@@ -53,6 +54,8 @@ fn main() -> ExitCode {
 fn run(path: &str, first: u64, threads: u64) -> Result<(), Box<dyn std::error::Error>> {
     let store: Box<dyn TenantStore> = if path.starts_with("redis://") {
         Box::new(RedisStore::connect(path, "crash:")?)
+    } else if path.ends_with(".journal") {
+        Box::new(JournalStore::open(path)?)
     } else {
         Box::new(LocalStore::open(path)?)
     };

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use jpki_store::{LocalStore, RedisStore, StoreError, TenantStore};
+use jpki_store::{JournalStore, LocalStore, RedisStore, StoreError, TenantStore};
 
 // Not every test binary uses each of them.
 #[allow(unused_imports)]
@@ -24,6 +24,8 @@ pub fn raw(server: &RedisServer) -> redis::Connection {
 pub enum Kind {
     /// `LocalStore` on a temporary file.
     Local,
+    /// `JournalStore` on a temporary file.
+    Journal,
     /// `RedisStore` on a redis-server of the test's own.
     Redis,
 }
@@ -61,6 +63,23 @@ impl Harness {
         }
     }
 
+    /// A JournalStore in a fresh directory (nested, to check that `open` creates it).
+    pub fn journal() -> Harness {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/dir/store.journal");
+        let journal = JournalStore::open(&path).unwrap();
+        let reported_path = journal.path().to_path_buf();
+        Harness {
+            kind: Kind::Journal,
+            store: Some(Arc::new(journal)),
+            path,
+            server: None,
+            prefix: String::new(),
+            reported_path,
+            _dir: dir,
+        }
+    }
+
     /// A RedisStore on a new durable redis-server; `None` when redis-server is missing (and `$CI`
     /// is unset).
     pub fn redis() -> Option<Harness> {
@@ -81,7 +100,7 @@ impl Harness {
 
     /// Both kinds that are available.
     pub fn all() -> Vec<Harness> {
-        std::iter::once(Harness::local()).chain(Harness::redis()).collect()
+        [Harness::local(), Harness::journal()].into_iter().chain(Harness::redis()).collect()
     }
 
     /// The store.
@@ -102,6 +121,11 @@ impl Harness {
                 self.reported_path = local.path().to_path_buf();
                 Arc::new(local)
             }
+            Kind::Journal => {
+                let journal = JournalStore::open(&self.path).unwrap();
+                self.reported_path = journal.path().to_path_buf();
+                Arc::new(journal)
+            }
             Kind::Redis => {
                 let server = self.server.as_mut().unwrap();
                 server.kill_9();
@@ -116,7 +140,7 @@ impl Harness {
     /// connects a new store.
     pub fn reload(&mut self) {
         match self.kind {
-            Kind::Local => self.reopen(),
+            Kind::Local | Kind::Journal => self.reopen(),
             Kind::Redis => {
                 drop(self.store.take());
                 let server = self.server.as_ref().unwrap();
@@ -133,6 +157,10 @@ impl Harness {
         match self.kind {
             Kind::Local => {
                 assert!(matches!(LocalStore::open(&self.path), Err(StoreError::InUse { .. })));
+                assert_eq!(self.reported_path, self.path);
+            }
+            Kind::Journal => {
+                assert!(matches!(JournalStore::open(&self.path), Err(StoreError::InUse { .. })));
                 assert_eq!(self.reported_path, self.path);
             }
             Kind::Redis => {

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use jpki_casim::{CaSimulator, SimConfig};
-use jpki_gateway::settings::{ListSettings, TenantSettings, TrustSettings};
+use jpki_gateway::settings::{EmbeddedEngine, ListSettings, TenantSettings, TrustSettings};
 use jpki_gateway::{Gateway, GatewayConfig};
 
 use super::{APPLICATION, DemoArgs, quote};
@@ -107,6 +107,11 @@ async fn serve(args: &DemoArgs, base: &Path) -> anyhow::Result<i32> {
     config.trust.lists =
         simulator.labels().into_iter().map(|label| ListSettings { source: ca.crl_url(&label), name: label }).collect();
     config.trust.refresh_interval_seconds = args.refresh_seconds;
+    config.embedded_engine = match args.store_engine.as_deref() {
+        Some("redb") => Some(EmbeddedEngine::Redb),
+        Some(_) => Some(EmbeddedEngine::Journal),
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("gateway: cannot listen on {}", args.listen))?;

@@ -26,6 +26,10 @@ pub struct DemoArgs {
     /// Seconds between the gateway's downloads of each list from the CA simulator.
     #[arg(long, default_value_t = 2, value_name = "SECONDS")]
     pub refresh_seconds: u64,
+    /// The gateway store's engine: `journal` (the default) or `redb` (to compare them:
+    /// docs/durability.md).
+    #[arg(long, value_name = "ENGINE", value_parser = ["journal", "redb"], conflicts_with = "offline")]
+    pub store_engine: Option<String>,
     /// The earlier walkthrough without any server: `jpkictl verify` on files, then exit.
     #[arg(long, conflicts_with_all = ["listen", "ca_listen", "refresh_seconds"])]
     pub offline: bool,

@@ -1,0 +1,106 @@
+//! The embedded engines against each other on the writes of a login: `put_challenge` then
+//! `settle_proof` (the challenge's use and the attempt's record, one durable commit), from T
+//! threads at once. Prints, per engine and thread count, logins per second and the process's CPU
+//! per login (user + system, from `/proc/self/stat`), beside a bare ring RSA-2048 verification
+//! timed in the same run.
+//!
+//! `cargo run --release -p jpki-store --example engines -- [LOGINS_PER_THREAD] [THREADS,...]`
+//! (defaults 2000 and 1,4,16,32). Needs a writable `$TMPDIR` on the disk being measured.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::time::{Duration, Instant};
+
+use jpki_core::CertId;
+use jpki_store::{Challenge, JournalStore, LocalStore, TenantId, TenantStore, VerificationKind, VerificationRecord};
+
+const NOW: i64 = 1_780_272_000;
+
+/// User + system CPU of this process, from `/proc/self/stat` (clock ticks of 10 ms).
+fn cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    Duration::from_millis(ticks * 10)
+}
+
+fn record(id: String) -> VerificationRecord {
+    VerificationRecord {
+        id,
+        kind: VerificationKind::Authentication,
+        passed: true,
+        certificate: Some(CertId { ca_key_id: "ab01".repeat(10), serial: "0a1b2c3d".into() }),
+        not_after: Some(NOW + 86_400),
+        verified_at: NOW,
+        transaction_reference: "tx-1".into(),
+    }
+}
+
+/// Logins per second and CPU per login.
+fn run(store: &dyn TenantStore, threads: usize, per_thread: usize) -> (f64, Duration) {
+    let tenant = TenantId::new("bank-a").unwrap();
+    let (cpu0, wall0) = (cpu(), Instant::now());
+    std::thread::scope(|scope| {
+        for t in 0..threads {
+            let tenant = &tenant;
+            scope.spawn(move || {
+                for i in 0..per_thread {
+                    let id = format!("{threads}-{t}-{i}");
+                    let challenge = Challenge {
+                        challenge: vec![7; 32],
+                        transaction_reference: "tx-1".into(),
+                        issued_at: NOW,
+                        expires_at: NOW + 300,
+                    };
+                    store.put_challenge(tenant, &id, challenge).unwrap();
+                    store.settle_proof(tenant, &id, NOW + 1, record(format!("v{id}")), None).unwrap();
+                }
+            });
+        }
+    });
+    let logins = (threads * per_thread) as f64;
+    (logins / wall0.elapsed().as_secs_f64(), (cpu() - cpu0).div_f64(logins))
+}
+
+/// CPU of one bare ring RSA-2048 PKCS#1 v1.5 SHA-256 verification of a test card's proof, as
+/// the load generator's baseline.
+fn rsa_baseline() -> Duration {
+    use ring::signature::{RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
+    let pki = jpki_testsupport::testing::pki();
+    let card = pki.card("h01").unwrap();
+    let challenge = [7u8; 32];
+    let proof = card.prove(&challenge).unwrap();
+    let parsed = jpki_core::cert::ParsedCertificate::parse(card.auth_cert_der()).unwrap();
+    let key = parsed.rsa_key().unwrap();
+    let (cpu0, started) = (cpu(), Instant::now());
+    let mut n = 0u32;
+    while started.elapsed() < Duration::from_secs(1) {
+        UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, key.pkcs1()).verify(&challenge, &proof).unwrap();
+        n += 1;
+    }
+    (cpu() - cpu0) / n
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let per_thread: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(2000);
+    let thread_counts: Vec<usize> =
+        args.get(2).map(|a| a.split(',').filter_map(|t| t.parse().ok()).collect()).unwrap_or(vec![1, 4, 16, 32]);
+    let rsa = rsa_baseline();
+    println!("bare RSA-2048 verify: {:.1} µs CPU; {per_thread} logins per thread", rsa.as_secs_f64() * 1e6);
+    println!("{:<14} {:>8} {:>12} {:>16} {:>10}", "engine", "threads", "logins/s", "CPU/login µs", "× RSA");
+    for threads in thread_counts {
+        let dir = tempfile::tempdir().unwrap();
+        let engines: [(&str, Box<dyn TenantStore>); 2] = [
+            ("redb", Box::new(LocalStore::open(dir.path().join("store.redb")).unwrap())),
+            ("journal", Box::new(JournalStore::open(dir.path().join("store.journal")).unwrap())),
+        ];
+        for (name, store) in &engines {
+            let (rate, per_login) = run(store.as_ref(), threads, per_thread);
+            let micros = per_login.as_secs_f64() * 1e6;
+            println!(
+                "{name:<14} {threads:>8} {rate:>12.0} {micros:>16.1} {:>10.2}",
+                micros / (rsa.as_secs_f64() * 1e6)
+            );
+        }
+    }
+}

@@ -1,0 +1,1576 @@
+//! [`JournalStore`]: the embedded single-node store as an in-memory state and an append-only,
+//! group-committed journal of the operations that changed it.
+//!
+//! # File format
+//!
+//! `store.journal` starts with the 16-byte header [`MAGIC`]; then frames, each a little-endian
+//! `u32` payload length, a little-endian `u32` CRC-32 (IEEE) of the payload, and the payload: one
+//! [`Entry`] as JSON. An entry is either an operation ([`Op`]: the call and its arguments, applied
+//! again on replay by the same code that applied it live) or one item of a snapshot ([`Item`],
+//! written by compaction and backup). Opening replays every frame into the state; a frame that is
+//! cut short or fails its CRC ends the journal there (a torn write of the last, unacknowledged
+//! group), and the file is truncated to the last whole frame.
+//!
+//! # Durability
+//!
+//! A call applies its operation to the state and appends the operation's frame to an in-memory
+//! buffer, under one lock, so that the journal's order is the order in which the state changed.
+//! A durable call then waits until the buffer up to its frame is written and `fdatasync`ed. The
+//! first waiter that finds no flush under way does the flush itself, for every frame appended so
+//! far (leader/follower group commit): concurrent calls share one `write` and one `fdatasync`,
+//! and a lone call pays no hand-off to another thread. An issued challenge does not wait (it may be
+//! lost in a crash, which is safe: see `docs/durability.md`); it becomes durable with the next flush.
+//! A durable call that changed nothing (a replayed challenge, an idempotent link) still waits for
+//! the frames before it, because its answer may rest on them.
+//!
+//! Reads see every applied operation, including one whose flush is under way (as Redis clients
+//! see a write before its AOF fsync): no answer that acknowledges a write is sent before that
+//! write is durable, and the journal's order makes a write durable only after everything it read.
+//!
+//! If a write or `fdatasync` fails, the store refuses every later call: the state may hold
+//! operations the disk does not, and the only safe recovery is to reopen and replay.
+
+use std::cell::Cell;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fs::{File, OpenOptions};
+use std::future::Future;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::task::{Context, Poll, Waker};
+use std::thread::JoinHandle;
+
+use jpki_core::CertId;
+use serde::{Deserialize, Serialize};
+
+use crate::rules::{ChallengeSlot, EventStatus, Step, WatchEntry, step};
+use crate::types::{check_customer, check_id, check_kind, entitlement_cutoff, hex_bytes, invalid};
+use crate::{
+    CHALLENGE_PURGE_GRACE_SECS, Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, MAX_META_LEN, RevocationNotice,
+    StoreError, StoredEvent, TenantId, TenantStore, VerificationRecord, WATCH_PURGE_GRACE_SECS, WatchRequest,
+};
+
+/// The journal file's first bytes: the format and its version.
+const MAGIC: &[u8; 16] = b"JPKI-JOURNAL-v1\n";
+
+/// Bytes of a frame's length and CRC.
+const FRAME_HEADER: usize = 8;
+
+/// Frames larger than this are refused when reading (a corrupt length must not make the replay
+/// allocate gigabytes).
+const MAX_FRAME: usize = 256 << 20;
+
+/// An issued challenge does not wait for a flush, unless this many bytes are waiting to be
+/// written: the buffer stays bounded under a flood of challenges.
+const MAX_UNFLUSHED: usize = 1 << 20;
+
+/// Compaction runs (from [`TenantStore::purge_expired`] and at open) when the journal holds more
+/// than this many entries beyond twice the live items: the file then stays within a small multiple
+/// of the state.
+const COMPACTION_SLACK: u64 = 100_000;
+
+/// The embedded store: the state in memory, every change in an append-only journal file that is
+/// replayed at open. Safe to share between threads (`Arc<dyn TenantStore>`).
+///
+/// Only one `JournalStore` may have a file open at a time (an exclusive `flock` on
+/// `<file>.lock`); a second `open` fails with [`StoreError::InUse`].
+pub struct JournalStore {
+    inner: Arc<Inner>,
+    /// The thread that flushes for [`JournalStore::durable`] waiters.
+    flusher: Option<JoinHandle<()>>,
+}
+
+/// The store's parts, shared with its flusher thread.
+struct Inner {
+    path: PathBuf,
+    shared: RwLock<Shared>,
+    flush: Mutex<Flush>,
+    /// Signalled when a flush ends.
+    flushed: Condvar,
+    /// Signalled when the flusher thread has work (or the store closes).
+    flush_requested: Condvar,
+    /// Only the flush leader (or compaction, which first becomes the leader) writes the file.
+    file: Mutex<File>,
+    counters: Counters,
+    recovered: Recovery,
+    /// Holds the lock for as long as the store lives.
+    _lock: File,
+}
+
+/// What the state is and what is waiting to be written, under one lock.
+struct Shared {
+    state: State,
+    /// Frames appended but not yet handed to a flush.
+    pending: Vec<u8>,
+    /// The number of the last appended frame (frames are numbered from 1 per open).
+    appended: u64,
+    /// Entries in the file plus `pending` (compaction's measure).
+    entries: u64,
+}
+
+/// The group commit's bookkeeping.
+struct Flush {
+    /// Every frame up to this number is on disk.
+    durable: u64,
+    /// A leader is writing.
+    flushing: bool,
+    /// Why the store refuses calls since a failed write or sync.
+    failed: Option<String>,
+    /// Asynchronous waiters: the entry each waits for, and how to wake it.
+    waiters: Vec<(u64, Waker)>,
+    /// The flusher thread is asked to flush.
+    requested: bool,
+    /// The store is closing: the flusher thread ends.
+    closing: bool,
+}
+
+#[derive(Default)]
+struct Counters {
+    logged: AtomicU64,
+    syncs: AtomicU64,
+    compactions: AtomicU64,
+}
+
+/// What the journal did since it was opened; for tests and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct JournalStats {
+    /// Operations appended to the journal: one per call that changed something. A call's whole
+    /// change is one entry, so this counts commits.
+    pub logged: u64,
+    /// `fdatasync` calls (each makes every entry before it durable).
+    pub syncs: u64,
+    /// Compactions (the file rewritten as a snapshot of the state).
+    pub compactions: u64,
+}
+
+/// What opening the journal found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Recovery {
+    /// Entries replayed.
+    pub entries: u64,
+    /// Bytes after the last whole frame, cut off (a torn write of an unacknowledged group).
+    pub truncated_bytes: u64,
+}
+
+impl Drop for JournalStore {
+    fn drop(&mut self) {
+        // A clean close keeps the issued challenges that no durable call has flushed yet. Nothing
+        // to report to if it fails: the next open replays what reached the disk.
+        let appended = self.inner.shared.read().map(|shared| shared.appended).unwrap_or(0);
+        let _ = self.inner.wait_durable(appended);
+        if let Ok(mut flush) = self.inner.flush.lock() {
+            flush.closing = true;
+        }
+        self.inner.flush_requested.notify_all();
+        if let Some(flusher) = self.flusher.take() {
+            let _ = flusher.join();
+        }
+    }
+}
+
+impl std::fmt::Debug for JournalStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JournalStore").field("path", &self.inner.path).finish_non_exhaustive()
+    }
+}
+
+/// One journal entry.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Entry {
+    Op(Op),
+    Item(Item),
+}
+
+/// An entry borrowed for writing (the same JSON as [`Entry`]).
+#[derive(Serialize)]
+#[serde(rename_all = "snake_case")]
+enum EntryRef<'a> {
+    Op(&'a Op),
+    Item(&'a Item),
+}
+
+/// A call that changed the state, with the arguments that make replay give the same change.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+enum Op {
+    PutChallenge {
+        tenant: TenantId,
+        id: String,
+        challenge: Challenge,
+    },
+    Consume {
+        tenant: TenantId,
+        id: String,
+        now: i64,
+    },
+    SettleProof {
+        tenant: TenantId,
+        id: String,
+        now: i64,
+        verified: VerificationRecord,
+        watch: Option<Watched>,
+    },
+    RecordVerification {
+        tenant: TenantId,
+        record: VerificationRecord,
+        watch: Option<Watched>,
+    },
+    Link {
+        tenant: TenantId,
+        record: LinkRecord,
+    },
+    Unlink {
+        tenant: TenantId,
+        customer_id: String,
+        certificate: Option<CertId>,
+    },
+    Watch {
+        tenant: TenantId,
+        watched: Watched,
+    },
+    AppendEvents {
+        events: Vec<(TenantId, RevocationNotice)>,
+    },
+    Purge {
+        now: i64,
+        retention_secs: i64,
+    },
+    PutMeta {
+        key: String,
+        #[serde(with = "hex_bytes")]
+        value: Vec<u8>,
+    },
+}
+
+/// A watch request in journal form.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Watched {
+    certificate: CertId,
+    entry: WatchEntry,
+}
+
+impl From<WatchRequest> for Watched {
+    fn from(request: WatchRequest) -> Self {
+        Watched {
+            certificate: request.certificate,
+            entry: WatchEntry { kind: request.kind, not_after: request.not_after },
+        }
+    }
+}
+
+/// One stored item, as a snapshot writes it; the indexes follow from the items.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "item", rename_all = "snake_case")]
+enum Item {
+    Challenge {
+        tenant: TenantId,
+        id: String,
+        slot: ChallengeSlot,
+    },
+    Verification {
+        tenant: TenantId,
+        record: VerificationRecord,
+    },
+    Entitlement {
+        tenant: TenantId,
+        certificate: CertId,
+        verified_at: i64,
+    },
+    Link {
+        tenant: TenantId,
+        record: LinkRecord,
+    },
+    Watch {
+        tenant: TenantId,
+        watched: Watched,
+    },
+    Event {
+        tenant: TenantId,
+        sequence: u64,
+        event: RevocationNotice,
+    },
+    EventStatus {
+        tenant: TenantId,
+        certificate: CertId,
+        status: EventStatus,
+    },
+    Head {
+        tenant: TenantId,
+        sequence: u64,
+    },
+    Meta {
+        key: String,
+        #[serde(with = "hex_bytes")]
+        value: Vec<u8>,
+    },
+}
+
+/// What an operation answers (one variant per kind of answer).
+enum Answer {
+    Done,
+    Consumed(ConsumeOutcome),
+    Linked(LinkOutcome),
+    Count(usize),
+    Sequences(Vec<u64>),
+}
+
+/// One tenant's items.
+#[derive(Default)]
+struct TenantState {
+    challenges: HashMap<String, ChallengeSlot>,
+    verifications: HashMap<String, VerificationRecord>,
+    links: BTreeMap<CertId, LinkRecord>,
+    links_by_customer: BTreeSet<(String, CertId)>,
+    watch: BTreeMap<CertId, WatchEntry>,
+    events: BTreeMap<u64, RevocationNotice>,
+    event_status: HashMap<CertId, EventStatus>,
+    entitlements: HashMap<CertId, i64>,
+    head: u64,
+}
+
+/// Everything the store holds, with the indexes the purge and the global watcher lookup need.
+#[derive(Default)]
+struct State {
+    tenants: HashMap<TenantId, TenantState>,
+    watchers: BTreeMap<CertId, BTreeMap<TenantId, String>>,
+    challenge_expiry: BTreeSet<(i64, TenantId, String)>,
+    verification_age: BTreeSet<(i64, TenantId, String)>,
+    entitlement_age: BTreeSet<(i64, TenantId, CertId)>,
+    watch_expiry: BTreeSet<(i64, TenantId, CertId)>,
+    meta: HashMap<String, Vec<u8>>,
+}
+
+impl State {
+    fn tenant(&self, tenant: &TenantId) -> Option<&TenantState> {
+        self.tenants.get(tenant)
+    }
+
+    fn tenant_mut(&mut self, tenant: &TenantId) -> &mut TenantState {
+        self.tenants.entry(tenant.clone()).or_default()
+    }
+
+    /// Applies `op`: the one place where an operation changes the state, live and on replay. An
+    /// error leaves the state as it was. The flag says whether anything changed.
+    fn apply(&mut self, op: &Op) -> Result<(Answer, bool), StoreError> {
+        Ok(match op {
+            Op::PutChallenge { tenant, id, challenge } => {
+                let slots = &mut self.tenant_mut(tenant).challenges;
+                if slots.contains_key(id) {
+                    return Err(StoreError::Duplicate { what: "challenge" });
+                }
+                slots.insert(id.clone(), ChallengeSlot::Pending { challenge: challenge.clone() });
+                self.challenge_expiry.insert((challenge.expires_at, tenant.clone(), id.clone()));
+                (Answer::Done, true)
+            }
+            Op::Consume { tenant, id, now } => {
+                let (outcome, changed) = self.consume(tenant, id, *now);
+                (Answer::Consumed(outcome), changed)
+            }
+            Op::SettleProof { tenant, id, now, verified, watch } => {
+                if self.tenant(tenant).is_some_and(|t| t.verifications.contains_key(&verified.id)) {
+                    return Err(StoreError::Duplicate { what: "verification" });
+                }
+                let (outcome, _) = self.consume(tenant, id, *now);
+                if matches!(outcome, ConsumeOutcome::Consumed(_)) {
+                    self.record(tenant, verified, watch.as_ref());
+                } else {
+                    self.record(tenant, &verified.refused(), None);
+                }
+                (Answer::Consumed(outcome), true)
+            }
+            Op::RecordVerification { tenant, record, watch } => {
+                if self.tenant(tenant).is_some_and(|t| t.verifications.contains_key(&record.id)) {
+                    return Err(StoreError::Duplicate { what: "verification" });
+                }
+                self.record(tenant, record, watch.as_ref());
+                (Answer::Done, true)
+            }
+            Op::Link { tenant, record } => {
+                let state = self.tenant_mut(tenant);
+                if let Some(existing) = state.links.get(&record.certificate) {
+                    let outcome = if existing.customer_id == record.customer_id {
+                        LinkOutcome::AlreadyLinked(existing.clone())
+                    } else {
+                        LinkOutcome::LinkedToOther { customer_id: existing.customer_id.clone() }
+                    };
+                    return Ok((Answer::Linked(outcome), false));
+                }
+                state.links.insert(record.certificate.clone(), record.clone());
+                state.links_by_customer.insert((record.customer_id.clone(), record.certificate.clone()));
+                (Answer::Linked(LinkOutcome::Created(record.clone())), true)
+            }
+            Op::Unlink { tenant, customer_id, certificate } => {
+                let Some(state) = self.tenants.get_mut(tenant) else { return Ok((Answer::Count(0), false)) };
+                let certificates: Vec<CertId> = match certificate {
+                    Some(cert) => match state.links.get(cert) {
+                        Some(link) if link.customer_id == *customer_id => vec![cert.clone()],
+                        // Not linked, or linked to someone else: not this customer's to remove.
+                        _ => Vec::new(),
+                    },
+                    None => customer_links(state, customer_id).map(|(_, cert)| cert.clone()).collect(),
+                };
+                for cert in &certificates {
+                    state.links.remove(cert);
+                    state.links_by_customer.remove(&(customer_id.clone(), cert.clone()));
+                }
+                (Answer::Count(certificates.len()), !certificates.is_empty())
+            }
+            Op::Watch { tenant, watched } => {
+                let changed = self.watch(tenant, watched);
+                (Answer::Done, changed)
+            }
+            Op::AppendEvents { events } => {
+                // Check that no sequence can overflow before changing anything.
+                for (tenant, _) in events {
+                    let head = self.tenant(tenant).map_or(0, |t| t.head);
+                    if head.checked_add(events.len() as u64).is_none() {
+                        return Err(invalid("sequence", "exhausted"));
+                    }
+                }
+                let mut sequences = Vec::with_capacity(events.len());
+                let mut changed = false;
+                for (tenant, notice) in events {
+                    let state = self.tenant_mut(tenant);
+                    match step(state.event_status.get(&notice.certificate), notice) {
+                        Step::Answer(sequence) => sequences.push(sequence),
+                        Step::RaiseFloor(status) => {
+                            sequences.push(status.sequence);
+                            state.event_status.insert(notice.certificate.clone(), status);
+                            changed = true;
+                        }
+                        Step::Append(floor) => {
+                            state.head += 1;
+                            let sequence = state.head;
+                            state.events.insert(sequence, notice.clone());
+                            let status = EventStatus {
+                                sequence,
+                                change: notice.change,
+                                reason: notice.reason.clone(),
+                                crl_number: floor,
+                            };
+                            state.event_status.insert(notice.certificate.clone(), status);
+                            sequences.push(sequence);
+                            changed = true;
+                        }
+                    }
+                }
+                (Answer::Sequences(sequences), changed)
+            }
+            Op::Purge { now, retention_secs } => {
+                let removed = self.purge(*now, *retention_secs);
+                (Answer::Count(removed), removed > 0)
+            }
+            Op::PutMeta { key, value } => {
+                self.meta.insert(key.clone(), value.clone());
+                (Answer::Done, true)
+            }
+        })
+    }
+
+    fn consume(&mut self, tenant: &TenantId, id: &str, now: i64) -> (ConsumeOutcome, bool) {
+        let Some(slot) = self.tenants.get_mut(tenant).and_then(|t| t.challenges.get_mut(id)) else {
+            return (ConsumeOutcome::Unknown, false);
+        };
+        match slot {
+            ChallengeSlot::Used { used_at, .. } => (ConsumeOutcome::AlreadyUsed { used_at: *used_at }, false),
+            ChallengeSlot::Pending { challenge } => {
+                let challenge = challenge.clone();
+                *slot = ChallengeSlot::Used { used_at: now, expires_at: challenge.expires_at };
+                let outcome = if now >= challenge.expires_at {
+                    ConsumeOutcome::Expired(challenge)
+                } else {
+                    ConsumeOutcome::Consumed(challenge)
+                };
+                (outcome, true)
+            }
+        }
+    }
+
+    /// Stores a verification record (its id known to be fresh), its entitlement when passed, and
+    /// the watch entry.
+    fn record(&mut self, tenant: &TenantId, record: &VerificationRecord, watch: Option<&Watched>) {
+        self.tenant_mut(tenant).verifications.insert(record.id.clone(), record.clone());
+        self.verification_age.insert((record.verified_at, tenant.clone(), record.id.clone()));
+        if let (true, Some(certificate)) = (record.passed, &record.certificate) {
+            self.entitle(tenant, certificate, record.verified_at);
+        }
+        if let Some(watched) = watch {
+            self.watch(tenant, watched);
+        }
+    }
+
+    /// The latest passed `verified_at` wins.
+    fn entitle(&mut self, tenant: &TenantId, certificate: &CertId, verified_at: i64) {
+        let state = self.tenants.entry(tenant.clone()).or_default();
+        let latest = state.entitlements.get(certificate).copied();
+        if latest.is_some_and(|latest| latest >= verified_at) {
+            return;
+        }
+        state.entitlements.insert(certificate.clone(), verified_at);
+        if let Some(latest) = latest {
+            self.entitlement_age.remove(&(latest, tenant.clone(), certificate.clone()));
+        }
+        self.entitlement_age.insert((verified_at, tenant.clone(), certificate.clone()));
+    }
+
+    /// Records a watch entry; an identical one is a no-op.
+    fn watch(&mut self, tenant: &TenantId, watched: &Watched) -> bool {
+        let state = self.tenants.entry(tenant.clone()).or_default();
+        let certificate = &watched.certificate;
+        match state.watch.get(certificate) {
+            Some(existing) if *existing == watched.entry => return false,
+            Some(existing) => {
+                self.watch_expiry.remove(&(existing.not_after, tenant.clone(), certificate.clone()));
+            }
+            None => {}
+        }
+        state.watch.insert(certificate.clone(), watched.entry.clone());
+        self.watchers.entry(certificate.clone()).or_default().insert(tenant.clone(), watched.entry.kind.clone());
+        self.watch_expiry.insert((watched.entry.not_after, tenant.clone(), certificate.clone()));
+        true
+    }
+
+    /// [`TenantStore::purge_expired`]: returns the challenges, records and watch entries removed.
+    fn purge(&mut self, now: i64, retention_secs: i64) -> usize {
+        let mut removed = 0;
+        let cutoff = now.saturating_sub(CHALLENGE_PURGE_GRACE_SECS);
+        for (_, tenant, id) in take_before(&mut self.challenge_expiry, cutoff, |e| e.0) {
+            if let Some(state) = self.tenants.get_mut(&tenant) {
+                state.challenges.remove(&id);
+            }
+            removed += 1;
+        }
+        let cutoff = now.saturating_sub(retention_secs);
+        for (_, tenant, id) in take_before(&mut self.verification_age, cutoff, |e| e.0) {
+            if let Some(state) = self.tenants.get_mut(&tenant) {
+                state.verifications.remove(&id);
+            }
+            removed += 1;
+        }
+        for (_, tenant, certificate) in take_before(&mut self.entitlement_age, cutoff, |e| e.0) {
+            if let Some(state) = self.tenants.get_mut(&tenant) {
+                state.entitlements.remove(&certificate);
+            }
+        }
+        let cutoff = now.saturating_sub(WATCH_PURGE_GRACE_SECS);
+        for (_, tenant, certificate) in take_before(&mut self.watch_expiry, cutoff, |e| e.0) {
+            if let Some(state) = self.tenants.get_mut(&tenant) {
+                state.watch.remove(&certificate);
+            }
+            if let Some(watchers) = self.watchers.get_mut(&certificate) {
+                watchers.remove(&tenant);
+                if watchers.is_empty() {
+                    self.watchers.remove(&certificate);
+                }
+            }
+            removed += 1;
+        }
+        removed
+    }
+
+    /// Restores one snapshot item.
+    fn restore(&mut self, item: Item) {
+        match item {
+            Item::Challenge { tenant, id, slot } => {
+                let expires_at = match &slot {
+                    ChallengeSlot::Pending { challenge } => challenge.expires_at,
+                    ChallengeSlot::Used { expires_at, .. } => *expires_at,
+                };
+                self.challenge_expiry.insert((expires_at, tenant.clone(), id.clone()));
+                self.tenant_mut(&tenant).challenges.insert(id, slot);
+            }
+            Item::Verification { tenant, record } => {
+                self.verification_age.insert((record.verified_at, tenant.clone(), record.id.clone()));
+                self.tenant_mut(&tenant).verifications.insert(record.id.clone(), record);
+            }
+            Item::Entitlement { tenant, certificate, verified_at } => self.entitle(&tenant, &certificate, verified_at),
+            Item::Link { tenant, record } => {
+                let state = self.tenant_mut(&tenant);
+                state.links_by_customer.insert((record.customer_id.clone(), record.certificate.clone()));
+                state.links.insert(record.certificate.clone(), record);
+            }
+            Item::Watch { tenant, watched } => {
+                self.watch(&tenant, &watched);
+            }
+            Item::Event { tenant, sequence, event } => {
+                self.tenant_mut(&tenant).events.insert(sequence, event);
+            }
+            Item::EventStatus { tenant, certificate, status } => {
+                self.tenant_mut(&tenant).event_status.insert(certificate, status);
+            }
+            Item::Head { tenant, sequence } => self.tenant_mut(&tenant).head = sequence,
+            Item::Meta { key, value } => {
+                self.meta.insert(key, value);
+            }
+        }
+    }
+
+    /// Every item, as a snapshot holds them.
+    fn items(&self) -> impl Iterator<Item = Item> + '_ {
+        let meta = self.meta.iter().map(|(key, value)| Item::Meta { key: key.clone(), value: value.clone() });
+        let tenants = self.tenants.iter().flat_map(|(tenant, state)| {
+            let t = || tenant.clone();
+            let challenges = state.challenges.iter().map(move |(id, slot)| Item::Challenge {
+                tenant: t(),
+                id: id.clone(),
+                slot: slot.clone(),
+            });
+            let verifications = state
+                .verifications
+                .values()
+                .map(move |record| Item::Verification { tenant: t(), record: record.clone() });
+            let entitlements = state.entitlements.iter().map(move |(certificate, at)| Item::Entitlement {
+                tenant: t(),
+                certificate: certificate.clone(),
+                verified_at: *at,
+            });
+            let links = state.links.values().map(move |record| Item::Link { tenant: t(), record: record.clone() });
+            let watches = state.watch.iter().map(move |(certificate, entry)| Item::Watch {
+                tenant: t(),
+                watched: Watched { certificate: certificate.clone(), entry: entry.clone() },
+            });
+            let events = state.events.iter().map(move |(sequence, event)| Item::Event {
+                tenant: t(),
+                sequence: *sequence,
+                event: event.clone(),
+            });
+            let statuses = state.event_status.iter().map(move |(certificate, status)| Item::EventStatus {
+                tenant: t(),
+                certificate: certificate.clone(),
+                status: status.clone(),
+            });
+            let head = std::iter::once(Item::Head { tenant: t(), sequence: state.head });
+            challenges
+                .chain(verifications)
+                .chain(entitlements)
+                .chain(links)
+                .chain(watches)
+                .chain(events)
+                .chain(statuses)
+                .chain(head)
+        });
+        meta.chain(tenants)
+    }
+
+    /// How many items a snapshot would hold (compaction's measure).
+    fn item_count(&self) -> u64 {
+        let per_tenant: usize = self
+            .tenants
+            .values()
+            .map(|s| {
+                s.challenges.len()
+                    + s.verifications.len()
+                    + s.entitlements.len()
+                    + s.links.len()
+                    + s.watch.len()
+                    + s.events.len()
+                    + s.event_status.len()
+                    + 1
+            })
+            .sum();
+        (per_tenant + self.meta.len()) as u64
+    }
+}
+
+/// The customer's links, in certificate order.
+fn customer_links<'s>(state: &'s TenantState, customer_id: &'s str) -> impl Iterator<Item = &'s (String, CertId)> + 's {
+    state
+        .links_by_customer
+        .range((customer_id.to_owned(), CertId { ca_key_id: String::new(), serial: String::new() })..)
+        .take_while(move |(customer, _)| customer == customer_id)
+}
+
+/// Removes and returns the entries of an age index (ordered by time first) whose time is before
+/// `cutoff`.
+fn take_before<T: Ord>(index: &mut BTreeSet<T>, cutoff: i64, time: impl Fn(&T) -> i64) -> Vec<T> {
+    let mut old = Vec::new();
+    while index.first().is_some_and(|entry| time(entry) < cutoff) {
+        old.extend(index.pop_first());
+    }
+    old
+}
+
+impl JournalStore {
+    /// Opens the journal at `path`, creating it and its parent directories if needed, and replays
+    /// it into memory (a torn tail is cut off: see [`JournalStore::recovery`]). Compacts the file
+    /// when it holds far more entries than live items.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .map_err(|source| StoreError::CreateDir { path: parent.to_path_buf(), source })?;
+        }
+        let lock = lock_file(&path)?;
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| io_error("opening the journal", &e))?;
+        let mut state = State::default();
+        let recovered = replay(&mut file, &mut state)?;
+        let inner = Arc::new(Inner {
+            path,
+            shared: RwLock::new(Shared { state, pending: Vec::new(), appended: 0, entries: recovered.entries }),
+            flush: Mutex::new(Flush {
+                durable: 0,
+                flushing: false,
+                failed: None,
+                waiters: Vec::new(),
+                requested: false,
+                closing: false,
+            }),
+            flushed: Condvar::new(),
+            flush_requested: Condvar::new(),
+            file: Mutex::new(file),
+            counters: Counters::default(),
+            recovered,
+            _lock: lock,
+        });
+        let flusher_inner = Arc::clone(&inner);
+        let flusher = std::thread::Builder::new()
+            .name("jpki-journal-flush".into())
+            .spawn(move || flusher_inner.flusher_loop())
+            .map_err(|e| StoreError::Backend(format!("starting the journal's flusher thread: {e}")))?;
+        let store = JournalStore { inner, flusher: Some(flusher) };
+        store.inner.compact_if_worth_it()?;
+        Ok(store)
+    }
+
+    /// The journal file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// What the last open replayed and cut off.
+    pub fn recovery(&self) -> Recovery {
+        self.inner.recovered
+    }
+
+    /// What the journal did since it was opened.
+    pub fn stats(&self) -> JournalStats {
+        self.inner.stats()
+    }
+
+    /// Writes a consistent snapshot of the whole state to `destination` (a new file, synced),
+    /// while calls go on (writers wait while it is written); returns its number of entries. The
+    /// result is a journal: restore it by putting it in place of the store's file while the
+    /// gateway is stopped.
+    pub fn backup(&self, destination: impl AsRef<Path>) -> Result<u64, StoreError> {
+        let shared = self.inner.read()?;
+        write_snapshot(destination.as_ref(), &shared.state)
+    }
+
+    /// Rewrites the journal as a snapshot of the state: the file shrinks to the live items.
+    pub fn compact(&self) -> Result<(), StoreError> {
+        self.inner.compact()
+    }
+
+    /// Runs `calls` on this thread with the durability wait of every journal call deferred: they
+    /// return once applied and appended, and the result comes with the entry that must be flushed
+    /// before any answer resting on it is sent (`None` when nothing waits). Await it with
+    /// [`JournalStore::durable`]. For a caller that must not block its thread (an async runtime's
+    /// worker): `calls` must not move to another thread or await.
+    pub fn deferring<T>(&self, calls: impl FnOnce() -> T) -> (T, Option<u64>) {
+        let outer = DEFERRED.with(|deferred| deferred.replace(Some(0)));
+        let value = calls();
+        let upto = DEFERRED.with(|deferred| deferred.replace(outer)).filter(|&upto| upto > 0);
+        (value, upto)
+    }
+
+    /// Resolves once the journal is on disk up to entry `upto` (from [`JournalStore::deferring`]),
+    /// without blocking a thread: the store's flusher thread flushes and wakes it.
+    pub fn durable(&self, upto: u64) -> Durable {
+        Durable { inner: Arc::clone(&self.inner), upto }
+    }
+}
+
+thread_local! {
+    /// Inside [`JournalStore::deferring`]: the highest entry a deferred call must see flushed.
+    static DEFERRED: Cell<Option<u64>> = const { Cell::new(None) };
+}
+
+/// The future of [`JournalStore::durable`].
+#[must_use = "the entry is durable only when this resolves"]
+pub struct Durable {
+    inner: Arc<Inner>,
+    upto: u64,
+}
+
+impl Future for Durable {
+    type Output = Result<(), StoreError>;
+
+    fn poll(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut flush = match self.inner.lock_flush() {
+            Ok(flush) => flush,
+            Err(error) => return Poll::Ready(Err(error)),
+        };
+        if let Err(error) = check_failed(&flush) {
+            return Poll::Ready(Err(error));
+        }
+        if flush.durable >= self.upto {
+            return Poll::Ready(Ok(()));
+        }
+        flush.waiters.push((self.upto, context.waker().clone()));
+        if !flush.requested {
+            flush.requested = true;
+            self.inner.flush_requested.notify_one();
+        }
+        Poll::Pending
+    }
+}
+
+impl Inner {
+    fn stats(&self) -> JournalStats {
+        JournalStats {
+            logged: self.counters.logged.load(Ordering::Relaxed),
+            syncs: self.counters.syncs.load(Ordering::Relaxed),
+            compactions: self.counters.compactions.load(Ordering::Relaxed),
+        }
+    }
+
+    fn compact(&self) -> Result<(), StoreError> {
+        // Become the flush leader, so that nothing else writes the file meanwhile.
+        let mut flush = self.lock_flush()?;
+        while flush.flushing {
+            flush = self.flushed.wait(flush).map_err(|_| poisoned())?;
+        }
+        check_failed(&flush)?;
+        flush.flushing = true;
+        drop(flush);
+        let result = (|| {
+            let mut shared = self.write()?;
+            let temporary = self.path.with_extension("journal.compacting");
+            let entries = write_snapshot(&temporary, &shared.state)?;
+            std::fs::rename(&temporary, &self.path).map_err(|e| io_error("replacing the journal", &e))?;
+            sync_parent(&self.path)?;
+            let mut file = OpenOptions::new()
+                .read(true)
+                .append(true)
+                .open(&self.path)
+                .map_err(|e| io_error("reopening the journal", &e))?;
+            file.seek(SeekFrom::End(0)).map_err(|e| io_error("reopening the journal", &e))?;
+            *self.file.lock().map_err(|_| poisoned())? = file;
+            // The snapshot holds every applied operation, the pending ones too.
+            shared.pending.clear();
+            shared.entries = entries;
+            Ok(shared.appended)
+        })();
+        let mut flush = self.lock_flush()?;
+        flush.flushing = false;
+        match result {
+            Ok(upto) => {
+                flush.durable = flush.durable.max(upto);
+                self.counters.compactions.fetch_add(1, Ordering::Relaxed);
+            }
+            // A failed compaction leaves the old file in place (the rename is the switch), but
+            // whether the pending frames reached it is unknown: refuse calls from now on.
+            Err(ref error) => flush.failed = Some(format!("compaction failed: {error}")),
+        }
+        if !flush.waiters.is_empty() {
+            // The flusher wakes them (their entries are in the snapshot, or the store failed).
+            flush.requested = true;
+            self.flush_requested.notify_one();
+        }
+        self.flushed.notify_all();
+        result.map(|_| ())
+    }
+
+    fn compact_if_worth_it(&self) -> Result<(), StoreError> {
+        let worth_it = {
+            let shared = self.read()?;
+            shared.entries > 2 * shared.state.item_count() + COMPACTION_SLACK
+        };
+        if worth_it { self.compact() } else { Ok(()) }
+    }
+
+    fn read(&self) -> Result<RwLockReadGuard<'_, Shared>, StoreError> {
+        self.shared.read().map_err(|_| poisoned())
+    }
+
+    fn write(&self) -> Result<RwLockWriteGuard<'_, Shared>, StoreError> {
+        self.shared.write().map_err(|_| poisoned())
+    }
+
+    fn lock_flush(&self) -> Result<MutexGuard<'_, Flush>, StoreError> {
+        self.flush.lock().map_err(|_| poisoned())
+    }
+
+    /// Applies `op`, appends it to the journal when it changed something, and, when `durable`,
+    /// returns only once the journal is on disk up to it (or up to the last entry before it,
+    /// when it changed nothing).
+    fn commit(&self, op: Op, durable: bool) -> Result<Answer, StoreError> {
+        // Encoded outside the lock; dropped if the operation fails or changes nothing.
+        let frame = encode_frame(&EntryRef::Op(&op))?;
+        let (answer, upto, unflushed) = {
+            let mut shared = self.write()?;
+            check_failed(&*self.lock_flush()?)?;
+            let (answer, changed) = shared.state.apply(&op)?;
+            if changed {
+                shared.pending.extend_from_slice(&frame);
+                shared.appended += 1;
+                shared.entries += 1;
+                self.counters.logged.fetch_add(1, Ordering::Relaxed);
+            }
+            (answer, shared.appended, shared.pending.len())
+        };
+        if durable || unflushed > MAX_UNFLUSHED {
+            let deferred = DEFERRED.with(|deferred| {
+                let waiting = deferred.get()?;
+                deferred.set(Some(waiting.max(upto)));
+                Some(())
+            });
+            if deferred.is_none() {
+                self.wait_durable(upto)?;
+            }
+        }
+        Ok(answer)
+    }
+
+    /// Returns once every frame up to `upto` is on disk: leads a flush if none is under way,
+    /// otherwise waits for the one that is (and leads the next one if that was not enough).
+    fn wait_durable(&self, upto: u64) -> Result<(), StoreError> {
+        let mut flush = self.lock_flush()?;
+        loop {
+            check_failed(&flush)?;
+            if flush.durable >= upto {
+                return Ok(());
+            }
+            if flush.flushing {
+                flush = self.flushed.wait(flush).map_err(|_| poisoned())?;
+                continue;
+            }
+            flush = self.lead(flush)?;
+        }
+    }
+
+    /// Leads one flush (the caller found none under way) and wakes everyone it made durable;
+    /// asks the flusher thread for another when asynchronous waiters remain.
+    fn lead<'a>(&'a self, mut flush: MutexGuard<'a, Flush>) -> Result<MutexGuard<'a, Flush>, StoreError> {
+        flush.flushing = true;
+        drop(flush);
+        let result = self.flush_pending();
+        let mut flush = self.lock_flush()?;
+        flush.flushing = false;
+        match result {
+            Ok(written) => flush.durable = flush.durable.max(written),
+            Err(error) => flush.failed = Some(error.to_string()),
+        }
+        let (durable, failed) = (flush.durable, flush.failed.is_some());
+        // A waiter whose entry is durable, or any when the store failed: it then reads the failure.
+        let (ready, waiting): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut flush.waiters).into_iter().partition(|(upto, _)| failed || *upto <= durable);
+        flush.waiters = waiting;
+        if !flush.waiters.is_empty() {
+            // The flusher may be asleep because this flush was under way when they asked.
+            flush.requested = true;
+            self.flush_requested.notify_one();
+        }
+        self.flushed.notify_all();
+        ready.into_iter().for_each(|(_, waker)| waker.wake());
+        Ok(flush)
+    }
+
+    /// The flusher thread: flushes whenever an asynchronous waiter asks and no flush is under
+    /// way; ends when the store closes.
+    fn flusher_loop(&self) {
+        let Ok(mut flush) = self.lock_flush() else { return };
+        loop {
+            if flush.closing {
+                return;
+            }
+            if !flush.requested || flush.flushing {
+                flush = match self.flush_requested.wait(flush) {
+                    Ok(flush) => flush,
+                    Err(_) => return,
+                };
+                continue;
+            }
+            flush.requested = false;
+            if flush.failed.is_some() {
+                // Wake them all: each reads the failure.
+                std::mem::take(&mut flush.waiters).into_iter().for_each(|(_, waker)| waker.wake());
+                continue;
+            }
+            flush = match self.lead(flush) {
+                Ok(flush) => flush,
+                Err(_) => return,
+            };
+        }
+    }
+
+    /// The leader's work: takes every pending frame, writes them, and syncs; returns the number of
+    /// the last frame now durable.
+    fn flush_pending(&self) -> Result<u64, StoreError> {
+        let (bytes, upto) = {
+            let mut shared = self.write()?;
+            (std::mem::take(&mut shared.pending), shared.appended)
+        };
+        let mut file = self.file.lock().map_err(|_| poisoned())?;
+        if !bytes.is_empty() {
+            file.write_all(&bytes).map_err(|e| io_error("writing the journal", &e))?;
+        }
+        file.sync_data().map_err(|e| io_error("syncing the journal", &e))?;
+        self.counters.syncs.fetch_add(1, Ordering::Relaxed);
+        Ok(upto)
+    }
+}
+
+fn poisoned() -> StoreError {
+    StoreError::Backend("the journal's state lock is poisoned (a call panicked)".into())
+}
+
+fn internal() -> StoreError {
+    StoreError::Backend("the journal answered an operation with the wrong kind of answer".into())
+}
+
+fn check_failed(flush: &Flush) -> Result<(), StoreError> {
+    match &flush.failed {
+        Some(why) => Err(StoreError::Backend(format!("the journal refuses calls since an earlier failure: {why}"))),
+        None => Ok(()),
+    }
+}
+
+fn io_error(doing: &str, error: &std::io::Error) -> StoreError {
+    StoreError::Backend(format!("{doing}: {error}"))
+}
+
+/// Takes the store's exclusive lock (`<file>.lock`), or fails with [`StoreError::InUse`].
+fn lock_file(path: &Path) -> Result<File, StoreError> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    let lock = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(PathBuf::from(name))
+        .map_err(|e| io_error("opening the journal's lock file", &e))?;
+    match rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(lock),
+        Err(rustix::io::Errno::WOULDBLOCK) => Err(StoreError::InUse { path: path.to_path_buf() }),
+        Err(e) => Err(StoreError::Backend(format!("locking the journal: {e}"))),
+    }
+}
+
+fn encode_frame(entry: &EntryRef<'_>) -> Result<Vec<u8>, StoreError> {
+    let mut frame = vec![0; FRAME_HEADER];
+    serde_json::to_writer(&mut frame, entry).map_err(|e| StoreError::Backend(format!("encoding an entry: {e}")))?;
+    let payload_len = frame.len() - FRAME_HEADER;
+    let len = u32::try_from(payload_len)
+        .ok()
+        .filter(|&len| len as usize <= MAX_FRAME)
+        .ok_or(invalid("entry", "too large"))?;
+    let crc = crc32fast::hash(&frame[FRAME_HEADER..]);
+    frame[..4].copy_from_slice(&len.to_le_bytes());
+    frame[4..8].copy_from_slice(&crc.to_le_bytes());
+    Ok(frame)
+}
+
+fn decode_entry(payload: &[u8]) -> Result<Entry, StoreError> {
+    serde_json::from_slice(payload).map_err(|e| StoreError::Corrupt { what: "journal entry", detail: e.to_string() })
+}
+
+/// Reads the journal into `state`; writes the header of a new file; cuts a torn tail.
+fn replay(file: &mut File, state: &mut State) -> Result<Recovery, StoreError> {
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).map_err(|e| io_error("reading the journal", &e))?;
+    if bytes.len() < MAGIC.len() {
+        // New, or created but cut before its header was synced: nothing was ever acknowledged.
+        if !MAGIC.starts_with(&bytes) {
+            return Err(StoreError::Corrupt { what: "journal", detail: "not a journal file (bad header)".into() });
+        }
+        file.set_len(0).map_err(|e| io_error("initialising the journal", &e))?;
+        file.seek(SeekFrom::Start(0)).map_err(|e| io_error("initialising the journal", &e))?;
+        file.write_all(MAGIC).map_err(|e| io_error("initialising the journal", &e))?;
+        file.sync_all().map_err(|e| io_error("initialising the journal", &e))?;
+        return Ok(Recovery::default());
+    }
+    if &bytes[..MAGIC.len()] != MAGIC {
+        return Err(StoreError::Corrupt { what: "journal", detail: "not a journal file (bad header)".into() });
+    }
+    let mut at = MAGIC.len();
+    let mut entries = 0;
+    while let Some(payload) = whole_frame(&bytes[at..]) {
+        match decode_entry(payload)? {
+            Entry::Op(op) => {
+                state.apply(&op).map_err(|e| StoreError::Corrupt {
+                    what: "journal",
+                    detail: format!("entry {} does not apply again: {e}", entries + 1),
+                })?;
+            }
+            Entry::Item(item) => state.restore(item),
+        }
+        entries += 1;
+        at += FRAME_HEADER + payload.len();
+    }
+    let truncated_bytes = (bytes.len() - at) as u64;
+    if truncated_bytes > 0 {
+        file.set_len(at as u64).map_err(|e| io_error("cutting the journal's torn tail", &e))?;
+        file.sync_all().map_err(|e| io_error("cutting the journal's torn tail", &e))?;
+    }
+    file.seek(SeekFrom::End(0)).map_err(|e| io_error("reading the journal", &e))?;
+    Ok(Recovery { entries, truncated_bytes })
+}
+
+/// The payload of the whole, intact frame at the start of `bytes`, if there is one.
+fn whole_frame(bytes: &[u8]) -> Option<&[u8]> {
+    let header = bytes.get(..FRAME_HEADER)?;
+    let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+    let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+    if len > MAX_FRAME {
+        return None;
+    }
+    let payload = bytes.get(FRAME_HEADER..FRAME_HEADER + len)?;
+    (crc32fast::hash(payload) == crc).then_some(payload)
+}
+
+/// Writes `state` as a journal of snapshot items to `path` (replacing it), synced; returns the
+/// number of entries.
+fn write_snapshot(path: &Path, state: &State) -> Result<u64, StoreError> {
+    let file = File::create(path).map_err(|e| io_error("creating a snapshot", &e))?;
+    let mut out = std::io::BufWriter::new(file);
+    out.write_all(MAGIC).map_err(|e| io_error("writing a snapshot", &e))?;
+    let mut entries = 0;
+    for item in state.items() {
+        out.write_all(&encode_frame(&EntryRef::Item(&item))?).map_err(|e| io_error("writing a snapshot", &e))?;
+        entries += 1;
+    }
+    let file = out.into_inner().map_err(|e| io_error("writing a snapshot", e.error()))?;
+    file.sync_all().map_err(|e| io_error("syncing a snapshot", &e))?;
+    sync_parent(path)?;
+    Ok(entries)
+}
+
+/// Syncs the directory of `path`, so that a new or renamed file is found after a crash.
+fn sync_parent(path: &Path) -> Result<(), StoreError> {
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    File::open(parent).and_then(|dir| dir.sync_all()).map_err(|e| io_error("syncing the store's directory", &e))
+}
+
+impl TenantStore for JournalStore {
+    fn put_challenge(&self, tenant: &TenantId, id: &str, challenge: Challenge) -> Result<(), StoreError> {
+        check_id("challenge id", id)?;
+        challenge.validate()?;
+        // Not durable on its own: see the module docs.
+        self.inner.commit(Op::PutChallenge { tenant: tenant.clone(), id: id.to_owned(), challenge }, false).map(|_| ())
+    }
+
+    fn consume_challenge(&self, tenant: &TenantId, id: &str, now: i64) -> Result<ConsumeOutcome, StoreError> {
+        check_id("challenge id", id)?;
+        match self.inner.commit(Op::Consume { tenant: tenant.clone(), id: id.to_owned(), now }, true)? {
+            Answer::Consumed(outcome) => Ok(outcome),
+            _ => Err(internal()),
+        }
+    }
+
+    fn peek_challenge(&self, tenant: &TenantId, id: &str, now: i64) -> Result<ConsumeOutcome, StoreError> {
+        check_id("challenge id", id)?;
+        let shared = self.inner.read()?;
+        Ok(match shared.state.tenant(tenant).and_then(|t| t.challenges.get(id)) {
+            None => ConsumeOutcome::Unknown,
+            Some(ChallengeSlot::Used { used_at, .. }) => ConsumeOutcome::AlreadyUsed { used_at: *used_at },
+            Some(ChallengeSlot::Pending { challenge }) if now >= challenge.expires_at => {
+                ConsumeOutcome::Expired(challenge.clone())
+            }
+            Some(ChallengeSlot::Pending { challenge }) => ConsumeOutcome::Consumed(challenge.clone()),
+        })
+    }
+
+    fn settle_proof(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        now: i64,
+        verified: VerificationRecord,
+        watch: Option<WatchRequest>,
+    ) -> Result<ConsumeOutcome, StoreError> {
+        check_id("challenge id", id)?;
+        let watch = checked_watch(watch)?;
+        verified.validate()?;
+        let op = Op::SettleProof { tenant: tenant.clone(), id: id.to_owned(), now, verified, watch };
+        match self.inner.commit(op, true)? {
+            Answer::Consumed(outcome) => Ok(outcome),
+            _ => Err(internal()),
+        }
+    }
+
+    fn purge_expired(&self, now: i64, verification_retention_secs: i64) -> Result<usize, StoreError> {
+        if verification_retention_secs < 0 {
+            return Err(invalid("verification_retention_secs", "is negative"));
+        }
+        let removed = match self.inner.commit(Op::Purge { now, retention_secs: verification_retention_secs }, true)? {
+            Answer::Count(removed) => removed,
+            _ => return Err(internal()),
+        };
+        self.inner.compact_if_worth_it()?;
+        Ok(removed)
+    }
+
+    fn record_verification(
+        &self,
+        tenant: &TenantId,
+        record: VerificationRecord,
+        watch: Option<WatchRequest>,
+    ) -> Result<(), StoreError> {
+        record.validate()?;
+        let watch = checked_watch(watch)?;
+        self.inner.commit(Op::RecordVerification { tenant: tenant.clone(), record, watch }, true).map(|_| ())
+    }
+
+    fn get_verification(&self, tenant: &TenantId, id: &str) -> Result<Option<VerificationRecord>, StoreError> {
+        check_id("verification id", id)?;
+        let shared = self.inner.read()?;
+        Ok(shared.state.tenant(tenant).and_then(|t| t.verifications.get(id)).cloned())
+    }
+
+    fn link(&self, tenant: &TenantId, record: LinkRecord) -> Result<LinkOutcome, StoreError> {
+        record.validate()?;
+        match self.inner.commit(Op::Link { tenant: tenant.clone(), record }, true)? {
+            Answer::Linked(outcome) => Ok(outcome),
+            _ => Err(internal()),
+        }
+    }
+
+    fn unlink(&self, tenant: &TenantId, customer_id: &str, certificate: Option<&CertId>) -> Result<u32, StoreError> {
+        check_customer(customer_id)?;
+        if let Some(cert) = certificate {
+            cert.validate()?;
+        }
+        let op = Op::Unlink {
+            tenant: tenant.clone(),
+            customer_id: customer_id.to_owned(),
+            certificate: certificate.cloned(),
+        };
+        match self.inner.commit(op, true)? {
+            Answer::Count(removed) => Ok(u32::try_from(removed).unwrap_or(u32::MAX)),
+            _ => Err(internal()),
+        }
+    }
+
+    fn links_by_customer(&self, tenant: &TenantId, customer_id: &str) -> Result<Vec<LinkRecord>, StoreError> {
+        check_customer(customer_id)?;
+        let shared = self.inner.read()?;
+        let Some(state) = shared.state.tenant(tenant) else { return Ok(Vec::new()) };
+        customer_links(state, customer_id)
+            .map(|(_, certificate)| {
+                state.links.get(certificate).cloned().ok_or_else(|| StoreError::Corrupt {
+                    what: "link index",
+                    detail: "customer index names a certificate without a link".into(),
+                })
+            })
+            .collect()
+    }
+
+    fn link_by_certificate(&self, tenant: &TenantId, certificate: &CertId) -> Result<Option<LinkRecord>, StoreError> {
+        certificate.validate()?;
+        let shared = self.inner.read()?;
+        Ok(shared.state.tenant(tenant).and_then(|t| t.links.get(certificate)).cloned())
+    }
+
+    fn watch(&self, tenant: &TenantId, certificate: &CertId, not_after: i64, kind: &str) -> Result<(), StoreError> {
+        certificate.validate()?;
+        check_kind(kind)?;
+        let watched =
+            Watched { certificate: certificate.clone(), entry: WatchEntry { kind: kind.to_owned(), not_after } };
+        self.inner.commit(Op::Watch { tenant: tenant.clone(), watched }, true).map(|_| ())
+    }
+
+    fn watchers(&self, certificate: &CertId) -> Result<Vec<(TenantId, String)>, StoreError> {
+        certificate.validate()?;
+        let shared = self.inner.read()?;
+        Ok(shared
+            .state
+            .watchers
+            .get(certificate)
+            .map(|watchers| watchers.iter().map(|(tenant, kind)| (tenant.clone(), kind.clone())).collect())
+            .unwrap_or_default())
+    }
+
+    fn watched(&self, tenant: &TenantId) -> Result<Vec<CertId>, StoreError> {
+        let shared = self.inner.read()?;
+        Ok(shared.state.tenant(tenant).map(|t| t.watch.keys().cloned().collect()).unwrap_or_default())
+    }
+
+    fn append_events(&self, events: Vec<(TenantId, RevocationNotice)>) -> Result<Vec<u64>, StoreError> {
+        for (_, notice) in &events {
+            notice.validate()?;
+        }
+        match self.inner.commit(Op::AppendEvents { events }, true)? {
+            Answer::Sequences(sequences) => Ok(sequences),
+            _ => Err(internal()),
+        }
+    }
+
+    fn last_event_for(&self, tenant: &TenantId, certificate: &CertId) -> Result<Option<StoredEvent>, StoreError> {
+        certificate.validate()?;
+        let shared = self.inner.read()?;
+        let Some(state) = shared.state.tenant(tenant) else { return Ok(None) };
+        let Some(status) = state.event_status.get(certificate) else { return Ok(None) };
+        let event = state.events.get(&status.sequence).cloned().ok_or_else(|| StoreError::Corrupt {
+            what: "event log",
+            detail: "a certificate's status names a missing event".into(),
+        })?;
+        Ok(Some(StoredEvent { sequence: status.sequence, event }))
+    }
+
+    fn entitled(
+        &self,
+        tenant: &TenantId,
+        certificates: &[CertId],
+        now: i64,
+        retention_secs: i64,
+    ) -> Result<Vec<bool>, StoreError> {
+        let cutoff = entitlement_cutoff(certificates, now, retention_secs)?;
+        let shared = self.inner.read()?;
+        let state = shared.state.tenant(tenant);
+        Ok(certificates
+            .iter()
+            .map(|certificate| {
+                state.is_some_and(|t| {
+                    t.links.contains_key(certificate) || t.entitlements.get(certificate).is_some_and(|&at| at >= cutoff)
+                })
+            })
+            .collect())
+    }
+
+    fn events_after(&self, tenant: &TenantId, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
+        let Some(first) = after.checked_add(1) else { return Ok(Vec::new()) };
+        let shared = self.inner.read()?;
+        let Some(state) = shared.state.tenant(tenant) else { return Ok(Vec::new()) };
+        Ok(state
+            .events
+            .range(first..)
+            .take(limit)
+            .map(|(sequence, event)| StoredEvent { sequence: *sequence, event: event.clone() })
+            .collect())
+    }
+
+    fn last_sequence(&self, tenant: &TenantId) -> Result<u64, StoreError> {
+        Ok(self.inner.read()?.state.tenant(tenant).map_or(0, |t| t.head))
+    }
+
+    fn put_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        check_id("meta key", key)?;
+        if value.len() > MAX_META_LEN {
+            return Err(invalid("meta value", "too long"));
+        }
+        self.inner.commit(Op::PutMeta { key: key.to_owned(), value: value.to_vec() }, true).map(|_| ())
+    }
+
+    fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        check_id("meta key", key)?;
+        Ok(self.inner.read()?.state.meta.get(key).cloned())
+    }
+}
+
+/// A watch request checked and put in journal form.
+fn checked_watch(watch: Option<WatchRequest>) -> Result<Option<Watched>, StoreError> {
+    watch
+        .map(|request| {
+            request.certificate.validate()?;
+            check_kind(&request.kind)?;
+            Ok(Watched::from(request))
+        })
+        .transpose()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::VerificationKind;
+
+    const NOW: i64 = 1_780_272_000;
+
+    fn tenant() -> TenantId {
+        TenantId::new("bank-a").unwrap()
+    }
+
+    fn challenge() -> Challenge {
+        Challenge { challenge: vec![7; 32], transaction_reference: "tx".into(), issued_at: NOW, expires_at: NOW + 300 }
+    }
+
+    fn record(id: &str) -> VerificationRecord {
+        VerificationRecord {
+            id: id.into(),
+            kind: VerificationKind::Authentication,
+            passed: true,
+            certificate: Some(CertId { ca_key_id: "ab01".into(), serial: "0a".into() }),
+            not_after: Some(NOW + 86_400),
+            verified_at: NOW,
+            transaction_reference: "tx".into(),
+        }
+    }
+
+    /// Issues a challenge and settles a proof of it, as a login does.
+    fn login(store: &JournalStore, n: u32) {
+        let (id, verification) = (format!("c{n}"), format!("v{n}"));
+        store.put_challenge(&tenant(), &id, challenge()).unwrap();
+        let outcome = store.settle_proof(&tenant(), &id, NOW + 1, record(&verification), None).unwrap();
+        assert!(matches!(outcome, ConsumeOutcome::Consumed(_)));
+    }
+
+    #[test]
+    fn every_call_is_one_entry_and_a_challenge_waits_for_no_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = JournalStore::open(dir.path().join("store.journal")).unwrap();
+        store.put_challenge(&tenant(), "c1", challenge()).unwrap();
+        assert_eq!(store.stats(), JournalStats { logged: 1, syncs: 0, compactions: 0 });
+        store.settle_proof(&tenant(), "c1", NOW + 1, record("v1"), None).unwrap();
+        assert_eq!(store.stats(), JournalStats { logged: 2, syncs: 1, compactions: 0 });
+        // A replay changes nothing, logs nothing, and finds nothing to sync.
+        assert!(matches!(
+            store.settle_proof(&tenant(), "c1", NOW + 2, record("v2"), None).unwrap(),
+            ConsumeOutcome::AlreadyUsed { .. }
+        ));
+        assert_eq!(store.stats().logged, 3, "the refused attempt's record is kept");
+    }
+
+    #[test]
+    fn a_torn_tail_is_cut_and_everything_before_it_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.journal");
+        {
+            let store = JournalStore::open(&path).unwrap();
+            for n in 0..10 {
+                login(&store, n);
+            }
+        }
+        let whole = std::fs::metadata(&path).unwrap().len();
+        // Half of a next frame, as a write cut by a crash leaves it.
+        let frame = encode_frame(&EntryRef::Op(&Op::PutMeta { key: "k".into(), value: vec![1; 100] })).unwrap();
+        let mut file = OpenOptions::new().append(true).open(&path).unwrap();
+        file.write_all(&frame[..frame.len() / 2]).unwrap();
+        drop(file);
+        let store = JournalStore::open(&path).unwrap();
+        assert_eq!(store.recovery(), Recovery { entries: 20, truncated_bytes: (frame.len() / 2) as u64 });
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), whole);
+        assert!(store.get_verification(&tenant(), "v9").unwrap().is_some());
+        assert_eq!(store.get_meta("k").unwrap(), None);
+        // A flipped bit in the last frame fails its CRC: that frame goes, the rest stays.
+        drop(store);
+        let mut bytes = std::fs::read(&path).unwrap();
+        let last = bytes.len() - 2;
+        bytes[last] ^= 1;
+        std::fs::write(&path, &bytes).unwrap();
+        let store = JournalStore::open(&path).unwrap();
+        assert_eq!(store.recovery().entries, 19);
+        assert!(store.get_verification(&tenant(), "v8").unwrap().is_some());
+        assert!(store.get_verification(&tenant(), "v9").unwrap().is_none());
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_journal_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.journal");
+        std::fs::write(&path, b"SQLite format 3\0 and more").unwrap();
+        assert!(matches!(JournalStore::open(&path), Err(StoreError::Corrupt { what: "journal", .. })));
+    }
+
+    #[test]
+    fn compaction_and_backup_keep_the_state_in_fewer_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.journal");
+        let backup = dir.path().join("backup.journal");
+        let store = JournalStore::open(&path).unwrap();
+        for n in 0..50 {
+            login(&store, n);
+        }
+        store.put_meta("refresh", b"state").unwrap();
+        // Everything older than the retention goes: the log keeps its entries until compaction.
+        store.purge_expired(NOW + 10_000, 100).unwrap();
+        let before = std::fs::metadata(&path).unwrap().len();
+        store.compact().unwrap();
+        assert!(std::fs::metadata(&path).unwrap().len() < before / 10);
+        login(&store, 100);
+        store.backup(&backup).unwrap();
+        drop(store);
+        for file in [&path, &backup] {
+            let store = JournalStore::open(file).unwrap();
+            assert_eq!(store.get_meta("refresh").unwrap().as_deref(), Some(&b"state"[..]));
+            assert!(store.get_verification(&tenant(), "v1").unwrap().is_none());
+            assert!(store.get_verification(&tenant(), "v100").unwrap().is_some());
+            assert!(matches!(
+                store.peek_challenge(&tenant(), "c100", NOW + 2).unwrap(),
+                ConsumeOutcome::AlreadyUsed { .. }
+            ));
+            assert!(store.entitled(&tenant(), &[record("x").certificate.unwrap()], NOW, 100).unwrap()[0]);
+        }
+    }
+
+    /// Polls `future` to the end on this thread, parking between wake-ups.
+    fn block_on<F: Future>(future: F) -> F::Output {
+        struct Unpark(std::thread::Thread);
+        impl std::task::Wake for Unpark {
+            fn wake(self: Arc<Self>) {
+                self.0.unpark();
+            }
+        }
+        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+        let mut context = Context::from_waker(&waker);
+        let mut future = std::pin::pin!(future);
+        loop {
+            if let Poll::Ready(output) = future.as_mut().poll(&mut context) {
+                return output;
+            }
+            std::thread::park();
+        }
+    }
+
+    #[test]
+    fn deferred_calls_return_before_the_sync_and_the_flusher_makes_them_durable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.journal");
+        let store = JournalStore::open(&path).unwrap();
+        let (outcome, upto) = store.deferring(|| {
+            store.put_challenge(&tenant(), "c1", challenge()).unwrap();
+            store.settle_proof(&tenant(), "c1", NOW + 1, record("v1"), None)
+        });
+        assert!(matches!(outcome.unwrap(), ConsumeOutcome::Consumed(_)));
+        assert_eq!((upto, store.stats().syncs), (Some(2), 0), "nothing synced yet");
+        // Nothing written by a read or by a challenge alone: nothing to wait for.
+        let (_, nothing) = store.deferring(|| store.get_verification(&tenant(), "v1").unwrap());
+        assert_eq!(nothing, None);
+        block_on(store.durable(2)).unwrap();
+        assert_eq!(store.stats().syncs, 1);
+        // Already durable: resolves at once, no sync.
+        block_on(store.durable(2)).unwrap();
+        assert_eq!(store.stats().syncs, 1);
+        // Many deferred callers at once share the flusher's syncs.
+        std::thread::scope(|scope| {
+            for thread in 0..8 {
+                let store = &store;
+                scope.spawn(move || {
+                    for n in 0..20 {
+                        let (_, upto) = store.deferring(|| login(store, 10_000 + thread * 100 + n));
+                        block_on(store.durable(upto.unwrap())).unwrap();
+                    }
+                });
+            }
+        });
+        assert!(store.stats().syncs <= 1 + 8 * 20);
+        drop(store);
+        let store = JournalStore::open(&path).unwrap();
+        assert!(store.get_verification(&tenant(), "v10719").unwrap().is_some());
+    }
+
+    #[test]
+    fn concurrent_durable_calls_share_syncs() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = JournalStore::open(dir.path().join("store.journal")).unwrap();
+        std::thread::scope(|scope| {
+            for thread in 0..8 {
+                let store = &store;
+                scope.spawn(move || (0..50).for_each(|n| login(store, thread * 1000 + n)));
+            }
+        });
+        let stats = store.stats();
+        assert_eq!(stats.logged, 8 * 50 * 2);
+        assert!(stats.syncs <= 8 * 50, "at most one sync per durable call: {stats:?}");
+    }
+}
