@@ -174,6 +174,9 @@ async fn preflight(target: &Arc<Target>, mix: &cli::Mix) -> anyhow::Result<()> {
     if mix.weight(Kind::CheckStatus) > 0 {
         kinds.push(Kind::CheckStatus);
     }
+    if mix.weight(Kind::Health) > 0 {
+        kinds.push(Kind::Health);
+    }
     let mut problems = Vec::new();
     for pick in target.every_pair() {
         for kind in &kinds {

@@ -65,7 +65,7 @@ async fn a_short_open_loop_run_reports_every_operation() {
         .arg("--pki")
         .arg(&pki_dir)
         .args(["--api-key", KEYS[0], "--api-key", KEYS[1], "--holders", "h01,h02"])
-        .args(["--mix", "login=1,verify-auth=1,verify-signature=1,check-status=1"])
+        .args(["--mix", "login=1,verify-auth=1,verify-signature=1,check-status=1,health=1"])
         .args(["--rate", "40", "--warmup", "1", "--duration", "3", "--baseline-seconds", "0.2"])
         // The gateway runs in this test's process.
         .args(["--server-pid", &std::process::id().to_string()])
@@ -96,12 +96,12 @@ async fn a_short_open_loop_run_reports_every_operation() {
     assert_eq!(step["pool_misses"], 0, "verify-auth used prepared challenges:\n{stdout}");
     assert!(step["achieved_per_s"].as_f64().unwrap() > 0.0);
     percentiles_ordered(&step["overall"], "overall");
-    for operation in ["login", "verify-auth", "verify-signature", "check-status"] {
+    for operation in ["login", "verify-auth", "verify-signature", "check-status", "health"] {
         let figures = &step["operations"][operation];
         assert!(figures["started"].as_u64().unwrap() > 0, "{operation} never ran:\n{stdout}");
         percentiles_ordered(&figures["latency"], operation);
     }
-    for rpc in ["IssueChallenge", "VerifyAuthProof", "VerifySignature", "CheckStatus"] {
+    for rpc in ["IssueChallenge", "VerifyAuthProof", "VerifySignature", "CheckStatus", "HealthCheck"] {
         percentiles_ordered(&step["rpcs"][rpc]["latency"], rpc);
     }
     // verify-auth's challenges were issued before the run: only logins issue in the window.
