@@ -26,7 +26,7 @@ pub struct Args {
     #[arg(long, value_delimiter = ',', value_name = "ID,...")]
     pub holders: Vec<String>,
     /// Weights of the operations, e.g. login=1,verify-auth=0,verify-signature=1,check-status=0
-    /// (also verify-signature-raw); unnamed operations weigh 0.
+    /// (also verify-signature-raw, and health: the RPC floor); unnamed operations weigh 0.
     #[arg(long, default_value = "login=1,verify-signature=1", value_name = "OP=W,...")]
     pub mix: Mix,
     /// Open loop: operations started per second, on schedule whatever the completions.
@@ -69,6 +69,11 @@ pub struct Args {
     /// Seconds of the bare RSA verification baseline timed before the run.
     #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
     pub baseline_seconds: f64,
+    /// Before the measured run, a phase of health alone with the same loop settings: its server
+    /// CPU per RPC is the floor, subtracted once per RPC in the report (needs --server-pid; a sweep
+    /// measures it once, at its first rate).
+    #[arg(long)]
+    pub floor: bool,
 }
 
 impl Args {
@@ -87,6 +92,9 @@ impl Args {
         }
         if !(self.duration > 0.0 && self.warmup >= 0.0 && self.baseline_seconds > 0.0) {
             bail!("--duration and --baseline-seconds must be positive, --warmup not negative");
+        }
+        if self.floor && self.server_pid.is_none() {
+            bail!("--floor measures the server's CPU: give --server-pid");
         }
         if self.concurrency == 0 || self.max_in_flight == 0 || self.connections == 0 {
             bail!("--concurrency, --max-in-flight and --connections must be at least 1");

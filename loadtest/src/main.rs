@@ -27,7 +27,7 @@ use cli::Args;
 use cpu::CpuClock;
 use driver::{Mode, Plan};
 use ops::{Kind, Verdict};
-use report::{Report, Step, Sweep};
+use report::{Floor, Report, Step, Sweep};
 use target::Target;
 
 /// Closed loop: verify-auth challenges prepared ahead (the open loop prepares exactly what it uses).
@@ -60,7 +60,7 @@ async fn load(args: &Args) -> anyhow::Result<()> {
         time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
     let channels = target::connect(&args.gateway, args.connections).await?;
     let target = Arc::new(Target::load(&args.pki, &args.holders, &args.api_keys, channels)?);
-    preflight(&target, &args.mix).await?;
+    preflight(&target, &args.mix, args.floor).await?;
 
     // The yardstick, on one thread of this process, before any load.
     let baseline_card = target.card(target.pick_nth(0)).card.clone();
@@ -92,23 +92,45 @@ async fn load(args: &Args) -> anyhow::Result<()> {
         args.connections,
         args.gateway
     );
+    let plan = |mode: Mode, sequence: Vec<Kind>| Plan {
+        mode,
+        sequence,
+        warmup,
+        duration,
+        closed_auth_pool: CLOSED_AUTH_POOL,
+        server_pid: args.server_pid,
+    };
+    // The RPC floor: health alone under the first step's loop. A sweep measures it once, at its
+    // first rate, rather than doubling its length; every rate subtracts that floor.
+    let floor = match modes.first() {
+        Some(mode) if args.floor => {
+            print!("floor phase (health alone): ");
+            let result = driver::run(&target, &plan(*mode, vec![Kind::Health]), clock).await?;
+            let phase = Step::new(*mode, warmup, result, &rsa_baseline, None);
+            print!("{}", report::summary(&phase, &rsa_baseline, None));
+            let floor = Floor::of(phase);
+            match &floor {
+                Some(floor) => print!("{}", report::floor_line(floor)),
+                None => println!("floor: not measured (no server CPU or no health RPC in the window)"),
+            }
+            if floor.is_some() && modes.len() > 1 {
+                println!("floor: measured once, at the sweep's first rate; every rate below subtracts it");
+            }
+            // As between the rates of a sweep: let the phase's stragglers settle.
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            floor
+        }
+        _ => None,
+    };
     let mut steps = Vec::new();
     for (index, mode) in modes.iter().enumerate() {
         if index > 0 {
             // Let the previous rate's stragglers and the store settle.
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
-        let plan = Plan {
-            mode: *mode,
-            sequence: sequence.clone(),
-            warmup,
-            duration,
-            closed_auth_pool: CLOSED_AUTH_POOL,
-            server_pid: args.server_pid,
-        };
-        let result = driver::run(&target, &plan, clock).await?;
-        let step = Step::new(*mode, warmup, result, &rsa_baseline);
-        print!("{}", report::summary(&step, &rsa_baseline));
+        let result = driver::run(&target, &plan(*mode, sequence.clone()), clock).await?;
+        let step = Step::new(*mode, warmup, result, &rsa_baseline, floor.as_ref());
+        print!("{}", report::summary(&step, &rsa_baseline, floor.as_ref()));
         steps.push(step);
     }
 
@@ -149,6 +171,7 @@ async fn load(args: &Args) -> anyhow::Result<()> {
         server_pid: args.server_pid,
         cpu_clock_ticks_per_s: clock.ticks_per_second(),
         rsa_baseline,
+        floor,
         steps,
         sweep,
     };
@@ -162,8 +185,9 @@ async fn load(args: &Args) -> anyhow::Result<()> {
 
 /// One call of each kind in the mix for every tenant and card, before anything is measured: a
 /// card or tenant the gateway does not accept would otherwise only show up as "not passed" counts.
-/// The signature verification also makes each tenant entitled to CheckStatus of the card.
-async fn preflight(target: &Arc<Target>, mix: &cli::Mix) -> anyhow::Result<()> {
+/// The signature verification also makes each tenant entitled to CheckStatus of the card. Health
+/// is called too when the floor phase will use it.
+async fn preflight(target: &Arc<Target>, mix: &cli::Mix, floor: bool) -> anyhow::Result<()> {
     let mut kinds = vec![Kind::VerifySignature];
     if mix.weight(Kind::VerifySignatureRaw) > 0 {
         kinds.push(Kind::VerifySignatureRaw);
@@ -173,6 +197,9 @@ async fn preflight(target: &Arc<Target>, mix: &cli::Mix) -> anyhow::Result<()> {
     }
     if mix.weight(Kind::CheckStatus) > 0 {
         kinds.push(Kind::CheckStatus);
+    }
+    if mix.weight(Kind::Health) > 0 || floor {
+        kinds.push(Kind::Health);
     }
     let mut problems = Vec::new();
     for pick in target.every_pair() {

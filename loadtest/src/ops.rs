@@ -14,6 +14,9 @@ use jpki_api::v1::{
     VerificationResult, VerifyAuthProofRequest, VerifySignatureRequest,
 };
 use tonic::metadata::{Ascii, MetadataValue};
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
 
 use crate::target::{Pick, Target};
 
@@ -31,12 +34,21 @@ pub enum Kind {
     VerifyAuth,
     /// CheckStatus of the card's signing certificate.
     CheckStatus,
+    /// grpc.health.v1.Health/Check of the whole server (empty service name): no API key, store or
+    /// crypto, so its CPU is the floor that every RPC pays.
+    Health,
 }
 
 impl Kind {
     /// Every kind, in report order.
-    pub const ALL: [Kind; 5] =
-        [Kind::VerifySignature, Kind::VerifySignatureRaw, Kind::Login, Kind::VerifyAuth, Kind::CheckStatus];
+    pub const ALL: [Kind; 6] = [
+        Kind::VerifySignature,
+        Kind::VerifySignatureRaw,
+        Kind::Login,
+        Kind::VerifyAuth,
+        Kind::CheckStatus,
+        Kind::Health,
+    ];
 
     /// The name on the command line and in the reports.
     pub fn name(self) -> &'static str {
@@ -46,6 +58,7 @@ impl Kind {
             Kind::Login => "login",
             Kind::VerifyAuth => "verify-auth",
             Kind::CheckStatus => "check-status",
+            Kind::Health => "health",
         }
     }
 }
@@ -75,6 +88,8 @@ pub enum Rpc {
     VerifyAuthProof,
     /// StatusService.CheckStatus.
     CheckStatus,
+    /// grpc.health.v1.Health.Check.
+    Health,
 }
 
 impl Rpc {
@@ -85,6 +100,7 @@ impl Rpc {
             Rpc::IssueChallenge => "IssueChallenge",
             Rpc::VerifyAuthProof => "VerifyAuthProof",
             Rpc::CheckStatus => "CheckStatus",
+            Rpc::Health => "HealthCheck",
         }
     }
 }
@@ -92,7 +108,7 @@ impl Rpc {
 /// How an answered operation ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {
-    /// TOTAL_PASSED (CheckStatus: GOOD).
+    /// TOTAL_PASSED (CheckStatus: GOOD; health: SERVING).
     Passed,
     /// Anything else, named (`TOTAL_FAILED/REVOKED_NO_POE (certificate_revoked)`): a setup problem.
     NotPassed(String),
@@ -303,6 +319,15 @@ pub async fn run(kind: Kind, target: &Arc<Target>, pick: Pick, prepared: Option<
                     Some(other) => Verdict::NotPassed(other.as_str_name().to_owned()),
                     None => Verdict::NotPassed("no status".to_owned()),
                 }
+            })
+        }
+        Kind::Health => {
+            // No API key: the gateway answers health without authentication.
+            let mut client = HealthClient::new(target.channel(pick).clone());
+            let call = client.check(HealthCheckRequest { service: String::new() });
+            outcome.call(Rpc::Health, call).await.map(|answer| match answer.status() {
+                ServingStatus::Serving => Verdict::Passed,
+                other => Verdict::NotPassed(other.as_str_name().to_owned()),
             })
         }
     };

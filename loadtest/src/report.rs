@@ -51,6 +51,65 @@ impl CpuFigures {
     }
 }
 
+/// The RPC floor: the server's CPU per RPC in a phase of `health` alone, run with the main run's
+/// loop settings just before it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Floor {
+    /// Server CPU per health RPC completed in the phase's window.
+    pub us_per_rpc: f64,
+    /// The same in bare RSA verifications.
+    pub per_rpc_in_rsa_verifications: f64,
+    /// The phase itself: its loop (rate or concurrency), counts, latency and CPU.
+    pub phase: Step,
+}
+
+impl Floor {
+    /// The floor of a health-only phase; none without the server's CPU or with no RPC completed.
+    pub fn of(phase: Step) -> Option<Floor> {
+        let cpu = phase.server_cpu.as_ref()?;
+        let (us_per_rpc, per_rpc_in_rsa_verifications) = (cpu.us_per_rpc?, cpu.per_rpc_in_rsa_verifications?);
+        Some(Floor { us_per_rpc, per_rpc_in_rsa_verifications, phase })
+    }
+
+    /// Where the floor was measured: `open loop at 300/s` or `closed loop, 16 callers`.
+    pub fn conditions(&self) -> String {
+        loop_name(&self.phase)
+    }
+}
+
+/// The server's CPU beyond the floor: per RPC less one floor, per call less one floor per RPC.
+#[derive(Clone, Debug, Serialize)]
+pub struct OverFloor {
+    /// The floor subtracted, in µs of server CPU per RPC.
+    pub floor_us_per_rpc: f64,
+    /// RPCs completed in the window per answered call: the floors subtracted per call (2 for login).
+    pub rpcs_per_call: Option<f64>,
+    /// Server CPU per RPC less the floor.
+    pub us_per_rpc: Option<f64>,
+    /// `us_per_rpc` in bare RSA verifications.
+    pub per_rpc_in_rsa_verifications: Option<f64>,
+    /// Server CPU per call less `rpcs_per_call` floors.
+    pub us_per_call: Option<f64>,
+    /// `us_per_call` in bare RSA verifications.
+    pub per_call_in_rsa_verifications: Option<f64>,
+}
+
+impl OverFloor {
+    fn new(server: &CpuFigures, calls: u64, rpcs: u64, floor_us: f64, baseline: &Baseline) -> OverFloor {
+        let rpcs_per_call = (calls > 0).then(|| rpcs as f64 / calls as f64);
+        let us_per_rpc = server.us_per_rpc.map(|us| us - floor_us);
+        let us_per_call = server.us_per_call.zip(rpcs_per_call).map(|(us, rpcs)| us - rpcs * floor_us);
+        OverFloor {
+            floor_us_per_rpc: floor_us,
+            rpcs_per_call,
+            us_per_rpc,
+            per_rpc_in_rsa_verifications: us_per_rpc.map(|us| us / baseline.us_per_verification),
+            us_per_call,
+            per_call_in_rsa_verifications: us_per_call.map(|us| us / baseline.us_per_verification),
+        }
+    }
+}
+
 /// One run (one rate of a sweep).
 #[derive(Clone, Debug, Serialize)]
 pub struct Step {
@@ -81,6 +140,8 @@ pub struct Step {
     pub recorded: Recorded,
     /// The gateway's CPU (with --server-pid).
     pub server_cpu: Option<CpuFigures>,
+    /// With --floor: the gateway's CPU less one floor per RPC.
+    pub server_cpu_over_floor: Option<OverFloor>,
     /// This process's CPU (it shares the machine with the gateway).
     pub loadgen_cpu: CpuFigures,
     /// 1-minute load average at the window's start.
@@ -90,8 +151,8 @@ pub struct Step {
 }
 
 impl Step {
-    /// The figures of one run.
-    pub fn new(mode: Mode, warmup: Duration, result: RunResult, baseline: &Baseline) -> Step {
+    /// The figures of one run, with the server's CPU over `floor` when there is one.
+    pub fn new(mode: Mode, warmup: Duration, result: RunResult, baseline: &Baseline, floor: Option<&Floor>) -> Step {
         let seconds = result.window.seconds();
         let calls = result.recorded.totals.answered_in_window;
         let rpcs = result.recorded.rpcs_in_window;
@@ -99,6 +160,11 @@ impl Step {
             Mode::Open { rate, max_in_flight } => (Some(rate), Some(max_in_flight), None, "open"),
             Mode::Closed { concurrency } => (None, None, Some(concurrency), "closed"),
         };
+        let server_cpu = result.server_cpu.map(|cpu| CpuFigures::new(cpu, seconds, calls, rpcs, baseline));
+        let server_cpu_over_floor = server_cpu
+            .as_ref()
+            .zip(floor)
+            .map(|(server, floor)| OverFloor::new(server, calls, rpcs, floor.us_per_rpc, baseline));
         Step {
             mode: name,
             offered_per_s,
@@ -111,7 +177,8 @@ impl Step {
             not_sent: result.not_sent,
             unfinished: result.unfinished,
             prepared_auth_challenges: result.prepared,
-            server_cpu: result.server_cpu.map(|cpu| CpuFigures::new(cpu, seconds, calls, rpcs, baseline)),
+            server_cpu,
+            server_cpu_over_floor,
             loadgen_cpu: CpuFigures::new(result.own_cpu, seconds, calls, rpcs, baseline),
             recorded: result.recorded,
             load_average_start: result.load_average.0,
@@ -175,6 +242,9 @@ pub struct Report {
     pub cpu_clock_ticks_per_s: u64,
     /// The yardstick, timed before the run.
     pub rsa_baseline: Baseline,
+    /// With --floor: the server's CPU per RPC of health alone, measured before the run (a sweep:
+    /// once, at its first rate).
+    pub floor: Option<Floor>,
     /// One per rate (one in all for a single run).
     pub steps: Vec<Step>,
     /// With --sweep.
@@ -215,20 +285,54 @@ fn counts(map: &std::collections::BTreeMap<String, u64>) -> String {
     parts.join(", ")
 }
 
-/// The human summary of one step.
-pub fn summary(step: &Step, baseline: &Baseline) -> String {
+/// `open loop at 300/s` or `closed loop, 16 callers`.
+fn loop_name(step: &Step) -> String {
+    match (step.offered_per_s, step.concurrency) {
+        (Some(rate), _) => format!("open loop at {rate}/s"),
+        (None, Some(concurrency)) => format!("closed loop, {concurrency} callers"),
+        (None, None) => String::new(),
+    }
+}
+
+/// The server's CPU over the floor, beside the server's CPU line.
+fn over_floor_line(text: &mut String, over: &OverFloor, floor: &Floor) {
+    let _ = write!(text, "  server CPU over the floor:");
+    if let (Some(rpc), Some(rpc_x)) = (over.us_per_rpc, over.per_rpc_in_rsa_verifications) {
+        let _ = write!(text, " {rpc:.0} µs per RPC = {rpc_x:.1}× the bare RSA verify");
+    }
+    // Per call only where calls have several RPCs (login: per call less 2 floors).
+    if let (Some(call), Some(call_x), Some(rpcs)) =
+        (over.us_per_call, over.per_call_in_rsa_verifications, over.rpcs_per_call)
+        && (rpcs - 1.0).abs() > 1e-9
+    {
+        let _ = write!(text, "; {call:.0} µs per call less {rpcs:.2} floors = {call_x:.1}×");
+    }
+    let _ = writeln!(
+        text,
+        " (floor {:.1} µs per RPC = {:.2}×, health alone, {})",
+        floor.us_per_rpc,
+        floor.per_rpc_in_rsa_verifications,
+        floor.conditions()
+    );
+}
+
+/// The floor phase's conclusion.
+pub fn floor_line(floor: &Floor) -> String {
+    format!(
+        "floor: {:.1} µs of server CPU per RPC = {:.2}× the bare RSA verify (health alone, {}, {} RPCs in the window)\n",
+        floor.us_per_rpc,
+        floor.per_rpc_in_rsa_verifications,
+        floor.conditions(),
+        floor.phase.recorded.rpcs_in_window
+    )
+}
+
+/// The human summary of one step (with the floor its server CPU is set against, if any).
+pub fn summary(step: &Step, baseline: &Baseline, floor: Option<&Floor>) -> String {
     let mut text = String::new();
     let recorded = &step.recorded;
     let totals = &recorded.totals;
-    match (step.offered_per_s, step.concurrency) {
-        (Some(rate), _) => {
-            let _ = write!(text, "open loop at {rate}/s");
-        }
-        (None, Some(concurrency)) => {
-            let _ = write!(text, "closed loop, {concurrency} callers");
-        }
-        (None, None) => {}
-    }
+    text.push_str(&loop_name(step));
     let _ = writeln!(
         text,
         ", warm-up {} s, window {:.1} s: achieved {:.1}/s (answers completed in the window)",
@@ -274,6 +378,9 @@ pub fn summary(step: &Step, baseline: &Baseline) -> String {
     }
     if let Some(server) = &step.server_cpu {
         cpu_line(&mut text, "server", server, baseline);
+    }
+    if let (Some(over), Some(floor)) = (&step.server_cpu_over_floor, floor) {
+        over_floor_line(&mut text, over, floor);
     }
     cpu_line(&mut text, "load generator", &step.loadgen_cpu, baseline);
     if let (Some(start), Some(end)) = (step.load_average_start, step.load_average_end) {
@@ -327,4 +434,32 @@ pub fn sweep_summary(steps: &[Step], sweep: &Sweep) -> String {
 /// The highest offered rate achieved within 5% with p99 below `slo_ms` (infinite: any p99).
 pub fn saturation(steps: &[Step], slo_ms: f64) -> Option<f64> {
     steps.iter().filter(|step| step.sustained(slo_ms)).filter_map(|step| step.offered_per_s).reduce(f64::max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn over_the_floor_subtracts_one_floor_per_rpc() {
+        let baseline = Baseline {
+            operation: "rsa",
+            verifications: 1,
+            seconds: 1.0,
+            cpu_seconds: 1.0,
+            us_per_verification: 25.0,
+            us_per_verification_wall: 25.0,
+        };
+        // 100 logins (200 RPCs) on 0.1 s of server CPU: 1000 µs per call, 500 per RPC.
+        let time = CpuTime { user: Duration::from_millis(60), system: Duration::from_millis(40) };
+        let server = CpuFigures::new(time, 1.0, 100, 200, &baseline);
+        let over = OverFloor::new(&server, 100, 200, 50.0, &baseline);
+        assert_eq!(over.rpcs_per_call, Some(2.0));
+        assert!((over.us_per_rpc.unwrap() - 450.0).abs() < 1e-6);
+        assert!((over.per_rpc_in_rsa_verifications.unwrap() - 18.0).abs() < 1e-6);
+        assert!((over.us_per_call.unwrap() - 900.0).abs() < 1e-6);
+        assert!((over.per_call_in_rsa_verifications.unwrap() - 36.0).abs() < 1e-6);
+        let none = OverFloor::new(&CpuFigures::new(time, 1.0, 0, 0, &baseline), 0, 0, 50.0, &baseline);
+        assert_eq!((none.rpcs_per_call, none.us_per_rpc, none.us_per_call), (None, None, None));
+    }
 }
