@@ -97,6 +97,19 @@ pub enum SignatureRequest {
 }
 
 impl SignatureRequest {
+    /// How many bytes the verification reads (and hashes, for the content): what decides whether
+    /// it may run on a runtime worker (`AppState::run_sized`).
+    pub fn input_bytes(&self) -> usize {
+        match self {
+            SignatureRequest::Raw { signature, certificate, signed, .. } => {
+                signature.len() + certificate.len() + signed.len()
+            }
+            SignatureRequest::Cms { cms, detached_content, certificate } => {
+                cms.len() + detached_content.as_ref().map_or(0, Vec::len) + certificate.as_ref().map_or(0, Vec::len)
+            }
+        }
+    }
+
     /// The core's view of it.
     pub fn as_input(&self) -> SignatureInput<'_> {
         match self {

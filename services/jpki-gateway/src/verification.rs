@@ -47,8 +47,12 @@ impl v1::verification_service_server::VerificationService for VerificationApi {
         let applicant = request.applicant.map(decode::applicant).transpose()?;
         let signature = decode::signature_request(request.signature)?;
         let caller = tenant.clone();
-        let outcome =
-            self.state.run(move |app| app.verify_signature(&caller, &signature.as_input(), applicant.as_ref())).await?;
+        let outcome = self
+            .state
+            .run_sized(signature.input_bytes(), move |app| {
+                app.verify_signature(&caller, &signature.as_input(), applicant.as_ref())
+            })
+            .await?;
         let result = encode::verification_result(&outcome.verification.report, outcome.verification.id.clone());
         log_outcome("VerifySignature", tenant.id.as_str(), &outcome.verification.id, &result);
         let four_fields = outcome.four_fields.as_ref().map(encode::four_fields);

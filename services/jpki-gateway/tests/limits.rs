@@ -278,3 +278,17 @@ async fn health_and_reflection_answer_without_an_api_key() {
         assert!(names.contains(&expected), "{expected} not in {names:?}");
     }
 }
+
+/// A document above the inline limit is verified on a blocking thread (on the journal, smaller
+/// ones run on the calling task): the answer is the same, and its record is durable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_document_is_verified_like_a_small_one() {
+    let running = start().await;
+    let mut client = running.verification().await;
+    let large = vec![b'x'; 2 * jpki_gateway::state::INLINE_MAX_BYTES];
+    for document in [FORM, large.as_slice()] {
+        let answer = client.verify_signature(authed(cms_request(&running.pki, "h01", document, document), KEY_A)).await;
+        let result = answer.unwrap().into_inner().result.unwrap();
+        assert_eq!(result.indication(), Indication::TotalPassed, "{} bytes: {result:?}", document.len());
+    }
+}
