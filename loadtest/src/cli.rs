@@ -26,7 +26,8 @@ pub struct Args {
     #[arg(long, value_delimiter = ',', value_name = "ID,...")]
     pub holders: Vec<String>,
     /// Weights of the operations, e.g. login=1,verify-auth=0,verify-signature=1,check-status=0
-    /// (also verify-signature-raw, and health: the RPC floor); unnamed operations weigh 0.
+    /// (also verify-signature-raw, issue-challenge, and health: the RPC floor); unnamed operations
+    /// weigh 0.
     #[arg(long, default_value = "login=1,verify-signature=1", value_name = "OP=W,...")]
     pub mix: Mix,
     /// Open loop: operations started per second, on schedule whatever the completions.

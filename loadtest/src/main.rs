@@ -195,6 +195,9 @@ async fn preflight(target: &Arc<Target>, mix: &cli::Mix, floor: bool) -> anyhow:
     if mix.weight(Kind::Login) > 0 || mix.weight(Kind::VerifyAuth) > 0 {
         kinds.push(Kind::Login);
     }
+    if mix.weight(Kind::IssueChallenge) > 0 {
+        kinds.push(Kind::IssueChallenge);
+    }
     if mix.weight(Kind::CheckStatus) > 0 {
         kinds.push(Kind::CheckStatus);
     }

@@ -32,6 +32,8 @@ pub enum Kind {
     Login,
     /// VerifyAuthProof alone: the challenge was issued and proved before, outside the timing.
     VerifyAuth,
+    /// IssueChallenge alone (the challenge is never proved; it expires unused).
+    IssueChallenge,
     /// CheckStatus of the card's signing certificate.
     CheckStatus,
     /// grpc.health.v1.Health/Check of the whole server (empty service name): no API key, store or
@@ -41,11 +43,12 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, in report order.
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Kind::VerifySignature,
         Kind::VerifySignatureRaw,
         Kind::Login,
         Kind::VerifyAuth,
+        Kind::IssueChallenge,
         Kind::CheckStatus,
         Kind::Health,
     ];
@@ -57,6 +60,7 @@ impl Kind {
             Kind::VerifySignatureRaw => "verify-signature-raw",
             Kind::Login => "login",
             Kind::VerifyAuth => "verify-auth",
+            Kind::IssueChallenge => "issue-challenge",
             Kind::CheckStatus => "check-status",
             Kind::Health => "health",
         }
@@ -306,6 +310,17 @@ pub async fn run(kind: Kind, target: &Arc<Target>, pick: Pick, prepared: Option<
                 Some(prepared) => verify_proof(target, prepared, &mut outcome).await,
                 None => None,
             }
+        }
+        Kind::IssueChallenge => {
+            let mut client = VerificationServiceClient::new(target.channel(pick).clone());
+            let request = authed(IssueChallengeRequest::default(), target.key(pick));
+            outcome.call(Rpc::IssueChallenge, client.issue_challenge(request)).await.map(|answer| {
+                if answer.challenge.is_empty() {
+                    Verdict::NotPassed("no challenge".to_owned())
+                } else {
+                    Verdict::Passed
+                }
+            })
         }
         Kind::CheckStatus => {
             let request = CheckStatusRequest { certificates: vec![target.card(pick).signing_id.clone()] };

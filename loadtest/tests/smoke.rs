@@ -94,7 +94,7 @@ fn all_passed(step: &Value, stdout: &str) {
 async fn a_short_open_loop_run_reports_every_operation() {
     let (report, stdout) = run_loadtest(&[
         "--mix",
-        "login=1,verify-auth=1,verify-signature=1,check-status=1,health=1",
+        "login=1,verify-auth=1,verify-signature=1,check-status=1,health=1,issue-challenge=1",
         "--rate",
         "40",
         "--warmup",
@@ -115,7 +115,7 @@ async fn a_short_open_loop_run_reports_every_operation() {
     assert_eq!(step["pool_misses"], 0, "verify-auth used prepared challenges:\n{stdout}");
     assert!(step["achieved_per_s"].as_f64().unwrap() > 0.0);
     percentiles_ordered(&step["overall"], "overall");
-    for operation in ["login", "verify-auth", "verify-signature", "check-status", "health"] {
+    for operation in ["login", "verify-auth", "verify-signature", "check-status", "health", "issue-challenge"] {
         let figures = &step["operations"][operation];
         assert!(figures["started"].as_u64().unwrap() > 0, "{operation} never ran:\n{stdout}");
         percentiles_ordered(&figures["latency"], operation);
@@ -123,8 +123,11 @@ async fn a_short_open_loop_run_reports_every_operation() {
     for rpc in ["IssueChallenge", "VerifyAuthProof", "VerifySignature", "CheckStatus", "HealthCheck"] {
         percentiles_ordered(&step["rpcs"][rpc]["latency"], rpc);
     }
-    // verify-auth's challenges were issued before the run: only logins issue in the window.
-    assert_eq!(step["rpcs"]["IssueChallenge"]["answered"], step["operations"]["login"]["answered"]);
+    // verify-auth's challenges were issued before the run: only logins and issue-challenge issue
+    // in the window.
+    let issued = step["operations"]["login"]["answered"].as_u64().unwrap()
+        + step["operations"]["issue-challenge"]["answered"].as_u64().unwrap();
+    assert_eq!(step["rpcs"]["IssueChallenge"]["answered"].as_u64().unwrap(), issued);
     let server_cpu = &step["server_cpu"];
     assert!(server_cpu["cpu_seconds"].as_f64().is_some(), "server CPU read: {server_cpu}");
     assert!(server_cpu["per_call_in_rsa_verifications"].as_f64().is_some());
