@@ -36,7 +36,8 @@ pub struct GatewayConfig {
     pub data_dir: PathBuf,
     /// The engine of the local store (without `redis`): `journal` (`data_dir/store.journal`, the
     /// default) or `redb` (`data_dir/store.redb`). Unset: `redb` when only `store.redb` exists (a
-    /// data directory from before the journal), else `journal`. docs/durability.md compares them.
+    /// data directory from before the journal; `jpkictl store import-redb` moves it), else
+    /// `journal`. docs/durability.md compares them.
     pub embedded_engine: Option<EmbeddedEngine>,
     /// Timeouts, concurrency and drain.
     pub limits: Limits,

@@ -247,9 +247,9 @@ enum Op {
 
 /// A watch request in journal form.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct Watched {
-    certificate: CertId,
-    entry: WatchEntry,
+pub(crate) struct Watched {
+    pub(crate) certificate: CertId,
+    pub(crate) entry: WatchEntry,
 }
 
 impl From<WatchRequest> for Watched {
@@ -264,7 +264,7 @@ impl From<WatchRequest> for Watched {
 /// One stored item, as a snapshot writes it; the indexes follow from the items.
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "item", rename_all = "snake_case")]
-enum Item {
+pub(crate) enum Item {
     Challenge {
         tenant: TenantId,
         id: String,
@@ -1366,6 +1366,25 @@ impl TenantStore for JournalStore {
         check_id("meta key", key)?;
         Ok(self.inner.read()?.state.meta.get(key).cloned())
     }
+}
+
+/// Writes a new journal at `journal` holding every item of the redb store at `redb` (opened and
+/// closed here; the gateway must be stopped), and returns the number of items. Refuses to
+/// overwrite an existing journal. The result is a compacted journal: `JournalStore::open` reads it.
+pub fn import_redb(redb: &Path, journal: &Path) -> Result<u64, StoreError> {
+    if journal.exists() {
+        return Err(StoreError::Backend(format!("{} exists: not overwritten", journal.display())));
+    }
+    let local = crate::LocalStore::open(redb)?;
+    let mut state = State::default();
+    local.for_each_item(&mut |item| state.restore(item))?;
+    drop(local);
+    // Written beside the target and renamed, so that a crash never leaves half a journal.
+    let temporary = journal.with_extension("journal.importing");
+    let items = write_snapshot(&temporary, &state)?;
+    std::fs::rename(&temporary, journal).map_err(|e| io_error("placing the imported journal", &e))?;
+    sync_parent(journal)?;
+    Ok(items)
 }
 
 /// A watch request checked and put in journal form.

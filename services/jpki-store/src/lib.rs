@@ -254,7 +254,7 @@ mod redis_store;
 mod rules;
 mod types;
 
-pub use journal::{Durable, JournalStats, JournalStore, Recovery};
+pub use journal::{Durable, JournalStats, JournalStore, Recovery, import_redb};
 pub use local::{CHALLENGE_PURGE_GRACE_SECS, LocalStore, WATCH_PURGE_GRACE_SECS};
 pub use redis_store::{DEFAULT_PREFIX, DurabilityCheck, DurabilityReport, RedisStore, RedisStoreConfig};
 pub use types::{

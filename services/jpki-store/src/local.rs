@@ -9,6 +9,7 @@ use jpki_core::CertId;
 use redb::{Database, DatabaseError, Durability, ReadTransaction, ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Serialize, de::DeserializeOwned};
 
+use crate::journal::{Item, Watched};
 use crate::rules::{ChallengeSlot, EventStatus, Step, WatchEntry, step};
 use crate::types::{
     check_customer, check_id, check_kind, entitlement_cutoff, invalid, normalise_crl_number, stored_tenant,
@@ -703,6 +704,67 @@ impl TenantStore for LocalStore {
             let table = txn.open_table(META).map_err(backend)?;
             Ok(table.get(key).map_err(backend)?.map(|g| g.value().to_vec()))
         })
+    }
+}
+
+impl LocalStore {
+    /// Every stored item, in the journal's snapshot form (`journal::import_redb`): one read
+    /// transaction, so the items are a consistent state.
+    pub(crate) fn for_each_item(&self, each: &mut dyn FnMut(Item)) -> Result<(), StoreError> {
+        let txn = self.db.begin_read().map_err(backend)?;
+        let table = |name| StoreError::Corrupt { what: name, detail: "a key names an invalid tenant".into() };
+        let tenant_of = |t: &str, name: &'static str| TenantId::new(t).map_err(|_| table(name));
+        let cert = |ca: &str, serial: &str| CertId { ca_key_id: ca.to_owned(), serial: serial.to_owned() };
+        for item in txn.open_table(META).map_err(backend)?.iter().map_err(backend)? {
+            let (key, value) = item.map_err(backend)?;
+            each(Item::Meta { key: key.value().to_owned(), value: value.value().to_vec() });
+        }
+        for item in txn.open_table(CHALLENGES).map_err(backend)?.iter().map_err(backend)? {
+            let (key, value) = item.map_err(backend)?;
+            let (t, id) = key.value();
+            let slot = decode::<ChallengeSlot>("challenge", value.value())?;
+            each(Item::Challenge { tenant: tenant_of(t, "challenge")?, id: id.to_owned(), slot });
+        }
+        for item in txn.open_table(VERIFICATIONS).map_err(backend)?.iter().map_err(backend)? {
+            let (key, value) = item.map_err(backend)?;
+            let record = decode::<VerificationRecord>("verification", value.value())?;
+            each(Item::Verification { tenant: tenant_of(key.value().0, "verification")?, record });
+        }
+        for item in txn.open_table(ENTITLEMENTS).map_err(backend)?.iter().map_err(backend)? {
+            let (key, value) = item.map_err(backend)?;
+            let (t, ca, serial) = key.value();
+            let tenant = tenant_of(t, "entitlement")?;
+            each(Item::Entitlement { tenant, certificate: cert(ca, serial), verified_at: value.value() });
+        }
+        for item in txn.open_table(LINKS_BY_CERT).map_err(backend)?.iter().map_err(backend)? {
+            let (key, value) = item.map_err(backend)?;
+            let record = decode::<LinkRecord>("link", value.value())?;
+            each(Item::Link { tenant: tenant_of(key.value().0, "link")?, record });
+        }
+        for item in txn.open_table(WATCH).map_err(backend)?.iter().map_err(backend)? {
+            let (key, value) = item.map_err(backend)?;
+            let (t, ca, serial) = key.value();
+            let entry = decode::<WatchEntry>("watch", value.value())?;
+            let watched = Watched { certificate: cert(ca, serial), entry };
+            each(Item::Watch { tenant: tenant_of(t, "watch")?, watched });
+        }
+        for item in txn.open_table(EVENTS).map_err(backend)?.iter().map_err(backend)? {
+            let (key, value) = item.map_err(backend)?;
+            let (t, sequence) = key.value();
+            let event = decode::<RevocationNotice>("event", value.value())?;
+            each(Item::Event { tenant: tenant_of(t, "event")?, sequence, event });
+        }
+        for item in txn.open_table(EVENT_STATUS).map_err(backend)?.iter().map_err(backend)? {
+            let (key, value) = item.map_err(backend)?;
+            let (t, ca, serial) = key.value();
+            let status = decode::<EventStatus>("event status", value.value())?;
+            each(Item::EventStatus { tenant: tenant_of(t, "event status")?, certificate: cert(ca, serial), status });
+        }
+        for item in txn.open_table(EVENT_HEAD).map_err(backend)?.iter().map_err(backend)? {
+            let (key, value) = item.map_err(backend)?;
+            each(Item::Head { tenant: tenant_of(key.value(), "event head")?, sequence: value.value() });
+        }
+        Ok(())
     }
 }
 

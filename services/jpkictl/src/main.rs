@@ -7,6 +7,7 @@ mod casim;
 mod crl;
 mod demo;
 mod render;
+mod store;
 mod testpki;
 mod trust;
 mod verify;
@@ -41,6 +42,9 @@ enum Command {
     /// Inspect a revocation list or look a serial up in it, exactly as the gateway loads it.
     #[command(subcommand)]
     Crl(crl::CrlCommand),
+    /// Maintain a stopped single-node gateway's store (move a redb store into a journal).
+    #[command(subcommand)]
+    Store(store::StoreCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -62,6 +66,7 @@ fn run(command: &Command) -> anyhow::Result<i32> {
         Command::CaSim(args) => casim::run(args),
         Command::Api(args) => api::run(args),
         Command::CaAdmin(args) => caadmin::run(args),
+        Command::Store(command) => store::run(command),
     }
 }
 
