@@ -4,8 +4,12 @@
 //! per login (user + system, from `/proc/self/stat`), beside a bare ring RSA-2048 verification
 //! timed in the same run.
 //!
-//! `cargo run --release -p jpki-store --example engines -- [LOGINS_PER_THREAD] [THREADS,...]`
-//! (defaults 2000 and 1,4,16,32). Needs a writable `$TMPDIR` on the disk being measured.
+//! Then, for the journal, what an operator sizes for: the resident memory per stored login (its
+//! used challenge and its verification record, with the indexes) after `--memory N` logins, and
+//! how long reopening (replaying) that journal takes.
+//!
+//! `cargo run --release -p jpki-store --example engines -- [LOGINS_PER_THREAD] [THREADS,...] [MEMORY_LOGINS]`
+//! (defaults 2000, 1,4,16,32 and 200000). Needs a writable `$TMPDIR` on the disk being measured.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::time::{Duration, Instant};
@@ -103,4 +107,38 @@ fn main() {
             );
         }
     }
+    let logins: usize = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(200_000);
+    journal_size(logins);
+}
+
+/// Resident set size of this process, from `/proc/self/statm` (pages of 4 KiB).
+fn resident_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    statm.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 4096
+}
+
+/// Memory per stored login, journal bytes per login, and the replay time of `logins` logins.
+fn journal_size(logins: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.journal");
+    let before = resident_bytes();
+    let store = JournalStore::open(&path).unwrap();
+    // 16 threads, so that the writes share syncs and the run stays short.
+    run(&store, 16, logins / 16);
+    let resident = resident_bytes().saturating_sub(before);
+    drop(store);
+    let file = std::fs::metadata(&path).unwrap().len();
+    let started = Instant::now();
+    let (cpu0, reopened) = (cpu(), JournalStore::open(&path).unwrap());
+    let (replay_wall, replay_cpu) = (started.elapsed(), cpu() - cpu0);
+    let n = (logins / 16 * 16) as u64;
+    println!(
+        "journal after {n} logins: {:.0} B resident per login, {:.0} B of journal per login; \
+         reopening replayed {} entries in {:.2} s ({:.2} s CPU)",
+        resident as f64 / n as f64,
+        file as f64 / n as f64,
+        reopened.recovery().entries,
+        replay_wall.as_secs_f64(),
+        replay_cpu.as_secs_f64()
+    );
 }
