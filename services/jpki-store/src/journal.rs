@@ -1075,12 +1075,15 @@ fn decode_entry(payload: &[u8]) -> Result<Entry, StoreError> {
     serde_json::from_slice(payload).map_err(|e| StoreError::Corrupt { what: "journal entry", detail: e.to_string() })
 }
 
-/// Reads the journal into `state`; writes the header of a new file; cuts a torn tail.
+/// Reads the journal into `state`, one frame at a time (the file is never held in memory whole);
+/// writes the header of a new file; cuts a torn tail.
 fn replay(file: &mut File, state: &mut State) -> Result<Recovery, StoreError> {
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes).map_err(|e| io_error("reading the journal", &e))?;
-    if bytes.len() < MAGIC.len() {
+    let reading = |e: std::io::Error| io_error("reading the journal", &e);
+    let length = file.metadata().map_err(reading)?.len();
+    if length < MAGIC.len() as u64 {
         // New, or created but cut before its header was synced: nothing was ever acknowledged.
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(reading)?;
         if !MAGIC.starts_with(&bytes) {
             return Err(StoreError::Corrupt { what: "journal", detail: "not a journal file (bad header)".into() });
         }
@@ -1090,13 +1093,34 @@ fn replay(file: &mut File, state: &mut State) -> Result<Recovery, StoreError> {
         file.sync_all().map_err(|e| io_error("initialising the journal", &e))?;
         return Ok(Recovery::default());
     }
-    if &bytes[..MAGIC.len()] != MAGIC {
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, &*file);
+    let mut header = [0u8; MAGIC.len()];
+    reader.read_exact(&mut header).map_err(reading)?;
+    if &header != MAGIC {
         return Err(StoreError::Corrupt { what: "journal", detail: "not a journal file (bad header)".into() });
     }
-    let mut at = MAGIC.len();
+    let mut at = MAGIC.len() as u64;
     let mut entries = 0;
-    while let Some(payload) = whole_frame(&bytes[at..]) {
-        match decode_entry(payload)? {
+    let mut payload = Vec::new();
+    // Each frame: its length and CRC, then the payload. The first frame that is cut short, too
+    // long for the file or fails its CRC ends the journal (a torn write of the last group).
+    loop {
+        let mut frame = [0u8; FRAME_HEADER];
+        if at + FRAME_HEADER as u64 > length {
+            break;
+        }
+        reader.read_exact(&mut frame).map_err(reading)?;
+        let len = u32::from_le_bytes([frame[0], frame[1], frame[2], frame[3]]) as usize;
+        let crc = u32::from_le_bytes([frame[4], frame[5], frame[6], frame[7]]);
+        if len > MAX_FRAME || at + (FRAME_HEADER + len) as u64 > length {
+            break;
+        }
+        payload.resize(len, 0);
+        reader.read_exact(&mut payload).map_err(reading)?;
+        if crc32fast::hash(&payload) != crc {
+            break;
+        }
+        match decode_entry(&payload)? {
             Entry::Op(op) => {
                 state.apply(&op).map_err(|e| StoreError::Corrupt {
                     what: "journal",
@@ -1106,27 +1130,16 @@ fn replay(file: &mut File, state: &mut State) -> Result<Recovery, StoreError> {
             Entry::Item(item) => state.restore(item),
         }
         entries += 1;
-        at += FRAME_HEADER + payload.len();
+        at += (FRAME_HEADER + len) as u64;
     }
-    let truncated_bytes = (bytes.len() - at) as u64;
+    drop(reader);
+    let truncated_bytes = length - at;
     if truncated_bytes > 0 {
-        file.set_len(at as u64).map_err(|e| io_error("cutting the journal's torn tail", &e))?;
+        file.set_len(at).map_err(|e| io_error("cutting the journal's torn tail", &e))?;
         file.sync_all().map_err(|e| io_error("cutting the journal's torn tail", &e))?;
     }
-    file.seek(SeekFrom::End(0)).map_err(|e| io_error("reading the journal", &e))?;
+    file.seek(SeekFrom::End(0)).map_err(reading)?;
     Ok(Recovery { entries, truncated_bytes })
-}
-
-/// The payload of the whole, intact frame at the start of `bytes`, if there is one.
-fn whole_frame(bytes: &[u8]) -> Option<&[u8]> {
-    let header = bytes.get(..FRAME_HEADER)?;
-    let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
-    let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
-    if len > MAX_FRAME {
-        return None;
-    }
-    let payload = bytes.get(FRAME_HEADER..FRAME_HEADER + len)?;
-    (crc32fast::hash(payload) == crc).then_some(payload)
 }
 
 /// Writes `state` as a journal of snapshot items to `path` (replacing it), synced; returns the
