@@ -37,7 +37,7 @@ use std::future::Future;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::task::{Context, Poll, Waker};
 use std::thread::JoinHandle;
@@ -45,7 +45,7 @@ use std::thread::JoinHandle;
 use jpki_core::CertId;
 use serde::{Deserialize, Serialize};
 
-use crate::rules::{ChallengeSlot, EventStatus, Step, WatchEntry, step};
+use crate::rules::{ChallengeSlot, EventStatus, Step, WatchEntry, Watched, existing_link, step};
 use crate::types::{check_customer, check_id, check_kind, entitlement_cutoff, hex_bytes, invalid};
 use crate::{
     CHALLENGE_PURGE_GRACE_SECS, Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, MAX_META_LEN, RevocationNotice,
@@ -94,6 +94,8 @@ struct Inner {
     /// Only the flush leader (or compaction, which first becomes the leader) writes the file.
     file: Mutex<File>,
     counters: Counters,
+    /// Set with `Flush::failed`, so that a call can check it without the flush lock.
+    refusing: AtomicBool,
     recovered: Recovery,
     /// Holds the lock for as long as the store lives.
     _lock: File,
@@ -245,22 +247,6 @@ enum Op {
     },
 }
 
-/// A watch request in journal form.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct Watched {
-    pub(crate) certificate: CertId,
-    pub(crate) entry: WatchEntry,
-}
-
-impl From<WatchRequest> for Watched {
-    fn from(request: WatchRequest) -> Self {
-        Watched {
-            certificate: request.certificate,
-            entry: WatchEntry { kind: request.kind, not_after: request.not_after },
-        }
-    }
-}
-
 /// One stored item, as a snapshot writes it; the indexes follow from the items.
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "item", rename_all = "snake_case")]
@@ -391,12 +377,7 @@ impl State {
             Op::Link { tenant, record } => {
                 let state = self.tenant_mut(tenant);
                 if let Some(existing) = state.links.get(&record.certificate) {
-                    let outcome = if existing.customer_id == record.customer_id {
-                        LinkOutcome::AlreadyLinked(existing.clone())
-                    } else {
-                        LinkOutcome::LinkedToOther { customer_id: existing.customer_id.clone() }
-                    };
-                    return Ok((Answer::Linked(outcome), false));
+                    return Ok((Answer::Linked(existing_link(existing.clone(), &record.customer_id)), false));
                 }
                 state.links.insert(record.certificate.clone(), record.clone());
                 state.links_by_customer.insert((record.customer_id.clone(), record.certificate.clone()));
@@ -474,19 +455,12 @@ impl State {
         let Some(slot) = self.tenants.get_mut(tenant).and_then(|t| t.challenges.get_mut(id)) else {
             return (ConsumeOutcome::Unknown, false);
         };
-        match slot {
-            ChallengeSlot::Used { used_at, .. } => (ConsumeOutcome::AlreadyUsed { used_at: *used_at }, false),
-            ChallengeSlot::Pending { challenge } => {
-                let challenge = challenge.clone();
-                *slot = ChallengeSlot::Used { used_at: now, expires_at: challenge.expires_at };
-                let outcome = if now >= challenge.expires_at {
-                    ConsumeOutcome::Expired(challenge)
-                } else {
-                    ConsumeOutcome::Consumed(challenge)
-                };
-                (outcome, true)
-            }
+        let (outcome, marker) = slot.consume(now);
+        let changed = marker.is_some();
+        if let Some(marker) = marker {
+            *slot = marker;
         }
+        (outcome, changed)
     }
 
     /// Stores a verification record (its id known to be fresh), its entitlement when passed, and
@@ -728,6 +702,7 @@ impl JournalStore {
             flush_requested: Condvar::new(),
             file: Mutex::new(file),
             counters: Counters::default(),
+            refusing: AtomicBool::new(false),
             recovered,
             _lock: lock,
         });
@@ -869,7 +844,7 @@ impl Inner {
             }
             // A failed compaction leaves the old file in place (the rename is the switch), but
             // whether the pending frames reached it is unknown: refuse calls from now on.
-            Err(ref error) => flush.failed = Some(format!("compaction failed: {error}")),
+            Err(ref error) => self.refuse(&mut flush, format!("compaction failed: {error}")),
         }
         if !flush.waiters.is_empty() {
             // The flusher wakes them (their entries are in the snapshot, or the store failed).
@@ -896,6 +871,12 @@ impl Inner {
         self.shared.write().map_err(|_| poisoned())
     }
 
+    /// Refuses every later call, for `why`.
+    fn refuse(&self, flush: &mut Flush, why: String) {
+        flush.failed = Some(why);
+        self.refusing.store(true, Ordering::Release);
+    }
+
     fn lock_flush(&self) -> Result<MutexGuard<'_, Flush>, StoreError> {
         self.flush.lock().map_err(|_| poisoned())
     }
@@ -908,7 +889,9 @@ impl Inner {
         let frame = encode_frame(&EntryRef::Op(&op))?;
         let (answer, upto, unflushed) = {
             let mut shared = self.write()?;
-            check_failed(&*self.lock_flush()?)?;
+            if self.refusing.load(Ordering::Acquire) {
+                check_failed(&*self.lock_flush()?)?;
+            }
             let (answer, changed) = shared.state.apply(&op)?;
             if changed {
                 shared.pending.extend_from_slice(&frame);
@@ -958,7 +941,7 @@ impl Inner {
         flush.flushing = false;
         match result {
             Ok(written) => flush.durable = flush.durable.max(written),
-            Err(error) => flush.failed = Some(error.to_string()),
+            Err(error) => self.refuse(&mut flush, error.to_string()),
         }
         let (durable, failed) = (flush.durable, flush.failed.is_some());
         // A waiter whose entry is durable, or any when the store failed: it then reads the failure.
@@ -1184,14 +1167,8 @@ impl TenantStore for JournalStore {
     fn peek_challenge(&self, tenant: &TenantId, id: &str, now: i64) -> Result<ConsumeOutcome, StoreError> {
         check_id("challenge id", id)?;
         let shared = self.inner.read()?;
-        Ok(match shared.state.tenant(tenant).and_then(|t| t.challenges.get(id)) {
-            None => ConsumeOutcome::Unknown,
-            Some(ChallengeSlot::Used { used_at, .. }) => ConsumeOutcome::AlreadyUsed { used_at: *used_at },
-            Some(ChallengeSlot::Pending { challenge }) if now >= challenge.expires_at => {
-                ConsumeOutcome::Expired(challenge.clone())
-            }
-            Some(ChallengeSlot::Pending { challenge }) => ConsumeOutcome::Consumed(challenge.clone()),
-        })
+        let slot = shared.state.tenant(tenant).and_then(|t| t.challenges.get(id));
+        Ok(slot.map_or(ConsumeOutcome::Unknown, |slot| slot.consume(now).0))
     }
 
     fn settle_proof(
@@ -1402,13 +1379,7 @@ pub fn import_redb(redb: &Path, journal: &Path) -> Result<u64, StoreError> {
 
 /// A watch request checked and put in journal form.
 fn checked_watch(watch: Option<WatchRequest>) -> Result<Option<Watched>, StoreError> {
-    watch
-        .map(|request| {
-            request.certificate.validate()?;
-            check_kind(&request.kind)?;
-            Ok(Watched::from(request))
-        })
-        .transpose()
+    watch.map(Watched::checked).transpose()
 }
 
 #[cfg(test)]

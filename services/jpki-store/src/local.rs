@@ -9,8 +9,8 @@ use jpki_core::CertId;
 use redb::{Database, DatabaseError, Durability, ReadTransaction, ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Serialize, de::DeserializeOwned};
 
-use crate::journal::{Item, Watched};
-use crate::rules::{ChallengeSlot, EventStatus, Step, WatchEntry, step};
+use crate::journal::Item;
+use crate::rules::{ChallengeSlot, EventStatus, Step, WatchEntry, Watched, existing_link, step};
 use crate::types::{
     check_customer, check_id, check_kind, entitlement_cutoff, invalid, normalise_crl_number, stored_tenant,
 };
@@ -338,14 +338,8 @@ impl TenantStore for LocalStore {
         self.read(|txn| {
             let table = txn.open_table(CHALLENGES).map_err(backend)?;
             let found = table.get((tenant.as_str(), id)).map_err(backend)?;
-            Ok(match found.map(|slot| decode::<ChallengeSlot>("challenge", slot.value())).transpose()? {
-                None => ConsumeOutcome::Unknown,
-                Some(ChallengeSlot::Used { used_at, .. }) => ConsumeOutcome::AlreadyUsed { used_at },
-                Some(ChallengeSlot::Pending { challenge }) if now >= challenge.expires_at => {
-                    ConsumeOutcome::Expired(challenge)
-                }
-                Some(ChallengeSlot::Pending { challenge }) => ConsumeOutcome::Consumed(challenge),
-            })
+            let slot = found.map(|slot| decode::<ChallengeSlot>("challenge", slot.value())).transpose()?;
+            Ok(slot.map_or(ConsumeOutcome::Unknown, |slot| slot.consume(now).0))
         })
     }
 
@@ -433,12 +427,7 @@ impl TenantStore for LocalStore {
             let (ca, serial) = (record.certificate.ca_key_id.as_str(), record.certificate.serial.as_str());
             let found = by_cert.get((t, ca, serial)).map_err(backend)?.map(|g| decode::<LinkRecord>("link", g.value()));
             if let Some(existing) = found.transpose()? {
-                let outcome = if existing.customer_id == record.customer_id {
-                    LinkOutcome::AlreadyLinked(existing)
-                } else {
-                    LinkOutcome::LinkedToOther { customer_id: existing.customer_id }
-                };
-                return Ok((outcome, false));
+                return Ok((existing_link(existing, &record.customer_id), false));
             }
             by_cert.insert((t, ca, serial), bytes.as_slice()).map_err(backend)?;
             open(txn, LINKS_BY_CUSTOMER)?.insert((t, record.customer_id.as_str(), ca, serial), ()).map_err(backend)?;
@@ -546,7 +535,7 @@ impl TenantStore for LocalStore {
                 if kca != ca || kserial != serial {
                     break;
                 }
-                out.push((stored_tenant(tenant)?, kind.value().to_owned()));
+                out.push((stored_tenant(tenant, "watcher")?, kind.value().to_owned()));
             }
             Ok(out)
         })
@@ -712,8 +701,6 @@ impl LocalStore {
     /// transaction, so the items are a consistent state.
     pub(crate) fn for_each_item(&self, each: &mut dyn FnMut(Item)) -> Result<(), StoreError> {
         let txn = self.db.begin_read().map_err(backend)?;
-        let table = |name| StoreError::Corrupt { what: name, detail: "a key names an invalid tenant".into() };
-        let tenant_of = |t: &str, name: &'static str| TenantId::new(t).map_err(|_| table(name));
         let cert = |ca: &str, serial: &str| CertId { ca_key_id: ca.to_owned(), serial: serial.to_owned() };
         for item in txn.open_table(META).map_err(backend)?.iter().map_err(backend)? {
             let (key, value) = item.map_err(backend)?;
@@ -723,46 +710,50 @@ impl LocalStore {
             let (key, value) = item.map_err(backend)?;
             let (t, id) = key.value();
             let slot = decode::<ChallengeSlot>("challenge", value.value())?;
-            each(Item::Challenge { tenant: tenant_of(t, "challenge")?, id: id.to_owned(), slot });
+            each(Item::Challenge { tenant: stored_tenant(t, "challenge")?, id: id.to_owned(), slot });
         }
         for item in txn.open_table(VERIFICATIONS).map_err(backend)?.iter().map_err(backend)? {
             let (key, value) = item.map_err(backend)?;
             let record = decode::<VerificationRecord>("verification", value.value())?;
-            each(Item::Verification { tenant: tenant_of(key.value().0, "verification")?, record });
+            each(Item::Verification { tenant: stored_tenant(key.value().0, "verification")?, record });
         }
         for item in txn.open_table(ENTITLEMENTS).map_err(backend)?.iter().map_err(backend)? {
             let (key, value) = item.map_err(backend)?;
             let (t, ca, serial) = key.value();
-            let tenant = tenant_of(t, "entitlement")?;
+            let tenant = stored_tenant(t, "entitlement")?;
             each(Item::Entitlement { tenant, certificate: cert(ca, serial), verified_at: value.value() });
         }
         for item in txn.open_table(LINKS_BY_CERT).map_err(backend)?.iter().map_err(backend)? {
             let (key, value) = item.map_err(backend)?;
             let record = decode::<LinkRecord>("link", value.value())?;
-            each(Item::Link { tenant: tenant_of(key.value().0, "link")?, record });
+            each(Item::Link { tenant: stored_tenant(key.value().0, "link")?, record });
         }
         for item in txn.open_table(WATCH).map_err(backend)?.iter().map_err(backend)? {
             let (key, value) = item.map_err(backend)?;
             let (t, ca, serial) = key.value();
             let entry = decode::<WatchEntry>("watch", value.value())?;
             let watched = Watched { certificate: cert(ca, serial), entry };
-            each(Item::Watch { tenant: tenant_of(t, "watch")?, watched });
+            each(Item::Watch { tenant: stored_tenant(t, "watch")?, watched });
         }
         for item in txn.open_table(EVENTS).map_err(backend)?.iter().map_err(backend)? {
             let (key, value) = item.map_err(backend)?;
             let (t, sequence) = key.value();
             let event = decode::<RevocationNotice>("event", value.value())?;
-            each(Item::Event { tenant: tenant_of(t, "event")?, sequence, event });
+            each(Item::Event { tenant: stored_tenant(t, "event")?, sequence, event });
         }
         for item in txn.open_table(EVENT_STATUS).map_err(backend)?.iter().map_err(backend)? {
             let (key, value) = item.map_err(backend)?;
             let (t, ca, serial) = key.value();
             let status = decode::<EventStatus>("event status", value.value())?;
-            each(Item::EventStatus { tenant: tenant_of(t, "event status")?, certificate: cert(ca, serial), status });
+            each(Item::EventStatus {
+                tenant: stored_tenant(t, "event status")?,
+                certificate: cert(ca, serial),
+                status,
+            });
         }
         for item in txn.open_table(EVENT_HEAD).map_err(backend)?.iter().map_err(backend)? {
             let (key, value) = item.map_err(backend)?;
-            each(Item::Head { tenant: tenant_of(key.value(), "event head")?, sequence: value.value() });
+            each(Item::Head { tenant: stored_tenant(key.value(), "event head")?, sequence: value.value() });
         }
         Ok(())
     }
@@ -935,20 +926,13 @@ fn fail_all(jobs: &mut [Job], error: &StoreError) {
 fn consume_in(txn: &WriteTransaction, tenant: &str, id: &str, now: i64) -> Result<(ConsumeOutcome, bool), StoreError> {
     let mut table = open(txn, CHALLENGES)?;
     let found = table.get((tenant, id)).map_err(backend)?.map(|g| decode::<ChallengeSlot>("challenge", g.value()));
-    match found.transpose()? {
-        None => Ok((ConsumeOutcome::Unknown, false)),
-        Some(ChallengeSlot::Used { used_at, .. }) => Ok((ConsumeOutcome::AlreadyUsed { used_at }, false)),
-        Some(ChallengeSlot::Pending { challenge }) => {
-            let marker = ChallengeSlot::Used { used_at: now, expires_at: challenge.expires_at };
-            table.insert((tenant, id), encode(&marker)?.as_slice()).map_err(backend)?;
-            let outcome = if now >= challenge.expires_at {
-                ConsumeOutcome::Expired(challenge)
-            } else {
-                ConsumeOutcome::Consumed(challenge)
-            };
-            Ok((outcome, true))
-        }
+    let Some(slot) = found.transpose()? else { return Ok((ConsumeOutcome::Unknown, false)) };
+    let (outcome, marker) = slot.consume(now);
+    let changed = marker.is_some();
+    if let Some(marker) = marker {
+        table.insert((tenant, id), encode(&marker)?.as_slice()).map_err(backend)?;
     }
+    Ok((outcome, changed))
 }
 
 /// A verification record (and its watch request) checked and encoded outside the writer.
@@ -963,11 +947,9 @@ impl Prepared {
         record.validate()?;
         let watch = match watch {
             Some(request) => {
-                request.certificate.validate()?;
-                check_kind(&request.kind)?;
-                let entry = WatchEntry { kind: request.kind, not_after: request.not_after };
+                let Watched { certificate, entry } = Watched::checked(request)?;
                 let bytes = encode(&entry)?;
-                Some((request.certificate, entry, bytes))
+                Some((certificate, entry, bytes))
             }
             None => None,
         };

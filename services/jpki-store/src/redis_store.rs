@@ -665,7 +665,7 @@ impl TenantStore for RedisStore {
         let key = self.keys.global(&format!("watchers:{}", cert_field(certificate)));
         let found: BTreeMap<String, String> =
             self.run("watchers", true, |conn| redis::cmd("HGETALL").arg(&key).query(conn))?;
-        found.into_iter().map(|(tenant, kind)| Ok((stored_tenant(&tenant)?, kind))).collect()
+        found.into_iter().map(|(tenant, kind)| Ok((stored_tenant(&tenant, "watcher")?, kind))).collect()
     }
 
     fn watched(&self, tenant: &TenantId) -> Result<Vec<CertId>, StoreError> {

@@ -3,8 +3,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::types::{compare_crl_numbers, normalise_crl_number};
-use crate::{Challenge, RevocationNotice, StatusChange};
+use jpki_core::CertId;
+
+use crate::types::{check_kind, compare_crl_numbers, normalise_crl_number};
+use crate::{
+    Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, RevocationNotice, StatusChange, StoreError, WatchRequest,
+};
 
 /// A challenge slot: the challenge until first consumed, then only the used marker (the bytes are
 /// no longer needed).
@@ -13,6 +17,34 @@ use crate::{Challenge, RevocationNotice, StatusChange};
 pub(crate) enum ChallengeSlot {
     Pending { challenge: Challenge },
     Used { used_at: i64, expires_at: i64 },
+}
+
+impl ChallengeSlot {
+    /// What consuming this slot at `now` answers, and the used marker to store in its place when
+    /// it was pending (the first use, also of an expired challenge, marks it used).
+    pub(crate) fn consume(&self, now: i64) -> (ConsumeOutcome, Option<ChallengeSlot>) {
+        match self {
+            ChallengeSlot::Used { used_at, .. } => (ConsumeOutcome::AlreadyUsed { used_at: *used_at }, None),
+            ChallengeSlot::Pending { challenge } => {
+                let marker = ChallengeSlot::Used { used_at: now, expires_at: challenge.expires_at };
+                let outcome = if now >= challenge.expires_at {
+                    ConsumeOutcome::Expired(challenge.clone())
+                } else {
+                    ConsumeOutcome::Consumed(challenge.clone())
+                };
+                (outcome, Some(marker))
+            }
+        }
+    }
+}
+
+/// What linking a certificate that is already linked answers: idempotent for the same customer.
+pub(crate) fn existing_link(existing: LinkRecord, customer_id: &str) -> LinkOutcome {
+    if existing.customer_id == customer_id {
+        LinkOutcome::AlreadyLinked(existing)
+    } else {
+        LinkOutcome::LinkedToOther { customer_id: existing.customer_id }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -74,4 +106,23 @@ pub(crate) fn step(last: Option<&EventStatus>, notice: &RevocationNotice) -> Ste
     }
     // Not stale: the notice's number, when it has one, is at least the floor.
     Step::Append(number.or(floor).map(str::to_owned))
+}
+
+/// A checked watch request: the certificate and its entry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Watched {
+    pub(crate) certificate: CertId,
+    pub(crate) entry: WatchEntry,
+}
+
+impl Watched {
+    /// Checks a watch request's certificate id and kind.
+    pub(crate) fn checked(request: WatchRequest) -> Result<Watched, StoreError> {
+        request.certificate.validate()?;
+        check_kind(&request.kind)?;
+        Ok(Watched {
+            certificate: request.certificate,
+            entry: WatchEntry { kind: request.kind, not_after: request.not_after },
+        })
+    }
 }

@@ -296,9 +296,10 @@ pub struct StoredEvent {
     pub event: RevocationNotice,
 }
 
-/// A tenant id read back from storage (a watchers index): one that does not parse is corruption.
-pub(crate) fn stored_tenant(id: &str) -> Result<TenantId, StoreError> {
-    TenantId::new(id).map_err(|_| StoreError::Corrupt { what: "watcher", detail: "not a tenant id".to_owned() })
+/// A tenant id read back from storage (in an index or key of `what`): one that does not parse is
+/// corruption.
+pub(crate) fn stored_tenant(id: &str, what: &'static str) -> Result<TenantId, StoreError> {
+    TenantId::new(id).map_err(|_| StoreError::Corrupt { what, detail: "not a tenant id".to_owned() })
 }
 
 /// Checks the arguments of [`crate::TenantStore::entitled`] and returns the oldest `verified_at`
