@@ -27,6 +27,7 @@ fn config(dir: &Path) -> GatewayConfig {
                 api_key: Some((*key).to_owned()),
                 api_key_sha256: None,
                 four_fields: vec![],
+                ..TenantSettings::default()
             })
             .collect(),
         ..GatewayConfig::default()

@@ -49,7 +49,7 @@ fn fixture_on(store: Arc<dyn jpki_store::TenantStore>, dir: tempfile::TempDir) -
 }
 
 fn tenant(id: &str, fields: FieldPermissions) -> Tenant {
-    Tenant { id: TenantId::new(id).unwrap(), fields }
+    Tenant { id: TenantId::new(id).unwrap(), fields, policy: jpki_app::tenant::TenantPolicy::everything() }
 }
 
 impl Fixture {

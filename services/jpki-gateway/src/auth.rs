@@ -56,7 +56,8 @@ impl Tenants {
             let fields = FieldPermissions::from_names(&tenant.four_fields).map_err(|other| {
                 anyhow::anyhow!("tenants.{}: unknown field {other:?} (one of {FOUR_FIELDS:?})", tenant.id)
             })?;
-            if by_key_digest.insert(key_digest, Arc::new(Tenant { id, fields })).is_some() {
+            let policy = tenant.policy()?;
+            if by_key_digest.insert(key_digest, Arc::new(Tenant { id, fields, policy })).is_some() {
                 bail!("tenants.{}: its API key is also another tenant's", tenant.id);
             }
         }

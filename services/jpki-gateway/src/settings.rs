@@ -15,6 +15,7 @@ use jpki_core::CertKind;
 use serde::{Deserialize, Serialize};
 
 pub use jpki_app::tenant::FOUR_FIELDS;
+use jpki_app::tenant::{BusinessPurpose, Quota, TenantPolicy, TenantRpc};
 use jpki_app::trust::{AnchorFile, TrustConfig};
 
 /// Everything the gateway needs to start.
@@ -236,7 +237,7 @@ impl TrustSettings {
 }
 
 /// One tenant.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TenantSettings {
     /// Tenant id: 1 to 64 of `A-Z a-z 0-9 _ . -`.
@@ -251,6 +252,87 @@ pub struct TenantSettings {
     /// None by default (deny by default).
     #[serde(default)]
     pub four_fields: Vec<String>,
+    /// The tenant RPCs it may call, by method name (`VerifySignature`, …). Unset: all of them.
+    #[serde(default)]
+    pub rpcs: Option<Vec<String>>,
+    /// The certificate kinds it may verify (`signing_card`, `auth_card`, `signing_phone`,
+    /// `auth_phone`). Unset: all four.
+    #[serde(default)]
+    pub certificate_kinds: Option<Vec<String>>,
+    /// The business purposes it may give (`account_opening`, `login`, `remittance`,
+    /// `periodic_reverification`). Unset: all four.
+    #[serde(default)]
+    pub business_purposes: Option<Vec<String>>,
+    /// Its quota on each replica. Unset: the default quota.
+    #[serde(default)]
+    pub quota: Option<QuotaSettings>,
+}
+
+/// A tenant's quota on each replica (docs/tenancy.md).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuotaSettings {
+    /// Sustained calls per second.
+    pub requests_per_second: u32,
+    /// Calls allowed at once above the sustained rate.
+    pub burst: u32,
+    /// Calls in progress at once.
+    pub max_concurrent: u32,
+}
+
+impl TenantSettings {
+    /// A tenant with an id and a plaintext key and nothing else set (tests and the demo).
+    pub fn with_key(id: &str, api_key: &str) -> Self {
+        TenantSettings {
+            id: id.to_owned(),
+            api_key: Some(api_key.to_owned()),
+            api_key_sha256: None,
+            four_fields: Vec::new(),
+            rpcs: None,
+            certificate_kinds: None,
+            business_purposes: None,
+            quota: None,
+        }
+    }
+
+    /// The policy the settings name: what is unset is everything at the default quota.
+    pub fn policy(&self) -> anyhow::Result<TenantPolicy> {
+        let mut policy = TenantPolicy::everything();
+        if let Some(rpcs) = &self.rpcs {
+            policy.rpcs = rpcs
+                .iter()
+                .map(|name| {
+                    TenantRpc::from_name(name).with_context(|| format!("tenants.{}: unknown rpc {name:?}", self.id))
+                })
+                .collect::<anyhow::Result<_>>()?;
+        }
+        if let Some(kinds) = &self.certificate_kinds {
+            policy.certificate_kinds = kinds
+                .iter()
+                .map(|kind| parse_kind(kind).with_context(|| format!("tenants.{}", self.id)))
+                .collect::<anyhow::Result<_>>()?;
+        }
+        if let Some(purposes) = &self.business_purposes {
+            policy.business_purposes = purposes
+                .iter()
+                .map(|name| {
+                    BusinessPurpose::from_name(name)
+                        .with_context(|| format!("tenants.{}: unknown business purpose {name:?}", self.id))
+                })
+                .collect::<anyhow::Result<_>>()?;
+        }
+        if let Some(quota) = &self.quota {
+            if quota.requests_per_second == 0 || quota.burst == 0 || quota.max_concurrent == 0 {
+                bail!("tenants.{}.quota: requests_per_second, burst and max_concurrent must be at least 1", self.id);
+            }
+            policy.quota = Quota {
+                requests_per_second: quota.requests_per_second,
+                burst: quota.burst,
+                max_concurrent: quota.max_concurrent,
+            };
+        }
+        Ok(policy)
+    }
 }
 
 impl Default for GatewayConfig {

@@ -125,6 +125,7 @@ mod tests {
             api_key: Some(KEY.into()),
             api_key_sha256: None,
             four_fields: Vec::new(),
+            ..TenantSettings::default()
         };
         Arc::new(Tenants::from_settings(&[settings]).unwrap())
     }

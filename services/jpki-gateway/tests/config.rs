@@ -160,12 +160,14 @@ fn a_file_with_every_section_is_read_and_the_environment_overrides_it() {
                     api_key_sha256: Some("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into()),
                     api_key: None,
                     four_fields: ["name", "date_of_birth", "address", "sex"].map(String::from).to_vec(),
+                    ..TenantSettings::default()
                 },
                 TenantSettings {
                     id: "example.insurer_2".into(),
                     api_key_sha256: None,
                     api_key: Some("insurer-key".into()),
                     four_fields: Vec::new(),
+                    ..TenantSettings::default()
                 },
             ]
         );

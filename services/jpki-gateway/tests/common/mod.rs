@@ -57,12 +57,14 @@ pub fn tenants() -> Vec<TenantSettings> {
             api_key: Some(KEY_A.into()),
             api_key_sha256: None,
             four_fields: ["name", "date_of_birth", "address", "sex"].map(String::from).to_vec(),
+            ..TenantSettings::default()
         },
         TenantSettings {
             id: "bank-b".into(),
             api_key: None,
             api_key_sha256: Some(hex::encode(ring::digest::digest(&ring::digest::SHA256, KEY_B.as_bytes()))),
             four_fields: vec!["name".into()],
+            ..TenantSettings::default()
         },
     ]
 }

@@ -46,6 +46,7 @@ fn demo_config(data_dir: &Path, pki: &Path, manifest: &jpki_testpki::Manifest) -
             api_key_sha256: None,
             api_key: Some(DEMO_API_KEY.to_owned()),
             four_fields: jpki_gateway::settings::FOUR_FIELDS.iter().map(|field| (*field).to_owned()).collect(),
+            ..TenantSettings::default()
         }],
         ..GatewayConfig::default()
     }

@@ -133,12 +133,14 @@ impl TestGateway {
                     api_key: Some(KEY.into()),
                     api_key_sha256: None,
                     four_fields: ["name", "date_of_birth", "address", "sex"].map(String::from).to_vec(),
+                    ..TenantSettings::default()
                 },
                 TenantSettings {
                     id: "bank-b".into(),
                     api_key: Some(KEY_NAME_ONLY.into()),
                     api_key_sha256: None,
                     four_fields: vec!["name".into()],
+                    ..TenantSettings::default()
                 },
             ],
             ..GatewayConfig::default()
