@@ -48,8 +48,9 @@ use serde::{Deserialize, Serialize};
 use crate::rules::{ChallengeSlot, EventStatus, Step, WatchEntry, Watched, existing_link, step};
 use crate::types::{check_customer, check_id, check_kind, entitlement_cutoff, hex_bytes, invalid};
 use crate::{
-    CHALLENGE_PURGE_GRACE_SECS, Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, MAX_META_LEN, RevocationNotice,
-    StoreError, StoredEvent, TenantId, TenantStore, VerificationRecord, WATCH_PURGE_GRACE_SECS, WatchRequest,
+    CHALLENGE_PURGE_GRACE_SECS, Challenge, ConsumeOutcome, DirectoryOutcome, DirectoryWrite, LinkOutcome, LinkRecord,
+    MAX_META_LEN, PlatformLogEntry, RevocationNotice, StoreError, StoredEvent, TenantId, TenantStore,
+    VerificationRecord, WATCH_PURGE_GRACE_SECS, WatchRequest,
 };
 
 /// The journal file's first bytes: the format and its version.
@@ -245,6 +246,9 @@ enum Op {
         #[serde(with = "hex_bytes")]
         value: Vec<u8>,
     },
+    Directory {
+        write: DirectoryWrite,
+    },
 }
 
 /// One stored item, as a snapshot writes it; the indexes follow from the items.
@@ -292,6 +296,14 @@ pub(crate) enum Item {
         #[serde(with = "hex_bytes")]
         value: Vec<u8>,
     },
+    Directory {
+        key: String,
+        value: String,
+    },
+    PlatformLog {
+        sequence: u64,
+        entry: String,
+    },
 }
 
 /// What an operation answers (one variant per kind of answer).
@@ -301,6 +313,7 @@ enum Answer {
     Linked(LinkOutcome),
     Count(usize),
     Sequences(Vec<u64>),
+    Directory(DirectoryOutcome),
 }
 
 /// One tenant's items.
@@ -327,6 +340,8 @@ struct State {
     entitlement_age: BTreeSet<(i64, TenantId, CertId)>,
     watch_expiry: BTreeSet<(i64, TenantId, CertId)>,
     meta: HashMap<String, Vec<u8>>,
+    directory: BTreeMap<String, String>,
+    platform_log: BTreeMap<u64, String>,
 }
 
 impl State {
@@ -447,6 +462,25 @@ impl State {
             Op::PutMeta { key, value } => {
                 self.meta.insert(key.clone(), value.clone());
                 (Answer::Done, true)
+            }
+            Op::Directory { write } => {
+                let directory = &self.directory;
+                let holds = write.expectations_hold(|key| Ok::<_, StoreError>(directory.get(key).cloned()))?;
+                if !holds {
+                    return Ok((Answer::Directory(DirectoryOutcome::Conflict), false));
+                }
+                for (key, value) in &write.put {
+                    self.directory.insert(key.clone(), value.clone());
+                }
+                for key in &write.delete {
+                    self.directory.remove(key);
+                }
+                let log_sequence = write.log.as_ref().map(|entry| {
+                    let sequence = self.platform_log.last_key_value().map_or(1, |(last, _)| last + 1);
+                    self.platform_log.insert(sequence, entry.clone());
+                    sequence
+                });
+                (Answer::Directory(DirectoryOutcome::Applied { log_sequence }), true)
             }
         })
     }
@@ -579,12 +613,27 @@ impl State {
             Item::Meta { key, value } => {
                 self.meta.insert(key, value);
             }
+            Item::Directory { key, value } => {
+                self.directory.insert(key, value);
+            }
+            Item::PlatformLog { sequence, entry } => {
+                self.platform_log.insert(sequence, entry);
+            }
         }
     }
 
     /// Every item, as a snapshot holds them.
     fn items(&self) -> impl Iterator<Item = Item> + '_ {
-        let meta = self.meta.iter().map(|(key, value)| Item::Meta { key: key.clone(), value: value.clone() });
+        let meta = self
+            .meta
+            .iter()
+            .map(|(key, value)| Item::Meta { key: key.clone(), value: value.clone() })
+            .chain(self.directory.iter().map(|(key, value)| Item::Directory { key: key.clone(), value: value.clone() }))
+            .chain(
+                self.platform_log
+                    .iter()
+                    .map(|(sequence, entry)| Item::PlatformLog { sequence: *sequence, entry: entry.clone() }),
+            );
         let tenants = self.tenants.iter().flat_map(|(tenant, state)| {
             let t = || tenant.clone();
             let challenges = state.challenges.iter().map(move |(id, slot)| Item::Challenge {
@@ -645,7 +694,7 @@ impl State {
                     + 1
             })
             .sum();
-        (per_tenant + self.meta.len()) as u64
+        (per_tenant + self.meta.len() + self.directory.len() + self.platform_log.len()) as u64
     }
 }
 
@@ -1355,6 +1404,41 @@ impl TenantStore for JournalStore {
     fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         check_id("meta key", key)?;
         Ok(self.inner.read()?.state.meta.get(key).cloned())
+    }
+
+    fn directory_write(&self, write: DirectoryWrite) -> Result<DirectoryOutcome, StoreError> {
+        write.validate()?;
+        match self.inner.commit(Op::Directory { write }, true)? {
+            Answer::Directory(outcome) => Ok(outcome),
+            _ => Err(internal()),
+        }
+    }
+
+    fn directory_get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.inner.read()?.state.directory.get(key).cloned())
+    }
+
+    fn directory_scan(&self, prefix: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let shared = self.inner.read()?;
+        Ok(shared
+            .state
+            .directory
+            .range(prefix.to_owned()..)
+            .take_while(|(key, _)| key.starts_with(prefix))
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect())
+    }
+
+    fn platform_log(&self, after: u64, limit: usize) -> Result<Vec<PlatformLogEntry>, StoreError> {
+        let Some(first) = after.checked_add(1) else { return Ok(Vec::new()) };
+        let shared = self.inner.read()?;
+        Ok(shared
+            .state
+            .platform_log
+            .range(first..)
+            .take(limit)
+            .map(|(sequence, entry)| PlatformLogEntry { sequence: *sequence, entry: entry.clone() })
+            .collect())
     }
 }
 

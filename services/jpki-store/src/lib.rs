@@ -248,12 +248,16 @@
 //! # Ok(()) }
 //! ```
 
+mod directory;
 mod journal;
 mod local;
 mod redis_store;
 mod rules;
 mod types;
 
+pub use directory::{
+    DirectoryOutcome, DirectoryWrite, MAX_DIRECTORY_KEY_LEN, MAX_DIRECTORY_VALUE_LEN, PlatformLogEntry,
+};
 pub use journal::{Durable, JournalStats, JournalStore, Recovery, import_redb};
 pub use local::{CHALLENGE_PURGE_GRACE_SECS, LocalStore, WATCH_PURGE_GRACE_SECS};
 pub use redis_store::{DEFAULT_PREFIX, DurabilityCheck, DurabilityReport, RedisStore, RedisStoreConfig};
@@ -493,4 +497,17 @@ pub trait TenantStore: Send + Sync {
 
     /// Reads gateway state stored with [`TenantStore::put_meta`].
     fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Applies one directory change with its platform-log entry, atomically and durably, if every
+    /// expected value still holds ([`DirectoryOutcome::Conflict`] otherwise, nothing written).
+    fn directory_write(&self, write: DirectoryWrite) -> Result<DirectoryOutcome, StoreError>;
+
+    /// The directory value under `key`.
+    fn directory_get(&self, key: &str) -> Result<Option<String>, StoreError>;
+
+    /// Every directory entry whose key starts with `prefix`, in key order.
+    fn directory_scan(&self, prefix: &str) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// Up to `limit` platform-log entries after sequence `after`, in order.
+    fn platform_log(&self, after: u64, limit: usize) -> Result<Vec<PlatformLogEntry>, StoreError>;
 }

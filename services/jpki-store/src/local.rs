@@ -15,8 +15,9 @@ use crate::types::{
     check_customer, check_id, check_kind, entitlement_cutoff, invalid, normalise_crl_number, stored_tenant,
 };
 use crate::{
-    Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, MAX_META_LEN, RevocationNotice, StoreError, StoredEvent,
-    TenantId, TenantStore, VerificationRecord, WatchRequest,
+    Challenge, ConsumeOutcome, DirectoryOutcome, DirectoryWrite, LinkOutcome, LinkRecord, MAX_META_LEN,
+    PlatformLogEntry, RevocationNotice, StoreError, StoredEvent, TenantId, TenantStore, VerificationRecord,
+    WatchRequest,
 };
 
 /// How long after `expires_at` a challenge or its used marker is kept. A replay shortly after
@@ -55,6 +56,8 @@ const ENTITLEMENTS: TableDefinition<(&str, &str, &str), i64> = TableDefinition::
 const ENTITLEMENT_AGE: TableDefinition<(i64, &str, &str, &str), ()> = TableDefinition::new("entitlement_age");
 const EVENT_HEAD: TableDefinition<&str, u64> = TableDefinition::new("event_head");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+const DIRECTORY: TableDefinition<&str, &str> = TableDefinition::new("directory");
+const PLATFORM_LOG: TableDefinition<u64, &str> = TableDefinition::new("platform_log");
 const SCHEMA: TableDefinition<&str, u32> = TableDefinition::new("store_schema");
 
 /// The embedded store: one redb file, safe to share between threads (`Arc<dyn TenantStore>`).
@@ -143,6 +146,8 @@ impl LocalStore {
             open(txn, ENTITLEMENTS)?;
             open(txn, ENTITLEMENT_AGE)?;
             open(txn, META)?;
+            open(txn, DIRECTORY)?;
+            open(txn, PLATFORM_LOG)?;
             let mut schema = open(txn, SCHEMA)?;
             let found = schema.get("version").map_err(backend)?.map(|g| g.value());
             match found {
@@ -694,6 +699,70 @@ impl TenantStore for LocalStore {
             Ok(table.get(key).map_err(backend)?.map(|g| g.value().to_vec()))
         })
     }
+
+    fn directory_write(&self, write: DirectoryWrite) -> Result<DirectoryOutcome, StoreError> {
+        write.validate()?;
+        self.write(move |txn| {
+            let mut directory = open(txn, DIRECTORY)?;
+            let holds = write.expectations_hold(|key| {
+                Ok::<_, StoreError>(directory.get(key).map_err(backend)?.map(|g| g.value().to_owned()))
+            })?;
+            if !holds {
+                return Ok((DirectoryOutcome::Conflict, false));
+            }
+            for (key, value) in &write.put {
+                directory.insert(key.as_str(), value.as_str()).map_err(backend)?;
+            }
+            for key in &write.delete {
+                directory.remove(key.as_str()).map_err(backend)?;
+            }
+            let log_sequence = match &write.log {
+                None => None,
+                Some(entry) => {
+                    let mut log = open(txn, PLATFORM_LOG)?;
+                    let last = log.last().map_err(backend)?.map_or(0, |(key, _)| key.value());
+                    log.insert(last + 1, entry.as_str()).map_err(backend)?;
+                    Some(last + 1)
+                }
+            };
+            Ok((DirectoryOutcome::Applied { log_sequence }, true))
+        })
+    }
+
+    fn directory_get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.read(|txn| {
+            let table = txn.open_table(DIRECTORY).map_err(backend)?;
+            Ok(table.get(key).map_err(backend)?.map(|g| g.value().to_owned()))
+        })
+    }
+
+    fn directory_scan(&self, prefix: &str) -> Result<Vec<(String, String)>, StoreError> {
+        self.read(|txn| {
+            let table = txn.open_table(DIRECTORY).map_err(backend)?;
+            let mut found = Vec::new();
+            for item in table.range(prefix..).map_err(backend)? {
+                let (key, value) = item.map_err(backend)?;
+                if !key.value().starts_with(prefix) {
+                    break;
+                }
+                found.push((key.value().to_owned(), value.value().to_owned()));
+            }
+            Ok(found)
+        })
+    }
+
+    fn platform_log(&self, after: u64, limit: usize) -> Result<Vec<PlatformLogEntry>, StoreError> {
+        let Some(first) = after.checked_add(1) else { return Ok(Vec::new()) };
+        self.read(|txn| {
+            let table = txn.open_table(PLATFORM_LOG).map_err(backend)?;
+            let mut found = Vec::new();
+            for item in table.range(first..).map_err(backend)?.take(limit) {
+                let (sequence, entry) = item.map_err(backend)?;
+                found.push(PlatformLogEntry { sequence: sequence.value(), entry: entry.value().to_owned() });
+            }
+            Ok(found)
+        })
+    }
 }
 
 impl LocalStore {
@@ -705,6 +774,14 @@ impl LocalStore {
         for item in txn.open_table(META).map_err(backend)?.iter().map_err(backend)? {
             let (key, value) = item.map_err(backend)?;
             each(Item::Meta { key: key.value().to_owned(), value: value.value().to_vec() });
+        }
+        for item in txn.open_table(DIRECTORY).map_err(backend)?.iter().map_err(backend)? {
+            let (key, value) = item.map_err(backend)?;
+            each(Item::Directory { key: key.value().to_owned(), value: value.value().to_owned() });
+        }
+        for item in txn.open_table(PLATFORM_LOG).map_err(backend)?.iter().map_err(backend)? {
+            let (sequence, entry) = item.map_err(backend)?;
+            each(Item::PlatformLog { sequence: sequence.value(), entry: entry.value().to_owned() });
         }
         for item in txn.open_table(CHALLENGES).map_err(backend)?.iter().map_err(backend)? {
             let (key, value) = item.map_err(backend)?;

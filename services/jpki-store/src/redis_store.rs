@@ -16,9 +16,9 @@ use crate::types::{
     check_customer, check_id, check_kind, entitlement_cutoff, invalid, normalise_crl_number, stored_tenant,
 };
 use crate::{
-    CHALLENGE_PURGE_GRACE_SECS, Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, MAX_META_LEN, RevocationNotice,
-    StatusChange, StoreError, StoredEvent, TenantId, TenantStore, VerificationRecord, WATCH_PURGE_GRACE_SECS,
-    WatchRequest,
+    CHALLENGE_PURGE_GRACE_SECS, Challenge, ConsumeOutcome, DirectoryOutcome, DirectoryWrite, LinkOutcome, LinkRecord,
+    MAX_META_LEN, PlatformLogEntry, RevocationNotice, StatusChange, StoreError, StoredEvent, TenantId, TenantStore,
+    VerificationRecord, WATCH_PURGE_GRACE_SECS, WatchRequest,
 };
 
 /// The key prefix [`RedisStore::connect`] callers normally pass, and [`RedisStoreConfig::new`]'s default.
@@ -821,6 +821,110 @@ impl TenantStore for RedisStore {
         let key = self.keys.global(&format!("meta:{key}"));
         self.run("get_meta", true, |conn| redis::cmd("GET").arg(&key).query(conn))
     }
+
+    fn directory_write(&self, write: DirectoryWrite) -> Result<DirectoryOutcome, StoreError> {
+        write.validate()?;
+        let has_log = write.log.is_some();
+        let json = serde_json::to_string(&write).map_err(|e| StoreError::Backend(format!("encoding: {e}")))?;
+        let mut inv = self.scripts.directory.prepare_invoke();
+        inv.key(self.keys.global("dir"))
+            .key(self.keys.global("plog"))
+            .key(self.keys.global("plog_head"))
+            .arg(json)
+            .arg(self.directory_channel());
+        let sequence: i64 = self.run("directory_write", false, |conn| inv.invoke(conn))?;
+        match sequence {
+            -1 => Ok(DirectoryOutcome::Conflict),
+            0 if !has_log => Ok(DirectoryOutcome::Applied { log_sequence: None }),
+            n if n > 0 && has_log => Ok(DirectoryOutcome::Applied { log_sequence: Some(n as u64) }),
+            _ => Err(StoreError::Corrupt { what: "platform log", detail: "unexpected sequence".into() }),
+        }
+    }
+
+    fn directory_get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let hash = self.keys.global("dir");
+        self.run("directory_get", true, |conn| redis::cmd("HGET").arg(&hash).arg(key).query(conn))
+    }
+
+    fn directory_scan(&self, prefix: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let hash = self.keys.global("dir");
+        let all: Vec<(String, String)> = self.run("directory_scan", true, |conn| {
+            redis::cmd("HSCAN")
+                .arg(&hash)
+                .arg(0)
+                .arg("MATCH")
+                .arg(format!("{}*", glob_escape(prefix)))
+                .arg("COUNT")
+                .arg(u32::MAX)
+                .query::<(String, Vec<(String, String)>)>(conn)
+                .map(|(_cursor, found)| found)
+        })?;
+        let mut found: Vec<(String, String)> = all.into_iter().filter(|(key, _)| key.starts_with(prefix)).collect();
+        found.sort();
+        Ok(found)
+    }
+
+    fn platform_log(&self, after: u64, limit: usize) -> Result<Vec<PlatformLogEntry>, StoreError> {
+        let sequences: Vec<u64> = (1..=limit as u64).filter_map(|offset| after.checked_add(offset)).collect();
+        if sequences.is_empty() {
+            return Ok(Vec::new());
+        }
+        let hash = self.keys.global("plog");
+        let entries: Vec<Option<String>> =
+            self.run("platform_log", true, |conn| redis::cmd("HMGET").arg(&hash).arg(&sequences).query(conn))?;
+        Ok(sequences
+            .into_iter()
+            .zip(entries)
+            .map_while(|(sequence, entry)| entry.map(|entry| PlatformLogEntry { sequence, entry }))
+            .collect())
+    }
+}
+
+impl RedisStore {
+    /// The pub/sub channel on which every directory change is announced (`changed`).
+    pub fn directory_channel(&self) -> String {
+        self.keys.global("dir_changes")
+    }
+
+    /// Calls `on_change` on every directory change any replica makes, and also whenever the
+    /// subscription (re)connects, since messages published while disconnected are lost; `on_lost`
+    /// when the subscription fails (it is retried every second). Runs on its own thread until
+    /// `stop` is set (checked about once a second).
+    pub fn watch_directory(
+        &self,
+        on_change: impl Fn() + Send + 'static,
+        on_lost: impl Fn(&redis::RedisError) + Send + 'static,
+        stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ) -> std::io::Result<std::thread::JoinHandle<()>> {
+        let client = self.pool.client.clone();
+        let channel = self.directory_channel();
+        std::thread::Builder::new().name("jpki-directory-watch".into()).spawn(move || {
+            use std::sync::atomic::Ordering;
+            while !stop.load(Ordering::Acquire) {
+                let subscribed = (|| -> RedisResult<()> {
+                    let mut connection = client.get_connection_with_timeout(Duration::from_secs(2))?;
+                    connection.set_read_timeout(Some(Duration::from_secs(1)))?;
+                    let mut pubsub = connection.as_pubsub();
+                    pubsub.subscribe(&channel)?;
+                    // Anything published while we were away is lost: start afresh.
+                    on_change();
+                    while !stop.load(Ordering::Acquire) {
+                        match pubsub.get_message() {
+                            Ok(_) => on_change(),
+                            Err(error) if error.is_timeout() => continue,
+                            Err(error) => return Err(error),
+                        }
+                    }
+                    Ok(())
+                })();
+                if let Err(error) = subscribed {
+                    on_lost(&error);
+                    on_change();
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            }
+        })
+    }
 }
 
 /// Key names. Tenant keys are `{prefix}{tenant}:{kind}:{rest}`; global keys are
@@ -1125,6 +1229,7 @@ struct Scripts {
     purge_watches: Script,
     purge_entitlements: Script,
     migrate: Script,
+    directory: Script,
 }
 
 impl Scripts {
@@ -1144,10 +1249,11 @@ impl Scripts {
             purge_watches: Script::new(PURGE_WATCHES),
             purge_entitlements: Script::new(PURGE_ENTITLEMENTS),
             migrate: Script::new(MIGRATE),
+            directory: Script::new(DIRECTORY),
         }
     }
 
-    fn all(&self) -> [&Script; 14] {
+    fn all(&self) -> [&Script; 15] {
         [
             &self.put_new,
             &self.consume,
@@ -1163,9 +1269,35 @@ impl Scripts {
             &self.purge_watches,
             &self.purge_entitlements,
             &self.migrate,
+            &self.directory,
         ]
     }
 }
+
+/// directory_write: check every expected value, then apply the writes and the log entry, and
+/// tell the replicas (`PUBLISH`) so that they drop their cached principals.
+const DIRECTORY: &str = r#"
+-- KEYS[1] directory hash, KEYS[2] platform log hash, KEYS[3] its last sequence
+-- ARGV[1] the DirectoryWrite as JSON, ARGV[2] the change channel
+local write = cjson.decode(ARGV[1])
+for _, pair in ipairs(write.expect) do
+  local current = redis.call('HGET', KEYS[1], pair[1])
+  if pair[2] == cjson.null then
+    if current then return -1 end
+  elseif current ~= pair[2] then
+    return -1
+  end
+end
+for _, pair in ipairs(write.put) do redis.call('HSET', KEYS[1], pair[1], pair[2]) end
+for _, key in ipairs(write.delete) do redis.call('HDEL', KEYS[1], key) end
+local sequence = 0
+if write.log ~= cjson.null then
+  sequence = redis.call('INCR', KEYS[3])
+  redis.call('HSET', KEYS[2], sequence, write.log)
+end
+redis.call('PUBLISH', ARGV[2], 'changed')
+return sequence
+"#;
 
 /// put_challenge: create a hash only if absent, index it, and give it a Redis
 /// expiry when the deadline is still ahead of the server's clock (a deadline already past leaves

@@ -9,8 +9,9 @@ mod support;
 
 use jpki_core::CertId;
 use jpki_store::{
-    CHALLENGE_PURGE_GRACE_SECS, Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, RevocationNotice, StatusChange,
-    StoreError, StoredEvent, TenantId, VerificationKind, VerificationRecord, WATCH_PURGE_GRACE_SECS, WatchRequest,
+    CHALLENGE_PURGE_GRACE_SECS, Challenge, ConsumeOutcome, DirectoryOutcome, DirectoryWrite, LinkOutcome, LinkRecord,
+    MAX_DIRECTORY_VALUE_LEN, PlatformLogEntry, RevocationNotice, StatusChange, StoreError, StoredEvent, TenantId,
+    VerificationKind, VerificationRecord, WATCH_PURGE_GRACE_SECS, WatchRequest,
 };
 use support::Harness;
 
@@ -64,6 +65,8 @@ on_both_stores!(
     settle_proof_consumes_and_records_in_one_step,
     settle_proof_keeps_a_lost_race_refused,
     concurrent_settles_accept_exactly_one,
+    directory_writes_are_guarded_atomic_and_logged,
+    concurrent_directory_writers_with_one_expectation_see_one_success,
 );
 
 fn tenant(s: &str) -> TenantId {
@@ -647,6 +650,12 @@ fn everything_survives_a_reopen(h: &mut Harness) {
         store.watch(&a, &cert("01"), NOW, "auth_card").unwrap();
         store.append_events(vec![(a.clone(), notice("01"))]).unwrap();
         store.put_meta("k", b"v").unwrap();
+        let write = DirectoryWrite {
+            put: vec![("principal/bank-a".into(), "{}".into())],
+            log: Some("created".into()),
+            ..DirectoryWrite::default()
+        };
+        assert_eq!(store.directory_write(write).unwrap(), DirectoryOutcome::Applied { log_sequence: Some(1) });
     }
     // LocalStore: the file is closed and opened again. RedisStore: redis-server is killed with
     // SIGKILL and restarted on its directory, so everything below comes back from its AOF.
@@ -661,6 +670,89 @@ fn everything_survives_a_reopen(h: &mut Harness) {
     assert_eq!(store.last_sequence(&a).unwrap(), 1);
     assert_eq!(store.append_events(vec![(a.clone(), notice("01")), (a.clone(), notice("02"))]).unwrap(), vec![1, 2]);
     assert_eq!(store.get_meta("k").unwrap(), Some(b"v".to_vec()));
+    assert_eq!(store.directory_get("principal/bank-a").unwrap().as_deref(), Some("{}"));
+    assert_eq!(store.platform_log(0, 10).unwrap(), vec![PlatformLogEntry { sequence: 1, entry: "created".into() }]);
+}
+
+fn directory_writes_are_guarded_atomic_and_logged(h: &mut Harness) {
+    let store = h.store();
+    let put = |key: &str, value: &str| (key.to_owned(), value.to_owned());
+    assert_eq!(store.directory_get("principal/a").unwrap(), None);
+    assert_eq!(store.platform_log(0, 10).unwrap(), vec![]);
+    // Create only if absent, with a log entry.
+    let create = DirectoryWrite {
+        expect: vec![("principal/a".into(), None)],
+        put: vec![put("principal/a", "v1"), put("credential/k1", "a")],
+        delete: vec![],
+        log: Some("create a".into()),
+    };
+    assert_eq!(store.directory_write(create.clone()).unwrap(), DirectoryOutcome::Applied { log_sequence: Some(1) });
+    // The same again: the expectation fails and nothing is written or logged.
+    assert_eq!(store.directory_write(create).unwrap(), DirectoryOutcome::Conflict);
+    assert_eq!(store.platform_log(0, 10).unwrap().len(), 1);
+    // A stale expectation fails; the right one applies, deletes and logs.
+    let stale = DirectoryWrite {
+        expect: vec![("principal/a".into(), Some("v0".into()))],
+        put: vec![put("principal/a", "v2")],
+        ..DirectoryWrite::default()
+    };
+    assert_eq!(store.directory_write(stale).unwrap(), DirectoryOutcome::Conflict);
+    assert_eq!(store.directory_get("principal/a").unwrap().as_deref(), Some("v1"));
+    let update = DirectoryWrite {
+        expect: vec![("principal/a".into(), Some("v1".into()))],
+        put: vec![put("principal/a", "v2"), put("principal/b", "w")],
+        delete: vec!["credential/k1".into()],
+        log: Some("update a".into()),
+    };
+    assert_eq!(store.directory_write(update).unwrap(), DirectoryOutcome::Applied { log_sequence: Some(2) });
+    assert_eq!(store.directory_get("credential/k1").unwrap(), None);
+    // Unlogged writes take no sequence.
+    let touch = DirectoryWrite { put: vec![put("used/k2", "123")], ..DirectoryWrite::default() };
+    assert_eq!(store.directory_write(touch).unwrap(), DirectoryOutcome::Applied { log_sequence: None });
+    // Scans are by prefix, in key order; "principal/" does not match "principalx".
+    store.directory_write(DirectoryWrite { put: vec![put("principalx", "z")], ..DirectoryWrite::default() }).unwrap();
+    assert_eq!(store.directory_scan("principal/").unwrap(), vec![put("principal/a", "v2"), put("principal/b", "w")]);
+    assert_eq!(store.directory_scan("nothing/").unwrap(), vec![]);
+    let log = store.platform_log(0, 10).unwrap();
+    assert_eq!(
+        log.iter().map(|e| (e.sequence, e.entry.as_str())).collect::<Vec<_>>(),
+        vec![(1, "create a"), (2, "update a")]
+    );
+    assert_eq!(store.platform_log(1, 10).unwrap().len(), 1);
+    assert_eq!(store.platform_log(0, 1).unwrap().len(), 1);
+    assert_eq!(store.platform_log(u64::MAX, 10).unwrap(), vec![]);
+    // Keys and values are bounded.
+    let empty_key = DirectoryWrite { put: vec![put("", "x")], ..DirectoryWrite::default() };
+    assert!(store.directory_write(empty_key).is_err());
+    let huge =
+        DirectoryWrite { put: vec![put("k", &"x".repeat(MAX_DIRECTORY_VALUE_LEN + 1))], ..DirectoryWrite::default() };
+    assert!(store.directory_write(huge).is_err());
+}
+
+fn concurrent_directory_writers_with_one_expectation_see_one_success(h: &mut Harness) {
+    let store = h.store();
+    let applied: usize = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|writer| {
+                let store = store.clone();
+                scope.spawn(move || {
+                    let write = DirectoryWrite {
+                        expect: vec![("principal/race".into(), None)],
+                        put: vec![("principal/race".into(), format!("writer-{writer}"))],
+                        delete: vec![],
+                        log: Some(format!("writer-{writer}")),
+                    };
+                    matches!(store.directory_write(write).unwrap(), DirectoryOutcome::Applied { .. })
+                })
+            })
+            .collect();
+        handles.into_iter().map(|handle| usize::from(handle.join().unwrap())).sum()
+    });
+    assert_eq!(applied, 1);
+    let winner = store.directory_get("principal/race").unwrap().unwrap();
+    let log = store.platform_log(0, 100).unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].entry, winner);
 }
 
 fn concurrent_consumers_see_exactly_one_success(h: &mut Harness) {
