@@ -7,12 +7,15 @@
 //! - [`revocation_events`]: turning the lists' change sets into tenants' revocation events.
 //! - [`trust`]: loading anchors, policies and CRL files into a verifier.
 //! - [`clock`], [`tenant`]: the time and the caller every use case takes.
+//! - [`directory`]: principals (tenants, auditors, operators), their API keys, authentication,
+//!   and the administration use cases with their platform log.
 //!
 //! No gRPC, no async: a transport decodes its request, calls one use case (on a blocking thread:
 //! the store fsyncs), and encodes the outcome.
 
 pub mod app;
 pub mod clock;
+pub mod directory;
 pub mod outcome;
 pub mod revocation_events;
 pub mod tenant;
