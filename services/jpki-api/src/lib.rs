@@ -22,13 +22,28 @@
 //! assert_eq!(decoded, request);
 //! ```
 
-/// `jpki.gateway.v1`: messages, enums, servers and clients generated from `gateway.proto`.
-///
-/// The item docs are the proto comments. The lints are relaxed for the generated code only: a proto
-/// item without a comment has no doc, and clippy's style is not the generator's.
+/// `jpki.gateway.v1`, by its proto package path (the generated admin code names it so).
+pub mod gateway {
+    /// `jpki.gateway.v1`: messages, enums, servers and clients generated from `gateway.proto` and
+    /// `credentials.proto`.
+    ///
+    /// The item docs are the proto comments. The lints are relaxed for the generated code only: a
+    /// proto item without a comment has no doc, and clippy's style is not the generator's.
+    #[allow(missing_docs, clippy::all)]
+    pub mod v1 {
+        tonic::include_proto!("jpki.gateway.v1");
+    }
+}
+
+pub use gateway::v1;
+
+/// `jpki.admin.v1`: the operators' administration service, generated from `admin.proto`.
 #[allow(missing_docs, clippy::all)]
-pub mod v1 {
-    tonic::include_proto!("jpki.gateway.v1");
+pub mod admin {
+    /// Version 1.
+    pub mod v1 {
+        tonic::include_proto!("jpki.admin.v1");
+    }
 }
 
 /// The encoded `google.protobuf.FileDescriptorSet` of `gateway.proto` and its imports, with source
@@ -36,5 +51,12 @@ pub mod v1 {
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("jpki_gateway_v1_descriptor");
 
 /// The fully-qualified names of the v1 services, as clients call them and reflection lists them.
-pub const SERVICE_NAMES: [&str; 3] =
-    ["jpki.gateway.v1.VerificationService", "jpki.gateway.v1.LinkService", "jpki.gateway.v1.StatusService"];
+pub const SERVICE_NAMES: [&str; 4] = [
+    "jpki.gateway.v1.VerificationService",
+    "jpki.gateway.v1.LinkService",
+    "jpki.gateway.v1.StatusService",
+    "jpki.gateway.v1.CredentialService",
+];
+
+/// The fully-qualified name of the administration service (on the admin port only).
+pub const ADMIN_SERVICE_NAME: &str = "jpki.admin.v1.AdminService";
