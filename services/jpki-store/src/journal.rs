@@ -895,9 +895,10 @@ impl Inner {
             // whether the pending frames reached it is unknown: refuse calls from now on.
             Err(ref error) => self.refuse(&mut flush, format!("compaction failed: {error}")),
         }
-        if !flush.waiters.is_empty() {
-            // The flusher wakes them (their entries are in the snapshot, or the store failed).
-            flush.requested = true;
+        // The flusher wakes them (their entries are in the snapshot, or the store failed); as in
+        // `lead`, it must be told even if an earlier request of theirs found it busy.
+        flush.requested = !flush.waiters.is_empty();
+        if flush.requested {
             self.flush_requested.notify_one();
         }
         self.flushed.notify_all();
@@ -997,9 +998,12 @@ impl Inner {
         let (ready, waiting): (Vec<_>, Vec<_>) =
             std::mem::take(&mut flush.waiters).into_iter().partition(|(upto, _)| failed || *upto <= durable);
         flush.waiters = waiting;
-        if !flush.waiters.is_empty() {
-            // The flusher may be asleep because this flush was under way when they asked.
-            flush.requested = true;
+        // Whoever led (the flusher, or a synchronous caller), the flusher must hear of every
+        // waiter left: it may have gone back to sleep because this flush was under way when they
+        // asked, and a waiter that finds `requested` set does not notify again. A request whose
+        // waiters this flush served is cleared, so it does not cost a useless sync.
+        flush.requested = !flush.waiters.is_empty();
+        if flush.requested {
             self.flush_requested.notify_one();
         }
         self.flushed.notify_all();
@@ -1659,5 +1663,38 @@ mod tests {
         let stats = store.stats();
         assert_eq!(stats.logged, 8 * 50 * 2);
         assert!(stats.syncs <= 8 * 50, "at most one sync per durable call: {stats:?}");
+    }
+
+    #[test]
+    fn a_synchronous_leader_that_serves_a_deferred_waiter_leaves_the_flusher_awake() {
+        // The interleaving that once stranded every later deferred waiter: a waiter asks while a
+        // synchronous leader is flushing (the flusher sees the flush under way and sleeps on), the
+        // synchronous flush serves it, and `requested` stayed set with the flusher asleep, so the
+        // next waiter, finding it set, never notified.
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(JournalStore::open(dir.path().join("store.journal")).unwrap());
+        let (_, first) = store.deferring(|| login(&store, 1));
+        let first = first.unwrap();
+        store.inner.lock_flush().unwrap().flushing = true; // a synchronous leader is writing
+        let waker = Waker::from(Arc::new(NoWake));
+        let mut waiting = std::pin::pin!(store.durable(first));
+        assert!(waiting.as_mut().poll(&mut Context::from_waker(&waker)).is_pending());
+        store.inner.lock_flush().unwrap().flushing = false; // its flush ends ...
+        store.inner.wait_durable(first).unwrap(); // ... and a synchronous call leads the next
+        assert!(waiting.as_mut().poll(&mut Context::from_waker(&waker)).is_ready());
+        // The next deferred waiter is served by the flusher (a hang guard, not a timing test).
+        let (done, finished) = std::sync::mpsc::channel();
+        let later = store.clone();
+        std::thread::spawn(move || {
+            let (_, upto) = later.deferring(|| login(&later, 2));
+            let _ = done.send(block_on(later.durable(upto.unwrap())));
+        });
+        let outcome = finished.recv_timeout(std::time::Duration::from_secs(60));
+        assert!(matches!(outcome, Ok(Ok(()))), "the next deferred waiter was stranded: {outcome:?}");
+    }
+
+    struct NoWake;
+    impl std::task::Wake for NoWake {
+        fn wake(self: Arc<Self>) {}
     }
 }
