@@ -76,17 +76,21 @@ fn contains_the_three_services_with_their_methods() {
 
 #[test]
 fn service_names_match_the_descriptor_and_the_generated_servers() {
-    use jpki_api::v1::{link_service_server, status_service_server, verification_service_server};
+    use jpki_api::v1::{
+        credential_service_server, link_service_server, status_service_server, verification_service_server,
+    };
     let fds = decode();
     let file = api_file(&fds);
     let from_descriptor: Vec<String> =
         file.service.iter().map(|s| format!("{}.{}", file.package(), s.name())).collect();
-    assert_eq!(from_descriptor, SERVICE_NAMES);
+    // gateway.proto holds the first three; credentials.proto the fourth.
+    assert_eq!(from_descriptor, SERVICE_NAMES[..3]);
     assert_eq!(
         [
             verification_service_server::SERVICE_NAME,
             link_service_server::SERVICE_NAME,
-            status_service_server::SERVICE_NAME
+            status_service_server::SERVICE_NAME,
+            credential_service_server::SERVICE_NAME,
         ],
         SERVICE_NAMES
     );
@@ -97,7 +101,10 @@ fn includes_the_timestamp_import_and_the_comments() {
     let fds = decode();
     let names: Vec<&str> = fds.file.iter().map(|f| f.name()).collect();
     // Dependencies come first, so a reflection client can resolve every type.
-    assert_eq!(names, ["google/protobuf/timestamp.proto", API_FILE]);
+    assert_eq!(
+        names,
+        ["google/protobuf/timestamp.proto", API_FILE, "jpki/gateway/v1/credentials.proto", "jpki/admin/v1/admin.proto"]
+    );
     let file = api_file(&fds);
     assert_eq!(file.dependency, ["google/protobuf/timestamp.proto"]);
     let info = file.source_code_info.as_ref().expect("source info kept");

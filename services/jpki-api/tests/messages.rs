@@ -181,7 +181,15 @@ fn generated_servers_and_clients_are_usable() {
     let verification = v1::verification_service_server::VerificationServiceServer::new(Unimplemented);
     let link = v1::link_service_server::LinkServiceServer::new(Unimplemented);
     let status = v1::status_service_server::StatusServiceServer::new(Unimplemented).max_decoding_message_size(11 << 20);
-    assert_eq!([name_of(&verification), name_of(&link), name_of(&status)], jpki_api::SERVICE_NAMES);
+    assert_eq!(&[name_of(&verification), name_of(&link), name_of(&status)], &jpki_api::SERVICE_NAMES[..3]);
+    assert_eq!(
+        <v1::credential_service_server::CredentialServiceServer<()> as NamedService>::NAME,
+        jpki_api::SERVICE_NAMES[3]
+    );
+    assert_eq!(
+        <jpki_api::admin::v1::admin_service_server::AdminServiceServer<()> as NamedService>::NAME,
+        jpki_api::ADMIN_SERVICE_NAME
+    );
 
     // The clients exist for the transport channel (connecting needs a server; see the crate docs).
     fn client_types<T>() {}

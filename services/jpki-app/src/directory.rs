@@ -409,6 +409,16 @@ impl Directory {
         self.store.directory_scan("principal/")?.iter().map(|(_, text)| from_json("principal", text)).collect()
     }
 
+    /// The ids of every tenant not offboarded (their revocation events are kept up to date).
+    pub fn tenant_ids(&self) -> Result<Vec<TenantId>, AppError> {
+        Ok(self
+            .principals()?
+            .into_iter()
+            .filter(|p| p.role == Role::Tenant && p.state != PrincipalState::Offboarded)
+            .filter_map(|p| TenantId::new(&p.id).ok())
+            .collect())
+    }
+
     /// A principal's credentials (revoked and expired ones included), with their last-used time.
     pub fn credentials_of(&self, principal: &str) -> Result<Vec<(CredentialRecord, Option<i64>)>, AppError> {
         let mut found = Vec::new();

@@ -1,71 +1,146 @@
-//! Authentication: every API call runs as one tenant, named by its API key. [`AuthenticateLayer`]
-//! is a tower layer in the server's one stack; health and reflection are exempt.
+//! Authentication and authorization: every call but health and reflection runs as one principal
+//! (tenant, auditor or operator), named by its API key, and only within its role.
+//! [`AuthenticateLayer`] is a tower layer in the server's one stack.
 //!
-//! Keys are compared by SHA-256 digest, so configuration files need only hold the digest, and the
-//! lookup time does not depend on how much of a guessed key is right.
+//! Keys are looked up in the directory (`jpki_app::directory`) through a cache ([`Access`]) that
+//! holds each answer for at most `directory.cache_ttl_ms` (5 s by default and at most): a change
+//! made on this node drops the cache at once, a change made on another replica drops it through
+//! Redis pub/sub, and the TTL bounds how long a lost message can matter.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use anyhow::bail;
-use jpki_app::tenant::FOUR_FIELDS;
-use jpki_app::{FieldPermissions, Tenant};
+use futures_util::future::BoxFuture;
+use jpki_app::clock::now;
+use jpki_app::directory::{
+    AuthRefusal, Caller, ConfiguredPrincipal, Directory, PolicyDocument, Principal, Role, configured_key_id, key_digest,
+};
+use jpki_app::tenant::{FOUR_FIELDS, TenantRpc};
+use jpki_app::{AppError, FieldPermissions, Tenant};
+use jpki_store::StoreError;
+use tokio::sync::watch;
 use tonic::{Request, Status};
 
-use crate::settings::TenantSettings;
+use crate::settings::GatewayConfig;
 
-/// The configured tenants, by API-key digest.
-#[derive(Clone, Debug, Default)]
-pub struct Tenants {
-    by_key_digest: HashMap<[u8; 32], Arc<Tenant>>,
-}
+/// How long a key's last use may lag (one write per key per replica per interval at most).
+const TOUCH_INTERVAL: Duration = Duration::from_secs(60);
+/// The one answer to every refused credential: it tells nothing about other keys or principals.
+const REFUSED: &str = "the API key is not valid (unknown, expired, revoked, or its principal suspended)";
 
-fn digest(key: &[u8]) -> [u8; 32] {
-    let digest = ring::digest::digest(&ring::digest::SHA256, key);
-    let mut bytes = [0u8; 32];
-    bytes.copy_from_slice(digest.as_ref());
-    bytes
-}
-
-impl Tenants {
-    /// Checks the settings: valid ids, exactly one key form per tenant, no key shared by two
-    /// tenants, known field names.
-    pub fn from_settings(settings: &[TenantSettings]) -> anyhow::Result<Self> {
-        let mut by_key_digest = HashMap::new();
-        let mut ids = std::collections::HashSet::new();
-        for tenant in settings {
-            if !ids.insert(tenant.id.as_str()) {
-                // Two entries would share one tenant's data under different permissions.
-                bail!("tenants: {:?} is configured twice", tenant.id);
-            }
-            let Ok(id) = jpki_store::TenantId::new(&tenant.id) else {
-                bail!("tenants: invalid id {:?} (1 to 64 of A-Z a-z 0-9 _ . -)", tenant.id);
-            };
-            let key_digest = match (&tenant.api_key, &tenant.api_key_sha256) {
-                (Some(key), None) if !key.is_empty() => digest(key.as_bytes()),
-                (None, Some(hex_digest)) => {
-                    let mut bytes = [0u8; 32];
-                    if hex::decode_to_slice(hex_digest.trim(), &mut bytes).is_err() {
-                        bail!("tenants.{}: api_key_sha256 must be 64 hex digits", tenant.id);
-                    }
-                    bytes
-                }
-                _ => bail!("tenants.{}: set exactly one of api_key or api_key_sha256", tenant.id),
-            };
-            let fields = FieldPermissions::from_names(&tenant.four_fields).map_err(|other| {
-                anyhow::anyhow!("tenants.{}: unknown field {other:?} (one of {FOUR_FIELDS:?})", tenant.id)
-            })?;
-            let policy = tenant.policy()?;
-            if by_key_digest.insert(key_digest, Arc::new(Tenant { id, fields, policy })).is_some() {
-                bail!("tenants.{}: its API key is also another tenant's", tenant.id);
-            }
+/// The configuration file's principals (tenants, auditors, operators) as the directory's
+/// bootstrap takes them, checked: valid ids, one id per principal, at most one key form each, no
+/// key shared, known names; and the digests of their keys, to find the key id of a configured
+/// key (which, unlike a generated one, does not carry it).
+pub fn configured_principals(
+    config: &GatewayConfig,
+) -> anyhow::Result<(Vec<ConfiguredPrincipal>, HashMap<String, String>)> {
+    let mut principals = Vec::new();
+    let mut key_ids = HashMap::new();
+    let mut ids = std::collections::HashSet::new();
+    let mut add = |id: &str,
+                   role: Role,
+                   policy: Option<PolicyDocument>,
+                   auditor_of: Vec<String>,
+                   api_key: &Option<String>,
+                   api_key_sha256: &Option<String>|
+     -> anyhow::Result<()> {
+        let what = format!("{}s.{id}", role.name());
+        let list = format!("{}s", role.name());
+        if !ids.insert(id.to_owned()) {
+            // Two entries would share one principal under different rights.
+            bail!("{list}: {id:?} is configured twice (ids are unique across tenants, operators and auditors)");
         }
-        Ok(Tenants { by_key_digest })
+        if jpki_store::TenantId::new(id).is_err() {
+            bail!("{list}: invalid id {id:?} (1 to 64 of A-Z a-z 0-9 _ . -)");
+        }
+        let key_sha256 = match (api_key, api_key_sha256) {
+            (Some(key), None) if !key.is_empty() => Some(key_digest(key)),
+            (None, Some(hex_digest)) => {
+                let mut bytes = [0u8; 32];
+                if hex::decode_to_slice(hex_digest.trim(), &mut bytes).is_err() {
+                    bail!("{what}: api_key_sha256 must be 64 hex digits");
+                }
+                Some(hex::encode(bytes))
+            }
+            (None, None) => None,
+            (Some(_), None) => bail!("{what}: api_key is empty"),
+            _ => bail!("{what}: set at most one of api_key or api_key_sha256"),
+        };
+        if let Some(digest) = &key_sha256
+            && key_ids.insert(digest.clone(), configured_key_id(id)).is_some()
+        {
+            bail!("{what}: its API key is also another principal's");
+        }
+        principals.push(ConfiguredPrincipal { id: id.to_owned(), role, policy, auditor_of, key_sha256 });
+        Ok(())
+    };
+    for tenant in &config.tenants {
+        let fields = FieldPermissions::from_names(&tenant.four_fields).map_err(|other| {
+            anyhow::anyhow!("tenants.{}: unknown field {other:?} (one of {FOUR_FIELDS:?})", tenant.id)
+        })?;
+        let policy = PolicyDocument::of(fields, &tenant.policy()?);
+        add(&tenant.id, Role::Tenant, Some(policy), Vec::new(), &tenant.api_key, &tenant.api_key_sha256)?;
+    }
+    for operator in &config.operators {
+        add(&operator.id, Role::Operator, None, Vec::new(), &operator.api_key, &operator.api_key_sha256)?;
+    }
+    for auditor in &config.auditors {
+        add(&auditor.id, Role::Auditor, None, auditor.tenants.clone(), &auditor.api_key, &auditor.api_key_sha256)?;
+    }
+    Ok((principals, key_ids))
+}
+
+/// The directory behind a cache: authentication, and the change notices that end a suspended
+/// tenant's streams.
+pub struct Access {
+    directory: Directory,
+    configured: HashMap<String, String>,
+    answers: moka::future::Cache<String, Result<Caller, AuthRefusal>>,
+    touched: moka::sync::Cache<String, ()>,
+    changes: watch::Sender<u64>,
+}
+
+impl std::fmt::Debug for Access {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Access").field("cached", &self.answers.entry_count()).finish_non_exhaustive()
+    }
+}
+
+impl Access {
+    /// Access over `directory`, with the configured keys' digests and the cache's TTL.
+    pub fn new(directory: Directory, configured: HashMap<String, String>, ttl: Duration) -> Self {
+        Access {
+            directory,
+            configured,
+            answers: moka::future::Cache::builder().max_capacity(100_000).time_to_live(ttl).build(),
+            touched: moka::sync::Cache::builder().max_capacity(100_000).time_to_live(TOUCH_INTERVAL).build(),
+            changes: watch::channel(0).0,
+        }
     }
 
-    /// The tenant of a request's `authorization: Bearer <key>` header; UNAUTHENTICATED otherwise.
-    pub fn authenticate(&self, headers: &http::HeaderMap) -> Result<Arc<Tenant>, Status> {
+    /// The directory.
+    pub fn directory(&self) -> &Directory {
+        &self.directory
+    }
+
+    /// Drops every cached answer and tells open streams to check their principal again: after
+    /// a change on this node (at once) or a notice from another replica.
+    pub fn invalidate(&self) {
+        self.answers.invalidate_all();
+        self.changes.send_modify(|generation| *generation += 1);
+    }
+
+    /// Notices of directory changes (see [`Access::invalidate`]).
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    /// The caller of a request's `authorization: Bearer <key>` header; UNAUTHENTICATED otherwise.
+    pub async fn authenticate(&self, headers: &http::HeaderMap) -> Result<Caller, Status> {
         let header = headers
             .get(http::header::AUTHORIZATION)
             .ok_or_else(|| Status::unauthenticated("missing authorization metadata (Bearer API key)"))?;
@@ -74,20 +149,55 @@ impl Tenants {
             .ok()
             .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
             .map(str::trim)
-            .filter(|key| !key.is_empty())
+            .filter(|key| !key.is_empty() && key.len() <= 512)
             .ok_or_else(|| Status::unauthenticated("authorization must be \"Bearer <API key>\""))?;
-        self.by_key_digest
-            .get(&digest(key.as_bytes()))
-            .cloned()
-            .ok_or_else(|| Status::unauthenticated("unknown API key"))
+        let digest = key_digest(key);
+        let (directory, configured, presented) = (self.directory.clone(), self.configured.clone(), key.to_owned());
+        let answer = self
+            .answers
+            .try_get_with(digest, async move {
+                tokio::task::spawn_blocking(move || directory.authenticate(&presented, &configured, now().0))
+                    .await
+                    .map_err(|_| AppError::Storage(StoreError::Backend("the directory lookup task failed".into())))?
+            })
+            .await
+            // A storage failure: UNAVAILABLE with RetryInfo, as for every call that reaches the store.
+            .map_err(|error| crate::encode::app_error(&error))?;
+        match answer {
+            Ok(caller) => {
+                self.touch(&caller.credential);
+                Ok(caller)
+            }
+            Err(refusal) => {
+                tracing::info!(?refusal, "credential refused");
+                Err(Status::unauthenticated(REFUSED))
+            }
+        }
     }
 
-    /// The tenant ids.
-    pub fn ids(&self) -> Vec<jpki_store::TenantId> {
-        let mut ids: Vec<_> = self.by_key_digest.values().map(|tenant| tenant.id.clone()).collect();
-        ids.sort_by(|a, b| a.as_str().cmp(b.as_str()));
-        ids.dedup();
-        ids
+    /// Records the key's use, at most once per [`TOUCH_INTERVAL`] per key on this replica, off
+    /// the call's path.
+    fn touch(&self, key_id: &str) {
+        if self.touched.contains_key(key_id) {
+            return;
+        }
+        self.touched.insert(key_id.to_owned(), ());
+        let (directory, key_id) = (self.directory.clone(), key_id.to_owned());
+        tokio::task::spawn_blocking(move || {
+            if let Err(error) = directory.touch(&key_id, now().0) {
+                tracing::warn!(%error, "cannot record a key's last use");
+            }
+        });
+    }
+
+    /// Whether the principal `id` is still active (read through the directory, not the cache).
+    pub async fn is_active(&self, id: &str) -> Result<bool, Status> {
+        let (directory, id) = (self.directory.clone(), id.to_owned());
+        let record = tokio::task::spawn_blocking(move || directory.principal(&id))
+            .await
+            .map_err(|_| Status::internal("the directory lookup task failed"))?
+            .map_err(|error| crate::encode::app_error(&error))?;
+        Ok(record.is_some_and(|record| record.state == jpki_app::directory::PrincipalState::Active))
     }
 }
 
@@ -97,23 +207,68 @@ pub fn tenant_of<T>(request: &Request<T>) -> Result<Arc<Tenant>, Status> {
     request.extensions().get::<Arc<Tenant>>().cloned().ok_or_else(|| Status::internal("no tenant on the request"))
 }
 
-/// Calls that need no tenant: health checks (probes) and reflection (tools).
-fn exempt(path: &str) -> bool {
-    path.starts_with("/grpc.health.v1.Health/") || path.starts_with("/grpc.reflection.")
+/// The caller attached by [`AuthenticateLayer`]; INTERNAL if the layer is missing.
+pub fn caller_of<T>(request: &Request<T>) -> Result<Arc<Caller>, Status> {
+    request.extensions().get::<Arc<Caller>>().cloned().ok_or_else(|| Status::internal("no caller on the request"))
 }
 
-/// The tower layer that authenticates every call but health and reflection, attaching the
-/// tenant to the request's extensions (tonic hands them to the handler); UNAUTHENTICATED
-/// otherwise, without reaching any service.
+/// What a call's path requires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Required {
+    /// Health checks (probes) and reflection (tools): no credential.
+    Nothing,
+    /// A tenant whose policy allows this RPC.
+    Tenant(TenantRpc),
+    /// Any principal (its own keys).
+    AnyPrincipal,
+    /// An operator.
+    Operator,
+    /// Nothing grants it (deny by default).
+    Denied,
+}
+
+fn required(path: &str) -> Required {
+    if path.starts_with("/grpc.health.v1.Health/") || path.starts_with("/grpc.reflection.") {
+        Required::Nothing
+    } else if let Some(rpc) = TenantRpc::from_path(path) {
+        Required::Tenant(rpc)
+    } else if path.starts_with("/jpki.gateway.v1.CredentialService/") {
+        Required::AnyPrincipal
+    } else if path.starts_with("/jpki.admin.v1.AdminService/") {
+        Required::Operator
+    } else {
+        Required::Denied
+    }
+}
+
+/// Whether `caller` may make a call that requires `required`; the tenant to attach, if any.
+fn authorize(caller: &Caller, required: Required, path: &str) -> Result<Option<Arc<Tenant>>, Status> {
+    let denied = || Status::permission_denied(format!("a {} may not call {path}", caller.role().name()));
+    match (required, &caller.principal) {
+        (Required::Nothing | Required::AnyPrincipal, Principal::Tenant(tenant)) => Ok(Some(tenant.clone())),
+        (Required::Nothing | Required::AnyPrincipal, _) => Ok(None),
+        (Required::Tenant(rpc), Principal::Tenant(tenant)) if tenant.policy.allows_rpc(rpc) => Ok(Some(tenant.clone())),
+        (Required::Tenant(rpc), Principal::Tenant(_)) => {
+            Err(Status::permission_denied(format!("this tenant's policy does not allow {}", rpc.name())))
+        }
+        (Required::Operator, Principal::Operator { .. }) => Ok(None),
+        _ => Err(denied()),
+    }
+}
+
+/// The tower layer that authenticates every call but health and reflection and checks the
+/// caller's role (and a tenant's allowed RPCs), attaching the caller and, for a tenant, the
+/// tenant to the request's extensions (tonic hands them to the handler). Refused calls get
+/// UNAUTHENTICATED or PERMISSION_DENIED without reaching any service.
 #[derive(Clone, Debug)]
 pub struct AuthenticateLayer {
-    tenants: Arc<Tenants>,
+    access: Arc<Access>,
 }
 
 impl AuthenticateLayer {
-    /// The layer over the configured tenants.
-    pub fn new(tenants: Arc<Tenants>) -> Self {
-        AuthenticateLayer { tenants }
+    /// The layer over the directory's access.
+    pub fn new(access: Arc<Access>) -> Self {
+        AuthenticateLayer { access }
     }
 }
 
@@ -121,7 +276,7 @@ impl<S> tower::Layer<S> for AuthenticateLayer {
     type Service = Authenticate<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Authenticate { inner, tenants: self.tenants.clone() }
+        Authenticate { inner, access: self.access.clone() }
     }
 }
 
@@ -129,36 +284,49 @@ impl<S> tower::Layer<S> for AuthenticateLayer {
 #[derive(Clone, Debug)]
 pub struct Authenticate<S> {
     inner: S,
-    tenants: Arc<Tenants>,
+    access: Arc<Access>,
 }
 
 impl<S, B> tower::Service<http::Request<B>> for Authenticate<S>
 where
-    S: tower::Service<http::Request<B>, Response = http::Response<tonic::body::Body>> + Clone,
+    S: tower::Service<http::Request<B>, Response = http::Response<tonic::body::Body>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = futures_util::future::Either<std::future::Ready<Result<Self::Response, S::Error>>, S::Future>;
+    type Future = BoxFuture<'static, Result<Self::Response, S::Error>>;
 
     fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(context)
     }
 
     fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
-        use futures_util::future::Either;
         // The service made ready is the one that answers; a refused call drops it, so that
         // whatever it reserved in poll_ready is released.
         let clone = self.inner.clone();
         let mut ready = std::mem::replace(&mut self.inner, clone);
-        if exempt(request.uri().path()) {
-            return Either::Right(ready.call(request));
-        }
-        match self.tenants.authenticate(request.headers()) {
-            Ok(tenant) => {
-                request.extensions_mut().insert(tenant);
-                Either::Right(ready.call(request))
+        let access = self.access.clone();
+        Box::pin(async move {
+            let path = request.uri().path().to_owned();
+            let required = required(&path);
+            if required == Required::Nothing {
+                return ready.call(request).await;
             }
-            Err(status) => Either::Left(std::future::ready(Ok(status.into_http()))),
-        }
+            let admitted = match access.authenticate(request.headers()).await {
+                Ok(caller) => authorize(&caller, required, &path).map(|tenant| (caller, tenant)),
+                Err(status) => Err(status),
+            };
+            match admitted {
+                Ok((caller, tenant)) => {
+                    if let Some(tenant) = tenant {
+                        request.extensions_mut().insert(tenant);
+                    }
+                    request.extensions_mut().insert(Arc::new(caller));
+                    ready.call(request).await
+                }
+                Err(status) => Ok(status.into_http()),
+            }
+        })
     }
 }

@@ -41,7 +41,7 @@ impl EventHub {
 pub async fn run(
     store: std::sync::Arc<dyn TenantStore>,
     revocation: std::sync::Arc<RevocationStore>,
-    tenants: Vec<TenantId>,
+    directory: jpki_app::directory::Directory,
     hub: EventHub,
     mut changes: broadcast::Receiver<ChangeSet>,
     mut shutdown: watch::Receiver<bool>,
@@ -64,10 +64,15 @@ pub async fn run(
                 },
             }
         };
-        let (store, revocation, tenants) = (store.clone(), revocation.clone(), tenants.clone());
+        let (store, revocation, directory) = (store.clone(), revocation.clone(), directory.clone());
         let outcome = tokio::task::spawn_blocking(move || match work {
             Some(changes) => apply_change_set(store.as_ref(), &changes),
-            None => reconcile(store.as_ref(), &revocation, &tenants, now()),
+            // Every tenant the directory holds now, those onboarded since the start included.
+            None => match directory.tenant_ids() {
+                Ok(tenants) => reconcile(store.as_ref(), &revocation, &tenants, now()),
+                Err(jpki_app::AppError::Storage(error)) => Err(error),
+                Err(other) => Err(jpki_store::StoreError::Backend(other.to_string())),
+            },
         })
         .await;
         match outcome {

@@ -12,6 +12,7 @@
 //! - [`events`]: the task that turns the refresher's change sets into tenants' events.
 //! - [`server`]: health, reflection, refresher, background tasks and graceful drain.
 
+pub mod admin;
 pub mod auth;
 pub mod decode;
 pub mod encode;

@@ -6,10 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use jpki_api::admin::v1::admin_service_server::AdminServiceServer;
+use jpki_api::v1::credential_service_server::CredentialServiceServer;
 use jpki_api::v1::link_service_server::LinkServiceServer;
 use jpki_api::v1::status_service_server::StatusServiceServer;
 use jpki_api::v1::verification_service_server::VerificationServiceServer;
 use jpki_app::clock::now;
+use jpki_app::directory::Directory;
 use jpki_app::trust::read;
 use jpki_app::{App, Rules, SystemClock};
 use jpki_refresh::{CrlSource, Fetcher, HttpPolicy, ListConfig, RedisConfig, RefreshConfig, Refresher};
@@ -22,7 +25,8 @@ use tonic::transport::{Identity, ServerTlsConfig};
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
-use crate::auth::Tenants;
+use crate::admin::{AdminApi, CredentialApi};
+use crate::auth::{Access, configured_principals};
 use crate::decode::MAX_CONTENT_BYTES;
 use crate::events::EventHub;
 use crate::links::LinkApi;
@@ -43,6 +47,7 @@ const PURGE_INTERVAL: Duration = Duration::from_secs(60);
 /// A running gateway.
 pub struct Gateway {
     local_addr: SocketAddr,
+    admin_addr: Option<SocketAddr>,
     draining: watch::Sender<bool>,
     server: JoinHandle<anyhow::Result<()>>,
     background: Vec<JoinHandle<()>>,
@@ -119,8 +124,9 @@ fn reflection() -> tonic_reflection::server::Builder<'static> {
 }
 
 /// The tenant store: Redis when configured (shared by replicas), else the local file.
-/// The tenant store, and the same store as a journal when it is one (see `AppState::run`).
-type Opened = (Arc<dyn TenantStore>, Option<Arc<JournalStore>>);
+/// The tenant store, the same store as a journal when it is one (see `AppState::run`), and as
+/// Redis when it is Redis (directory change notices).
+type Opened = (Arc<dyn TenantStore>, Option<Arc<JournalStore>>, Option<Arc<RedisStore>>);
 
 async fn open_store(config: &GatewayConfig, retention: i64) -> anyhow::Result<Opened> {
     match &config.redis {
@@ -137,7 +143,8 @@ async fn open_store(config: &GatewayConfig, retention: i64) -> anyhow::Result<Op
             for problem in store.durability().problems() {
                 tracing::warn!(%problem, "redis durability (require_durable = false)");
             }
-            Ok((Arc::new(store), None))
+            let store = Arc::new(store);
+            Ok((store.clone(), None, Some(store)))
         }
         None => {
             let redb = config.data_dir.join("store.redb");
@@ -151,7 +158,7 @@ async fn open_store(config: &GatewayConfig, retention: i64) -> anyhow::Result<Op
                 EmbeddedEngine::Redb => {
                     let store =
                         LocalStore::open(&redb).map_err(|error| anyhow::anyhow!("{}: {error}", redb.display()))?;
-                    (Arc::new(store), None)
+                    (Arc::new(store), None, None)
                 }
                 EmbeddedEngine::Journal => {
                     let store = JournalStore::open(&journal)
@@ -165,7 +172,7 @@ async fn open_store(config: &GatewayConfig, retention: i64) -> anyhow::Result<Op
                         );
                     }
                     let store = Arc::new(store);
-                    (store.clone(), Some(store))
+                    (store.clone(), Some(store), None)
                 }
             };
             tracing::info!(?engine, "local store opened");
@@ -187,7 +194,7 @@ impl Gateway {
         }
         // reqwest is built without a default TLS provider; the process picks ring once.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let tenants = Tenants::from_settings(&config.tenants)?;
+        let (principals, configured_keys) = configured_principals(&config)?;
         // Everything that can fail on configuration comes before any task starts or the store
         // opens, so that a refused start leaves nothing behind.
         let mut builder = tonic::transport::Server::builder().http2_keepalive_interval(Some(Duration::from_secs(30)));
@@ -204,7 +211,29 @@ impl Gateway {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("{}: cannot create the data directory", config.data_dir.display()))?;
         let retention = i64::try_from(config.links.verification_retention_seconds).unwrap_or(i64::MAX);
-        let (store, journal) = open_store(&config, retention).await?;
+        let (store, journal, redis) = open_store(&config, retention).await?;
+        let directory = Directory::new(store.clone());
+        let bootstrapped = directory.clone();
+        tokio::task::spawn_blocking(move || bootstrapped.bootstrap(&principals, now().0))
+            .await
+            .context("bootstrap task")?
+            .map_err(|error| anyhow::anyhow!("directory bootstrap: {error}"))?;
+        let access = Arc::new(Access::new(
+            directory.clone(),
+            configured_keys,
+            Duration::from_millis(config.directory.cache_ttl_ms),
+        ));
+        let directory_watch_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        if let Some(redis) = &redis {
+            let invalidated = access.clone();
+            redis
+                .watch_directory(
+                    move || invalidated.invalidate(),
+                    |error| tracing::warn!(%error, "directory change notices lost; reconnecting (the cache TTL bounds the delay)"),
+                    directory_watch_stop.clone(),
+                )
+                .context("directory watch thread")?;
+        }
         let (draining, draining_receiver) = watch::channel(false);
         let hub = EventHub::new(draining_receiver.clone());
         let mut background = Vec::new();
@@ -253,7 +282,7 @@ impl Gateway {
         background.push(tokio::spawn(crate::events::run(
             store.clone(),
             loaded.revocation.clone(),
-            tenants.ids(),
+            directory.clone(),
             hub.clone(),
             changes,
             draining_receiver.clone(),
@@ -275,20 +304,59 @@ impl Gateway {
             verification_retention_seconds: config.links.verification_retention_seconds,
         };
         let app = App::new(loaded.verifier.clone(), loaded.revocation.clone(), store, Arc::new(SystemClock), rules);
-        let state = AppState { app, events: hub, journal };
+        let state = AppState { app, events: hub, journal, access: access.clone() };
         let verification = VerificationServiceServer::new(VerificationApi::new(state.clone()))
             .max_decoding_message_size(MAX_MESSAGE_BYTES);
         let links = LinkServiceServer::new(LinkApi::new(state.clone()));
         let status = StatusServiceServer::new(StatusApi::new(state));
+        let credentials = CredentialServiceServer::new(CredentialApi::new(access.clone()));
+        let admin_builder = builder.clone();
         let router = builder
-            .layer(build_stack(&config.limits, Arc::new(tenants)))
+            .layer(build_stack(&config.limits, access.clone()))
             .add_service(health)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
             .add_service(verification)
             .add_service(links)
-            .add_service(status);
+            .add_service(status)
+            .add_service(credentials);
         let local_addr = listener.local_addr()?;
+        let admin_addr = match config.admin_listen {
+            None => None,
+            Some(address) => {
+                let admin_listener = TcpListener::bind(address)
+                    .await
+                    .with_context(|| format!("admin_listen {address}: cannot listen"))?;
+                let admin_addr = admin_listener.local_addr()?;
+                let (_, admin_health) = tonic_health::server::health_reporter();
+                let admin_router = admin_builder
+                    .layer(build_stack(&config.limits, access.clone()))
+                    .add_service(admin_health)
+                    .add_service(AdminServiceServer::new(AdminApi::new(access.clone())));
+                let mut admin_shutdown = draining_receiver.clone();
+                background.push(tokio::spawn(async move {
+                    let served = admin_router
+                        .serve_with_incoming_shutdown(
+                            TcpIncoming::from(admin_listener).with_nodelay(Some(true)),
+                            async move {
+                                let _ = admin_shutdown.wait_for(|draining| *draining).await;
+                            },
+                        )
+                        .await;
+                    if let Err(error) = served {
+                        tracing::error!(%error, "admin service stopped");
+                    }
+                }));
+                tracing::info!(address = %admin_addr, "admin service listening");
+                Some(admin_addr)
+            }
+        };
+        let mut stopping = draining_receiver.clone();
+        background.push(tokio::spawn(async move {
+            // The Redis notice thread stops with the server.
+            let _ = stopping.wait_for(|draining| *draining).await;
+            directory_watch_stop.store(true, std::sync::atomic::Ordering::Release);
+        }));
         let mut shutdown = draining_receiver;
         let server = tokio::spawn(async move {
             router
@@ -301,12 +369,17 @@ impl Gateway {
                 .map_err(anyhow::Error::from)
         });
         tracing::info!(address = %local_addr, tls = config.tls.is_some(), lists = loaded.lists, "jpki-gateway listening");
-        Ok(Gateway { local_addr, draining, server, background, drain_timeout })
+        Ok(Gateway { local_addr, admin_addr, draining, server, background, drain_timeout })
     }
 
     /// The address it listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The address of the admin service, if `admin_listen` is set.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_addr
     }
 
     /// Drains: health turns NOT_SERVING, no new connections are accepted, watch streams end with

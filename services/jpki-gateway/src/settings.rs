@@ -48,8 +48,17 @@ pub struct GatewayConfig {
     pub links: LinkSettings,
     /// Trust anchors, policies and revocation lists.
     pub trust: TrustSettings,
-    /// The tenants and their API keys.
+    /// The tenants and their API keys (the file wins over the admin API for what it defines).
     pub tenants: Vec<TenantSettings>,
+    /// Operators: administer tenants on the admin port; never see a tenant's data.
+    pub operators: Vec<PrincipalSettings>,
+    /// Auditors: read the audit log of the tenants they are granted; never verify.
+    pub auditors: Vec<AuditorSettings>,
+    /// Where the admin service (jpki.admin.v1.AdminService, operators only) listens: its own
+    /// port, never the shared one. Unset: no admin service.
+    pub admin_listen: Option<SocketAddr>,
+    /// The directory of principals and keys.
+    pub directory: DirectorySettings,
     /// Redis shared by several replicas: the tenant store and CRL refresh coordination. Without
     /// it, the gateway is a single node with durable local storage in `data_dir`.
     pub redis: Option<RedisSettings>,
@@ -268,6 +277,52 @@ pub struct TenantSettings {
     pub quota: Option<QuotaSettings>,
 }
 
+/// An operator in the configuration file.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrincipalSettings {
+    /// 1 to 64 of `A-Z a-z 0-9 _ . -`, unique across tenants, operators and auditors.
+    pub id: String,
+    /// SHA-256 of its API key, hex.
+    #[serde(default)]
+    pub api_key_sha256: Option<String>,
+    /// The API key itself (a gateway listening on loopback only: the local demo and tests).
+    #[serde(default)]
+    pub api_key: Option<String>,
+}
+
+/// An auditor in the configuration file.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditorSettings {
+    /// 1 to 64 of `A-Z a-z 0-9 _ . -`, unique across tenants, operators and auditors.
+    pub id: String,
+    /// SHA-256 of its API key, hex.
+    #[serde(default)]
+    pub api_key_sha256: Option<String>,
+    /// The API key itself (a gateway listening on loopback only).
+    #[serde(default)]
+    pub api_key: Option<String>,
+    /// The tenants whose audit log it may read.
+    #[serde(default)]
+    pub tenants: Vec<String>,
+}
+
+/// The directory's cache.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DirectorySettings {
+    /// How long an authentication answer is cached, in milliseconds (1 to 5000): the longest a
+    /// change made on another replica can take to apply if its Redis notice is lost.
+    pub cache_ttl_ms: u64,
+}
+
+impl Default for DirectorySettings {
+    fn default() -> Self {
+        DirectorySettings { cache_ttl_ms: 5_000 }
+    }
+}
+
 /// A tenant's quota on each replica (docs/tenancy.md).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -349,6 +404,10 @@ impl Default for GatewayConfig {
             links: LinkSettings::default(),
             trust: TrustSettings::default(),
             tenants: Vec::new(),
+            operators: Vec::new(),
+            auditors: Vec::new(),
+            admin_listen: None,
+            directory: DirectorySettings::default(),
             redis: None,
         }
     }
@@ -388,7 +447,6 @@ impl GatewayConfig {
         if self.plaintext && self.tls.is_some() {
             bail!("plaintext = true and tls are both set; choose one");
         }
-        self.check_plaintext_address(self.listen)?;
         if self.limits.max_concurrent_requests == 0 {
             bail!("limits.max_concurrent_requests must be at least 1");
         }
@@ -401,8 +459,27 @@ impl GatewayConfig {
         if self.trust.refresh_interval_seconds == 0 {
             bail!("trust.refresh_interval_seconds must be at least 1");
         }
-        if self.tenants.is_empty() {
-            bail!("tenants: none configured; every call is refused without one");
+        if self.tenants.is_empty() && self.operators.is_empty() {
+            bail!("tenants: none configured, and no operator to create one; every call would be refused");
+        }
+        if !(1..=5_000).contains(&self.directory.cache_ttl_ms) {
+            bail!("directory.cache_ttl_ms must be 1 to 5000 (a change must apply on every replica within 5 s)");
+        }
+        let plaintext_keys = self.tenants.iter().any(|t| t.api_key.is_some())
+            || self.operators.iter().any(|o| o.api_key.is_some())
+            || self.auditors.iter().any(|a| a.api_key.is_some());
+        let listens = std::iter::once(self.listen).chain(self.admin_listen);
+        if plaintext_keys && listens.clone().any(|address| !address.ip().is_loopback()) {
+            bail!(
+                "api_key: a plaintext key in the configuration file is accepted only for the local demo (a loopback \
+                 address); configure api_key_sha256, or issue keys with `jpkictl admin issue-key`"
+            );
+        }
+        for address in listens {
+            self.check_plaintext_address(address)?;
+        }
+        if self.admin_listen.is_some_and(|admin| admin == self.listen && admin.port() != 0) {
+            bail!("admin_listen must differ from listen: the admin service has its own port");
         }
         for anchor in &self.trust.anchors {
             parse_kind(&anchor.kind).with_context(|| format!("trust.anchors: {}", anchor.path.display()))?;
@@ -414,7 +491,7 @@ impl GatewayConfig {
             jpki_refresh::CrlSource::parse(&list.source)
                 .map_err(|error| anyhow::anyhow!("trust.lists {}: {error}", list.name))?;
         }
-        crate::auth::Tenants::from_settings(&self.tenants)?;
+        crate::auth::configured_principals(self)?;
         Ok(())
     }
 

@@ -14,7 +14,7 @@ use tower_http::classify::{GrpcErrorsAsFailures, SharedClassifier};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::auth::{AuthenticateLayer, Tenants};
+use crate::auth::{Access, AuthenticateLayer};
 use crate::settings::Limits;
 
 /// The header carrying the request id (set when the caller sent none, echoed in the response).
@@ -86,9 +86,10 @@ pub type GatewayStack = Stack<
 /// 5. load shedding: a call over the limit is refused at once rather than queued;
 /// 6. the global concurrency limit (`limits.max_concurrent_requests`);
 /// 7. the request timeout (`limits.request_timeout_ms`);
-/// 8. authentication: the tenant of the API key, or UNAUTHENTICATED (health and reflection are
+/// 8. authentication and authorization: the principal of the API key, or UNAUTHENTICATED; a call
+///    outside its role (or a tenant's policy), PERMISSION_DENIED (health and reflection are
 ///    exempt). Innermost, so that only admitted calls pay for it and quotas can follow it.
-pub fn build_stack(limits: &Limits, tenants: Arc<Tenants>) -> GatewayStack {
+pub fn build_stack(limits: &Limits, access: Arc<Access>) -> GatewayStack {
     ServiceBuilder::new()
         .layer(SetRequestIdLayer::new(http::HeaderName::from_static(REQUEST_ID_HEADER), MakeRequestUuid))
         .layer(
@@ -99,7 +100,7 @@ pub fn build_stack(limits: &Limits, tenants: Arc<Tenants>) -> GatewayStack {
         .load_shed()
         .layer(GlobalConcurrencyLimitLayer::new(limits.max_concurrent_requests))
         .timeout(Duration::from_millis(limits.request_timeout_ms))
-        .layer(AuthenticateLayer::new(tenants))
+        .layer(AuthenticateLayer::new(access))
         .into_inner()
 }
 
@@ -119,15 +120,18 @@ mod tests {
 
     const KEY: &str = "key-bank-a";
 
-    fn tenants() -> Arc<Tenants> {
-        let settings = TenantSettings {
-            id: "bank-a".into(),
-            api_key: Some(KEY.into()),
-            api_key_sha256: None,
-            four_fields: Vec::new(),
-            ..TenantSettings::default()
+    /// The directory of one tenant on a journal in a temporary directory (kept for the process).
+    fn access() -> Arc<Access> {
+        let dir = Box::leak(Box::new(tempfile::tempdir().unwrap()));
+        let store = Arc::new(jpki_store::JournalStore::open(dir.path().join("store.journal")).unwrap());
+        let directory = jpki_app::directory::Directory::new(store);
+        let config = crate::settings::GatewayConfig {
+            tenants: vec![TenantSettings::with_key("bank-a", KEY)],
+            ..crate::settings::GatewayConfig::default()
         };
-        Arc::new(Tenants::from_settings(&[settings]).unwrap())
+        let (principals, keys) = crate::auth::configured_principals(&config).unwrap();
+        directory.bootstrap(&principals, jpki_app::clock::now().0).unwrap();
+        Arc::new(Access::new(directory, keys, Duration::from_secs(5)))
     }
 
     fn request(request_id: Option<&str>) -> http::Request<Body> {
@@ -173,9 +177,7 @@ mod tests {
         });
         // The bodies do not matter here: statuses are in the headers (trailers-only responses).
         tower::util::BoxCloneService::new(
-            build_stack(limits, tenants())
-                .layer(inner)
-                .map_response(|response: http::Response<_>| response.map(|_| ())),
+            build_stack(limits, access()).layer(inner).map_response(|response: http::Response<_>| response.map(|_| ())),
         )
     }
 

@@ -22,6 +22,8 @@ pub struct AppState {
     /// The store, when it is the embedded journal: use cases then run on the calling task and
     /// await their durability (see [`AppState::run`]).
     pub journal: Option<Arc<JournalStore>>,
+    /// The directory behind its cache: watch streams end when their tenant is suspended.
+    pub access: Arc<crate::auth::Access>,
 }
 
 impl AppState {

@@ -44,6 +44,10 @@ async fn follow(
 ) {
     let mut appended = state.events.subscribe();
     let mut draining = state.events.draining();
+    let mut directory_changes = state.access.changes();
+    // The backstop for a lost Redis notice: the tenant's state is read again this often.
+    let mut recheck = tokio::time::interval(SUSPENSION_CHECK);
+    recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let (caller, after) = (tenant.clone(), cursor);
         let page = match state.run(move |app| app.events_after(&caller, after, PAGE)).await {
@@ -71,6 +75,16 @@ async fn follow(
                         .await;
                     return;
                 }
+                _ = directory_changes.changed() => {
+                    if ended_by_suspension(&state, &tenant, &sender).await {
+                        return;
+                    }
+                }
+                _ = recheck.tick() => {
+                    if ended_by_suspension(&state, &tenant, &sender).await {
+                        return;
+                    }
+                }
                 received = appended.recv() => match received {
                     Ok(grown) if grown == tenant.id => break,
                     Ok(_) => {}
@@ -79,6 +93,25 @@ async fn follow(
                 },
             }
         }
+    }
+}
+
+/// How often an open watch stream reads its tenant's state again.
+const SUSPENSION_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Whether the stream ended because its tenant is no longer active (then it has sent the final
+/// UNAUTHENTICATED). A failed read keeps the stream open: the next check tries again.
+async fn ended_by_suspension(
+    state: &AppState,
+    tenant: &Tenant,
+    sender: &mpsc::Sender<Result<v1::RevocationEvent, Status>>,
+) -> bool {
+    match state.access.is_active(tenant.id.as_str()).await {
+        Ok(false) => {
+            let _ = sender.send(Err(Status::unauthenticated("the tenant is suspended"))).await;
+            true
+        }
+        Ok(true) | Err(_) => false,
     }
 }
 

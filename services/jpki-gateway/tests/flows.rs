@@ -61,7 +61,7 @@ async fn calls_without_a_valid_api_key_are_unauthenticated() {
     assert_eq!(status.code(), Code::Unauthenticated);
     let status = client.issue_challenge(authed(IssueChallengeRequest::default(), "wrong")).await.unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated);
-    assert_eq!(status.message(), "unknown API key");
+    assert_eq!(status.message(), "the API key is not valid (unknown, expired, revoked, or its principal suspended)");
     let mut links = running.links().await;
     let status = links.lookup_link(LookupLinkRequest { key: Some(Key::CustomerId("c".into())) }).await.unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated);

@@ -87,7 +87,7 @@ async fn a_tls_client_verifies_and_a_plaintext_one_is_refused() {
 #[test]
 fn tls_or_plaintext_must_be_chosen() {
     let dir = tempfile::tempdir().unwrap();
-    let base = GatewayConfig { tenants: tenants(), ..GatewayConfig::default() };
+    let base = GatewayConfig { tenants: hashed_tenants(), ..GatewayConfig::default() };
     assert!(base.tls.is_none() && !base.plaintext, "secure by default");
 
     let error = base.check().unwrap_err().to_string();
@@ -131,7 +131,7 @@ async fn unreadable_or_unusable_tls_files_stop_the_start() {
 
 #[test]
 fn plaintext_is_refused_on_a_network_address_unless_explicitly_allowed() {
-    let base = GatewayConfig { tenants: tenants(), plaintext: true, ..GatewayConfig::default() };
+    let base = GatewayConfig { tenants: hashed_tenants(), plaintext: true, ..GatewayConfig::default() };
     for loopback in ["127.0.0.1:50051", "[::1]:50051", "127.0.0.2:9000"] {
         GatewayConfig { listen: loopback.parse().unwrap(), ..base.clone() }.check().unwrap();
     }

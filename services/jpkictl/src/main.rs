@@ -1,6 +1,7 @@
 //! jpkictl: a client for every gateway RPC, offline verification, the test PKI and card simulator,
 //! the CA simulator and its admin client, and the demo.
 
+mod admin;
 mod api;
 mod caadmin;
 mod casim;
@@ -37,6 +38,9 @@ enum Command {
     CaSim(casim::CaSimArgs),
     /// Call the gateway's tenant API: one subcommand per RPC.
     Api(api::ApiArgs),
+    /// Administer the gateway's principals on its admin port (an operator's key): onboard,
+    /// policy, suspend, resume, offboard, keys, the platform log.
+    Admin(admin::AdminArgs),
     /// Administer a running CA simulator: revoke, unrevoke, publish, stats.
     CaAdmin(caadmin::CaAdminArgs),
     /// Inspect a revocation list or look a serial up in it, exactly as the gateway loads it.
@@ -66,6 +70,7 @@ fn run(command: &Command) -> anyhow::Result<i32> {
         Command::CaSim(args) => casim::run(args),
         Command::Api(args) => api::run(args),
         Command::CaAdmin(args) => caadmin::run(args),
+        Command::Admin(args) => admin::run(args),
         Command::Store(command) => store::run(command),
     }
 }

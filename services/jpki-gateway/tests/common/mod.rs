@@ -69,6 +69,22 @@ pub fn tenants() -> Vec<TenantSettings> {
     ]
 }
 
+/// [`tenants`] with every key given as its digest: what a gateway on a network address accepts
+/// (a plaintext key in the file is for loopback only).
+pub fn hashed_tenants() -> Vec<TenantSettings> {
+    tenants()
+        .into_iter()
+        .map(|tenant| match tenant.api_key {
+            Some(key) => TenantSettings {
+                api_key: None,
+                api_key_sha256: Some(hex::encode(ring::digest::digest(&ring::digest::SHA256, key.as_bytes()))),
+                ..tenant
+            },
+            None => tenant,
+        })
+        .collect()
+}
+
 /// A configuration over a test PKI written to `dir/pki`, its lists loaded from files.
 pub fn config(dir: &Path, pki: &TestPki) -> GatewayConfig {
     let pki_dir = dir.join("pki");

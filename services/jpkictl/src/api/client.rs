@@ -28,7 +28,7 @@ pub struct Connection {
     /// Name to expect in the gateway's TLS certificate (default: the URL's host).
     #[arg(long, global = true, value_name = "NAME")]
     pub tls_domain: Option<String>,
-    /// The tenant's API key, sent as `authorization: Bearer KEY`.
+    /// The caller's API key (a tenant's; an operator's for `admin`), sent as `authorization: Bearer KEY`.
     #[arg(long, global = true, env = "JPKI_API_KEY", value_name = "KEY", hide_env_values = true)]
     pub api_key: Option<String>,
     /// Print the response as JSON (the proto3 JSON mapping with proto field names) instead of text.
@@ -111,6 +111,16 @@ impl Gateway {
     /// StatusService.
     pub fn status(&self) -> StatusServiceClient<Authed> {
         StatusServiceClient::new(self.authed())
+    }
+
+    /// CredentialService: the caller's own keys.
+    pub fn credentials(&self) -> jpki_api::v1::credential_service_client::CredentialServiceClient<Authed> {
+        jpki_api::v1::credential_service_client::CredentialServiceClient::new(self.authed())
+    }
+
+    /// AdminService (on the admin port).
+    pub fn admin(&self) -> jpki_api::admin::v1::admin_service_client::AdminServiceClient<Authed> {
+        jpki_api::admin::v1::admin_service_client::AdminServiceClient::new(self.authed())
     }
 
     /// grpc.health.v1.Health.

@@ -4,7 +4,7 @@
 //! (printed with its code, message and every field or precondition violation), an unreachable
 //! gateway or bad input; `check-status`, `watch-revocations` and `health` document their own.
 
-mod client;
+pub mod client;
 mod links;
 pub mod output;
 mod status;
@@ -47,6 +47,12 @@ pub enum ApiCommand {
     WatchRevocations(status::WatchArgs),
     /// Health: grpc.health.v1 Check. Exit code: 0 SERVING, 1 otherwise.
     Health(status::HealthArgs),
+    /// RotateApiKey: a new key for you (printed once); your other keys expire after the overlap.
+    RotateKey(crate::admin::RotateKeyArgs),
+    /// ListApiKeys: your keys (never the secrets).
+    ListKeys,
+    /// RevokeApiKey: revokes one of your keys at once.
+    RevokeKey(crate::admin::RevokeKeyArgs),
 }
 
 /// Runs one `api` subcommand; returns the exit code.
@@ -64,6 +70,9 @@ pub fn run(args: &ApiArgs) -> anyhow::Result<i32> {
             ApiCommand::CheckStatus(command) => status::check_status(connection, command).await,
             ApiCommand::WatchRevocations(command) => status::watch_revocations(connection, command).await,
             ApiCommand::Health(command) => status::health(connection, command).await,
+            ApiCommand::RotateKey(command) => crate::admin::rotate_key(connection, command).await,
+            ApiCommand::ListKeys => crate::admin::list_keys(connection).await,
+            ApiCommand::RevokeKey(command) => crate::admin::revoke_key(connection, command).await,
         }
     })
 }
