@@ -99,7 +99,7 @@ pub type GatewayStack = Stack<
 /// 9. authentication: the tenant of the API key, or UNAUTHENTICATED (health and reflection are
 ///    exempt), after admission so that only admitted calls pay for it;
 /// 10. the tenant's quota (rate and calls in progress, per replica): RESOURCE_EXHAUSTED with
-///    QuotaFailure. Innermost, so that only authenticated calls count.
+///     QuotaFailure. Innermost, so that only authenticated calls count.
 pub fn build_stack(limits: &Limits, tenants: Arc<Tenants>) -> GatewayStack {
     ServiceBuilder::new()
         .layer(SetRequestIdLayer::new(http::HeaderName::from_static(REQUEST_ID_HEADER), MakeRequestUuid))
