@@ -4,6 +4,8 @@
 //! - [`settings`]: [`GatewayConfig`] from a TOML file plus `JPKI_GATEWAY_*` environment
 //!   overrides, or the embedded default (generated test PKI, demo tenant, plaintext).
 //! - [`auth`]: API keys → tenants, as a tower layer.
+//! - [`quota`]: per-tenant rate and concurrency quotas, as a tower layer inside authentication.
+//! - [`throttle`]: per-peer throttle of failed authentication, as a tower layer outside it.
 //! - [`stack`]: [`stack::build_stack`], every tower layer in order.
 //! - [`decode`], [`encode`]: requests into the application's inputs, its outcomes into messages
 //!   and statuses.
@@ -18,11 +20,13 @@ pub mod decode;
 pub mod encode;
 pub mod events;
 pub mod links;
+pub mod quota;
 pub mod server;
 pub mod settings;
 pub mod stack;
 pub mod state;
 pub mod status;
+pub mod throttle;
 pub mod verification;
 
 pub use server::{Gateway, MAX_MESSAGE_BYTES};

@@ -130,11 +130,23 @@ pub struct Limits {
     pub max_concurrent_requests: usize,
     /// On shutdown, how long in-flight calls may take before the server stops anyway.
     pub drain_timeout_seconds: u64,
+    /// Failed authentications (UNAUTHENTICATED) a peer IP may make per minute, sustained, before
+    /// its calls are refused before authentication (RESOURCE_EXHAUSTED, RetryInfo); 0 turns the
+    /// throttle off (e.g. behind a proxy that hides client addresses).
+    pub auth_failures_per_minute: u32,
+    /// Failed authentications a peer IP may make at once; the one that spends them throttles it.
+    pub auth_failure_burst: u32,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { request_timeout_ms: 10_000, max_concurrent_requests: 256, drain_timeout_seconds: 20 }
+        Limits {
+            request_timeout_ms: 10_000,
+            max_concurrent_requests: 256,
+            drain_timeout_seconds: 20,
+            auth_failures_per_minute: 10,
+            auth_failure_burst: 10,
+        }
     }
 }
 

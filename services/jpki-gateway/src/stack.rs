@@ -15,7 +15,9 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::auth::{Access, AuthenticateLayer};
+use crate::quota::QuotaLayer;
 use crate::settings::Limits;
+use crate::throttle::ThrottleLayer;
 
 /// The header carrying the request id (set when the caller sent none, echoed in the response).
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -52,23 +54,29 @@ type AdmissionResult = Result<http::Response<Body>, BoxError>;
 
 /// The stack's type, innermost layer first (tower nests each added layer outside the previous).
 pub type GatewayStack = Stack<
-    AuthenticateLayer,
+    QuotaLayer,
     Stack<
-        TimeoutLayer,
+        AuthenticateLayer,
         Stack<
-            GlobalConcurrencyLimitLayer,
+            ThrottleLayer,
             Stack<
-                LoadShedLayer,
+                TimeoutLayer,
                 Stack<
-                    MapResultLayer<fn(AdmissionResult) -> AdmissionResult>,
+                    GlobalConcurrencyLimitLayer,
                     Stack<
-                        PropagateRequestIdLayer,
+                        LoadShedLayer,
                         Stack<
-                            TraceLayer<
-                                SharedClassifier<GrpcErrorsAsFailures>,
-                                fn(&http::Request<Body>) -> tracing::Span,
+                            MapResultLayer<fn(AdmissionResult) -> AdmissionResult>,
+                            Stack<
+                                PropagateRequestIdLayer,
+                                Stack<
+                                    TraceLayer<
+                                        SharedClassifier<GrpcErrorsAsFailures>,
+                                        fn(&http::Request<Body>) -> tracing::Span,
+                                    >,
+                                    Stack<SetRequestIdLayer<MakeRequestUuid>, Identity>,
+                                >,
                             >,
-                            Stack<SetRequestIdLayer<MakeRequestUuid>, Identity>,
                         >,
                     >,
                 >,
@@ -86,9 +94,13 @@ pub type GatewayStack = Stack<
 /// 5. load shedding: a call over the limit is refused at once rather than queued;
 /// 6. the global concurrency limit (`limits.max_concurrent_requests`);
 /// 7. the request timeout (`limits.request_timeout_ms`);
-/// 8. authentication and authorization: the principal of the API key, or UNAUTHENTICATED; a call
-///    outside its role (or a tenant's policy), PERMISSION_DENIED (health and reflection are
-///    exempt). Innermost, so that only admitted calls pay for it and quotas can follow it.
+/// 8. the throttle of failed authentication (`limits.auth_failures_per_minute`): a peer IP that
+///    failed too often is refused before its key is looked at;
+/// 9. authentication and authorization: the principal of the API key, or UNAUTHENTICATED; a
+///    call outside its role (or a tenant's policy), PERMISSION_DENIED (health and reflection are
+///    exempt), after admission so that only admitted calls pay for it;
+/// 10. the tenant's quota (rate and calls in progress, per replica): RESOURCE_EXHAUSTED with
+///     QuotaFailure. Innermost, so that only authenticated tenant calls count.
 pub fn build_stack(limits: &Limits, access: Arc<Access>) -> GatewayStack {
     ServiceBuilder::new()
         .layer(SetRequestIdLayer::new(http::HeaderName::from_static(REQUEST_ID_HEADER), MakeRequestUuid))
@@ -100,7 +112,9 @@ pub fn build_stack(limits: &Limits, access: Arc<Access>) -> GatewayStack {
         .load_shed()
         .layer(GlobalConcurrencyLimitLayer::new(limits.max_concurrent_requests))
         .timeout(Duration::from_millis(limits.request_timeout_ms))
+        .layer(ThrottleLayer::new(limits))
         .layer(AuthenticateLayer::new(access))
+        .layer(QuotaLayer::new())
         .into_inner()
 }
 
@@ -200,6 +214,10 @@ mod tests {
         // waiting for it.
         let shed = guarded(service.clone().oneshot(request(Some("shed-1")))).await.unwrap();
         assert_eq!(grpc_status(&shed), Some("8"));
+        // No details at all: a client tells shedding from its quota (QuotaFailure) and from the
+        // throttle of failed authentication (ErrorInfo) by them.
+        let status = tonic::Status::from_header_map(shed.headers()).expect("a status in the headers");
+        assert!(status.details().is_empty(), "shedding carries no details: {status:?}");
         assert_eq!(request_id(&shed), Some("shed-1"), "shed answers carry the request id too");
         assert!(started.try_recv().is_err(), "the shed call never reached the service");
 

@@ -57,3 +57,23 @@ fn the_example_configuration_is_valid() {
     assert_eq!(config.tenants.len(), 2);
     assert_eq!(config.trust.lists.len(), 2);
 }
+
+#[test]
+fn every_limit_and_quota_key_is_documented_in_the_example_and_api_md() {
+    let example = read("deploy/gateway.example.toml");
+    let api = read("docs/api.md");
+    let limits = serde_json::to_value(jpki_gateway::settings::Limits::default()).unwrap();
+    let quota = jpki_gateway::settings::QuotaSettings { requests_per_second: 1, burst: 1, max_concurrent: 1 };
+    let quota = serde_json::to_value(quota).unwrap();
+    let keys: Vec<String> =
+        [limits, quota].iter().flat_map(|value| value.as_object().unwrap().keys().cloned()).collect();
+    assert!(keys.len() >= 8, "{keys:?}");
+    let missing: Vec<_> = keys
+        .iter()
+        .filter(|key| !example.contains(&format!("{key} = ")) || !api.contains(&format!("`{key}`")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "not in deploy/gateway.example.toml (as `key = `) or docs/api.md (as `key`): {missing:?}"
+    );
+}

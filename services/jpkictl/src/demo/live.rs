@@ -46,6 +46,13 @@ fn demo_config(data_dir: &Path, pki: &Path, manifest: &jpki_testpki::Manifest) -
             api_key_sha256: None,
             api_key: Some(DEMO_API_KEY.to_owned()),
             four_fields: jpki_gateway::settings::FOUR_FIELDS.iter().map(|field| (*field).to_owned()).collect(),
+            // Far above the default quota, so that the load generator measures the gateway (the
+            // global limits still apply), not the demo tenant's quota.
+            quota: Some(jpki_gateway::settings::QuotaSettings {
+                requests_per_second: 1_000_000,
+                burst: 1_000_000,
+                max_concurrent: 100_000,
+            }),
             ..TenantSettings::default()
         }],
         ..GatewayConfig::default()
