@@ -3,9 +3,12 @@
 
 use jpki_api::v1;
 use jpki_app::outcome::Applicant;
+use jpki_app::tenant::{BusinessPurpose, Tenant, TenantRpc};
 use jpki_core::{CertId, CertIdError, HashAlgorithm, SignatureInput, SignedContent};
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
+
+use crate::encode;
 
 /// Largest accepted content, CMS or detached content: 10 MiB.
 pub const MAX_CONTENT_BYTES: usize = 10 * 1024 * 1024;
@@ -182,6 +185,34 @@ pub fn signature_request(
             })
         }
     }
+}
+
+/// The business purpose of a verification: required and allowed with `rpc` (else
+/// INVALID_ARGUMENT, field `business_purpose`), then one the tenant's policy lists (else
+/// PERMISSION_DENIED, naming only the caller's own purpose).
+pub fn business_purpose(purpose: i32, rpc: TenantRpc, tenant: &Tenant) -> Result<BusinessPurpose, Status> {
+    const FIELD: &str = "business_purpose";
+    let purpose = match v1::BusinessPurpose::try_from(purpose) {
+        Ok(v1::BusinessPurpose::Unspecified) => return Err(bad_request(FIELD, "required")),
+        // One mapping, encode's: the API value whose domain purpose encodes to it.
+        Ok(api) => BusinessPurpose::ALL.into_iter().find(|purpose| encode::business_purpose(*purpose) == api),
+        Err(_) => None,
+    }
+    .ok_or_else(|| bad_request(FIELD, "unknown business purpose"))?;
+    if !purpose.allowed_with(rpc) {
+        let allowed: Vec<&str> = BusinessPurpose::ALL
+            .into_iter()
+            .filter(|other| other.allowed_with(rpc))
+            .map(|other| encode::business_purpose(other).as_str_name())
+            .collect();
+        let description = format!("not allowed with {}; one of {}", rpc.name(), allowed.join(", "));
+        return Err(bad_request(FIELD, &description));
+    }
+    if !tenant.policy.allows_purpose(purpose) {
+        let name = encode::business_purpose(purpose).as_str_name();
+        return Err(Status::permission_denied(format!("{FIELD}: {name} is not permitted for this tenant")));
+    }
+    Ok(purpose)
 }
 
 /// The applicant's typed data.

@@ -1407,6 +1407,7 @@ mod tests {
             not_after: Some(NOW + 86_400),
             verified_at: NOW,
             transaction_reference: "tx".into(),
+            purpose: "login".into(),
         }
     }
 
