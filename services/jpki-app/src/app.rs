@@ -257,8 +257,9 @@ impl App {
     ) -> Result<ProofOutcome, AppError> {
         let verification_id = random_id(ID_BYTES)?;
         let at = self.clock.now();
-        let refused =
-            |reference: &str| record(&verification_id, VerificationKind::Authentication, None, at, reference, purpose);
+        let attempt = |report: Option<&ValidationReport>, reference: &str| {
+            record(&verification_id, VerificationKind::Authentication, report, at, reference, purpose)
+        };
         let (stored, verified) = match self.store.peek_challenge(&tenant.id, challenge_id, at.0)? {
             ConsumeOutcome::Consumed(challenge) => {
                 let input = AuthProofInput {
@@ -268,19 +269,11 @@ impl App {
                     challenge_issued_at: Some(UnixTime(challenge.issued_at)),
                 };
                 let verdict = permitted(tenant, self.verifier.verify_auth_proof(&input, at));
-                let stored = record(
-                    &verification_id,
-                    VerificationKind::Authentication,
-                    verdict.report(),
-                    at,
-                    &challenge.transaction_reference,
-                    purpose,
-                );
-                (stored, Some(verdict))
+                (attempt(verdict.report(), &challenge.transaction_reference), Some(verdict))
             }
             // Refused whatever happens next; the record keeps the attempt for auditors.
-            ConsumeOutcome::Expired(challenge) => (refused(&challenge.transaction_reference), None),
-            ConsumeOutcome::AlreadyUsed { .. } | ConsumeOutcome::Unknown => (refused(""), None),
+            ConsumeOutcome::Expired(challenge) => (attempt(None, &challenge.transaction_reference), None),
+            ConsumeOutcome::AlreadyUsed { .. } | ConsumeOutcome::Unknown => (attempt(None, ""), None),
         };
         let watch = verified.as_ref().and_then(VerificationVerdict::report).and_then(watch_request);
         let certificate_watched = watch.as_ref().map(|request| request.certificate.clone());

@@ -307,6 +307,50 @@ mod tests {
         assert_eq!(status.message(), "certificate: required");
     }
 
+    /// Every API purpose with each verification RPC: the table of docs/api.md, then the tenant's
+    /// policy.
+    #[test]
+    fn purposes_go_with_their_rpcs_and_the_tenants_policy() {
+        use jpki_app::tenant::TenantPolicy;
+        use v1::BusinessPurpose as P;
+        let everything = Tenant {
+            id: jpki_store::TenantId::new("t").unwrap(),
+            fields: jpki_app::FieldPermissions::default(),
+            policy: TenantPolicy::everything(),
+        };
+        let table = [
+            (P::AccountOpening, true, false),
+            (P::Login, false, true),
+            (P::Remittance, true, true),
+            (P::PeriodicReverification, true, true),
+        ];
+        for (purpose, signature, proof) in table {
+            for (rpc, allowed) in [(TenantRpc::VerifySignature, signature), (TenantRpc::VerifyAuthProof, proof)] {
+                let decoded = business_purpose(purpose.into(), rpc, &everything);
+                assert_eq!(
+                    decoded.as_ref().map(|decoded| encode::business_purpose(*decoded)).ok(),
+                    allowed.then_some(purpose)
+                );
+                if let Err(status) = decoded {
+                    let violation = status.get_details_bad_request().unwrap().field_violations[0].clone();
+                    assert_eq!(violation.field, "business_purpose");
+                    assert!(violation.description.starts_with("not allowed with"), "{violation:?}");
+                }
+            }
+        }
+        for value in [P::Unspecified as i32, 99] {
+            let status = business_purpose(value, TenantRpc::VerifySignature, &everything).unwrap_err();
+            assert_eq!(status.code(), Code::InvalidArgument);
+        }
+        let login_only = Tenant {
+            policy: TenantPolicy { business_purposes: vec![BusinessPurpose::Login], ..TenantPolicy::everything() },
+            ..everything
+        };
+        let denied = business_purpose(P::Remittance.into(), TenantRpc::VerifyAuthProof, &login_only).unwrap_err();
+        assert_eq!(denied.code(), Code::PermissionDenied);
+        assert!(business_purpose(P::Login.into(), TenantRpc::VerifyAuthProof, &login_only).is_ok());
+    }
+
     #[test]
     fn ids_are_normalised() {
         let id = v1::CertificateId { ca_key_id: "AB01".into(), serial: "000F".into() };
