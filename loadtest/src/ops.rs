@@ -10,8 +10,8 @@ use jpki_api::v1::status_service_client::StatusServiceClient;
 use jpki_api::v1::verification_service_client::VerificationServiceClient;
 use jpki_api::v1::verify_signature_request::Signature;
 use jpki_api::v1::{
-    CheckStatusRequest, CmsSignature, HashAlgorithm, Indication, IssueChallengeRequest, RawSignature, RevocationStatus,
-    VerificationResult, VerifyAuthProofRequest, VerifySignatureRequest,
+    BusinessPurpose, CheckStatusRequest, CmsSignature, HashAlgorithm, Indication, IssueChallengeRequest, RawSignature,
+    RevocationStatus, VerificationResult, VerifyAuthProofRequest, VerifySignatureRequest,
 };
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic_health::pb::HealthCheckRequest;
@@ -259,6 +259,7 @@ async fn verify_proof(target: &Target, prepared: Prepared, outcome: &mut Outcome
         challenge_id: prepared.challenge_id,
         certificate: target.card(prepared.pick).card.auth_cert_der().to_vec(),
         signature: prepared.signature,
+        business_purpose: BusinessPurpose::Login.into(),
     };
     let request = authed(proof, target.key(prepared.pick));
     let answer = outcome.call(Rpc::VerifyAuthProof, client.verify_auth_proof(request)).await?;
@@ -285,7 +286,11 @@ pub async fn run(kind: Kind, target: &Arc<Target>, pick: Pick, prepared: Option<
                     hash: HashAlgorithm::Sha256 as i32,
                 })
             };
-            let request = VerifySignatureRequest { signature: Some(signature), applicant: None };
+            let request = VerifySignatureRequest {
+                signature: Some(signature),
+                applicant: None,
+                business_purpose: BusinessPurpose::AccountOpening.into(),
+            };
             let mut client = VerificationServiceClient::new(target.channel(pick).clone());
             let call = client.verify_signature(authed(request, target.key(pick)));
             outcome.call(Rpc::VerifySignature, call).await.map(|answer| verdict(answer.result.as_ref()))

@@ -11,12 +11,13 @@
 //!   and the proto comments), for gRPC server reflection.
 //!
 //! ```
-//! use jpki_api::v1::{CmsSignature, VerifySignatureRequest, verify_signature_request::Signature};
+//! use jpki_api::v1::{BusinessPurpose, CmsSignature, VerifySignatureRequest, verify_signature_request::Signature};
 //! use prost::Message;
 //!
 //! let request = VerifySignatureRequest {
 //!     signature: Some(Signature::Cms(CmsSignature { cms: vec![0x30, 0x80], ..Default::default() })),
 //!     applicant: None,
+//!     business_purpose: BusinessPurpose::AccountOpening.into(),
 //! };
 //! let decoded = VerifySignatureRequest::decode(request.encode_to_vec().as_slice()).unwrap();
 //! assert_eq!(decoded, request);

@@ -128,6 +128,7 @@ fn every_message_and_enum_of_the_api_is_there() {
         [
             "Indication",
             "SubIndication",
+            "BusinessPurpose",
             "CertificateKind",
             "HashAlgorithm",
             "RevocationStatus",

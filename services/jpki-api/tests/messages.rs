@@ -30,6 +30,7 @@ fn verify_signature_request_with_cms_round_trips() {
             address: "東京都千代田区千代田1丁目1番1号".to_owned(),
             sex: "1".to_owned(),
         }),
+        business_purpose: v1::BusinessPurpose::AccountOpening as i32,
     };
     let decoded = round_trip(&request);
     match decoded.signature {
@@ -48,6 +49,7 @@ fn raw_signature_oneof_round_trips() {
             hash: HashAlgorithm::Sha256.into(),
         })),
         applicant: None,
+        business_purpose: v1::BusinessPurpose::AccountOpening as i32,
     };
     round_trip(&request);
 }
@@ -58,8 +60,11 @@ fn wire_format_uses_the_proto_field_numbers() {
     let cms = CmsSignature { cms: vec![0xAB], ..Default::default() };
     assert_eq!(cms.encode_to_vec(), [0x0a, 0x01, 0xAB]);
     // VerifySignatureRequest.cms is field 2 (message): tag 0x12.
-    let request =
-        VerifySignatureRequest { signature: Some(verify_signature_request::Signature::Cms(cms)), applicant: None };
+    // An unset business purpose (0) is not on the wire either.
+    let request = VerifySignatureRequest {
+        signature: Some(verify_signature_request::Signature::Cms(cms)),
+        ..VerifySignatureRequest::default()
+    };
     assert_eq!(request.encode_to_vec(), [0x12, 0x03, 0x0a, 0x01, 0xAB]);
 }
 

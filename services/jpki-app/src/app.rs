@@ -14,9 +14,9 @@ use jpki_store::{
 use crate::clock::Clock;
 use crate::outcome::{
     AppError, Applicant, CertificateStatus, ChallengeRefusal, Cited, Disclosed, DisclosedFields, IssuedChallenge,
-    LinkDecision, LinkRefusal, ProofOutcome, ProofVerdict, SignatureOutcome, Verification,
+    KindNotPermitted, LinkDecision, LinkRefusal, ProofOutcome, SignatureOutcome, Verification, VerificationVerdict,
 };
-use crate::tenant::{FieldPermissions, Tenant};
+use crate::tenant::{BusinessPurpose, FieldPermissions, Tenant};
 
 /// Random bytes in a challenge.
 pub const CHALLENGE_BYTES: usize = 32;
@@ -83,14 +83,16 @@ fn watch_request(report: &ValidationReport) -> Option<WatchRequest> {
     Some(WatchRequest { certificate, not_after, kind: kind.map_or("", CertKind::as_str).to_owned() })
 }
 
-/// The record kept of a verification (for Link, CheckStatus and auditors), rendered from its
-/// report; `None` for a proof refused for its challenge.
+/// The record kept of a verification (for Link, CheckStatus and auditors), rendered from the
+/// report the tenant is told; a verdict without one (a proof refused for its challenge, a kind
+/// the tenant may not verify) is kept as refused: not passed, no certificate, nothing entitled.
 fn record(
     id: &str,
     kind: VerificationKind,
     report: Option<&ValidationReport>,
     at: UnixTime,
     transaction_reference: &str,
+    purpose: BusinessPurpose,
 ) -> VerificationRecord {
     let certificate = report.and_then(identified);
     VerificationRecord {
@@ -101,6 +103,23 @@ fn record(
         certificate: certificate.map(|(key, _, _)| key),
         verified_at: report.map_or(at.0, |report| report.validation_time.0),
         transaction_reference: transaction_reference.to_owned(),
+        purpose: purpose.name().to_owned(),
+    }
+}
+
+/// The tenant's certificate-kind policy over the core's report: a certificate the core identified
+/// as of a kind the tenant may not verify is refused, whatever else the core found.
+fn permitted(tenant: &Tenant, report: ValidationReport) -> VerificationVerdict {
+    match report.certificate.as_ref().and_then(|facts| facts.kind.map(|kind| (facts, kind))) {
+        Some((facts, found)) if !tenant.policy.allows_kind(found) => {
+            VerificationVerdict::NotPermitted(Box::new(KindNotPermitted {
+                found,
+                permitted: tenant.policy.certificate_kinds.clone(),
+                certificate: facts.clone(),
+                validation_time: report.validation_time,
+            }))
+        }
+        _ => VerificationVerdict::Verified(Box::new(report)),
     }
 }
 
@@ -181,26 +200,28 @@ impl App {
         self.clock.now()
     }
 
-    /// 本人確認: verifies a document signature, records it (and watches its certificate when it
-    /// passed), and discloses the four fields the tenant may receive, compared with the
-    /// applicant's typed data.
+    /// 本人確認: verifies a document signature, records it with its business purpose (and
+    /// watches its certificate when it passed), and discloses the four fields the tenant may
+    /// receive, compared with the applicant's typed data. A certificate of a kind the tenant may
+    /// not verify is refused and discloses nothing.
     pub fn verify_signature(
         &self,
         tenant: &Tenant,
+        purpose: BusinessPurpose,
         input: &SignatureInput<'_>,
         applicant: Option<&Applicant>,
     ) -> Result<SignatureOutcome, AppError> {
         let id = random_id(ID_BYTES)?;
         let at = self.clock.now();
-        let report = self.verifier.verify_signature(input, at);
-        let stored = record(&id, VerificationKind::Signature, Some(&report), at, "");
-        self.store.record_verification(&tenant.id, stored, watch_request(&report))?;
+        let verdict = permitted(tenant, self.verifier.verify_signature(input, at));
+        let report = verdict.report();
+        let stored = record(&id, VerificationKind::Signature, report, at, "", purpose);
+        self.store.record_verification(&tenant.id, stored, report.and_then(watch_request))?;
         let four_fields = report
-            .four_fields
-            .as_ref()
-            .filter(|_| passed(&report))
+            .filter(|report| passed(report))
+            .and_then(|report| report.four_fields.as_ref())
             .map(|fields| disclose(fields, tenant.fields, applicant));
-        Ok(SignatureOutcome { verification: Verification { id, report }, four_fields })
+        Ok(SignatureOutcome { verification: Verification { id, at, verdict }, four_fields })
     }
 
     /// 資格確認, first step: a single-use challenge for the card to sign.
@@ -220,8 +241,8 @@ impl App {
     }
 
     /// 資格確認, second step: verifies the proof over a pending challenge, then consumes the
-    /// challenge and records the attempt in one durable commit (whatever the proof: a challenge
-    /// answers one attempt only), and names the linked customer.
+    /// challenge and records the attempt with its business purpose in one durable commit
+    /// (whatever the proof: a challenge answers one attempt only), and names the linked customer.
     ///
     /// The challenge is read before the verification and consumed after it, atomically with the
     /// record: of two attempts racing with one challenge, only the first to commit is accepted;
@@ -229,14 +250,17 @@ impl App {
     pub fn verify_auth_proof(
         &self,
         tenant: &Tenant,
+        purpose: BusinessPurpose,
         challenge_id: &str,
         certificate: &[u8],
         signature: &[u8],
     ) -> Result<ProofOutcome, AppError> {
         let verification_id = random_id(ID_BYTES)?;
         let at = self.clock.now();
-        let kind = VerificationKind::Authentication;
-        let (stored, watch, report) = match self.store.peek_challenge(&tenant.id, challenge_id, at.0)? {
+        let attempt = |report: Option<&ValidationReport>, reference: &str| {
+            record(&verification_id, VerificationKind::Authentication, report, at, reference, purpose)
+        };
+        let (stored, verified) = match self.store.peek_challenge(&tenant.id, challenge_id, at.0)? {
             ConsumeOutcome::Consumed(challenge) => {
                 let input = AuthProofInput {
                     certificate,
@@ -244,44 +268,39 @@ impl App {
                     signature,
                     challenge_issued_at: Some(UnixTime(challenge.issued_at)),
                 };
-                let report = self.verifier.verify_auth_proof(&input, at);
-                let stored = record(&verification_id, kind, Some(&report), at, &challenge.transaction_reference);
-                (stored, watch_request(&report), Some(report))
+                let verdict = permitted(tenant, self.verifier.verify_auth_proof(&input, at));
+                (attempt(verdict.report(), &challenge.transaction_reference), Some(verdict))
             }
             // Refused whatever happens next; the record keeps the attempt for auditors.
-            ConsumeOutcome::Expired(challenge) => {
-                (record(&verification_id, kind, None, at, &challenge.transaction_reference), None, None)
-            }
-            ConsumeOutcome::AlreadyUsed { .. } | ConsumeOutcome::Unknown => {
-                (record(&verification_id, kind, None, at, ""), None, None)
-            }
+            ConsumeOutcome::Expired(challenge) => (attempt(None, &challenge.transaction_reference), None),
+            ConsumeOutcome::AlreadyUsed { .. } | ConsumeOutcome::Unknown => (attempt(None, ""), None),
         };
+        let watch = verified.as_ref().and_then(VerificationVerdict::report).and_then(watch_request);
         let certificate_watched = watch.as_ref().map(|request| request.certificate.clone());
         let settled = self.store.settle_proof(&tenant.id, challenge_id, at.0, stored, watch)?;
-        let (verdict, transaction_reference) = match (settled, report) {
-            (ConsumeOutcome::Consumed(challenge), Some(report)) => {
-                (ProofVerdict::Verified(Box::new(report)), challenge.transaction_reference)
-            }
+        let (verdict, transaction_reference) = match (settled, verified) {
+            (ConsumeOutcome::Consumed(challenge), Some(verdict)) => (verdict, challenge.transaction_reference),
             (ConsumeOutcome::Consumed(challenge), None) => {
                 // Pending at commit but not when read: another call re-armed nothing (ids are never
                 // reused), so this is a store that changed under us; refuse rather than pass.
-                (ProofVerdict::Refused(ChallengeRefusal::Unknown), challenge.transaction_reference)
+                (VerificationVerdict::Refused(ChallengeRefusal::Unknown), challenge.transaction_reference)
             }
             (ConsumeOutcome::Expired(challenge), _) => (
-                ProofVerdict::Refused(ChallengeRefusal::Expired { expires_at: UnixTime(challenge.expires_at) }),
+                VerificationVerdict::Refused(ChallengeRefusal::Expired { expires_at: UnixTime(challenge.expires_at) }),
                 challenge.transaction_reference,
             ),
-            (ConsumeOutcome::AlreadyUsed { used_at }, _) => {
-                (ProofVerdict::Refused(ChallengeRefusal::AlreadyUsed { used_at: UnixTime(used_at) }), String::new())
-            }
-            (ConsumeOutcome::Unknown, _) => (ProofVerdict::Refused(ChallengeRefusal::Unknown), String::new()),
+            (ConsumeOutcome::AlreadyUsed { used_at }, _) => (
+                VerificationVerdict::Refused(ChallengeRefusal::AlreadyUsed { used_at: UnixTime(used_at) }),
+                String::new(),
+            ),
+            (ConsumeOutcome::Unknown, _) => (VerificationVerdict::Refused(ChallengeRefusal::Unknown), String::new()),
         };
-        let passed = matches!(&verdict, ProofVerdict::Verified(report) if passed(report));
-        let customer_id = match certificate_watched.filter(|_| passed) {
+        let customer_id = match certificate_watched.filter(|_| verdict.passed()) {
             Some(key) => self.store.link_by_certificate(&tenant.id, &key)?.map(|link| link.customer_id),
             None => None,
         };
-        Ok(ProofOutcome { verification_id, at, verdict, customer_id, transaction_reference })
+        let verification = Verification { id: verification_id, at, verdict };
+        Ok(ProofOutcome { verification, customer_id, transaction_reference })
     }
 
     /// The certificate and notAfter of a cited verification that can back a link, or why not.

@@ -3,7 +3,8 @@
 
 use jpki_applicant::Verdict;
 use jpki_core::four_fields::{DateOfBirthField, SexField, TextField};
-use jpki_core::{RevocationAnswer, UnixTime, ValidationReport};
+use jpki_core::report::CertificateFacts;
+use jpki_core::{CertKind, RevocationAnswer, UnixTime, ValidationReport};
 use jpki_store::{LinkRecord, StoreError, VerificationKind};
 
 /// Why a use case could not run to an outcome. A verification that fails is an outcome, not one
@@ -56,19 +57,77 @@ pub struct DisclosedFields {
     pub sex: Option<Disclosed<SexField>>,
 }
 
-/// A verification: its id (kept in the tenant's records) and the core's report.
+/// A certificate the core identified as of a kind the tenant's policy does not permit
+/// (`tenants.certificate_kinds`): a result, not an error, since the kind is known only once the
+/// certificate is parsed and its anchor found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KindNotPermitted {
+    /// The kind the core identified.
+    pub found: CertKind,
+    /// The kinds the tenant may verify.
+    pub permitted: Vec<CertKind>,
+    /// The certificate's facts (from the bytes the tenant sent; nothing from the lists).
+    pub certificate: CertificateFacts,
+    /// The validation time.
+    pub validation_time: UnixTime,
+}
+
+impl KindNotPermitted {
+    /// The reason code of the result (docs/api.md).
+    pub const CODE: &'static str = "CERTIFICATE_KIND_NOT_PERMITTED";
+
+    /// The reason's details: `found` and `permitted`, written as the core writes
+    /// CERTIFICATE_KIND_NOT_ACCEPTED's `found` and `accepted`.
+    pub fn details(&self) -> Vec<(&'static str, String)> {
+        let permitted: Vec<String> = self.permitted.iter().map(|kind| format!("\"{}\"", kind.as_str())).collect();
+        vec![("found", self.found.as_str().to_owned()), ("permitted", format!("[{}]", permitted.join(",")))]
+    }
+}
+
+/// What a verification concluded, as the tenant is told.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VerificationVerdict {
+    /// A proof refused for its challenge, before any cryptography (TOTAL_FAILED,
+    /// SIG_CONSTRAINTS_FAILURE). Never for a signature.
+    Refused(ChallengeRefusal),
+    /// A certificate of a kind the tenant may not verify (TOTAL_FAILED, SIG_CONSTRAINTS_FAILURE,
+    /// CERTIFICATE_KIND_NOT_PERMITTED): the core's other findings (revocation, four fields) are
+    /// not the tenant's to see.
+    NotPermitted(Box<KindNotPermitted>),
+    /// Verified by the core, with its report.
+    Verified(Box<ValidationReport>),
+}
+
+impl VerificationVerdict {
+    /// The core's report, when the tenant is told it.
+    pub fn report(&self) -> Option<&ValidationReport> {
+        match self {
+            VerificationVerdict::Verified(report) => Some(report),
+            VerificationVerdict::Refused(_) | VerificationVerdict::NotPermitted(_) => None,
+        }
+    }
+
+    /// Whether it passed (TOTAL_PASSED).
+    pub fn passed(&self) -> bool {
+        self.report().is_some_and(ValidationReport::passed)
+    }
+}
+
+/// A verification: its id (kept in the tenant's records), its time and its verdict.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Verification {
     /// The verification id (32 hex digits), which Link cites.
     pub id: String,
-    /// The core's report.
-    pub report: ValidationReport,
+    /// The time of the verification.
+    pub at: UnixTime,
+    /// What it concluded.
+    pub verdict: VerificationVerdict,
 }
 
 impl Verification {
     /// Whether it passed (TOTAL_PASSED).
     pub fn passed(&self) -> bool {
-        self.report.indication == jpki_core::Indication::TotalPassed
+        self.verdict.passed()
     }
 }
 
@@ -78,7 +137,7 @@ pub struct SignatureOutcome {
     /// The verification.
     pub verification: Verification,
     /// The four fields, only when the signature passed: a revoked certificate (the holder moved,
-    /// died) or a bad signature discloses nothing.
+    /// died), a bad signature or a certificate kind the tenant may not verify discloses nothing.
     pub four_fields: Option<DisclosedFields>,
 }
 
@@ -132,24 +191,11 @@ impl ChallengeRefusal {
     }
 }
 
-/// What became of a proof.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ProofVerdict {
-    /// Refused for its challenge (TOTAL_FAILED, SIG_CONSTRAINTS_FAILURE).
-    Refused(ChallengeRefusal),
-    /// Verified by the core, with its report.
-    Verified(Box<ValidationReport>),
-}
-
 /// The outcome of VerifyAuthProof.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProofOutcome {
-    /// The verification id.
-    pub verification_id: String,
-    /// The time of the attempt.
-    pub at: UnixTime,
-    /// Refused or verified.
-    pub verdict: ProofVerdict,
+    /// The verification.
+    pub verification: Verification,
     /// The tenant's customer linked to the certificate, for a passed proof.
     pub customer_id: Option<String>,
     /// The transaction reference given with the challenge (empty for an unknown challenge).
@@ -159,7 +205,7 @@ pub struct ProofOutcome {
 impl ProofOutcome {
     /// Whether the proof passed.
     pub fn passed(&self) -> bool {
-        matches!(&self.verdict, ProofVerdict::Verified(report) if report.indication == jpki_core::Indication::TotalPassed)
+        self.verification.passed()
     }
 }
 

@@ -155,7 +155,8 @@ impl BusinessPurpose {
         BusinessPurpose::ALL.into_iter().find(|purpose| purpose.name() == name)
     }
 
-    /// Whether the purpose may be given with this RPC (the table in docs/tenancy.md).
+    /// Whether the purpose may be given with this RPC (the table in docs/api.md and in
+    /// gateway.proto's `BusinessPurpose`): only the two verifications take a purpose.
     pub fn allowed_with(self, rpc: TenantRpc) -> bool {
         match self {
             BusinessPurpose::AccountOpening => rpc == TenantRpc::VerifySignature,
@@ -235,4 +236,38 @@ pub struct Tenant {
     pub fields: FieldPermissions,
     /// What it may do.
     pub policy: TenantPolicy,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every purpose against every RPC: the table of docs/api.md, and nothing else allowed.
+    #[test]
+    fn each_purpose_is_allowed_with_its_verifications_only() {
+        use BusinessPurpose as P;
+        use TenantRpc as R;
+        let allowed = [
+            (P::AccountOpening, R::VerifySignature),
+            (P::Login, R::VerifyAuthProof),
+            (P::Remittance, R::VerifySignature),
+            (P::Remittance, R::VerifyAuthProof),
+            (P::PeriodicReverification, R::VerifySignature),
+            (P::PeriodicReverification, R::VerifyAuthProof),
+        ];
+        for purpose in P::ALL {
+            for rpc in R::ALL {
+                let expected = allowed.contains(&(purpose, rpc));
+                assert_eq!(purpose.allowed_with(rpc), expected, "{} with {}", purpose.name(), rpc.name());
+            }
+        }
+    }
+
+    #[test]
+    fn purposes_are_named_both_ways() {
+        for purpose in BusinessPurpose::ALL {
+            assert_eq!(BusinessPurpose::from_name(purpose.name()), Some(purpose));
+        }
+        assert_eq!(BusinessPurpose::from_name("LOGIN"), None);
+    }
 }

@@ -5,7 +5,10 @@
 use std::sync::Arc;
 
 use jpki_app::clock::FixedClock;
-use jpki_app::outcome::{CertificateStatus, ChallengeRefusal, Cited, LinkDecision, LinkRefusal, ProofVerdict};
+use jpki_app::outcome::{
+    CertificateStatus, ChallengeRefusal, Cited, LinkDecision, LinkRefusal, VerificationVerdict as Verdict,
+};
+use jpki_app::tenant::BusinessPurpose;
 use jpki_app::{App, FieldPermissions, Rules, Tenant};
 use jpki_core::CertId;
 use jpki_core::{Indication, RevocationStatus};
@@ -55,10 +58,15 @@ fn tenant(id: &str, fields: FieldPermissions) -> Tenant {
 impl Fixture {
     /// A whole login by `holder`'s card: challenge, proof.
     fn login(&self, tenant: &Tenant, holder: &str) -> jpki_app::outcome::ProofOutcome {
+        self.prove(tenant, holder, BusinessPurpose::Login)
+    }
+
+    /// A challenge and `holder`'s card's proof, verified for `purpose`.
+    fn prove(&self, tenant: &Tenant, holder: &str, purpose: BusinessPurpose) -> jpki_app::outcome::ProofOutcome {
         let issued = self.app.issue_challenge(tenant, "tx-1".into()).unwrap();
         let card = self.pki.card(holder).unwrap();
         let proof = card.prove(&issued.challenge).unwrap();
-        self.app.verify_auth_proof(tenant, &issued.id, card.auth_cert_der(), &proof).unwrap()
+        self.app.verify_auth_proof(tenant, purpose, &issued.id, card.auth_cert_der(), &proof).unwrap()
     }
 
     fn certificate_of(&self, holder: &str) -> CertId {
@@ -71,10 +79,11 @@ impl Fixture {
     fn pki_report(&self, certificate: &[u8]) -> jpki_core::ValidationReport {
         let tenant = tenant("probe", FieldPermissions::default());
         let issued = self.app.issue_challenge(&tenant, String::new()).unwrap();
-        let outcome = self.app.verify_auth_proof(&tenant, &issued.id, certificate, &[0u8; 256]).unwrap();
-        match outcome.verdict {
-            ProofVerdict::Verified(report) => *report,
-            ProofVerdict::Refused(refusal) => panic!("refused: {refusal:?}"),
+        let outcome =
+            self.app.verify_auth_proof(&tenant, BusinessPurpose::Login, &issued.id, certificate, &[0u8; 256]).unwrap();
+        match outcome.verification.verdict {
+            Verdict::Verified(report) => *report,
+            other => panic!("not verified: {other:?}"),
         }
     }
 }
@@ -84,16 +93,16 @@ fn a_login_links_and_the_next_login_names_the_customer() {
     let fixture = fixture();
     let bank = tenant("bank-a", FieldPermissions::default());
     let first = fixture.login(&bank, "h01");
-    assert!(first.passed(), "{:?}", first.verdict);
+    assert!(first.passed(), "{:?}", first.verification.verdict);
     assert_eq!((first.customer_id.as_deref(), first.transaction_reference.as_str()), (None, "tx-1"));
 
-    let decision = fixture.app.link(&bank, "CUST-1", &first.verification_id, None).unwrap();
+    let decision = fixture.app.link(&bank, "CUST-1", &first.verification.id, None).unwrap();
     let LinkDecision::Created(link) = decision else { panic!("{decision:?}") };
     assert_eq!(link.certificate, fixture.certificate_of("h01"));
-    let again = fixture.app.link(&bank, "CUST-1", &first.verification_id, None).unwrap();
+    let again = fixture.app.link(&bank, "CUST-1", &first.verification.id, None).unwrap();
     assert!(matches!(again, LinkDecision::AlreadyLinked(_)), "Link is idempotent");
     assert_eq!(
-        fixture.app.link(&bank, "CUST-2", &first.verification_id, None).unwrap(),
+        fixture.app.link(&bank, "CUST-2", &first.verification.id, None).unwrap(),
         LinkDecision::Refused(LinkRefusal::LinkedToOther)
     );
 
@@ -114,30 +123,41 @@ fn a_challenge_answers_one_attempt_within_its_lifetime() {
     let fixture = fixture();
     let bank = tenant("bank-a", FieldPermissions::default());
     let card = fixture.pki.card("h01").unwrap();
-    let refusal = |outcome: jpki_app::outcome::ProofOutcome| match outcome.verdict {
-        ProofVerdict::Refused(refusal) => refusal,
-        ProofVerdict::Verified(report) => panic!("verified: {:?}", report.indication),
+    let refusal = |outcome: jpki_app::outcome::ProofOutcome| match outcome.verification.verdict {
+        Verdict::Refused(refusal) => refusal,
+        other => panic!("not refused: {other:?}"),
     };
 
     let issued = fixture.app.issue_challenge(&bank, "tx".into()).unwrap();
     assert_eq!(issued.expires_at.0 - issued.issued_at.0, 60);
     let proof = card.prove(&issued.challenge).unwrap();
-    assert!(fixture.app.verify_auth_proof(&bank, &issued.id, card.auth_cert_der(), &proof).unwrap().passed());
+    assert!(
+        fixture
+            .app
+            .verify_auth_proof(&bank, BusinessPurpose::Login, &issued.id, card.auth_cert_der(), &proof)
+            .unwrap()
+            .passed()
+    );
     fixture.clock.advance(5);
-    let replayed = fixture.app.verify_auth_proof(&bank, &issued.id, card.auth_cert_der(), &proof).unwrap();
+    let replayed =
+        fixture.app.verify_auth_proof(&bank, BusinessPurpose::Login, &issued.id, card.auth_cert_der(), &proof).unwrap();
     assert_eq!(refusal(replayed), ChallengeRefusal::AlreadyUsed { used_at: at() });
 
     // Another tenant cannot use it, and cannot tell it exists.
     let other = tenant("bank-b", FieldPermissions::default());
     let issued = fixture.app.issue_challenge(&bank, String::new()).unwrap();
     let proof = card.prove(&issued.challenge).unwrap();
-    let foreign = fixture.app.verify_auth_proof(&other, &issued.id, card.auth_cert_der(), &proof).unwrap();
+    let foreign = fixture
+        .app
+        .verify_auth_proof(&other, BusinessPurpose::Login, &issued.id, card.auth_cert_der(), &proof)
+        .unwrap();
     assert_eq!(refusal(foreign), ChallengeRefusal::Unknown);
 
     let late = fixture.app.issue_challenge(&bank, "late".into()).unwrap();
     fixture.clock.advance(60);
     let proof = card.prove(&late.challenge).unwrap();
-    let expired = fixture.app.verify_auth_proof(&bank, &late.id, card.auth_cert_der(), &proof).unwrap();
+    let expired =
+        fixture.app.verify_auth_proof(&bank, BusinessPurpose::Login, &late.id, card.auth_cert_der(), &proof).unwrap();
     assert_eq!(expired.transaction_reference, "late");
     let refused = refusal(expired);
     assert_eq!(refused, ChallengeRefusal::Expired { expires_at: late.expires_at });
@@ -161,8 +181,8 @@ fn a_link_needs_a_fresh_passed_authentication_of_the_same_tenant() {
     let card = fixture.pki.card("h01").unwrap();
     let cms = card.sign_document_cms(b"form", CmsOptions { signing_time: offset(at()), ..Default::default() }).unwrap();
     let input = jpki_core::SignatureInput::Cms { cms: &cms, detached_content: Some(b"form"), certificate: None };
-    let signature = fixture.app.verify_signature(&bank, &input, None).unwrap();
-    assert!(signature.verification.passed(), "{:?}", signature.verification.report.reason);
+    let signature = fixture.app.verify_signature(&bank, BusinessPurpose::AccountOpening, &input, None).unwrap();
+    assert!(signature.verification.passed(), "{:?}", signature.verification.verdict);
     let as_auth = refused(fixture.app.link(&bank, "C", &signature.verification.id, None).unwrap());
     assert_eq!(as_auth, LinkRefusal::WrongKind(Cited::Authentication));
 
@@ -171,16 +191,16 @@ fn a_link_needs_a_fresh_passed_authentication_of_the_same_tenant() {
     let login = fixture.login(&bank, "h01");
     let other = tenant("bank-b", FieldPermissions::default());
     assert_eq!(
-        refused(fixture.app.link(&other, "C", &login.verification_id, None).unwrap()),
+        refused(fixture.app.link(&other, "C", &login.verification.id, None).unwrap()),
         LinkRefusal::VerificationUnknown(Cited::Authentication),
         "another tenant's verification does not exist for it"
     );
     let with_auth_as_signature =
-        fixture.app.link(&bank, "C", &login.verification_id, Some(&login.verification_id)).unwrap();
+        fixture.app.link(&bank, "C", &login.verification.id, Some(&login.verification.id)).unwrap();
     assert_eq!(refused(with_auth_as_signature), LinkRefusal::WrongKind(Cited::Signature));
 
     fixture.clock.advance(301);
-    let too_old = refused(fixture.app.link(&bank, "C", &login.verification_id, None).unwrap());
+    let too_old = refused(fixture.app.link(&bank, "C", &login.verification.id, None).unwrap());
     assert_eq!(too_old, LinkRefusal::TooOld { cited: Cited::Authentication, age_seconds: 301, max_age_seconds: 300 });
     assert_eq!(too_old.code(), "VERIFICATION_TOO_OLD");
 }
@@ -192,9 +212,10 @@ fn a_failed_proof_cannot_back_a_link() {
     let card = fixture.pki.card("h01").unwrap();
     let issued = fixture.app.issue_challenge(&bank, String::new()).unwrap();
     let wrong = card.prove(b"another challenge").unwrap();
-    let outcome = fixture.app.verify_auth_proof(&bank, &issued.id, card.auth_cert_der(), &wrong).unwrap();
+    let outcome =
+        fixture.app.verify_auth_proof(&bank, BusinessPurpose::Login, &issued.id, card.auth_cert_der(), &wrong).unwrap();
     assert!(!outcome.passed());
-    let decision = fixture.app.link(&bank, "C", &outcome.verification_id, None).unwrap();
+    let decision = fixture.app.link(&bank, "C", &outcome.verification.id, None).unwrap();
     assert_eq!(decision, LinkDecision::Refused(LinkRefusal::NotPassed(Cited::Authentication)));
 }
 
@@ -208,14 +229,15 @@ fn only_permitted_fields_are_disclosed_and_compared_and_only_on_a_pass() {
         jpki_app::outcome::Applicant { name: "山田 太郎".into(), sex: "1".into(), ..Default::default() };
 
     let name_only = tenant("bank-b", FieldPermissions { name: true, ..FieldPermissions::default() });
-    let outcome = fixture.app.verify_signature(&name_only, &input, Some(&applicant)).unwrap();
+    let outcome =
+        fixture.app.verify_signature(&name_only, BusinessPurpose::AccountOpening, &input, Some(&applicant)).unwrap();
     let fields = outcome.four_fields.expect("passed");
     let name = fields.name.expect("permitted");
     assert!(name.verdict.is_some(), "typed and present: compared");
     assert!(fields.date_of_birth.is_none() && fields.address.is_none() && fields.sex.is_none());
 
     let all = tenant("bank-a", FieldPermissions::ALL);
-    let outcome = fixture.app.verify_signature(&all, &input, None).unwrap();
+    let outcome = fixture.app.verify_signature(&all, BusinessPurpose::AccountOpening, &input, None).unwrap();
     let fields = outcome.four_fields.expect("passed");
     assert!(fields.sex.is_some_and(|sex| sex.verdict.is_none()), "nothing typed: no verdict");
 
@@ -224,9 +246,68 @@ fn only_permitted_fields_are_disclosed_and_compared_and_only_on_a_pass() {
     let last = broken.len() - 1;
     broken[last] ^= 1;
     let input = jpki_core::SignatureInput::Cms { cms: &broken, detached_content: Some(b"form"), certificate: None };
-    let outcome = fixture.app.verify_signature(&all, &input, Some(&applicant)).unwrap();
+    let outcome =
+        fixture.app.verify_signature(&all, BusinessPurpose::AccountOpening, &input, Some(&applicant)).unwrap();
     assert!(!outcome.verification.passed());
     assert!(outcome.four_fields.is_none());
+}
+
+#[test]
+fn the_purpose_is_kept_in_the_record() {
+    let fixture = fixture();
+    let bank = tenant("bank-a", FieldPermissions::default());
+    let outcome = fixture.prove(&bank, "h01", BusinessPurpose::Remittance);
+    assert!(outcome.passed());
+    let stored = fixture.app.store().get_verification(&bank.id, &outcome.verification.id).unwrap().unwrap();
+    assert_eq!((stored.purpose.as_str(), stored.passed), ("remittance", true));
+
+    let card = fixture.pki.card("h01").unwrap();
+
+    let cms = card.sign_document_cms(b"form", CmsOptions { signing_time: offset(at()), ..Default::default() }).unwrap();
+    let input = jpki_core::SignatureInput::Cms { cms: &cms, detached_content: Some(b"form"), certificate: None };
+    let signed = fixture.app.verify_signature(&bank, BusinessPurpose::PeriodicReverification, &input, None).unwrap();
+    let stored = fixture.app.store().get_verification(&bank.id, &signed.verification.id).unwrap().unwrap();
+    assert_eq!(stored.purpose, "periodic_reverification");
+}
+
+/// A tenant allowed only some kinds: another kind is a refused result, recorded as refused (with
+/// its purpose), that discloses, links, entitles and watches nothing.
+#[test]
+fn a_certificate_kind_the_tenant_may_not_verify_is_a_refused_result() {
+    use jpki_core::CertKind;
+    let fixture = fixture();
+    let mut signing_only = tenant("bank-s", FieldPermissions::ALL);
+    signing_only.policy.certificate_kinds = vec![CertKind::SigningCard];
+    let outcome = fixture.login(&signing_only, "h01");
+    let Verdict::NotPermitted(refusal) = &outcome.verification.verdict else { panic!("{outcome:?}") };
+    assert_eq!((refusal.found, refusal.permitted.as_slice()), (CertKind::AuthCard, &[CertKind::SigningCard][..]));
+    assert_eq!(refusal.details(), [("found", "auth_card".to_owned()), ("permitted", r#"["signing_card"]"#.to_owned())]);
+    assert!(!outcome.passed() && outcome.customer_id.is_none());
+    let stored = fixture.app.store().get_verification(&signing_only.id, &outcome.verification.id).unwrap().unwrap();
+    assert_eq!((stored.passed, stored.certificate.is_none(), stored.purpose.as_str()), (false, true, "login"));
+    let decision = fixture.app.link(&signing_only, "C", &outcome.verification.id, None).unwrap();
+    assert_eq!(decision, LinkDecision::Refused(LinkRefusal::NotPassed(Cited::Authentication)));
+    let certificate = fixture.certificate_of("h01");
+    let status = fixture.app.check_status(&signing_only, &[certificate]).unwrap();
+    assert_eq!(status, [CertificateStatus::NotEntitled]);
+    assert!(fixture.app.store().watched(&signing_only.id).unwrap().is_empty());
+
+    // The other way round: an authentication-only tenant gets no four fields from a signature.
+    let card = fixture.pki.card("h01").unwrap();
+    let mut auth_only = tenant("bank-l", FieldPermissions::ALL);
+    auth_only.policy.certificate_kinds = vec![CertKind::AuthCard, CertKind::AuthPhone];
+    let cms = card.sign_document_cms(b"form", CmsOptions { signing_time: offset(at()), ..Default::default() }).unwrap();
+    let input = jpki_core::SignatureInput::Cms { cms: &cms, detached_content: Some(b"form"), certificate: None };
+    let signed = fixture.app.verify_signature(&auth_only, BusinessPurpose::AccountOpening, &input, None).unwrap();
+    assert!(
+        matches!(&signed.verification.verdict, Verdict::NotPermitted(refusal) if refusal.found == CertKind::SigningCard)
+    );
+    assert!(signed.four_fields.is_none());
+    assert!(fixture.app.store().watched(&auth_only.id).unwrap().is_empty());
+    // The same signature passes for a tenant that may verify signing certificates.
+    let all = tenant("bank-a", FieldPermissions::ALL);
+    let signed = fixture.app.verify_signature(&all, BusinessPurpose::AccountOpening, &input, None).unwrap();
+    assert!(signed.verification.passed() && signed.four_fields.is_some());
 }
 
 /// On Redis (appendfsync always), the store writes only through scripts, one durable write each:
@@ -259,7 +340,12 @@ fn each_login_step_is_one_durable_write_on_redis() {
     let proof = card.prove(&issued.challenge).unwrap();
     let mut outcome = None;
     let writes = scripts_run(&mut || {
-        outcome = Some(fixture.app.verify_auth_proof(&bank, &issued.id, card.auth_cert_der(), &proof).unwrap());
+        outcome = Some(
+            fixture
+                .app
+                .verify_auth_proof(&bank, BusinessPurpose::Login, &issued.id, card.auth_cert_der(), &proof)
+                .unwrap(),
+        );
     });
     assert!(outcome.unwrap().passed());
     assert_eq!(writes, 1);
@@ -289,7 +375,12 @@ fn each_use_case_is_at_most_one_commit_on_the_journal() {
     let proof = card.prove(&issued.challenge).unwrap();
     let mut login = None;
     let step = commits(&mut || {
-        login = Some(fixture.app.verify_auth_proof(&bank, &issued.id, card.auth_cert_der(), &proof).unwrap());
+        login = Some(
+            fixture
+                .app
+                .verify_auth_proof(&bank, BusinessPurpose::Login, &issued.id, card.auth_cert_der(), &proof)
+                .unwrap(),
+        );
     });
     let login = login.unwrap();
     assert!(login.passed());
@@ -297,7 +388,10 @@ fn each_use_case_is_at_most_one_commit_on_the_journal() {
     // A replay is refused, and its refused record is the one entry.
     assert_eq!(
         commits(&mut || {
-            fixture.app.verify_auth_proof(&bank, &issued.id, card.auth_cert_der(), &proof).unwrap();
+            fixture
+                .app
+                .verify_auth_proof(&bank, BusinessPurpose::Login, &issued.id, card.auth_cert_der(), &proof)
+                .unwrap();
         }),
         (1, 1)
     );
@@ -305,11 +399,18 @@ fn each_use_case_is_at_most_one_commit_on_the_journal() {
     let cms = card.sign_document_cms(b"form", CmsOptions { signing_time: offset(at()), ..Default::default() }).unwrap();
     let input = jpki_core::SignatureInput::Cms { cms: &cms, detached_content: Some(b"form"), certificate: None };
     assert_eq!(
-        commits(&mut || assert!(fixture.app.verify_signature(&bank, &input, None).unwrap().verification.passed())),
+        commits(&mut || assert!(
+            fixture
+                .app
+                .verify_signature(&bank, BusinessPurpose::AccountOpening, &input, None)
+                .unwrap()
+                .verification
+                .passed()
+        )),
         (1, 1)
     );
 
-    let link = |fixture: &Fixture| fixture.app.link(&bank, "CUST-1", &login.verification_id, None).unwrap();
+    let link = |fixture: &Fixture| fixture.app.link(&bank, "CUST-1", &login.verification.id, None).unwrap();
     assert_eq!(commits(&mut || assert!(matches!(link(&fixture), LinkDecision::Created(_)))), (1, 1));
     // Idempotent: nothing to write, and nothing left unsynced to wait for.
     assert_eq!(commits(&mut || assert!(matches!(link(&fixture), LinkDecision::AlreadyLinked(_)))), (0, 0));

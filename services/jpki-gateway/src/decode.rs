@@ -3,9 +3,12 @@
 
 use jpki_api::v1;
 use jpki_app::outcome::Applicant;
+use jpki_app::tenant::{BusinessPurpose, Tenant, TenantRpc};
 use jpki_core::{CertId, CertIdError, HashAlgorithm, SignatureInput, SignedContent};
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
+
+use crate::encode;
 
 /// Largest accepted content, CMS or detached content: 10 MiB.
 pub const MAX_CONTENT_BYTES: usize = 10 * 1024 * 1024;
@@ -184,6 +187,34 @@ pub fn signature_request(
     }
 }
 
+/// The business purpose of a verification: required and allowed with `rpc` (else
+/// INVALID_ARGUMENT, field `business_purpose`), then one the tenant's policy lists (else
+/// PERMISSION_DENIED, naming only the caller's own purpose).
+pub fn business_purpose(purpose: i32, rpc: TenantRpc, tenant: &Tenant) -> Result<BusinessPurpose, Status> {
+    const FIELD: &str = "business_purpose";
+    let purpose = match v1::BusinessPurpose::try_from(purpose) {
+        Ok(v1::BusinessPurpose::Unspecified) => return Err(bad_request(FIELD, "required")),
+        // One mapping, encode's: the API value whose domain purpose encodes to it.
+        Ok(api) => BusinessPurpose::ALL.into_iter().find(|purpose| encode::business_purpose(*purpose) == api),
+        Err(_) => None,
+    }
+    .ok_or_else(|| bad_request(FIELD, "unknown business purpose"))?;
+    if !purpose.allowed_with(rpc) {
+        let allowed: Vec<&str> = BusinessPurpose::ALL
+            .into_iter()
+            .filter(|other| other.allowed_with(rpc))
+            .map(|other| encode::business_purpose(other).as_str_name())
+            .collect();
+        let description = format!("not allowed with {}; one of {}", rpc.name(), allowed.join(", "));
+        return Err(bad_request(FIELD, &description));
+    }
+    if !tenant.policy.allows_purpose(purpose) {
+        let name = encode::business_purpose(purpose).as_str_name();
+        return Err(Status::permission_denied(format!("{FIELD}: {name} is not permitted for this tenant")));
+    }
+    Ok(purpose)
+}
+
 /// The applicant's typed data.
 pub fn applicant(applicant: v1::ApplicantData) -> Result<Applicant, Status> {
     check_text("applicant.name", &applicant.name, 100, false)?;
@@ -274,6 +305,50 @@ mod tests {
         assert_eq!(refusal("abc", "01"), refused("certificate.ca_key_id", "an even number of hex digits"));
         let status = certificate_id("certificate", None).err().unwrap();
         assert_eq!(status.message(), "certificate: required");
+    }
+
+    /// Every API purpose with each verification RPC: the table of docs/api.md, then the tenant's
+    /// policy.
+    #[test]
+    fn purposes_go_with_their_rpcs_and_the_tenants_policy() {
+        use jpki_app::tenant::TenantPolicy;
+        use v1::BusinessPurpose as P;
+        let everything = Tenant {
+            id: jpki_store::TenantId::new("t").unwrap(),
+            fields: jpki_app::FieldPermissions::default(),
+            policy: TenantPolicy::everything(),
+        };
+        let table = [
+            (P::AccountOpening, true, false),
+            (P::Login, false, true),
+            (P::Remittance, true, true),
+            (P::PeriodicReverification, true, true),
+        ];
+        for (purpose, signature, proof) in table {
+            for (rpc, allowed) in [(TenantRpc::VerifySignature, signature), (TenantRpc::VerifyAuthProof, proof)] {
+                let decoded = business_purpose(purpose.into(), rpc, &everything);
+                assert_eq!(
+                    decoded.as_ref().map(|decoded| encode::business_purpose(*decoded)).ok(),
+                    allowed.then_some(purpose)
+                );
+                if let Err(status) = decoded {
+                    let violation = status.get_details_bad_request().unwrap().field_violations[0].clone();
+                    assert_eq!(violation.field, "business_purpose");
+                    assert!(violation.description.starts_with("not allowed with"), "{violation:?}");
+                }
+            }
+        }
+        for value in [P::Unspecified as i32, 99] {
+            let status = business_purpose(value, TenantRpc::VerifySignature, &everything).unwrap_err();
+            assert_eq!(status.code(), Code::InvalidArgument);
+        }
+        let login_only = Tenant {
+            policy: TenantPolicy { business_purposes: vec![BusinessPurpose::Login], ..TenantPolicy::everything() },
+            ..everything
+        };
+        let denied = business_purpose(P::Remittance.into(), TenantRpc::VerifyAuthProof, &login_only).unwrap_err();
+        assert_eq!(denied.code(), Code::PermissionDenied);
+        assert!(business_purpose(P::Login.into(), TenantRpc::VerifyAuthProof, &login_only).is_ok());
     }
 
     #[test]

@@ -6,7 +6,11 @@ use jpki_core::report::CertificateFacts;
 use jpki_core::revocation::{RevocationStatus, UnknownStatusCause};
 use jpki_core::{CertId, UnixTime, ValidationReport};
 
-use jpki_app::outcome::{CertificateStatus, ChallengeRefusal, Cited, Disclosed, DisclosedFields, LinkRefusal};
+use jpki_app::outcome::{
+    CertificateStatus, Cited, Disclosed, DisclosedFields, KindNotPermitted, LinkRefusal, Verification,
+    VerificationVerdict,
+};
+use jpki_app::tenant::BusinessPurpose;
 use jpki_store::{LinkRecord, StatusChange, StoredEvent};
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
@@ -222,8 +226,18 @@ pub fn four_fields(fields: &DisclosedFields) -> v1::FourFields {
     }
 }
 
+/// A business purpose as the API's.
+pub fn business_purpose(purpose: BusinessPurpose) -> v1::BusinessPurpose {
+    match purpose {
+        BusinessPurpose::AccountOpening => v1::BusinessPurpose::AccountOpening,
+        BusinessPurpose::Login => v1::BusinessPurpose::Login,
+        BusinessPurpose::Remittance => v1::BusinessPurpose::Remittance,
+        BusinessPurpose::PeriodicReverification => v1::BusinessPurpose::PeriodicReverification,
+    }
+}
+
 /// The core's report as the API's `VerificationResult`.
-pub fn verification_result(report: &ValidationReport, verification_id: String) -> v1::VerificationResult {
+fn verification_result(report: &ValidationReport, verification_id: String) -> v1::VerificationResult {
     v1::VerificationResult {
         verification_id,
         indication: indication(report.indication) as i32,
@@ -236,21 +250,45 @@ pub fn verification_result(report: &ValidationReport, verification_id: String) -
     }
 }
 
-/// A proof refused before any cryptography because of its challenge (TOTAL_FAILED,
-/// SIG_CONSTRAINTS_FAILURE, the refusal's reason code and details).
-pub fn challenge_refused(verification_id: String, at: UnixTime, refusal: ChallengeRefusal) -> v1::VerificationResult {
+/// A verification refused by the gateway rather than the core: TOTAL_FAILED,
+/// SIG_CONSTRAINTS_FAILURE, the reason and its details; no revocation facts.
+fn refused(
+    verification_id: String,
+    at: UnixTime,
+    code: &str,
+    details: Vec<(&'static str, String)>,
+    certificate: Option<&CertificateFacts>,
+) -> v1::VerificationResult {
     v1::VerificationResult {
         verification_id,
         indication: v1::Indication::TotalFailed as i32,
         sub_indication: v1::SubIndication::SigConstraintsFailure as i32,
         reason: Some(v1::Reason {
-            code: refusal.code().to_owned(),
-            details: refusal.details().into_iter().map(|(key, value)| (key.to_owned(), value)).collect(),
+            code: code.to_owned(),
+            details: details.into_iter().map(|(key, value)| (key.to_owned(), value)).collect(),
         }),
         retry_may_help: false,
         validation_time: Some(timestamp(at)),
-        certificate: None,
+        certificate: certificate.map(certificate_facts),
         revocation: None,
+    }
+}
+
+/// A verification as the API's `VerificationResult`: the core's report, or a refusal for the
+/// proof's challenge (CHALLENGE_*) or for a certificate kind the tenant may not verify
+/// (CERTIFICATE_KIND_NOT_PERMITTED, with the certificate's facts but nothing from the lists).
+pub fn verification(verification: &Verification) -> v1::VerificationResult {
+    let id = verification.id.clone();
+    match &verification.verdict {
+        VerificationVerdict::Verified(report) => verification_result(report, id),
+        VerificationVerdict::Refused(refusal) => refused(id, verification.at, refusal.code(), refusal.details(), None),
+        VerificationVerdict::NotPermitted(not_permitted) => refused(
+            id,
+            not_permitted.validation_time,
+            KindNotPermitted::CODE,
+            not_permitted.details(),
+            Some(&not_permitted.certificate),
+        ),
     }
 }
 

@@ -2,7 +2,7 @@
 //! proofs over single-use challenges (資格確認). Decode, call the use case, encode.
 
 use jpki_api::v1;
-use jpki_app::outcome::ProofVerdict;
+use jpki_app::tenant::{BusinessPurpose, TenantRpc};
 use tonic::{Request, Response, Status};
 
 use crate::auth::tenant_of;
@@ -23,12 +23,19 @@ impl VerificationApi {
     }
 }
 
-fn log_outcome(rpc: &str, tenant: &str, verification_id: &str, result: &v1::VerificationResult) {
+fn log_outcome(
+    rpc: &str,
+    tenant: &str,
+    verification_id: &str,
+    purpose: BusinessPurpose,
+    result: &v1::VerificationResult,
+) {
     // Outcome only: never the four fields, the document, the challenge or a key.
     tracing::info!(
         rpc,
         tenant,
         verification_id,
+        purpose = purpose.name(),
         indication = result.indication().as_str_name(),
         sub_indication = result.sub_indication().as_str_name(),
         reason = result.reason.as_ref().map_or("", |reason| reason.code.as_str()),
@@ -46,15 +53,16 @@ impl v1::verification_service_server::VerificationService for VerificationApi {
         let request = request.into_inner();
         let applicant = request.applicant.map(decode::applicant).transpose()?;
         let signature = decode::signature_request(request.signature)?;
+        let purpose = decode::business_purpose(request.business_purpose, TenantRpc::VerifySignature, &tenant)?;
         let caller = tenant.clone();
         let outcome = self
             .state
             .run_sized(signature.input_bytes(), move |app| {
-                app.verify_signature(&caller, &signature.as_input(), applicant.as_ref())
+                app.verify_signature(&caller, purpose, &signature.as_input(), applicant.as_ref())
             })
             .await?;
-        let result = encode::verification_result(&outcome.verification.report, outcome.verification.id.clone());
-        log_outcome("VerifySignature", tenant.id.as_str(), &outcome.verification.id, &result);
+        let result = encode::verification(&outcome.verification);
+        log_outcome("VerifySignature", tenant.id.as_str(), &outcome.verification.id, purpose, &result);
         let four_fields = outcome.four_fields.as_ref().map(encode::four_fields);
         Ok(Response::new(v1::VerifySignatureResponse { result: Some(result), four_fields }))
     }
@@ -85,17 +93,16 @@ impl v1::verification_service_server::VerificationService for VerificationApi {
         let challenge_id = decode::challenge_id(&request.challenge_id)?;
         decode::require_bytes("certificate", &request.certificate, MAX_CERTIFICATE_BYTES)?;
         decode::require_bytes("signature", &request.signature, MAX_SIGNATURE_BYTES)?;
+        let purpose = decode::business_purpose(request.business_purpose, TenantRpc::VerifyAuthProof, &tenant)?;
         let caller = tenant.clone();
         let outcome = self
             .state
-            .run(move |app| app.verify_auth_proof(&caller, &challenge_id, &request.certificate, &request.signature))
+            .run(move |app| {
+                app.verify_auth_proof(&caller, purpose, &challenge_id, &request.certificate, &request.signature)
+            })
             .await?;
-        let id = outcome.verification_id.clone();
-        let result = match outcome.verdict {
-            ProofVerdict::Refused(refusal) => encode::challenge_refused(id, outcome.at, refusal),
-            ProofVerdict::Verified(report) => encode::verification_result(&report, id),
-        };
-        log_outcome("VerifyAuthProof", tenant.id.as_str(), &outcome.verification_id, &result);
+        let result = encode::verification(&outcome.verification);
+        log_outcome("VerifyAuthProof", tenant.id.as_str(), &outcome.verification.id, purpose, &result);
         Ok(Response::new(v1::VerifyAuthProofResponse {
             result: Some(result),
             customer_id: outcome.customer_id.unwrap_or_default(),

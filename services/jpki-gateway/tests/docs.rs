@@ -38,13 +38,14 @@ fn api_md_names_every_rpc_and_enum_value() {
 #[test]
 fn api_md_names_every_gateway_reason_and_violation() {
     let api = read("docs/api.md");
-    // The application layer defines every challenge refusal and link refusal.
+    // The application layer defines every challenge refusal, link refusal and policy refusal.
     let sources = read("services/jpki-app/src/outcome.rs");
+    let prefixes = ["CHALLENGE_", "VERIFICATION_", "CERTIFICATE_KIND_NOT_PERMITTED"];
     let mut codes: Vec<&str> =
-        sources.split('"').filter(|text| text.starts_with("CHALLENGE_") || text.starts_with("VERIFICATION_")).collect();
+        sources.split('"').filter(|text| prefixes.iter().any(|prefix| text.starts_with(prefix))).collect();
     codes.sort_unstable();
     codes.dedup();
-    assert!(codes.len() >= 7, "found {codes:?}");
+    assert!(codes.len() >= 8, "found {codes:?}");
     let missing: Vec<_> = codes.into_iter().filter(|code| !api.contains(&format!("`{code}`"))).collect();
     assert!(missing.is_empty(), "docs/api.md does not document: {missing:?}");
 }
@@ -76,4 +77,36 @@ fn every_limit_and_quota_key_is_documented_in_the_example_and_api_md() {
         missing.is_empty(),
         "not in deploy/gateway.example.toml (as `key = `) or docs/api.md (as `key`): {missing:?}"
     );
+}
+
+/// Every key of a tenant (its policy and quota included) is in the example configuration and in
+/// docs/api.md.
+#[test]
+fn every_tenant_key_is_documented() {
+    use jpki_gateway::settings::{QuotaSettings, TenantSettings};
+    let tenant = TenantSettings {
+        api_key_sha256: Some(String::new()),
+        rpcs: Some(Vec::new()),
+        certificate_kinds: Some(Vec::new()),
+        business_purposes: Some(Vec::new()),
+        quota: Some(QuotaSettings { requests_per_second: 1, burst: 1, max_concurrent: 1 }),
+        ..TenantSettings::with_key("t", "k")
+    };
+    let value = serde_json::to_value(&tenant).unwrap();
+    let (example, api) = (read("deploy/gateway.example.toml"), read("docs/api.md"));
+    let mut undocumented = Vec::new();
+    for (key, value) in value.as_object().unwrap() {
+        // A table (the quota) is named `[tenants.KEY]`, then each of its keys.
+        let (written, keys): (String, Vec<String>) = match value.as_object() {
+            Some(table) => (format!("[tenants.{key}]"), table.keys().map(|key| format!("{key} ")).collect()),
+            None => (format!("{key} "), Vec::new()),
+        };
+        for written in keys.iter().chain([&written]) {
+            let name = written.trim();
+            if !example.contains(written.as_str()) || !api.contains(&format!("`{name}`")) {
+                undocumented.push(name.to_owned());
+            }
+        }
+    }
+    assert!(undocumented.is_empty(), "not in deploy/gateway.example.toml or docs/api.md: {undocumented:?}");
 }

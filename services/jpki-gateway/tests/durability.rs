@@ -6,6 +6,7 @@
 mod common;
 
 use common::*;
+use jpki_api::v1::BusinessPurpose;
 use jpki_api::v1::{
     Indication, IssueChallengeRequest, LinkRequest, LookupLinkRequest, VerifyAuthProofRequest, lookup_link_request::Key,
 };
@@ -28,6 +29,7 @@ async fn acknowledged_challenges_and_links_survive_kill_9() {
         challenge_id: used.challenge_id.clone(),
         certificate: card.auth_cert_der().to_vec(),
         signature: card.prove(&used.challenge).unwrap(),
+        business_purpose: BusinessPurpose::Login as i32,
     };
     let passed = client.verify_auth_proof(authed(used_proof.clone(), KEY_A)).await.unwrap().into_inner();
     let result = passed.result.unwrap();
@@ -66,6 +68,7 @@ async fn acknowledged_challenges_and_links_survive_kill_9() {
                     challenge_id: issued.challenge_id.clone(),
                     certificate: card.auth_cert_der().to_vec(),
                     signature: card.prove(&issued.challenge).unwrap(),
+                    business_purpose: BusinessPurpose::Login as i32,
                 };
                 match client.verify_auth_proof(authed(proof.clone(), KEY_A)).await {
                     Ok(_) => acknowledged.lock().unwrap().push(proof),
@@ -99,6 +102,7 @@ async fn acknowledged_challenges_and_links_survive_kill_9() {
         challenge_id: pending.challenge_id,
         certificate: card.auth_cert_der().to_vec(),
         signature: card.prove(&pending.challenge).unwrap(),
+        business_purpose: BusinessPurpose::Login as i32,
     };
     let login = client.verify_auth_proof(authed(proof, KEY_A)).await.unwrap().into_inner();
     assert_eq!(login.result.unwrap().indication(), Indication::TotalPassed);

@@ -259,8 +259,8 @@ impl Grpcurl<'_> {
         panic!("never SERVING; last answer: {last:?}\nserver output:\n{}", self.server.output());
     }
 
-    /// IssueChallenge, the card's proof over the returned bytes, VerifyAuthProof.
-    fn login(&self, card: &Card, reference: &str) -> Value {
+    /// IssueChallenge, the card's proof over the returned bytes, VerifyAuthProof for `purpose`.
+    fn login(&self, card: &Card, reference: &str, purpose: &str) -> Value {
         let issued = self
             .call("jpki.gateway.v1.VerificationService/IssueChallenge", &json!({ "transactionReference": reference }));
         let challenge = BASE64.decode(text(&issued["challenge"])).unwrap();
@@ -271,6 +271,7 @@ impl Grpcurl<'_> {
                 "challengeId": issued["challengeId"],
                 "certificate": BASE64.encode(card.auth_cert_der()),
                 "signature": BASE64.encode(card.prove(&challenge).unwrap()),
+                "businessPurpose": purpose,
             }),
         )
     }
@@ -304,6 +305,7 @@ fn grpcurl_through_server_reflection_does_the_whole_flow() {
     }
     let message = grpcurl.text(&[address, "describe", "jpki.gateway.v1.VerifyAuthProofRequest"]);
     assert!(message.contains("bytes signature = 3;"), "{message}");
+    assert!(message.contains(".jpki.gateway.v1.BusinessPurpose business_purpose = 4;"), "{message}");
 
     assert_eq!(grpcurl.wait_serving(), json!({ "status": "SERVING" }));
 
@@ -314,6 +316,7 @@ fn grpcurl_through_server_reflection_does_the_whole_flow() {
         &json!({
             "cms": { "cms": BASE64.encode(cms(&card, FORM)), "detachedContent": BASE64.encode(FORM) },
             "applicant": applicant(&card),
+            "businessPurpose": "ACCOUNT_OPENING",
         }),
     );
     let result = &signed["result"];
@@ -332,7 +335,7 @@ fn grpcurl_through_server_reflection_does_the_whole_flow() {
     let signature_id = text(&result["verificationId"]).to_owned();
 
     // Login: nothing linked yet.
-    let login = grpcurl.login(&card, "grpcurl-open-1");
+    let login = grpcurl.login(&card, "grpcurl-open-1", "LOGIN");
     let auth = &login["result"];
     assert_eq!(auth["indication"], "TOTAL_PASSED", "{login:#}");
     assert_eq!(auth["certificate"]["kind"], "AUTH_CARD", "{login:#}");
@@ -353,7 +356,7 @@ fn grpcurl_through_server_reflection_does_the_whole_flow() {
     assert_eq!(linked["notAfter"], auth["certificate"]["notAfter"], "{linked:#}");
 
     // The next login finds the customer.
-    let again = grpcurl.login(&card, "grpcurl-remittance-1");
+    let again = grpcurl.login(&card, "grpcurl-remittance-1", "REMITTANCE");
     assert_eq!(again["result"]["indication"], "TOTAL_PASSED", "{again:#}");
     assert_eq!(again["customerId"], "CUST-GRPCURL-1", "{again:#}");
     assert_eq!(again["transactionReference"], "grpcurl-remittance-1", "{again:#}");
@@ -372,6 +375,18 @@ fn grpcurl_through_server_reflection_does_the_whole_flow() {
     assert_eq!(invalid.status.code(), Some(64 + 3), "{stderr}");
     assert!(stderr.contains("Code: InvalidArgument"), "{stderr}");
     assert!(stderr.contains("Message: signature: one of raw or cms is required"), "{stderr}");
+    // A business purpose the RPC does not take: INVALID_ARGUMENT, naming business_purpose.
+    let wrong_purpose = json!({
+        "cms": { "cms": BASE64.encode(cms(&card, FORM)), "detachedContent": BASE64.encode(FORM) },
+        "businessPurpose": "LOGIN",
+    });
+    let invalid = grpcurl.run(
+        &["-H", &authorization, "-d", "@", address, "jpki.gateway.v1.VerificationService/VerifySignature"],
+        Some(&wrong_purpose),
+    );
+    let stderr = String::from_utf8_lossy(&invalid.stderr);
+    assert_eq!(invalid.status.code(), Some(64 + 3), "{stderr}");
+    assert!(stderr.contains("Message: business_purpose: not allowed with VerifySignature"), "{stderr}");
 }
 
 #[test]
@@ -478,5 +493,9 @@ fn python_grpcio_client_generated_from_the_proto_does_the_whole_flow() {
     let missing = &summary["errors"]["missing_signature"];
     assert_eq!(missing["code"], "INVALID_ARGUMENT", "{context}");
     assert_eq!(missing["violations"][0]["field"], "signature", "{context}");
+    let no_purpose = &summary["errors"]["missing_purpose"];
+    assert_eq!(no_purpose["code"], "INVALID_ARGUMENT", "{context}");
+    assert_eq!(no_purpose["violations"][0]["field"], "business_purpose", "{context}");
+    assert_eq!(no_purpose["violations"][0]["description"], "required", "{context}");
     assert_eq!(summary["errors"]["no_api_key"]["code"], "UNAUTHENTICATED", "{context}");
 }

@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use jpki_api::v1::BusinessPurpose;
 use jpki_api::v1::{
     ApplicantData, CertificateId, CheckStatusRequest, FieldVerdict, Indication, IssueChallengeRequest, LinkRequest,
     LookupLinkRequest, SubIndication, UnlinkRequest, VerifyAuthProofRequest, WatchRevocationsRequest,
@@ -90,6 +91,7 @@ async fn challenges_are_single_use_and_tenant_bound() {
         challenge_id: issued.challenge_id.clone(),
         certificate: card.auth_cert_der().to_vec(),
         signature: card.prove(&issued.challenge).unwrap(),
+        business_purpose: BusinessPurpose::Login as i32,
     };
     // Another tenant cannot use it (and cannot tell that it exists) ...
     let foreign = client.verify_auth_proof(authed(proof.clone(), KEY_B)).await.unwrap().into_inner();
@@ -111,6 +113,7 @@ async fn challenges_are_single_use_and_tenant_bound() {
         challenge_id: issued.challenge_id,
         certificate: card.auth_cert_der().to_vec(),
         signature: card.prove(b"something else").unwrap(),
+        business_purpose: BusinessPurpose::Login as i32,
     };
     let result = client.verify_auth_proof(authed(wrong, KEY_A)).await.unwrap().into_inner().result.unwrap();
     assert_eq!(result.sub_indication(), SubIndication::SigCryptoFailure);
@@ -154,6 +157,7 @@ async fn links_need_a_fresh_passed_authentication_of_the_same_tenant() {
         challenge_id: issued.challenge_id,
         certificate: card.auth_cert_der().to_vec(),
         signature: card.prove(b"not the challenge").unwrap(),
+        business_purpose: BusinessPurpose::Login as i32,
     };
     let failed = client.verify_auth_proof(authed(failed, KEY_A)).await.unwrap().into_inner();
     let failed_id = failed.result.unwrap().verification_id;
@@ -423,6 +427,7 @@ async fn an_expired_challenge_is_refused() {
         challenge_id: issued.challenge_id,
         certificate: card.auth_cert_der().to_vec(),
         signature: card.prove(&issued.challenge).unwrap(),
+        business_purpose: BusinessPurpose::Login as i32,
     };
     let result = client.verify_auth_proof(authed(late, KEY_A)).await.unwrap().into_inner().result.unwrap();
     assert_eq!(result.reason.unwrap().code, "CHALLENGE_EXPIRED");

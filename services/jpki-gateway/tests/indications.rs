@@ -9,7 +9,8 @@
 //! - REVOKED (TOTAL_FAILED, REVOKED_BEFORE_PROOF) needs a proof-of-existence bound: only
 //!   VerifyAuthProof has one (the challenge's issue time). A document signature revoked is always
 //!   REVOKED_NO_POE.
-//! - SIG_CONSTRAINTS_FAILURE is the challenge's: VerifyAuthProof only.
+//! - SIG_CONSTRAINTS_FAILURE is the gateway's: a proof's challenge (VerifyAuthProof only) and the
+//!   tenant's certificate kinds (tests/purposes.rs).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
@@ -18,6 +19,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::*;
+use jpki_api::v1::BusinessPurpose;
 use jpki_api::v1::verification_service_client::VerificationServiceClient;
 use jpki_api::v1::{
     ApplicantData, CertificateId, CheckStatusRequest, CmsSignature, HashAlgorithm, Indication, IssueChallengeRequest,
@@ -71,6 +73,7 @@ fn raw(signature: Vec<u8>, certificate: &[u8], signed: Signed, hash: HashAlgorit
             hash: hash as i32,
         })),
         applicant: None,
+        business_purpose: BusinessPurpose::AccountOpening as i32,
     }
 }
 
@@ -88,6 +91,7 @@ fn cms(cms: Vec<u8>, detached_content: &[u8], certificate: &[u8]) -> VerifySigna
             certificate: certificate.to_vec(),
         })),
         applicant: None,
+        business_purpose: BusinessPurpose::AccountOpening as i32,
     }
 }
 
@@ -118,7 +122,12 @@ async fn verify(
 async fn prove(client: &mut VerificationServiceClient<Channel>, prover: &Prover) -> VerificationResult {
     let issued = client.issue_challenge(authed(IssueChallengeRequest::default(), KEY_A)).await.unwrap().into_inner();
     let (certificate, signature) = prover(&issued.challenge);
-    let request = VerifyAuthProofRequest { challenge_id: issued.challenge_id, certificate, signature };
+    let request = VerifyAuthProofRequest {
+        challenge_id: issued.challenge_id,
+        certificate,
+        signature,
+        business_purpose: BusinessPurpose::Login as i32,
+    };
     client.verify_auth_proof(authed(request, KEY_A)).await.unwrap().into_inner().result.unwrap()
 }
 
@@ -474,14 +483,23 @@ async fn authentication_proofs_give_every_sub_indication_but_revocation() {
     // SIG_CONSTRAINTS_FAILURE: the challenge (the core is never reached).
     let prover = proof_by(auth_key, card.auth_cert_der());
     let (certificate, signature) = prover(b"whatever");
-    let unknown =
-        VerifyAuthProofRequest { challenge_id: "0123456789abcdef0123456789abcdef".into(), certificate, signature };
+    let unknown = VerifyAuthProofRequest {
+        challenge_id: "0123456789abcdef0123456789abcdef".into(),
+        certificate,
+        signature,
+        business_purpose: BusinessPurpose::Login as i32,
+    };
     let result = client.verify_auth_proof(authed(unknown, KEY_A)).await.unwrap().into_inner().result.unwrap();
     check("unknown challenge", &result, (TotalFailed, S::SigConstraintsFailure, "CHALLENGE_UNKNOWN"));
     assert!(!result.retry_may_help);
     let issued = client.issue_challenge(authed(IssueChallengeRequest::default(), KEY_A)).await.unwrap().into_inner();
     let (certificate, signature) = prover(&issued.challenge);
-    let request = VerifyAuthProofRequest { challenge_id: issued.challenge_id, certificate, signature };
+    let request = VerifyAuthProofRequest {
+        challenge_id: issued.challenge_id,
+        certificate,
+        signature,
+        business_purpose: BusinessPurpose::Login as i32,
+    };
     let first = client.verify_auth_proof(authed(request.clone(), KEY_A)).await.unwrap().into_inner().result.unwrap();
     check("first use", &first, PASSED);
     let again = client.verify_auth_proof(authed(request, KEY_A)).await.unwrap().into_inner().result.unwrap();
@@ -641,7 +659,12 @@ async fn revoked_holders_give_revoked_and_revoked_no_poe() {
 
     // A proof over a challenge issued before the revocation: no proof of existence before it.
     let (certificate, signature) = auth_proof(&h05)(&pending.challenge);
-    let request = VerifyAuthProofRequest { challenge_id: pending.challenge_id, certificate, signature };
+    let request = VerifyAuthProofRequest {
+        challenge_id: pending.challenge_id,
+        certificate,
+        signature,
+        business_purpose: BusinessPurpose::Login as i32,
+    };
     let result = client.verify_auth_proof(authed(request, KEY_A)).await.unwrap().into_inner().result.unwrap();
     check("proof before the revocation", &result, (Indeterminate, S::RevokedNoPoe, "REVOKED"));
 }

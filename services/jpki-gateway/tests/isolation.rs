@@ -6,6 +6,7 @@
 mod common;
 
 use common::*;
+use jpki_api::v1::BusinessPurpose;
 use jpki_api::v1::{
     CheckStatusRequest, Indication, IssueChallengeRequest, LinkRequest, LookupLinkRequest, RevocationStatus,
     UnlinkRequest, VerifyAuthProofRequest, lookup_link_request::Key,
@@ -65,6 +66,7 @@ async fn walk(running: Running) {
         challenge_id: pending.challenge_id.clone(),
         certificate: card.auth_cert_der().to_vec(),
         signature: card.prove(&pending.challenge).unwrap(),
+        business_purpose: BusinessPurpose::Login as i32,
     };
     let answer = client.verify_auth_proof(authed(proof.clone(), KEY_B)).await.unwrap().into_inner();
     let result = answer.result.unwrap();

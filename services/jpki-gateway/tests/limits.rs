@@ -7,6 +7,7 @@
 mod common;
 
 use common::*;
+use jpki_api::v1::BusinessPurpose;
 use jpki_api::v1::{
     CmsSignature, Indication, IssueChallengeRequest, LinkRequest, LookupLinkRequest, RawSignature, SubIndication,
     UnlinkRequest, VerifyAuthProofRequest, VerifySignatureRequest, lookup_link_request::Key, raw_signature::Signed,
@@ -35,6 +36,7 @@ fn raw(signature: usize, certificate: usize, signed: Signed, hash: i32) -> Verif
             hash,
         })),
         applicant: None,
+        business_purpose: BusinessPurpose::AccountOpening as i32,
     }
 }
 
@@ -46,6 +48,7 @@ fn cms(cms: usize, detached: usize, certificate: usize) -> VerifySignatureReques
             certificate: vec![0x30; certificate],
         })),
         applicant: None,
+        business_purpose: BusinessPurpose::AccountOpening as i32,
     }
 }
 
@@ -97,6 +100,7 @@ async fn every_field_over_its_limit_is_a_field_violation() {
         challenge_id: CHALLENGE_ID.into(),
         certificate: vec![0x30; certificate],
         signature: vec![1; signature],
+        business_purpose: BusinessPurpose::Login as i32,
     };
     let proof_cases = [
         ("certificate", proof(MAX_CERTIFICATE_BYTES + 1, 256)),
@@ -182,6 +186,7 @@ async fn garbage_where_a_certificate_belongs_is_a_result() {
             hash: 0,
         })),
         applicant: None,
+        business_purpose: BusinessPurpose::AccountOpening as i32,
     };
     let result = client.verify_signature(authed(request, KEY_A)).await.unwrap().into_inner().result.unwrap();
     assert_eq!(result.indication(), Indication::TotalFailed);
@@ -202,13 +207,18 @@ async fn garbage_where_a_certificate_belongs_is_a_result() {
             certificate: garbage.clone(),
         })),
         applicant: None,
+        business_purpose: BusinessPurpose::AccountOpening as i32,
     };
     let result = client.verify_signature(authed(cms_garbage, KEY_A)).await.unwrap().into_inner().result.unwrap();
     assert_eq!(result.sub_indication(), SubIndication::FormatFailure, "{result:?}");
 
     let issued = client.issue_challenge(authed(IssueChallengeRequest::default(), KEY_A)).await.unwrap().into_inner();
-    let proof =
-        VerifyAuthProofRequest { challenge_id: issued.challenge_id, certificate: garbage, signature: vec![7; 256] };
+    let proof = VerifyAuthProofRequest {
+        challenge_id: issued.challenge_id,
+        certificate: garbage,
+        signature: vec![7; 256],
+        business_purpose: BusinessPurpose::Login as i32,
+    };
     let result = client.verify_auth_proof(authed(proof, KEY_A)).await.unwrap().into_inner().result.unwrap();
     assert_eq!(result.sub_indication(), SubIndication::FormatFailure);
     assert_eq!(result.reason.as_ref().unwrap().code, "MALFORMED");

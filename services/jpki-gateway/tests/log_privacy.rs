@@ -5,6 +5,7 @@
 mod common;
 
 use common::*;
+use jpki_api::v1::BusinessPurpose;
 use jpki_api::v1::{ApplicantData, Indication, IssueChallengeRequest, LinkRequest, VerifyAuthProofRequest};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -41,6 +42,7 @@ async fn trace_logs_hold_no_personal_data_documents_or_keys() {
         challenge_id: issued.challenge_id.clone(),
         certificate: card.auth_cert_der().to_vec(),
         signature: signature.clone(),
+        business_purpose: BusinessPurpose::Login as i32,
     };
     let auth = client.verify_auth_proof(authed(proof, KEY_A)).await.unwrap().into_inner().result.unwrap();
     links

@@ -6,6 +6,7 @@
 mod common;
 
 use common::*;
+use jpki_api::v1::BusinessPurpose;
 use jpki_api::v1::{Indication, IssueChallengeRequest, LinkRequest, VerifyAuthProofRequest, WatchRevocationsRequest};
 use jpki_casim::{CaSimulator, SimConfig};
 use jpki_gateway::settings::RedisSettings;
@@ -40,6 +41,7 @@ async fn replicas_share_challenges_links_and_events_through_redis() {
         challenge_id: issued.challenge_id,
         certificate: card.auth_cert_der().to_vec(),
         signature: card.prove(&issued.challenge).unwrap(),
+        business_purpose: BusinessPurpose::Login as i32,
     };
     let passed = on_b.verify_auth_proof(authed(proof.clone(), KEY_A)).await.unwrap().into_inner().result.unwrap();
     assert_eq!(passed.indication(), Indication::TotalPassed, "{passed:?}");

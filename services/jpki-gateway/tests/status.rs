@@ -8,6 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use jpki_api::v1::BusinessPurpose;
 use jpki_api::v1::{
     CertificateId, CheckStatusRequest, Indication, IssueChallengeRequest, LinkRequest, RevocationChange,
     RevocationEvent, RevocationFacts, RevocationReason, RevocationStatus, UnlinkRequest, VerifyAuthProofRequest,
@@ -45,6 +46,7 @@ async fn check_status_answers_only_for_the_tenants_own_certificates() {
         challenge_id: issued.challenge_id,
         certificate: card.auth_cert_der().to_vec(),
         signature: card.prove(b"not the challenge").unwrap(),
+        business_purpose: BusinessPurpose::Login as i32,
     };
     let failed = client.verify_auth_proof(authed(failed, KEY_A)).await.unwrap().into_inner().result.unwrap();
     assert_eq!(failed.indication(), Indication::TotalFailed);

@@ -36,6 +36,7 @@ fn record(id: String) -> VerificationRecord {
         not_after: Some(NOW + 86_400),
         verified_at: NOW,
         transaction_reference: "tx-1".into(),
+        purpose: "login".into(),
     }
 }
 

@@ -1495,6 +1495,7 @@ mod tests {
             not_after: Some(NOW + 86_400),
             verified_at: NOW,
             transaction_reference: "tx".into(),
+            purpose: "login".into(),
         }
     }
 

@@ -147,6 +147,10 @@ pub struct VerificationRecord {
     pub verified_at: i64,
     /// The tenant's transaction reference.
     pub transaction_reference: String,
+    /// Why the tenant verified, by name (`account_opening`, `login`, ...): the application's
+    /// business purpose. Empty in records stored before purposes were kept.
+    #[serde(default)]
+    pub purpose: String,
 }
 
 impl VerificationRecord {
@@ -160,6 +164,7 @@ impl VerificationRecord {
         if let Some(cert) = &self.certificate {
             cert.validate()?;
         }
+        check_len("purpose", &self.purpose, MAX_TEXT_LEN)?;
         check_len("transaction_reference", &self.transaction_reference, MAX_TRANSACTION_REFERENCE_LEN)
     }
 }
@@ -370,5 +375,22 @@ pub(crate) mod hex_bytes {
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
         let text = String::deserialize(deserializer)?;
         hex::decode(text).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_stored_before_purposes_reads_with_an_empty_purpose() {
+        let before = r#"{"id":"v1","kind":"authentication","passed":true,"certificate":null,"not_after":null,
+            "verified_at":100,"transaction_reference":"tx"}"#;
+        let record: VerificationRecord = serde_json::from_str(before).unwrap();
+        assert_eq!(record.purpose, "");
+        let kept = VerificationRecord { purpose: "login".into(), ..record };
+        let again: VerificationRecord = serde_json::from_str(&serde_json::to_string(&kept).unwrap()).unwrap();
+        assert_eq!(again, kept);
     }
 }

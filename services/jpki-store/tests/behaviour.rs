@@ -90,6 +90,7 @@ fn verification(id: &str, verified_at: i64) -> VerificationRecord {
         not_after: Some(NOW + 1000),
         verified_at,
         transaction_reference: "tx".into(),
+        purpose: "login".into(),
     }
 }
 

@@ -26,6 +26,7 @@ fn record(id: &str, serial: &str, passed: bool) -> VerificationRecord {
         not_after: Some(NOW + 86_400),
         verified_at: NOW,
         transaction_reference: format!("tx-{id}"),
+        purpose: "login".into(),
     }
 }
 

@@ -41,6 +41,7 @@ const OPS: [Op; 10] = [
             not_after: Some(NOW + 1000),
             verified_at: NOW,
             transaction_reference: "tx".into(),
+            purpose: "login".into(),
         };
         s.put_verification(&tenant(), v).unwrap();
     }),

@@ -42,6 +42,7 @@ fn record(id: &str, passed: bool, serial: Option<&str>, verified_at: i64) -> Ver
         not_after: serial.map(|_| T + 1_000_000),
         verified_at,
         transaction_reference: format!("tx-{id}"),
+        purpose: String::new(),
     }
 }
 

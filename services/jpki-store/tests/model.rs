@@ -341,6 +341,7 @@ fn run(h: &mut Harness, ops: Vec<(i64, Op)>) {
                     not_after: c.map(|c| now + i64::from(c)),
                     verified_at: now,
                     transaction_reference: String::new(),
+                    purpose: "login".into(),
                 };
                 let request = c.filter(|_| watch).map(|c| WatchRequest {
                     certificate: cert(c),

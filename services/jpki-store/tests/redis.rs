@@ -45,6 +45,7 @@ fn verification(id: &str, verified_at: i64) -> VerificationRecord {
         not_after: None,
         verified_at,
         transaction_reference: "tx".into(),
+        purpose: "login".into(),
     }
 }
 

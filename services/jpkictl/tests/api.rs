@@ -154,7 +154,7 @@ fn account_opening_linking_and_login_in_text_and_json() {
     // The next login names the customer (text and JSON).
     let (_, run) = login(&gateway, "login", "h01", &[]);
     assert!(run.expect_code(0).stdout.contains("customer          CUST-0001"));
-    let (_, run) = login(&gateway, "login-json", "h01", &["--json"]);
+    let (_, run) = login(&gateway, "login-json", "h01", &["--json", "--purpose", "remittance"]);
     let json = run.expect_code(0).json();
     assert_eq!(json["customer_id"], "CUST-0001");
     assert_eq!(json["transaction_reference"], "login-json");
@@ -325,8 +325,12 @@ fn errors_print_the_code_the_message_and_every_violation() {
     assert!(run.stderr.contains("cannot connect to the gateway at http://127.0.0.1:9"), "{run:#?}");
     let run = jpkictl(&["api", "--gateway", "http://127.0.0.1:9", "--ca-cert", "x.pem", "health"]).expect_code(3);
     assert!(run.stderr.contains("need an https:// gateway URL"), "{run:#?}");
-    // clap refuses incomplete forms before anything is sent (its usage error, exit 2).
+    // clap refuses incomplete forms, and a purpose the RPC does not take, before anything is sent
+    // (its usage error, exit 2).
     assert_eq!(gateway.api(&["verify-signature", "--raw", &missing]).code, 2);
+    assert_eq!(gateway.api(&["verify-signature", "--purpose", "login", "--cms", &missing]).code, 2);
+    let proof = ["--challenge-id", "00", "--certificate", &missing, "--signature", &missing];
+    assert_eq!(gateway.api(&[&["verify-auth-proof", "--purpose", "account_opening"][..], &proof].concat()).code, 2);
 }
 
 #[test]

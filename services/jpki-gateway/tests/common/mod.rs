@@ -8,6 +8,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
+use jpki_api::v1::BusinessPurpose;
 use jpki_api::v1::link_service_client::LinkServiceClient;
 use jpki_api::v1::status_service_client::StatusServiceClient;
 use jpki_api::v1::verification_service_client::VerificationServiceClient;
@@ -189,6 +190,7 @@ pub fn cms_request(pki: &TestPki, holder: &str, signed: &[u8], sent: &[u8]) -> V
     VerifySignatureRequest {
         signature: Some(Signature::Cms(CmsSignature { cms, detached_content: sent.to_vec(), certificate: Vec::new() })),
         applicant: None,
+        business_purpose: BusinessPurpose::AccountOpening as i32,
     }
 }
 
@@ -210,6 +212,7 @@ pub async fn login(
         challenge_id: issued.challenge_id,
         certificate: card.auth_cert_der().to_vec(),
         signature: card.prove(&issued.challenge).unwrap(),
+        business_purpose: BusinessPurpose::Login as i32,
     };
     client.verify_auth_proof(authed(proof, key)).await.unwrap().into_inner()
 }

@@ -117,6 +117,7 @@ def main():
         request = pb.VerifySignatureRequest(
             cms=pb.CmsSignature(cms=Path(args.cms).read_bytes(), detached_content=Path(args.content).read_bytes()),
             applicant=pb.ApplicantData(**applicant_from(holder["four_fields"])),
+            business_purpose=pb.ACCOUNT_OPENING,
         )
         response, call = verification.VerifySignature.with_call(
             request, metadata=metadata + (("x-request-id", request_id),), timeout=30
@@ -163,7 +164,9 @@ def main():
             .sign(serialization.Encoding.DER, [pkcs7.PKCS7Options.DetachedSignature, pkcs7.PKCS7Options.Binary])
         )
         own = verification.VerifySignature(
-            pb.VerifySignatureRequest(cms=pb.CmsSignature(cms=own_cms, detached_content=content)),
+            pb.VerifySignatureRequest(
+                cms=pb.CmsSignature(cms=own_cms, detached_content=content), business_purpose=pb.ACCOUNT_OPENING
+            ),
             metadata=metadata,
             timeout=30,
         ).result
@@ -176,17 +179,20 @@ def main():
         log(f"VerifySignature (own CMS) {summary['own_cms']['indication']}")
 
         # 3. Login: challenge, the card's proof, verification.
-        def login(reference):
+        def login(reference, purpose):
             issued = verification.IssueChallenge(
                 pb.IssueChallengeRequest(transaction_reference=reference), metadata=metadata, timeout=30
             )
             proof = pb.VerifyAuthProofRequest(
-                challenge_id=issued.challenge_id, certificate=auth_cert, signature=card_prove(issued.challenge)
+                challenge_id=issued.challenge_id,
+                certificate=auth_cert,
+                signature=card_prove(issued.challenge),
+                business_purpose=purpose,
             )
             answer = verification.VerifyAuthProof(proof, metadata=metadata, timeout=30)
             return issued, answer
 
-        issued, answer = login("py-open-1")
+        issued, answer = login("py-open-1", pb.LOGIN)
         certificate = answer.result.certificate
         summary["challenge"] = {
             "challenge_id": issued.challenge_id,
@@ -223,7 +229,7 @@ def main():
         log(f"Link created={linked.created}")
 
         # 5. The next login finds the customer.
-        _, again = login("py-remittance-1")
+        _, again = login("py-remittance-1", pb.REMITTANCE)
         summary["relogin"] = {
             "indication": pb.Indication.Name(again.result.indication),
             "customer_id": again.customer_id,
@@ -236,26 +242,27 @@ def main():
         ]
         log(f"relogin customer_id={again.customer_id!r}")
 
-        # 6. Errors are errors: a missing field, a missing API key.
-        errors = {}
-        try:
-            verification.VerifySignature(pb.VerifySignatureRequest(), metadata=metadata, timeout=30)
-            errors["missing_signature"] = {"code": "OK"}
-        except grpc.RpcError as error:
-            violations = []
-            status = rpc_status.from_call(error)
-            for detail in status.details if status else []:
-                if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-                    bad_request = error_details_pb2.BadRequest()
-                    detail.Unpack(bad_request)
-                    violations.extend(
-                        {"field": v.field, "description": v.description} for v in bad_request.field_violations
-                    )
-            errors["missing_signature"] = {
-                "code": error.code().name,
-                "message": error.details(),
-                "violations": violations,
-            }
+        # 6. Errors are errors: a missing field, a missing business purpose, a missing API key.
+        def refusal(request):
+            try:
+                verification.VerifySignature(request, metadata=metadata, timeout=30)
+                return {"code": "OK"}
+            except grpc.RpcError as error:
+                violations = []
+                status = rpc_status.from_call(error)
+                for detail in status.details if status else []:
+                    if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+                        bad_request = error_details_pb2.BadRequest()
+                        detail.Unpack(bad_request)
+                        violations.extend(
+                            {"field": v.field, "description": v.description} for v in bad_request.field_violations
+                        )
+                return {"code": error.code().name, "message": error.details(), "violations": violations}
+
+        errors = {"missing_signature": refusal(pb.VerifySignatureRequest(business_purpose=pb.ACCOUNT_OPENING))}
+        errors["missing_purpose"] = refusal(
+            pb.VerifySignatureRequest(cms=pb.CmsSignature(cms=own_cms, detached_content=content))
+        )
         try:
             verification.IssueChallenge(pb.IssueChallengeRequest(), timeout=30)
             errors["no_api_key"] = {"code": "OK"}

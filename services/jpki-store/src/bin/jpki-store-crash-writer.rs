@@ -110,6 +110,7 @@ fn write_item(store: &dyn TenantStore, n: u64) -> Result<u64, Box<dyn std::error
             not_after: Some(BASE + 5_000_000),
             verified_at: BASE + t,
             transaction_reference: format!("tx{n}"),
+            purpose: "login".into(),
         },
     )?;
     let link = LinkRecord {

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use jpki_api::v1::{
-    ApplicantData, CmsSignature, HashAlgorithm, IssueChallengeRequest, RawSignature, VerifyAuthProofRequest,
-    VerifySignatureRequest, raw_signature, verify_signature_request,
+    ApplicantData, BusinessPurpose, CmsSignature, HashAlgorithm, IssueChallengeRequest, RawSignature,
+    VerifyAuthProofRequest, VerifySignatureRequest, raw_signature, verify_signature_request,
 };
 
 use super::client::{Connection, Rpc};
@@ -47,6 +47,9 @@ pub struct VerifySignatureArgs {
     /// Applicant's sex: 1 male, 2 female, 3 not stated.
     #[arg(long, value_name = "1|2|3")]
     pub sex: Option<String>,
+    /// Why the bank verifies (the gateway records it; the tenant must be allowed it).
+    #[arg(long, value_parser = ["account_opening", "remittance", "periodic_reverification"], default_value = "account_opening")]
+    pub purpose: String,
     /// Write the response as JSON to this file (for `api link --signature-verification`).
     #[arg(long, value_name = "FILE")]
     pub save: Option<PathBuf>,
@@ -80,6 +83,9 @@ pub struct VerifyAuthProofArgs {
     /// The card's signature over the challenge (raw bytes, e.g. from `testpki prove`).
     #[arg(long, value_name = "FILE")]
     pub signature: PathBuf,
+    /// Why the bank verifies (the gateway records it; the tenant must be allowed it).
+    #[arg(long, value_parser = ["login", "remittance", "periodic_reverification"], default_value = "login")]
+    pub purpose: String,
     /// Write the response as JSON to this file (for `api link --auth-verification`).
     #[arg(long, value_name = "FILE")]
     pub save: Option<PathBuf>,
@@ -93,6 +99,14 @@ fn hash(name: Option<&str>) -> HashAlgorithm {
         Some(_) => HashAlgorithm::Sha256,
         None => HashAlgorithm::Unspecified,
     }
+}
+
+/// The API's purpose of a `--purpose` name (the configuration's names, lowercase).
+fn purpose(name: &str) -> anyhow::Result<i32> {
+    let purpose = BusinessPurpose::from_str_name(&name.to_ascii_uppercase())
+        .filter(|purpose| *purpose != BusinessPurpose::Unspecified)
+        .with_context(|| format!("--purpose: unknown business purpose {name:?}"))?;
+    Ok(purpose.into())
 }
 
 /// VerifySignature.
@@ -129,7 +143,8 @@ pub async fn verify_signature(connection: &Connection, args: &VerifySignatureArg
         address: args.address.clone().unwrap_or_default(),
         sex: args.sex.clone().unwrap_or_default(),
     });
-    let request = VerifySignatureRequest { signature: Some(signature), applicant };
+    let request =
+        VerifySignatureRequest { signature: Some(signature), applicant, business_purpose: purpose(&args.purpose)? };
     let gateway = connection.connect().await?;
     let response = gateway.verification().verify_signature(request).await.rpc()?;
     let value = to_json(&response, "jpki.gateway.v1.VerifySignatureResponse")?;
@@ -173,6 +188,7 @@ pub async fn verify_auth_proof(connection: &Connection, args: &VerifyAuthProofAr
         challenge_id,
         certificate: read_certificate(&args.certificate)?,
         signature: read(&args.signature)?,
+        business_purpose: purpose(&args.purpose)?,
     };
     let gateway = connection.connect().await?;
     let response = gateway.verification().verify_auth_proof(request).await.rpc()?;

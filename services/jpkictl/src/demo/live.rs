@@ -201,7 +201,8 @@ impl Walkthrough {
         ]);
         let certificate = self.auth_certificate.display().to_string();
         let saved = self.file(&format!("auth-verification-{n}.json"));
-        let mut rest = vec!["--challenge", &challenge, "--certificate", &certificate, "--signature", &proof];
+        let mut rest =
+            vec!["--purpose", "login", "--challenge", &challenge, "--certificate", &certificate, "--signature", &proof];
         if save {
             rest.extend(["--save", &saved]);
         }
@@ -253,6 +254,8 @@ impl Walkthrough {
         self.api(
             "verify-signature",
             &[
+                "--purpose",
+                "account_opening",
                 "--cms",
                 &cms,
                 "--content",
