@@ -110,3 +110,37 @@ fn every_tenant_key_is_documented() {
     }
     assert!(undocumented.is_empty(), "not in deploy/gateway.example.toml or docs/api.md: {undocumented:?}");
 }
+
+/// Every RPC of the self-service and admin protos is described in docs/tenancy.md, and every
+/// top-level configuration key is in the example configuration.
+#[test]
+fn tenancy_md_names_every_admin_and_credential_rpc_and_the_example_has_every_key() {
+    let tenancy = read("docs/tenancy.md");
+    let mut missing = Vec::new();
+    for file in ["proto/jpki/admin/v1/admin.proto", "proto/jpki/gateway/v1/credentials.proto"] {
+        for line in read(file).lines().map(str::trim) {
+            if let Some(rest) = line.strip_prefix("rpc ") {
+                let name = rest.split('(').next().unwrap().trim().to_owned();
+                if !tenancy.contains(&name) {
+                    missing.push(name);
+                }
+            }
+        }
+    }
+    assert!(missing.is_empty(), "docs/tenancy.md does not mention: {missing:?}");
+    let example = read("deploy/gateway.example.toml");
+    let config = serde_json::to_value(jpki_gateway::GatewayConfig::default()).unwrap();
+    let absent: Vec<_> = config
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|key| {
+            !example.contains(&format!("\n{key} = "))
+                && !example.contains(&format!("# {key} = "))
+                && !example.contains(&format!("[{key}]"))
+                && !example.contains(&format!("[[{key}]]"))
+        })
+        .cloned()
+        .collect();
+    assert!(absent.is_empty(), "not in deploy/gateway.example.toml: {absent:?}");
+}

@@ -13,7 +13,7 @@ use support::{Collected, wait_until};
 
 /// What each printed command must give, in order: a fragment of the command line, the exit code
 /// and what its output must contain.
-const EXPECTED: [(&str, i32, &[&str]); 18] = [
+const EXPECTED: [(&str, i32, &[&str]); 28] = [
     ("export PATH=", 0, &[]),
     ("api health", 0, &["SERVING"]),
     ("testpki sign", 0, &["signed"]),
@@ -32,23 +32,45 @@ const EXPECTED: [(&str, i32, &[&str]); 18] = [
     ("api issue-challenge", 0, &["challenge issued"]),
     ("testpki prove", 0, &["proof by h01"]),
     ("api verify-auth-proof", 1, &["REVOKED"]),
+    ("create-tenant demo-insurer", 0, &["\"demo-insurer\"", "\"active\""]),
+    ("issue-key demo-insurer", 0, &["shown once"]),
+    ("api verify-signature", 0, &["TOTAL_PASSED"]),
+    ("api rotate-key", 0, &["shown once"]),
+    ("api list-keys", 0, &["key_id", "last_used_at"]),
+    ("api verify-signature", 0, &["TOTAL_PASSED"]),
+    ("api verify-signature", 0, &["TOTAL_PASSED"]),
+    ("suspend demo-insurer", 0, &["\"suspended\""]),
+    ("api verify-signature", 3, &["UNAUTHENTICATED"]),
+    ("admin --gateway", 0, &["\"action\":\"suspend\"", "\"actor\":\"demo-operator\""]),
 ];
 
 #[test]
 fn every_printed_command_runs_verbatim_against_the_demo_servers() {
     let directory = tempfile::tempdir().unwrap();
     let dir = directory.path().join("demo");
-    let arguments: Vec<String> =
-        ["demo", "--dir", &dir.display().to_string(), "--listen", "127.0.0.1:0", "--ca-listen", "127.0.0.1:0"]
-            .map(String::from)
-            .to_vec();
+    let arguments: Vec<String> = [
+        "demo",
+        "--dir",
+        &dir.display().to_string(),
+        "--listen",
+        "127.0.0.1:0",
+        "--admin-listen",
+        "127.0.0.1:0",
+        "--ca-listen",
+        "127.0.0.1:0",
+    ]
+    .map(String::from)
+    .to_vec();
     let mut demo = Collected::spawn(env!("CARGO_BIN_EXE_jpkictl"), &arguments);
     wait_until("the walkthrough", || demo.lines().iter().any(|line| line.contains("serve until Ctrl-C")));
     let printed = demo.lines();
     let commands: Vec<&str> = printed.iter().filter_map(|line| line.strip_prefix("$ ")).collect();
     assert_eq!(commands.len(), EXPECTED.len(), "{printed:#?}");
     // The actual ports, never the defaults.
-    assert!(!printed.iter().any(|line| line.contains(":50051") || line.contains(":8480")), "{printed:#?}");
+    assert!(
+        !printed.iter().any(|line| line.contains(":50051") || line.contains(":50052") || line.contains(":8480")),
+        "{printed:#?}"
+    );
 
     // As pasted into a shell, with jpkictl on the PATH as the walkthrough says.
     let bin = Path::new(env!("CARGO_BIN_EXE_jpkictl")).parent().unwrap();

@@ -30,6 +30,11 @@ const CUSTOMER: &str = "CUST-0001";
 pub const DEMO_TENANT: &str = "demo-bank";
 /// The demo tenant's API key (plaintext, local demo only).
 pub const DEMO_API_KEY: &str = "demo-key";
+/// The demo operator's id and key (plaintext, local demo only).
+const DEMO_OPERATOR: &str = "demo-operator";
+const DEMO_OPERATOR_KEY: &str = "demo-operator-key";
+/// The tenant the walkthrough onboards.
+const SECOND_TENANT: &str = "demo-insurer";
 
 /// The demo's gateway configuration: the test PKI written in `pki` (its anchors and policies), the
 /// demo tenant with all four fields, plaintext on loopback, durable local storage in `data_dir`.
@@ -54,6 +59,11 @@ fn demo_config(data_dir: &Path, pki: &Path, manifest: &jpki_testpki::Manifest) -
                 max_concurrent: 100_000,
             }),
             ..TenantSettings::default()
+        }],
+        operators: vec![jpki_gateway::settings::PrincipalSettings {
+            id: DEMO_OPERATOR.to_owned(),
+            api_key: Some(DEMO_OPERATOR_KEY.to_owned()),
+            api_key_sha256: None,
         }],
         ..GatewayConfig::default()
     }
@@ -124,12 +134,16 @@ async fn serve(args: &DemoArgs, base: &Path) -> anyhow::Result<i32> {
         .await
         .with_context(|| format!("gateway: cannot listen on {}", args.listen))?;
     config.listen = listener.local_addr().context("gateway address")?;
+    config.admin_listen =
+        Some(args.admin_listen.parse().with_context(|| format!("--admin-listen {}", args.admin_listen))?);
     let gateway = Gateway::start(config, listener).await?;
+    let admin_url = format!("http://{}", gateway.admin_addr().context("the admin service's address")?);
     let url = format!("http://{}", gateway.local_addr());
     crate::api::wait_until_serving(&url, Duration::from_secs(60)).await?;
 
     let walkthrough = Walkthrough {
         url,
+        admin_url,
         ca_url: ca.base_url(),
         pki: pki.clone(),
         files,
@@ -149,6 +163,7 @@ async fn serve(args: &DemoArgs, base: &Path) -> anyhow::Result<i32> {
 
 struct Walkthrough {
     url: String,
+    admin_url: String,
     ca_url: String,
     pki: PathBuf,
     files: PathBuf,
@@ -320,7 +335,86 @@ impl Walkthrough {
         self.login(3, "login-0002", false);
         expect("REVOKED: the proof was made after the revocation (exit code 1)");
 
+        self.tenancy(&form, &cms);
+
         println!("\n== The gateway and the CA simulator serve until Ctrl-C. Try `jpkictl api --help`.");
         Ok(())
+    }
+
+    /// `admin --gateway ADMIN_URL --api-key OPERATOR_KEY` followed by `rest`.
+    fn admin(&self, rest: &[&str]) {
+        let mut arguments = vec!["admin".to_owned(), "--gateway".to_owned(), self.admin_url.clone()];
+        arguments.extend(["--api-key".to_owned(), DEMO_OPERATOR_KEY.to_owned()]);
+        arguments.extend(rest.iter().map(|argument| (*argument).to_owned()));
+        command(&arguments);
+    }
+
+    /// A command line as printed, with `--api-key "$(cat KEY_FILE)"` (a key is never printed).
+    fn with_key_file(&self, rpc: &str, key_file: &str, rest: &[&str]) {
+        let line: Vec<String> = rest.iter().map(|argument| quote(argument)).collect();
+        println!(
+            "$ jpkictl api {rpc} --gateway {} --api-key \"$(cat {})\" {}",
+            quote(&self.url),
+            quote(key_file),
+            line.join(" ")
+        );
+    }
+
+    /// Onboarding a second tenant, its first verification, a rotation with no failed call, and a
+    /// suspension.
+    fn tenancy(&self, form: &str, cms: &str) {
+        let (first_key, second_key) = (self.file("insurer.key"), self.file("insurer-rotated.key"));
+        let verify = ["--purpose", "account_opening", "--cms", cms, "--content", form];
+        println!(
+            "\n== 5. A second tenant joins: the operator onboards an insurer on the admin port ({})",
+            self.admin_url
+        );
+        println!("   (operator {DEMO_OPERATOR}, key {DEMO_OPERATOR_KEY}), with only the name disclosed:");
+        self.admin(&[
+            "create-tenant",
+            SECOND_TENANT,
+            "--rpcs",
+            "all",
+            "--certificate-kinds",
+            "all",
+            "--business-purposes",
+            "all",
+            "--four-fields",
+            "name",
+        ]);
+        expect("the tenant, active, with its policy");
+        println!("   and issues its first key, shown once (here saved to a file):");
+        let line: Vec<String> =
+            ["admin", "--gateway", &self.admin_url, "--api-key", DEMO_OPERATOR_KEY, "issue-key", SECOND_TENANT]
+                .iter()
+                .map(|argument| quote(argument))
+                .collect();
+        println!("$ jpkictl {} > {}", line.join(" "), quote(&first_key));
+        expect("key id … (shown once: store it now)");
+        println!("   Its first verification, with that key:");
+        self.with_key_file("verify-signature", &first_key, &verify);
+        expect("TOTAL_PASSED; only the name is disclosed to this tenant");
+
+        println!("\n== 6. The insurer rotates its key with no failed call: the old key works for the overlap");
+        println!(
+            "$ jpkictl api rotate-key --gateway {} --api-key \"$(cat {})\" --overlap-seconds 3600 > {}",
+            quote(&self.url),
+            quote(&first_key),
+            quote(&second_key)
+        );
+        expect("a new key; the operator-minted one now expires within the hour");
+        self.with_key_file("list-keys", &second_key, &[]);
+        expect("two keys, both usable; the old one with its expiry");
+        self.with_key_file("verify-signature", &first_key, &verify);
+        expect("TOTAL_PASSED with the old key, during the overlap");
+        self.with_key_file("verify-signature", &second_key, &verify);
+        expect("TOTAL_PASSED with the new key");
+
+        println!("\n== 7. The operator suspends the insurer: its keys are refused at once");
+        self.admin(&["suspend", SECOND_TENANT]);
+        self.with_key_file("verify-signature", &second_key, &verify);
+        expect("UNAUTHENTICATED (exit code 3); the bank's calls are not affected");
+        self.admin(&["log"]);
+        expect("the platform log: who created, keyed and suspended the insurer, and when");
     }
 }

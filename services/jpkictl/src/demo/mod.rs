@@ -20,6 +20,9 @@ pub struct DemoArgs {
     /// Address of the gateway (plaintext gRPC); port 0 picks a free one.
     #[arg(long, default_value = "127.0.0.1:50051", value_name = "ADDR")]
     pub listen: String,
+    /// Address of the gateway's admin service (the demo operator's port); port 0 picks a free one.
+    #[arg(long, default_value = "127.0.0.1:50052", value_name = "ADDR")]
+    pub admin_listen: String,
     /// Address of the CA simulator (HTTP); port 0 picks a free one.
     #[arg(long, default_value = "127.0.0.1:8480", value_name = "ADDR")]
     pub ca_listen: String,
@@ -31,7 +34,7 @@ pub struct DemoArgs {
     #[arg(long, value_name = "ENGINE", value_parser = ["journal", "redb"], conflicts_with = "offline")]
     pub store_engine: Option<String>,
     /// The earlier walkthrough without any server: `jpkictl verify` on files, then exit.
-    #[arg(long, conflicts_with_all = ["listen", "ca_listen", "refresh_seconds"])]
+    #[arg(long, conflicts_with_all = ["listen", "admin_listen", "ca_listen", "refresh_seconds"])]
     pub offline: bool,
 }
 
