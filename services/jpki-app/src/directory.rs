@@ -224,6 +224,8 @@ pub struct Caller {
     pub principal: Principal,
     /// The key id of the credential.
     pub credential: String,
+    /// When the credential expires (a cached authentication must not outlive it).
+    pub expires_at: Option<i64>,
 }
 
 impl Caller {
@@ -469,7 +471,7 @@ impl Directory {
             return Ok(Err(AuthRefusal::UnknownKey));
         };
         match self.resolve(&record)? {
-            Some(principal) => Ok(Ok(Caller { principal, credential: key_id })),
+            Some(principal) => Ok(Ok(Caller { principal, credential: key_id, expires_at: credential.expires_at })),
             None => Ok(Err(AuthRefusal::PrincipalInactive)),
         }
     }

@@ -164,6 +164,11 @@ impl Access {
             // A storage failure: UNAVAILABLE with RetryInfo, as for every call that reaches the store.
             .map_err(|error| crate::encode::app_error(&error))?;
         match answer {
+            // A cached answer never outlives its key.
+            Ok(caller) if caller.expires_at.is_some_and(|expiry| now().0 >= expiry) => {
+                tracing::info!(refusal = ?AuthRefusal::Expired, "credential refused");
+                Err(Status::unauthenticated(REFUSED))
+            }
             Ok(caller) => {
                 self.touch(&caller.credential);
                 Ok(caller)

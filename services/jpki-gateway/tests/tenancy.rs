@@ -100,6 +100,26 @@ async fn onboard(admin: &mut AdminServiceClient<Channel>, id: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_key_is_refused_even_while_its_answer_is_cached() {
+    let running = start_with(with_admin).await;
+    let mut admin = admin(admin_address(&running)).await;
+    onboard(&mut admin, "insurer-x").await;
+    let issued = admin
+        .issue_api_key(authed(
+            IssueApiKeyRequest { principal: "insurer-x".into(), expires_in_seconds: 2, label: String::new() },
+            KEY_OPS,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    issue_challenge(running.address, &issued.api_key).await.unwrap();
+    // Past the expiry (whole seconds), well inside the cache's 5 s.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let status = issue_challenge(running.address, &issued.api_key).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn roles_deny_by_default() {
     let running = start_with(with_admin).await;
     let admin_addr = admin_address(&running);
