@@ -160,6 +160,12 @@ pub struct PrincipalRecord {
     /// An auditor's tenants.
     #[serde(default)]
     pub auditor_of: Vec<String>,
+    /// SHA-256 of the SubjectPublicKeyInfo of its client certificate, hex (mTLS).
+    #[serde(default)]
+    pub client_spki_sha256: Option<String>,
+    /// Whether its calls must come with that client certificate.
+    #[serde(default)]
+    pub require_client_certificate: bool,
     /// When it was created (Unix seconds).
     pub created_at: i64,
     /// When it last changed.
@@ -226,6 +232,10 @@ pub struct Caller {
     pub credential: String,
     /// When the credential expires (a cached authentication must not outlive it).
     pub expires_at: Option<i64>,
+    /// The principal's client certificate key (SPKI SHA-256, hex), if it has one.
+    pub client_spki_sha256: Option<String>,
+    /// Whether the principal's calls must come with that certificate.
+    pub require_client_certificate: bool,
 }
 
 impl Caller {
@@ -383,6 +393,10 @@ pub struct ConfiguredPrincipal {
     pub auditor_of: Vec<String>,
     /// SHA-256 of its configured key, hex (its key id is `config.<id>`), if it has one.
     pub key_sha256: Option<String>,
+    /// SHA-256 of its client certificate's SubjectPublicKeyInfo, hex.
+    pub client_spki_sha256: Option<String>,
+    /// Whether its calls must come with that certificate.
+    pub require_client_certificate: bool,
 }
 
 /// The key id of a principal's configured key.
@@ -471,7 +485,33 @@ impl Directory {
             return Ok(Err(AuthRefusal::UnknownKey));
         };
         match self.resolve(&record)? {
-            Some(principal) => Ok(Ok(Caller { principal, credential: key_id, expires_at: credential.expires_at })),
+            Some(principal) => Ok(Ok(Caller {
+                principal,
+                credential: key_id,
+                expires_at: credential.expires_at,
+                client_spki_sha256: record.client_spki_sha256.clone(),
+                require_client_certificate: record.require_client_certificate,
+            })),
+            None => Ok(Err(AuthRefusal::PrincipalInactive)),
+        }
+    }
+
+    /// Authenticates a verified client certificate by its key (SPKI SHA-256, hex): the principal
+    /// that names it, if active.
+    pub fn authenticate_certificate(&self, spki_sha256: &str) -> Result<Result<Caller, AuthRefusal>, AppError> {
+        let Some(record) =
+            self.principals()?.into_iter().find(|p| p.client_spki_sha256.as_deref() == Some(spki_sha256))
+        else {
+            return Ok(Err(AuthRefusal::UnknownKey));
+        };
+        match self.resolve(&record)? {
+            Some(principal) => Ok(Ok(Caller {
+                principal,
+                credential: format!("certificate.{}", &spki_sha256[..spki_sha256.len().min(16)]),
+                expires_at: None,
+                client_spki_sha256: record.client_spki_sha256.clone(),
+                require_client_certificate: record.require_client_certificate,
+            })),
             None => Ok(Err(AuthRefusal::PrincipalInactive)),
         }
     }
@@ -525,6 +565,8 @@ impl Directory {
                     source: Source::Configuration,
                     policy: configured.policy.clone(),
                     auditor_of: configured.auditor_of.clone(),
+                    client_spki_sha256: configured.client_spki_sha256.clone(),
+                    require_client_certificate: configured.require_client_certificate,
                     created_at: existing.as_ref().map_or(now, |e| e.created_at),
                     updated_at: now,
                 };
@@ -632,6 +674,8 @@ impl Directory {
             source: Source::Api,
             policy,
             auditor_of,
+            client_spki_sha256: None,
+            require_client_certificate: false,
             created_at: now,
             updated_at: now,
         };

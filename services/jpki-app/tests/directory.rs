@@ -21,7 +21,13 @@ fn directory() -> (Directory, tempfile::TempDir) {
 }
 
 fn operator() -> Caller {
-    Caller { principal: Principal::Operator { id: "ops".into() }, credential: "config.ops".into(), expires_at: None }
+    Caller {
+        principal: Principal::Operator { id: "ops".into() },
+        credential: "config.ops".into(),
+        expires_at: None,
+        client_spki_sha256: None,
+        require_client_certificate: false,
+    }
 }
 
 fn policy() -> PolicyDocument {
@@ -35,6 +41,8 @@ fn configured(key: &str) -> ConfiguredPrincipal {
         policy: Some(policy()),
         auditor_of: Vec::new(),
         key_sha256: Some(key_digest(key)),
+        client_spki_sha256: None,
+        require_client_certificate: false,
     }
 }
 

@@ -41,12 +41,15 @@ pub fn configured_principals(
     let mut principals = Vec::new();
     let mut key_ids = HashMap::new();
     let mut ids = std::collections::HashSet::new();
+    let mut spkis = std::collections::HashSet::new();
     let mut add = |id: &str,
                    role: Role,
                    policy: Option<PolicyDocument>,
                    auditor_of: Vec<String>,
                    api_key: &Option<String>,
-                   api_key_sha256: &Option<String>|
+                   api_key_sha256: &Option<String>,
+                   client_spki_sha256: &Option<String>,
+                   require_client_certificate: bool|
      -> anyhow::Result<()> {
         let what = format!("{}s.{id}", role.name());
         let list = format!("{}s", role.name());
@@ -75,7 +78,33 @@ pub fn configured_principals(
         {
             bail!("{what}: its API key is also another principal's");
         }
-        principals.push(ConfiguredPrincipal { id: id.to_owned(), role, policy, auditor_of, key_sha256 });
+        if let Some(spki) = client_spki_sha256
+            && !spkis.insert(spki.trim().to_ascii_lowercase())
+        {
+            bail!("{what}: its client certificate key is also another principal's");
+        }
+        let client_spki_sha256 = match client_spki_sha256 {
+            None => None,
+            Some(hex_digest) => {
+                let mut bytes = [0u8; 32];
+                if hex::decode_to_slice(hex_digest.trim(), &mut bytes).is_err() {
+                    bail!("{what}: client_spki_sha256 must be 64 hex digits");
+                }
+                Some(hex::encode(bytes))
+            }
+        };
+        if require_client_certificate && client_spki_sha256.is_none() {
+            bail!("{what}: require_client_certificate needs client_spki_sha256");
+        }
+        principals.push(ConfiguredPrincipal {
+            id: id.to_owned(),
+            role,
+            policy,
+            auditor_of,
+            key_sha256,
+            client_spki_sha256,
+            require_client_certificate,
+        });
         Ok(())
     };
     for tenant in &config.tenants {
@@ -83,15 +112,44 @@ pub fn configured_principals(
             anyhow::anyhow!("tenants.{}: unknown field {other:?} (one of {FOUR_FIELDS:?})", tenant.id)
         })?;
         let policy = PolicyDocument::of(fields, &tenant.policy()?);
-        add(&tenant.id, Role::Tenant, Some(policy), Vec::new(), &tenant.api_key, &tenant.api_key_sha256)?;
+        add(
+            &tenant.id,
+            Role::Tenant,
+            Some(policy),
+            Vec::new(),
+            &tenant.api_key,
+            &tenant.api_key_sha256,
+            &tenant.client_spki_sha256,
+            tenant.require_client_certificate,
+        )?;
     }
     for operator in &config.operators {
-        add(&operator.id, Role::Operator, None, Vec::new(), &operator.api_key, &operator.api_key_sha256)?;
+        let (key, digest, spki) = (&operator.api_key, &operator.api_key_sha256, &operator.client_spki_sha256);
+        add(&operator.id, Role::Operator, None, Vec::new(), key, digest, spki, false)?;
     }
     for auditor in &config.auditors {
-        add(&auditor.id, Role::Auditor, None, auditor.tenants.clone(), &auditor.api_key, &auditor.api_key_sha256)?;
+        let (key, digest, spki) = (&auditor.api_key, &auditor.api_key_sha256, &auditor.client_spki_sha256);
+        add(&auditor.id, Role::Auditor, None, auditor.tenants.clone(), key, digest, spki, false)?;
     }
     Ok((principals, key_ids))
+}
+
+/// What a cached authentication looked up.
+enum Lookup {
+    /// A presented API key.
+    Key(String),
+    /// A verified client certificate's SPKI SHA-256, hex.
+    Certificate(String),
+}
+
+/// The SPKI SHA-256 (hex) of the verified client certificate of a TLS connection, if any: rustls
+/// has verified it against `tls.client_ca` before the call arrives.
+pub fn client_spki<B>(request: &http::Request<B>) -> Option<String> {
+    use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
+    let certificates = request.extensions().get::<TlsConnectInfo<TcpConnectInfo>>()?.peer_certs()?;
+    let leaf = certificates.first()?;
+    let (_, certificate) = x509_parser::parse_x509_certificate(leaf.as_ref()).ok()?;
+    Some(hex::encode(ring::digest::digest(&ring::digest::SHA256, certificate.tbs_certificate.subject_pki.raw)))
 }
 
 /// The directory behind a cache: authentication, and the change notices that end a suspended
@@ -139,38 +197,45 @@ impl Access {
         self.changes.subscribe()
     }
 
-    /// The caller of a request's `authorization: Bearer <key>` header; UNAUTHENTICATED otherwise.
-    pub async fn authenticate(&self, headers: &http::HeaderMap) -> Result<Caller, Status> {
-        let header = headers
-            .get(http::header::AUTHORIZATION)
-            .ok_or_else(|| Status::unauthenticated("missing authorization metadata (Bearer API key)"))?;
-        let key = header
-            .to_str()
-            .ok()
-            .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
-            .map(str::trim)
-            .filter(|key| !key.is_empty() && key.len() <= 512)
-            .ok_or_else(|| Status::unauthenticated("authorization must be \"Bearer <API key>\""))?;
-        let digest = key_digest(key);
-        let (directory, configured, presented) = (self.directory.clone(), self.configured.clone(), key.to_owned());
-        let answer = self
-            .answers
-            .try_get_with(digest, async move {
-                tokio::task::spawn_blocking(move || directory.authenticate(&presented, &configured, now().0))
-                    .await
-                    .map_err(|_| AppError::Storage(StoreError::Backend("the directory lookup task failed".into())))?
-            })
-            .await
-            // A storage failure: UNAVAILABLE with RetryInfo, as for every call that reaches the store.
-            .map_err(|error| crate::encode::app_error(&error))?;
-        match answer {
+    /// The caller of a request: its `authorization: Bearer <key>` header and its verified client
+    /// certificate's key (SPKI SHA-256, hex), either of them or both (then naming one principal);
+    /// a principal that requires its certificate is refused without it. UNAUTHENTICATED otherwise.
+    pub async fn authenticate(&self, headers: &http::HeaderMap, client_spki: Option<String>) -> Result<Caller, Status> {
+        let by_certificate = match &client_spki {
+            Some(spki) => Some(self.lookup(format!("spki:{spki}"), Lookup::Certificate(spki.clone())).await?),
+            None => None,
+        };
+        let caller = match (headers.get(http::header::AUTHORIZATION), by_certificate) {
+            (None, None) => return Err(Status::unauthenticated("missing authorization metadata (Bearer API key)")),
+            // A certificate alone: only if it names a principal.
+            (None, Some(answer)) => answer,
+            (Some(header), by_certificate) => {
+                let by_key = self.authenticate_key(header).await?;
+                match (by_key, by_certificate) {
+                    // A certificate naming another principal than the key: neither is trusted.
+                    (Ok(key), Some(Ok(certificate))) if key.id() != certificate.id() => Err(AuthRefusal::UnknownKey),
+                    (by_key, _) => by_key,
+                }
+            }
+        };
+        match caller {
+            Ok(caller)
+                if caller.require_client_certificate
+                    && (client_spki.is_none() || caller.client_spki_sha256 != client_spki) =>
+            {
+                tracing::info!(principal = caller.id(), "credential refused: its client certificate is required");
+                Err(Status::unauthenticated(REFUSED))
+            }
             // A cached answer never outlives its key.
             Ok(caller) if caller.expires_at.is_some_and(|expiry| now().0 >= expiry) => {
                 tracing::info!(refusal = ?AuthRefusal::Expired, "credential refused");
                 Err(Status::unauthenticated(REFUSED))
             }
             Ok(caller) => {
-                self.touch(&caller.credential);
+                // A key's last use is recorded; a certificate has no stored credential.
+                if !caller.credential.starts_with("certificate.") {
+                    self.touch(&caller.credential);
+                }
                 Ok(caller)
             }
             Err(refusal) => {
@@ -178,6 +243,35 @@ impl Access {
                 Err(Status::unauthenticated(REFUSED))
             }
         }
+    }
+
+    /// The answer for an API key header (cached).
+    async fn authenticate_key(&self, header: &http::HeaderValue) -> Result<Result<Caller, AuthRefusal>, Status> {
+        let key = header
+            .to_str()
+            .ok()
+            .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
+            .map(str::trim)
+            .filter(|key| !key.is_empty() && key.len() <= 512)
+            .ok_or_else(|| Status::unauthenticated("authorization must be \"Bearer <API key>\""))?;
+        self.lookup(key_digest(key), Lookup::Key(key.to_owned())).await
+    }
+
+    /// One directory lookup through the cache, on a blocking thread when it misses.
+    async fn lookup(&self, cache_key: String, lookup: Lookup) -> Result<Result<Caller, AuthRefusal>, Status> {
+        let (directory, configured) = (self.directory.clone(), self.configured.clone());
+        self.answers
+            .try_get_with(cache_key, async move {
+                tokio::task::spawn_blocking(move || match lookup {
+                    Lookup::Key(presented) => directory.authenticate(&presented, &configured, now().0),
+                    Lookup::Certificate(spki) => directory.authenticate_certificate(&spki),
+                })
+                .await
+                .map_err(|_| AppError::Storage(StoreError::Backend("the directory lookup task failed".into())))?
+            })
+            .await
+            // A storage failure: UNAVAILABLE with RetryInfo, as for every call that reaches the store.
+            .map_err(|error| crate::encode::app_error(&error))
     }
 
     /// Records the key's use, at most once per [`TOUCH_INTERVAL`] per key on this replica, off
@@ -318,7 +412,7 @@ where
             if required == Required::Nothing {
                 return ready.call(request).await;
             }
-            let admitted = match access.authenticate(request.headers()).await {
+            let admitted = match access.authenticate(request.headers(), client_spki(&request)).await {
                 Ok(caller) => authorize(&caller, required, &path).map(|tenant| (caller, tenant)),
                 Err(status) => Err(status),
             };

@@ -200,9 +200,15 @@ impl Gateway {
         let mut builder = tonic::transport::Server::builder().http2_keepalive_interval(Some(Duration::from_secs(30)));
         if let Some(tls) = &config.tls {
             let identity = Identity::from_pem(read(&tls.certificate)?, read(&tls.private_key)?);
-            builder = builder
-                .tls_config(ServerTlsConfig::new().identity(identity))
-                .context("tls: the certificate or key cannot be used")?;
+            let mut tls_config = ServerTlsConfig::new().identity(identity);
+            if let Some(client_ca) = &tls.client_ca {
+                // Optional: a client without a certificate still authenticates with its API key.
+                tls_config = tls_config
+                    .client_ca_root(tonic::transport::Certificate::from_pem(read(client_ca)?))
+                    .client_auth_optional(true);
+            }
+            builder =
+                builder.tls_config(tls_config).context("tls: the certificate, key or client CA cannot be used")?;
         }
         let loaded = config.trust_config()?.load(now())?;
         for skipped in &loaded.skipped {

@@ -118,6 +118,11 @@ pub struct TlsFiles {
     pub certificate: PathBuf,
     /// Its private key, PEM (PKCS#8, PKCS#1 or SEC1).
     pub private_key: PathBuf,
+    /// The CAs whose client certificates are accepted (PEM, several allowed): turns on optional
+    /// client authentication (mTLS). A verified client certificate names a principal by its key
+    /// (`client_spki_sha256`); without one, the API key does.
+    #[serde(default)]
+    pub client_ca: Option<PathBuf>,
 }
 
 /// Limits of the server's tower stack.
@@ -287,6 +292,13 @@ pub struct TenantSettings {
     /// Its quota on each replica. Unset: the default quota.
     #[serde(default)]
     pub quota: Option<QuotaSettings>,
+    /// SHA-256 of the SubjectPublicKeyInfo of its client certificate, hex (mTLS; `tls.client_ca`).
+    #[serde(default)]
+    pub client_spki_sha256: Option<String>,
+    /// Refuse this tenant's calls that do not come with its client certificate (an API key alone is
+    /// then not enough).
+    #[serde(default)]
+    pub require_client_certificate: bool,
 }
 
 /// An operator in the configuration file.
@@ -301,6 +313,9 @@ pub struct PrincipalSettings {
     /// The API key itself (a gateway listening on loopback only: the local demo and tests).
     #[serde(default)]
     pub api_key: Option<String>,
+    /// SHA-256 of the SubjectPublicKeyInfo of its client certificate, hex (mTLS; `tls.client_ca`).
+    #[serde(default)]
+    pub client_spki_sha256: Option<String>,
 }
 
 /// An auditor in the configuration file.
@@ -315,6 +330,9 @@ pub struct AuditorSettings {
     /// The API key itself (a gateway listening on loopback only).
     #[serde(default)]
     pub api_key: Option<String>,
+    /// SHA-256 of the SubjectPublicKeyInfo of its client certificate, hex (mTLS).
+    #[serde(default)]
+    pub client_spki_sha256: Option<String>,
     /// The tenants whose audit log it may read.
     #[serde(default)]
     pub tenants: Vec<String>,
@@ -359,6 +377,8 @@ impl TenantSettings {
             certificate_kinds: None,
             business_purposes: None,
             quota: None,
+            client_spki_sha256: None,
+            require_client_certificate: false,
         }
     }
 

@@ -109,6 +109,7 @@ fn a_file_with_every_section_is_read_and_the_environment_overrides_it() {
             Some(TlsFiles {
                 certificate: "/etc/jpki-gateway/tls/tls.crt".into(),
                 private_key: "/etc/jpki-gateway/tls/tls.key".into(),
+                client_ca: None,
             })
         );
         assert_eq!(

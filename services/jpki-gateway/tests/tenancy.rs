@@ -32,12 +32,12 @@ const KEY_AUDITOR: &str = "key-auditor";
 fn with_admin(config: &mut GatewayConfig) {
     config.admin_listen = Some("127.0.0.1:0".parse().unwrap());
     config.operators =
-        vec![PrincipalSettings { id: "ops".into(), api_key: Some(KEY_OPS.into()), api_key_sha256: None }];
+        vec![PrincipalSettings { id: "ops".into(), api_key: Some(KEY_OPS.into()), ..PrincipalSettings::default() }];
     config.auditors = vec![AuditorSettings {
         id: "audit-a".into(),
         api_key: Some(KEY_AUDITOR.into()),
-        api_key_sha256: None,
         tenants: vec!["bank-a".into()],
+        ..AuditorSettings::default()
     }];
 }
 

@@ -27,7 +27,7 @@ fn server_files(dir: &Path) -> (TlsFiles, String) {
     let mut server_params = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
     server_params.distinguished_name.push(DnType::CommonName, "localhost");
     let server = server_params.signed_by(&server_key, &ca).unwrap();
-    let files = TlsFiles { certificate: dir.join("tls.crt"), private_key: dir.join("tls.key") };
+    let files = TlsFiles { certificate: dir.join("tls.crt"), private_key: dir.join("tls.key"), client_ca: None };
     std::fs::write(&files.certificate, server.pem()).unwrap();
     std::fs::write(&files.private_key, server_key.serialize_pem()).unwrap();
     (files, ca.pem())
@@ -93,7 +93,8 @@ fn tls_or_plaintext_must_be_chosen() {
     let error = base.check().unwrap_err().to_string();
     assert!(error.starts_with("tls:"), "{error}");
 
-    let files = TlsFiles { certificate: dir.path().join("tls.crt"), private_key: dir.path().join("tls.key") };
+    let files =
+        TlsFiles { certificate: dir.path().join("tls.crt"), private_key: dir.path().join("tls.key"), client_ca: None };
     let both = GatewayConfig { plaintext: true, tls: Some(files.clone()), ..base.clone() };
     let error = both.check().unwrap_err().to_string();
     assert!(error.contains("plaintext") && error.contains("tls"), "{error}");
@@ -112,7 +113,10 @@ async fn unreadable_or_unusable_tls_files_stop_the_start() {
     let pki = jpki_testsupport::testing::pki();
     let mut config = config(dir.path(), &pki);
     let missing = tls_dir.path().join("missing.key");
-    with_tls(&mut config, TlsFiles { certificate: files.certificate.clone(), private_key: missing.clone() });
+    with_tls(
+        &mut config,
+        TlsFiles { certificate: files.certificate.clone(), private_key: missing.clone(), client_ca: None },
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let error =
         jpki_gateway::Gateway::start(config.clone(), listener).await.err().expect("a missing key file").to_string();
@@ -121,7 +125,7 @@ async fn unreadable_or_unusable_tls_files_stop_the_start() {
     // A key that is not PEM at all.
     let garbage = tls_dir.path().join("garbage.key");
     std::fs::write(&garbage, b"not a key").unwrap();
-    with_tls(&mut config, TlsFiles { certificate: files.certificate, private_key: garbage });
+    with_tls(&mut config, TlsFiles { certificate: files.certificate, private_key: garbage, client_ca: None });
     // (A failed start may leave its store open: use another one.)
     config.data_dir = dir.path().join("data-2");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -143,7 +147,8 @@ fn plaintext_is_refused_on_a_network_address_unless_explicitly_allowed() {
     }
     // TLS on a network address needs no opt-in.
     let dir = tempfile::tempdir().unwrap();
-    let files = TlsFiles { certificate: dir.path().join("tls.crt"), private_key: dir.path().join("tls.key") };
+    let files =
+        TlsFiles { certificate: dir.path().join("tls.crt"), private_key: dir.path().join("tls.key"), client_ca: None };
     GatewayConfig { listen: "0.0.0.0:50051".parse().unwrap(), plaintext: false, tls: Some(files), ..base }
         .check()
         .unwrap();
@@ -164,4 +169,90 @@ async fn a_plaintext_start_on_a_listener_bound_to_every_interface_is_refused() {
     let config = GatewayConfig { allow_plaintext_on_network: true, ..config };
     let gateway = jpki_gateway::Gateway::start(config, listener).await.expect("allowed explicitly");
     gateway.shutdown().await.unwrap();
+}
+
+/// A client certificate from `ca` and the SHA-256 of its SubjectPublicKeyInfo (hex), as
+/// `client_spki_sha256` takes it.
+fn client_identity(ca: &CertifiedIssuer<'static, KeyPair>, name: &str) -> (tonic::transport::Identity, String) {
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.distinguished_name.push(DnType::CommonName, name);
+    let certificate = params.signed_by(&key, ca).unwrap();
+    let (_, parsed) = x509_parser::parse_x509_certificate(certificate.der()).unwrap();
+    let spki = hex::encode(ring::digest::digest(&ring::digest::SHA256, parsed.tbs_certificate.subject_pki.raw));
+    (tonic::transport::Identity::from_pem(certificate.pem(), key.serialize_pem()), spki)
+}
+
+fn client_ca(name: &str) -> CertifiedIssuer<'static, KeyPair> {
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_certificate_names_its_principal_and_a_tenant_may_require_it() {
+    const KEY_M: &str = "key-bank-m";
+    let tls_dir = tempfile::tempdir().unwrap();
+    let (mut files, server_ca_pem) = server_files(tls_dir.path());
+    let clients = client_ca("jpki-gateway test client CA");
+    let client_ca_file = tls_dir.path().join("client-ca.pem");
+    std::fs::write(&client_ca_file, clients.pem()).unwrap();
+    files.client_ca = Some(client_ca_file);
+    let (identity_m, spki_m) = client_identity(&clients, "bank-m");
+    let (identity_a, spki_a) = client_identity(&clients, "bank-a");
+    let (identity_stranger, _) = client_identity(&client_ca("an unknown CA"), "stranger");
+
+    let running = start_with(|config| {
+        with_tls(config, files);
+        config.tenants = hashed_tenants();
+        config.tenants[0].client_spki_sha256 = Some(spki_a);
+        config.tenants.push(jpki_gateway::settings::TenantSettings {
+            id: "bank-m".into(),
+            api_key_sha256: Some(hex::encode(ring::digest::digest(&ring::digest::SHA256, KEY_M.as_bytes()))),
+            client_spki_sha256: Some(spki_m),
+            require_client_certificate: true,
+            ..jpki_gateway::settings::TenantSettings::default()
+        });
+    })
+    .await;
+    let address = running.address;
+    let connect = |identity: Option<tonic::transport::Identity>| {
+        let mut tls =
+            ClientTlsConfig::new().ca_certificate(Certificate::from_pem(&server_ca_pem)).domain_name("localhost");
+        if let Some(identity) = identity {
+            tls = tls.identity(identity);
+        }
+        async move {
+            let channel =
+                Endpoint::from_shared(format!("https://{address}")).unwrap().tls_config(tls).unwrap().connect().await?;
+            Ok::<_, tonic::transport::Error>(VerificationServiceClient::new(channel))
+        }
+    };
+    let call = |key: Option<&str>| match key {
+        Some(key) => authed(IssueChallengeRequest::default(), key),
+        None => tonic::Request::new(IssueChallengeRequest::default()),
+    };
+
+    // The certificate alone names bank-m; with bank-m's key too.
+    let mut with_m = connect(Some(identity_m.clone())).await.unwrap();
+    with_m.issue_challenge(call(None)).await.unwrap();
+    with_m.issue_challenge(call(Some(KEY_M))).await.unwrap();
+    // bank-m requires it: its key alone is refused.
+    let mut without = connect(None).await.unwrap();
+    assert_eq!(without.issue_challenge(call(Some(KEY_M))).await.unwrap_err().code(), tonic::Code::Unauthenticated);
+    // Client authentication is optional on the shared port: bank-a's key alone still works.
+    without.issue_challenge(call(Some(KEY_A))).await.unwrap();
+    // A certificate and a key of different principals: refused.
+    assert_eq!(with_m.issue_challenge(call(Some(KEY_A))).await.unwrap_err().code(), tonic::Code::Unauthenticated);
+    let mut with_a = connect(Some(identity_a)).await.unwrap();
+    assert_eq!(with_a.issue_challenge(call(Some(KEY_M))).await.unwrap_err().code(), tonic::Code::Unauthenticated);
+    with_a.issue_challenge(call(None)).await.unwrap();
+    // A certificate from a CA that is not configured does not get through the handshake.
+    let refused = match connect(Some(identity_stranger)).await {
+        Err(_) => true,
+        Ok(mut client) => client.issue_challenge(call(Some(KEY_A))).await.is_err(),
+    };
+    assert!(refused, "a client certificate of an unknown CA was accepted");
 }

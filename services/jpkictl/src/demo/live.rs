@@ -63,7 +63,7 @@ fn demo_config(data_dir: &Path, pki: &Path, manifest: &jpki_testpki::Manifest) -
         operators: vec![jpki_gateway::settings::PrincipalSettings {
             id: DEMO_OPERATOR.to_owned(),
             api_key: Some(DEMO_OPERATOR_KEY.to_owned()),
-            api_key_sha256: None,
+            ..jpki_gateway::settings::PrincipalSettings::default()
         }],
         ..GatewayConfig::default()
     }

@@ -87,7 +87,7 @@ pub fn make_tls(dir: &Path) -> TestTls {
     std::fs::write(&ca, ca_cert.pem()).unwrap();
     std::fs::write(&certificate, server_cert.pem()).unwrap();
     std::fs::write(&private_key, server_key.serialize_pem()).unwrap();
-    TestTls { ca, files: TlsFiles { certificate, private_key } }
+    TestTls { ca, files: TlsFiles { certificate, private_key, client_ca: None } }
 }
 
 /// How to start the test gateway.
