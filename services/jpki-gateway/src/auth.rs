@@ -142,14 +142,47 @@ enum Lookup {
     Certificate(String),
 }
 
-/// The SPKI SHA-256 (hex) of the verified client certificate of a TLS connection, if any: rustls
-/// has verified it against `tls.client_ca` before the call arrives.
-pub fn client_spki<B>(request: &http::Request<B>) -> Option<String> {
+/// The verified client certificate of a TLS connection: rustls has verified its chain against the
+/// configured client CAs before the call arrives.
+#[derive(Clone, Debug)]
+pub struct ClientCertificate {
+    /// SHA-256 of its SubjectPublicKeyInfo, hex: what `client_spki_sha256` pins.
+    pub spki_sha256: String,
+    /// The certificate, DER.
+    pub der: Vec<u8>,
+}
+
+/// The request's verified client certificate, if any.
+pub fn client_certificate<B>(request: &http::Request<B>) -> Option<ClientCertificate> {
     use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
     let certificates = request.extensions().get::<TlsConnectInfo<TcpConnectInfo>>()?.peer_certs()?;
     let leaf = certificates.first()?;
     let (_, certificate) = x509_parser::parse_x509_certificate(leaf.as_ref()).ok()?;
-    Some(hex::encode(ring::digest::digest(&ring::digest::SHA256, certificate.tbs_certificate.subject_pki.raw)))
+    let spki = certificate.tbs_certificate.subject_pki.raw;
+    Some(ClientCertificate {
+        spki_sha256: hex::encode(ring::digest::digest(&ring::digest::SHA256, spki)),
+        der: leaf.as_ref().to_vec(),
+    })
+}
+
+/// Whether `leaf` was issued directly by one of `cas` (DER): its issuer is the CA's subject and
+/// the CA's key verifies its signature.
+fn issued_by_one_of(leaf: &[u8], cas: &[Vec<u8>]) -> bool {
+    let Ok((_, leaf)) = x509_parser::parse_x509_certificate(leaf) else { return false };
+    cas.iter().any(|ca| {
+        x509_parser::parse_x509_certificate(ca).is_ok_and(|(_, ca)| {
+            ca.subject().as_raw() == leaf.issuer().as_raw() && leaf.verify_signature(Some(ca.public_key())).is_ok()
+        })
+    })
+}
+
+/// Every certificate (DER) in a PEM text.
+pub fn pem_certificates(pem: &[u8]) -> Vec<Vec<u8>> {
+    x509_parser::pem::Pem::iter_from_buffer(pem)
+        .filter_map(Result::ok)
+        .filter(|pem| pem.label == "CERTIFICATE")
+        .map(|pem| pem.contents)
+        .collect()
 }
 
 /// The directory behind a cache: authentication, and the change notices that end a suspended
@@ -157,6 +190,8 @@ pub fn client_spki<B>(request: &http::Request<B>) -> Option<String> {
 pub struct Access {
     directory: Directory,
     configured: HashMap<String, String>,
+    /// Each principal's own client CAs (DER), from the configuration file.
+    client_cas: HashMap<String, Vec<Vec<u8>>>,
     answers: moka::future::Cache<String, Result<Caller, AuthRefusal>>,
     touched: moka::sync::Cache<String, ()>,
     changes: watch::Sender<u64>,
@@ -169,11 +204,18 @@ impl std::fmt::Debug for Access {
 }
 
 impl Access {
-    /// Access over `directory`, with the configured keys' digests and the cache's TTL.
-    pub fn new(directory: Directory, configured: HashMap<String, String>, ttl: Duration) -> Self {
+    /// Access over `directory`, with the configured keys' digests, each principal's own client CAs
+    /// (DER) and the cache's TTL.
+    pub fn new(
+        directory: Directory,
+        configured: HashMap<String, String>,
+        client_cas: HashMap<String, Vec<Vec<u8>>>,
+        ttl: Duration,
+    ) -> Self {
         Access {
             directory,
             configured,
+            client_cas,
             answers: moka::future::Cache::builder().max_capacity(100_000).time_to_live(ttl).build(),
             touched: moka::sync::Cache::builder().max_capacity(100_000).time_to_live(TOUCH_INTERVAL).build(),
             changes: watch::channel(0).0,
@@ -200,7 +242,12 @@ impl Access {
     /// The caller of a request: its `authorization: Bearer <key>` header and its verified client
     /// certificate's key (SPKI SHA-256, hex), either of them or both (then naming one principal);
     /// a principal that requires its certificate is refused without it. UNAUTHENTICATED otherwise.
-    pub async fn authenticate(&self, headers: &http::HeaderMap, client_spki: Option<String>) -> Result<Caller, Status> {
+    pub async fn authenticate(
+        &self,
+        headers: &http::HeaderMap,
+        client: Option<ClientCertificate>,
+    ) -> Result<Caller, Status> {
+        let client_spki = client.as_ref().map(|certificate| certificate.spki_sha256.clone());
         let by_certificate = match &client_spki {
             Some(spki) => Some(self.lookup(format!("spki:{spki}"), Lookup::Certificate(spki.clone())).await?),
             None => None,
@@ -224,6 +271,17 @@ impl Access {
                     && (client_spki.is_none() || caller.client_spki_sha256 != client_spki) =>
             {
                 tracing::info!(principal = caller.id(), "credential refused: its client certificate is required");
+                Err(Status::unauthenticated(REFUSED))
+            }
+            // A certificate that names a principal with its own client CA must come from that CA.
+            Ok(caller)
+                if caller.client_spki_sha256.is_some()
+                    && caller.client_spki_sha256 == client_spki
+                    && self.client_cas.get(caller.id()).is_some_and(|cas| {
+                        !client.as_ref().is_some_and(|certificate| issued_by_one_of(&certificate.der, cas))
+                    }) =>
+            {
+                tracing::info!(principal = caller.id(), "credential refused: not issued by the principal's client CA");
                 Err(Status::unauthenticated(REFUSED))
             }
             // A cached answer never outlives its key.
@@ -412,7 +470,7 @@ where
             if required == Required::Nothing {
                 return ready.call(request).await;
             }
-            let admitted = match access.authenticate(request.headers(), client_spki(&request)).await {
+            let admitted = match access.authenticate(request.headers(), client_certificate(&request)).await {
                 Ok(caller) => authorize(&caller, required, &path).map(|tenant| (caller, tenant)),
                 Err(status) => Err(status),
             };

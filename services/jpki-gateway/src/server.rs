@@ -201,10 +201,17 @@ impl Gateway {
         if let Some(tls) = &config.tls {
             let identity = Identity::from_pem(read(&tls.certificate)?, read(&tls.private_key)?);
             let mut tls_config = ServerTlsConfig::new().identity(identity);
-            if let Some(client_ca) = &tls.client_ca {
+            // Every client CA, `tls.client_ca` and each principal's, is trusted in the handshake;
+            // a principal's own CA is then required for its certificate (auth.rs).
+            let mut roots = Vec::new();
+            for (_, path) in config.client_ca_files() {
+                roots.extend(read(path)?);
+                roots.push(b'\n');
+            }
+            if !roots.is_empty() {
                 // Optional: a client without a certificate still authenticates with its API key.
                 tls_config = tls_config
-                    .client_ca_root(tonic::transport::Certificate::from_pem(read(client_ca)?))
+                    .client_ca_root(tonic::transport::Certificate::from_pem(roots))
                     .client_auth_optional(true);
             }
             builder =
@@ -224,9 +231,18 @@ impl Gateway {
             .await
             .context("bootstrap task")?
             .map_err(|error| anyhow::anyhow!("directory bootstrap: {error}"))?;
+        let mut client_cas: std::collections::HashMap<String, Vec<Vec<u8>>> = std::collections::HashMap::new();
+        for (principal, path) in config.client_ca_files().into_iter().filter_map(|(id, path)| Some((id?, path))) {
+            let certificates = crate::auth::pem_certificates(&read(path)?);
+            if certificates.is_empty() {
+                anyhow::bail!("{principal}: client_ca {}: no certificate in it", path.display());
+            }
+            client_cas.entry(principal.to_owned()).or_default().extend(certificates);
+        }
         let access = Arc::new(Access::new(
             directory.clone(),
             configured_keys,
+            client_cas,
             Duration::from_millis(config.directory.cache_ttl_ms),
         ));
         let directory_watch_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));

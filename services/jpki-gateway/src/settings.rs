@@ -295,6 +295,10 @@ pub struct TenantSettings {
     /// SHA-256 of the SubjectPublicKeyInfo of its client certificate, hex (mTLS; `tls.client_ca`).
     #[serde(default)]
     pub client_spki_sha256: Option<String>,
+    /// The CA (PEM) that must have issued its client certificate directly; trusted for client
+    /// authentication on top of `tls.client_ca`.
+    #[serde(default)]
+    pub client_ca: Option<PathBuf>,
     /// Refuse this tenant's calls that do not come with its client certificate (an API key alone is
     /// then not enough).
     #[serde(default)]
@@ -316,6 +320,10 @@ pub struct PrincipalSettings {
     /// SHA-256 of the SubjectPublicKeyInfo of its client certificate, hex (mTLS; `tls.client_ca`).
     #[serde(default)]
     pub client_spki_sha256: Option<String>,
+    /// The CA (PEM) that must have issued its client certificate directly; trusted for client
+    /// authentication on top of `tls.client_ca`.
+    #[serde(default)]
+    pub client_ca: Option<PathBuf>,
 }
 
 /// An auditor in the configuration file.
@@ -333,6 +341,9 @@ pub struct AuditorSettings {
     /// SHA-256 of the SubjectPublicKeyInfo of its client certificate, hex (mTLS).
     #[serde(default)]
     pub client_spki_sha256: Option<String>,
+    /// The CA (PEM) that must have issued its client certificate directly.
+    #[serde(default)]
+    pub client_ca: Option<PathBuf>,
     /// The tenants whose audit log it may read.
     #[serde(default)]
     pub tenants: Vec<String>,
@@ -378,6 +389,7 @@ impl TenantSettings {
             business_purposes: None,
             quota: None,
             client_spki_sha256: None,
+            client_ca: None,
             require_client_certificate: false,
         }
     }
@@ -451,7 +463,22 @@ fn parse_kind(kind: &str) -> anyhow::Result<CertKind> {
     })
 }
 
+/// A principal's own client CA file, with its id.
+fn own<'c>(id: &'c str, path: &'c Option<PathBuf>) -> Option<(Option<&'c str>, &'c Path)> {
+    path.as_deref().map(|path| (Some(id), path))
+}
+
 impl GatewayConfig {
+    /// Every configured client CA file: `tls.client_ca` (no principal) and each principal's
+    /// `client_ca` (with its id).
+    pub fn client_ca_files(&self) -> Vec<(Option<&str>, &Path)> {
+        let tls = self.tls.iter().filter_map(|tls| tls.client_ca.as_deref()).map(|path| (None, path));
+        let tenants = self.tenants.iter().filter_map(|t| own(&t.id, &t.client_ca));
+        let operators = self.operators.iter().filter_map(|o| own(&o.id, &o.client_ca));
+        let auditors = self.auditors.iter().filter_map(|a| own(&a.id, &a.client_ca));
+        tls.chain(tenants).chain(operators).chain(auditors).collect()
+    }
+
     /// The file (if any) overridden by `JPKI_GATEWAY_*` environment variables, checked.
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
         let mut figment = Figment::from(Serialized::defaults(GatewayConfig::default()));

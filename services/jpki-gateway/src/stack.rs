@@ -145,7 +145,7 @@ mod tests {
         };
         let (principals, keys) = crate::auth::configured_principals(&config).unwrap();
         directory.bootstrap(&principals, jpki_app::clock::now().0).unwrap();
-        Arc::new(Access::new(directory, keys, Duration::from_secs(5)))
+        Arc::new(Access::new(directory, keys, std::collections::HashMap::new(), Duration::from_secs(5)))
     }
 
     fn request(request_id: Option<&str>) -> http::Request<Body> {

@@ -174,10 +174,18 @@ async fn a_plaintext_start_on_a_listener_bound_to_every_interface_is_refused() {
 /// A client certificate from `ca` and the SHA-256 of its SubjectPublicKeyInfo (hex), as
 /// `client_spki_sha256` takes it.
 fn client_identity(ca: &CertifiedIssuer<'static, KeyPair>, name: &str) -> (tonic::transport::Identity, String) {
-    let key = KeyPair::generate().unwrap();
+    client_identity_with(&KeyPair::generate().unwrap(), ca, name)
+}
+
+/// [`client_identity`] for a given key (one key may be certified by several CAs).
+fn client_identity_with(
+    key: &KeyPair,
+    ca: &CertifiedIssuer<'static, KeyPair>,
+    name: &str,
+) -> (tonic::transport::Identity, String) {
     let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
     params.distinguished_name.push(DnType::CommonName, name);
-    let certificate = params.signed_by(&key, ca).unwrap();
+    let certificate = params.signed_by(key, ca).unwrap();
     let (_, parsed) = x509_parser::parse_x509_certificate(certificate.der()).unwrap();
     let spki = hex::encode(ring::digest::digest(&ring::digest::SHA256, parsed.tbs_certificate.subject_pki.raw));
     (tonic::transport::Identity::from_pem(certificate.pem(), key.serialize_pem()), spki)
@@ -203,6 +211,15 @@ async fn a_client_certificate_names_its_principal_and_a_tenant_may_require_it() 
     let (identity_m, spki_m) = client_identity(&clients, "bank-m");
     let (identity_a, spki_a) = client_identity(&clients, "bank-a");
     let (identity_stranger, _) = client_identity(&client_ca("an unknown CA"), "stranger");
+    // bank-p has its own client CA: its key certified by that CA passes, the same key certified by
+    // the shared client CA does not.
+    let own_ca = client_ca("bank-p's own client CA");
+    let own_ca_file = tls_dir.path().join("bank-p-ca.pem");
+    std::fs::write(&own_ca_file, own_ca.pem()).unwrap();
+    let key_p = KeyPair::generate().unwrap();
+    let (identity_p, spki_p) = client_identity_with(&key_p, &own_ca, "bank-p");
+    let (identity_p_elsewhere, same_spki) = client_identity_with(&key_p, &clients, "bank-p");
+    assert_eq!(spki_p, same_spki);
 
     let running = start_with(|config| {
         with_tls(config, files);
@@ -213,6 +230,12 @@ async fn a_client_certificate_names_its_principal_and_a_tenant_may_require_it() 
             api_key_sha256: Some(hex::encode(ring::digest::digest(&ring::digest::SHA256, KEY_M.as_bytes()))),
             client_spki_sha256: Some(spki_m),
             require_client_certificate: true,
+            ..jpki_gateway::settings::TenantSettings::default()
+        });
+        config.tenants.push(jpki_gateway::settings::TenantSettings {
+            id: "bank-p".into(),
+            client_spki_sha256: Some(spki_p),
+            client_ca: Some(own_ca_file),
             ..jpki_gateway::settings::TenantSettings::default()
         });
     })
@@ -249,6 +272,10 @@ async fn a_client_certificate_names_its_principal_and_a_tenant_may_require_it() 
     let mut with_a = connect(Some(identity_a)).await.unwrap();
     assert_eq!(with_a.issue_challenge(call(Some(KEY_M))).await.unwrap_err().code(), tonic::Code::Unauthenticated);
     with_a.issue_challenge(call(None)).await.unwrap();
+    // A principal's own client CA: required for its certificate.
+    connect(Some(identity_p)).await.unwrap().issue_challenge(call(None)).await.unwrap();
+    let mut elsewhere = connect(Some(identity_p_elsewhere)).await.unwrap();
+    assert_eq!(elsewhere.issue_challenge(call(None)).await.unwrap_err().code(), tonic::Code::Unauthenticated);
     // A certificate from a CA that is not configured does not get through the handshake.
     let refused = match connect(Some(identity_stranger)).await {
         Err(_) => true,
