@@ -215,4 +215,30 @@ async fn every_change_of_status_is_one_event_in_order() {
         .collect()
         .await;
     assert_eq!(replay.iter().collect::<Vec<_>>(), events);
+
+    // Tenant B, watching from "0" (a cursor A's stream also started from), gets none of A's events:
+    // its first event is its own certificate's, revoked afterwards as a marker.
+    let theirs = client.verify_signature(authed(cms_request(&running.pki, "h07", FORM, FORM), KEY_B)).await.unwrap();
+    let theirs = theirs.into_inner().result.unwrap();
+    assert_eq!(theirs.indication(), Indication::TotalPassed);
+    let theirs = theirs.certificate.unwrap().id.unwrap();
+    let mut from_zero = running
+        .status()
+        .await
+        .watch_revocations(authed(WatchRevocationsRequest { cursor: "0".into() }, KEY_B))
+        .await
+        .unwrap()
+        .into_inner();
+    let ca_b = running.pki.holder("h07").unwrap().signing().issuer_label().to_owned();
+    simulator
+        .revoke(&Revocation {
+            ca: ca_b,
+            target: RevokeTarget::Holder("h07".into()),
+            reason: parse_reason("key_compromise"),
+            revoked_at: None,
+        })
+        .unwrap();
+    let first = next_event(&mut from_zero).await;
+    assert_eq!(first.certificate.as_ref(), Some(&theirs), "B's stream from 0 began with another tenant's event");
+    assert_eq!(first.cursor, "1", "B's cursors are its own sequence");
 }
