@@ -213,8 +213,8 @@ pub struct AdminEvent {
     /// With which credential (key id), if any.
     #[serde(default)]
     pub credential: Option<String>,
-    /// What: `create_tenant`, `update_policy`, `suspend`, `resume`, `offboard`, `issue_key`,
-    /// `revoke_key`, `rotate_key`, `create_principal`, `bootstrap`.
+    /// What: `create_principal`, `update_policy`, `set_client_certificate`, `suspend`, `resume`,
+    /// `offboard`, `issue_key`, `revoke_key`, `rotate_key`, `bootstrap`.
     pub action: String,
     /// On which principal.
     pub target: String,
@@ -712,6 +712,45 @@ impl Directory {
                 return Err(AdminRefusal::ManagedByConfiguration(id.to_owned()));
             }
             record.policy = Some(policy.clone());
+            Ok(())
+        })
+    }
+
+    /// Pins (`Some`) or clears (`None`) a principal's client certificate key (SPKI SHA-256, hex) and
+    /// whether it is required (not for principals of the configuration file, which sets them).
+    pub fn set_client_certificate(
+        &self,
+        actor: &Caller,
+        id: &str,
+        spki_sha256: Option<String>,
+        required: bool,
+        now: i64,
+    ) -> AdminResult<PrincipalRecord> {
+        let spki_sha256 = match spki_sha256 {
+            None => None,
+            Some(text) => {
+                let mut bytes = [0u8; 32];
+                if hex::decode_to_slice(text.trim(), &mut bytes).is_err() {
+                    return Ok(Err(AdminRefusal::Invalid("spki_sha256 must be 64 hex digits".into())));
+                }
+                Some(hex::encode(bytes))
+            }
+        };
+        if required && spki_sha256.is_none() {
+            return Ok(Err(AdminRefusal::Invalid("a required client certificate needs its spki_sha256".into())));
+        }
+        if let Some(spki) = &spki_sha256
+            && self.principals()?.iter().any(|p| p.id != id && p.client_spki_sha256.as_deref() == Some(spki.as_str()))
+        {
+            return Ok(Err(AdminRefusal::Invalid("that key is already another principal's".into())));
+        }
+        let detail = format!("spki {} required {required}", spki_sha256.as_deref().unwrap_or("-"));
+        self.change(actor, id, "set_client_certificate", detail, now, |record| {
+            if record.source == Source::Configuration {
+                return Err(AdminRefusal::ManagedByConfiguration(id.to_owned()));
+            }
+            record.client_spki_sha256 = spki_sha256.clone();
+            record.require_client_certificate = required;
             Ok(())
         })
     }

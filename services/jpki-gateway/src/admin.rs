@@ -118,6 +118,8 @@ fn principal(record: &PrincipalRecord) -> admin::Principal {
         auditor_of: record.auditor_of.clone(),
         created_at: record.created_at,
         updated_at: record.updated_at,
+        client_spki_sha256: record.client_spki_sha256.clone().unwrap_or_default(),
+        require_client_certificate: record.require_client_certificate,
     }
 }
 
@@ -214,6 +216,19 @@ impl admin::admin_service_server::AdminService for AdminApi {
             return Err(Status::failed_precondition("an operator cannot offboard itself"));
         }
         let record = self.run(true, move |d| d.offboard(&actor, &id, now().0)).await?;
+        Ok(Response::new(principal(&record)))
+    }
+
+    async fn set_client_certificate(
+        &self,
+        request: Request<admin::SetClientCertificateRequest>,
+    ) -> Result<Response<admin::Principal>, Status> {
+        let actor = caller_of(&request)?;
+        let request = request.into_inner();
+        let spki = Some(request.spki_sha256).filter(|spki| !spki.is_empty());
+        let record = self
+            .run(true, move |d| d.set_client_certificate(&actor, &request.id, spki, request.required, now().0))
+            .await?;
         Ok(Response::new(principal(&record)))
     }
 

@@ -50,6 +50,8 @@ pub struct Gateway {
     admin_addr: Option<SocketAddr>,
     draining: watch::Sender<bool>,
     server: JoinHandle<anyhow::Result<()>>,
+    /// The admin service's server: drained like the main one.
+    admin_server: Option<JoinHandle<()>>,
     background: Vec<JoinHandle<()>>,
     drain_timeout: Duration,
 }
@@ -343,6 +345,7 @@ impl Gateway {
             .add_service(status)
             .add_service(credentials);
         let local_addr = listener.local_addr()?;
+        let mut admin_server = None;
         let admin_addr = match config.admin_listen {
             None => None,
             Some(address) => {
@@ -356,7 +359,7 @@ impl Gateway {
                     .add_service(admin_health)
                     .add_service(AdminServiceServer::new(AdminApi::new(access.clone())));
                 let mut admin_shutdown = draining_receiver.clone();
-                background.push(tokio::spawn(async move {
+                admin_server = Some(tokio::spawn(async move {
                     let served = admin_router
                         .serve_with_incoming_shutdown(
                             TcpIncoming::from(admin_listener).with_nodelay(Some(true)),
@@ -391,7 +394,7 @@ impl Gateway {
                 .map_err(anyhow::Error::from)
         });
         tracing::info!(address = %local_addr, tls = config.tls.is_some(), lists = loaded.lists, "jpki-gateway listening");
-        Ok(Gateway { local_addr, admin_addr, draining, server, background, drain_timeout })
+        Ok(Gateway { local_addr, admin_addr, draining, server, admin_server, background, drain_timeout })
     }
 
     /// The address it listens on.
@@ -419,6 +422,12 @@ impl Gateway {
                 Ok(())
             }
         };
+        if let Some(mut admin_server) = self.admin_server {
+            // Its connections end with the drain too (they hold the store until then).
+            if tokio::time::timeout(self.drain_timeout, &mut admin_server).await.is_err() {
+                admin_server.abort();
+            }
+        }
         for task in self.background {
             task.abort();
         }

@@ -13,7 +13,7 @@ use common::*;
 use jpki_api::admin::v1::admin_service_client::AdminServiceClient;
 use jpki_api::admin::v1::{
     CreatePrincipalRequest, CreateTenantRequest, IssueApiKeyRequest, ListPlatformLogRequest, PrincipalRef,
-    TenantPolicy, UpdateTenantPolicyRequest,
+    SetClientCertificateRequest, TenantPolicy, UpdateTenantPolicyRequest,
 };
 use jpki_api::v1::credential_service_client::CredentialServiceClient;
 use jpki_api::v1::{
@@ -281,8 +281,31 @@ async fn the_configuration_file_wins_for_what_it_defines() {
         .await
         .unwrap();
     assert_eq!(issue_challenge(running.address, &key).await.unwrap_err().code(), Code::PermissionDenied);
+    // The mTLS pin: the API sets it for its own principals, not for the file's.
+    let pin = |id: &str, spki: &str, required: bool| {
+        authed(SetClientCertificateRequest { id: id.into(), spki_sha256: spki.into(), required }, KEY_OPS)
+    };
+    let spki = "ab".repeat(32);
+    assert_eq!(
+        admin.set_client_certificate(pin("bank-a", &spki, false)).await.unwrap_err().code(),
+        Code::FailedPrecondition
+    );
+    assert_eq!(
+        admin.set_client_certificate(pin("broker-d", "", true)).await.unwrap_err().code(),
+        Code::InvalidArgument
+    );
+    assert_eq!(
+        admin.set_client_certificate(pin("broker-d", "not-hex", false)).await.unwrap_err().code(),
+        Code::InvalidArgument
+    );
+    let pinned = admin.set_client_certificate(pin("broker-d", &spki, true)).await.unwrap().into_inner();
+    assert_eq!((pinned.client_spki_sha256.as_str(), pinned.require_client_certificate), (spki.as_str(), true));
+    // Required, and this plaintext call has no certificate: the key alone is refused at once.
+    assert_eq!(issue_challenge(running.address, &key).await.unwrap_err().code(), Code::Unauthenticated);
     // A suspension of a file tenant survives a restart; the file's policy is applied again.
     admin.suspend_principal(authed(PrincipalRef { id: "bank-b".into() }, KEY_OPS)).await.unwrap();
+    // Connections still open would keep the store (and its lock) alive past the shutdown.
+    drop(admin);
     let gateway = running.gateway.take().unwrap();
     gateway.shutdown().await.unwrap();
     let mut config = config(running.dir.path(), &running.pki);
@@ -291,7 +314,8 @@ async fn the_configuration_file_wins_for_what_it_defines() {
     let restarted = launch(config, running.pki.clone(), running.dir, None).await;
     assert_eq!(issue_challenge(restarted.address, KEY_A).await.unwrap_err().code(), Code::PermissionDenied);
     assert_eq!(issue_challenge(restarted.address, KEY_B).await.unwrap_err().code(), Code::Unauthenticated);
-    assert_eq!(issue_challenge(restarted.address, &key).await.unwrap_err().code(), Code::PermissionDenied);
+    // Its pinned, required certificate outlives the restart too.
+    assert_eq!(issue_challenge(restarted.address, &key).await.unwrap_err().code(), Code::Unauthenticated);
     let mut admin = self::admin(admin_address(&restarted)).await;
     let auditor = admin
         .create_principal(authed(

@@ -107,6 +107,18 @@ pub enum AdminCommand {
         #[arg(long, value_delimiter = ',')]
         auditor_of: Vec<String>,
     },
+    /// Pins (or clears, with no --spki-sha256) a principal's client certificate for mTLS.
+    SetClientCertificate {
+        /// The principal.
+        id: String,
+        /// SHA-256 of the certificate's SubjectPublicKeyInfo, 64 hex digits
+        /// (`openssl x509 -pubkey -noout -in c.crt | openssl pkey -pubin -outform der | sha256sum`).
+        #[arg(long, default_value = "")]
+        spki_sha256: String,
+        /// Refuse the principal's calls without that certificate.
+        #[arg(long)]
+        required: bool,
+    },
     /// Suspends a principal: its keys are refused and a tenant's watch streams end.
     Suspend {
         /// The principal.
@@ -211,6 +223,14 @@ pub fn run(args: &AdminArgs) -> anyhow::Result<i32> {
                     auditor_of: auditor_of.clone(),
                 };
                 show(json, &client.create_principal(request).await.rpc()?, principal)?;
+            }
+            AdminCommand::SetClientCertificate { id, spki_sha256, required } => {
+                let request = admin::SetClientCertificateRequest {
+                    id: id.clone(),
+                    spki_sha256: spki_sha256.clone(),
+                    required: *required,
+                };
+                show(json, &client.set_client_certificate(request).await.rpc()?, principal)?;
             }
             AdminCommand::Suspend { id } => {
                 show(json, &client.suspend_principal(admin::PrincipalRef { id: id.clone() }).await.rpc()?, principal)?;
