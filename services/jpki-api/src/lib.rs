@@ -1,10 +1,13 @@
-//! Generated gRPC code for the `jpki.gateway.v1` tenant API (`proto/jpki/gateway/v1/gateway.proto`).
+//! Generated gRPC code for the `jpki.gateway.v1` tenant API (`proto/jpki/gateway/v1/gateway.proto`,
+//! and `credentials.proto` for every principal's own keys) and the `jpki.admin.v1` administration
+//! service (`proto/jpki/admin/v1/admin.proto`, [`admin::v1`]).
 //!
 //! The build script compiles the proto without a system `protoc` (`protox`, pure Rust) and generates
 //! the code with `tonic-prost-build`:
 //!
 //! - [`v1`]: the messages and enums (prost), a server module per service
-//!   ([`v1::verification_service_server`], [`v1::link_service_server`], [`v1::status_service_server`])
+//!   ([`v1::verification_service_server`], [`v1::link_service_server`], [`v1::status_service_server`],
+//!   [`v1::credential_service_server`])
 //!   and a client module per service ([`v1::verification_service_client`], …).
 //!   `google.protobuf.Timestamp` is [`prost_types::Timestamp`].
 //! - [`FILE_DESCRIPTOR_SET`]: the encoded `FileDescriptorSet` (with `google/protobuf/timestamp.proto`
@@ -47,7 +50,7 @@ pub mod admin {
     }
 }
 
-/// The encoded `google.protobuf.FileDescriptorSet` of `gateway.proto` and its imports, with source
+/// The encoded `google.protobuf.FileDescriptorSet` of the three protos and their imports, with source
 /// info, as `tonic_reflection::server::Builder::register_encoded_file_descriptor_set` takes it.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("jpki_gateway_v1_descriptor");
 
