@@ -127,8 +127,8 @@ impl PolicyDocument {
         ) -> Result<Vec<T>, UnknownName> {
             names.iter().map(|name| parse(name).ok_or_else(|| UnknownName { what, name: name.clone() })).collect()
         }
-        let fields = FieldPermissions::from_names(&self.four_fields)
-            .map_err(|name| UnknownName { what: "four-field name", name })?;
+        let fields =
+            FieldPermissions::from_names(&self.four_fields).map_err(|name| UnknownName { what: "field", name })?;
         let policy = TenantPolicy {
             rpcs: each(&self.rpcs, "rpc", TenantRpc::from_name)?,
             certificate_kinds: each(&self.certificate_kinds, "certificate kind", CertKind::parse)?,
@@ -245,6 +245,11 @@ impl Caller {
             Principal::Tenant(tenant) => tenant.id.as_str(),
             Principal::Auditor { id, .. } | Principal::Operator { id } => id,
         }
+    }
+
+    /// Whether the caller presented a stored API key (rather than only a client certificate).
+    pub fn by_key(&self) -> bool {
+        !self.credential.starts_with(CERTIFICATE_CREDENTIAL)
     }
 
     /// The principal's role.
@@ -368,8 +373,11 @@ fn credential_key(key_id: &str) -> String {
     format!("credential/{key_id}")
 }
 
+/// The prefix of the keys' last-use times.
+const USED: &str = "used/";
+
 fn used_key(key_id: &str) -> String {
-    format!("used/{key_id}")
+    format!("{USED}{key_id}")
 }
 
 fn to_json<T: Serialize>(value: &T) -> Result<String, AppError> {
@@ -398,6 +406,10 @@ pub struct ConfiguredPrincipal {
     /// Whether its calls must come with that certificate.
     pub require_client_certificate: bool,
 }
+
+/// The credential name of a caller named by its client certificate (then followed by the start of
+/// its key's SPKI SHA-256): it has no stored record, so no last use to record.
+const CERTIFICATE_CREDENTIAL: &str = "certificate.";
 
 /// The key id of a principal's configured key.
 pub fn configured_key_id(principal: &str) -> String {
@@ -437,12 +449,13 @@ impl Directory {
 
     /// A principal's credentials (revoked and expired ones included), with their last-used time.
     pub fn credentials_of(&self, principal: &str) -> Result<Vec<(CredentialRecord, Option<i64>)>, AppError> {
+        let used: std::collections::HashMap<String, String> = self.store.directory_scan(USED)?.into_iter().collect();
         let mut found = Vec::new();
         for (_, text) in self.store.directory_scan("credential/")? {
             let record: CredentialRecord = from_json("credential", &text)?;
             if record.principal == principal {
-                let used = self.store.directory_get(&used_key(&record.key_id))?.and_then(|t| t.parse().ok());
-                found.push((record, used));
+                let last_use = used.get(&used_key(&record.key_id)).and_then(|time| time.parse().ok());
+                found.push((record, last_use));
             }
         }
         Ok(found)
@@ -484,16 +497,7 @@ impl Directory {
         let Some(record) = self.principal(&credential.principal)? else {
             return Ok(Err(AuthRefusal::UnknownKey));
         };
-        match self.resolve(&record)? {
-            Some(principal) => Ok(Ok(Caller {
-                principal,
-                credential: key_id,
-                expires_at: credential.expires_at,
-                client_spki_sha256: record.client_spki_sha256.clone(),
-                require_client_certificate: record.require_client_certificate,
-            })),
-            None => Ok(Err(AuthRefusal::PrincipalInactive)),
-        }
+        caller(&record, key_id, credential.expires_at)
     }
 
     /// Authenticates a verified client certificate by its key (SPKI SHA-256, hex): the principal
@@ -504,20 +508,33 @@ impl Directory {
         else {
             return Ok(Err(AuthRefusal::UnknownKey));
         };
-        match self.resolve(&record)? {
-            Some(principal) => Ok(Ok(Caller {
-                principal,
-                credential: format!("certificate.{}", &spki_sha256[..spki_sha256.len().min(16)]),
-                expires_at: None,
-                client_spki_sha256: record.client_spki_sha256.clone(),
-                require_client_certificate: record.require_client_certificate,
-            })),
-            None => Ok(Err(AuthRefusal::PrincipalInactive)),
-        }
+        let credential = format!("{CERTIFICATE_CREDENTIAL}{}", &spki_sha256[..spki_sha256.len().min(16)]);
+        caller(&record, credential, None)
     }
+}
 
-    /// The principal a record describes, if it is active.
-    pub fn resolve(&self, record: &PrincipalRecord) -> Result<Option<Principal>, AppError> {
+/// The caller a principal's record and credential make, if the principal is active.
+fn caller(
+    record: &PrincipalRecord,
+    credential: String,
+    expires_at: Option<i64>,
+) -> Result<Result<Caller, AuthRefusal>, AppError> {
+    Ok(match record.principal()? {
+        Some(principal) => Ok(Caller {
+            principal,
+            credential,
+            expires_at,
+            client_spki_sha256: record.client_spki_sha256.clone(),
+            require_client_certificate: record.require_client_certificate,
+        }),
+        None => Err(AuthRefusal::PrincipalInactive),
+    })
+}
+
+impl PrincipalRecord {
+    /// The principal the record describes, if it is active.
+    pub fn principal(&self) -> Result<Option<Principal>, AppError> {
+        let record = self;
         if record.state != PrincipalState::Active {
             return Ok(None);
         }
@@ -538,7 +555,9 @@ impl Directory {
             Role::Operator => Principal::Operator { id: record.id.clone() },
         }))
     }
+}
 
+impl Directory {
     /// Records that a key was used at `now` (not logged, not part of any answer's durability:
     /// the gateway calls it at most about once a minute per key).
     pub fn touch(&self, key_id: &str, now: i64) -> Result<(), AppError> {

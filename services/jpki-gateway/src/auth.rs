@@ -18,8 +18,8 @@ use jpki_app::clock::now;
 use jpki_app::directory::{
     AuthRefusal, Caller, ConfiguredPrincipal, Directory, PolicyDocument, Principal, Role, configured_key_id, key_digest,
 };
-use jpki_app::tenant::{FOUR_FIELDS, TenantRpc};
-use jpki_app::{AppError, FieldPermissions, Tenant};
+use jpki_app::tenant::TenantRpc;
+use jpki_app::{AppError, Tenant};
 use jpki_store::StoreError;
 use tokio::sync::watch;
 use tonic::{Request, Status};
@@ -108,10 +108,7 @@ pub fn configured_principals(
         Ok(())
     };
     for tenant in &config.tenants {
-        let fields = FieldPermissions::from_names(&tenant.four_fields).map_err(|other| {
-            anyhow::anyhow!("tenants.{}: unknown field {other:?} (one of {FOUR_FIELDS:?})", tenant.id)
-        })?;
-        let policy = PolicyDocument::of(fields, &tenant.policy()?);
+        let policy = tenant.policy()?;
         add(
             &tenant.id,
             Role::Tenant,
@@ -290,8 +287,7 @@ impl Access {
                 Err(Status::unauthenticated(REFUSED))
             }
             Ok(caller) => {
-                // A key's last use is recorded; a certificate has no stored credential.
-                if !caller.credential.starts_with("certificate.") {
+                if caller.by_key() {
                     self.touch(&caller.credential);
                 }
                 Ok(caller)
@@ -465,13 +461,12 @@ where
         let mut ready = std::mem::replace(&mut self.inner, clone);
         let access = self.access.clone();
         Box::pin(async move {
-            let path = request.uri().path().to_owned();
-            let required = required(&path);
+            let required = required(request.uri().path());
             if required == Required::Nothing {
                 return ready.call(request).await;
             }
             let admitted = match access.authenticate(request.headers(), client_certificate(&request)).await {
-                Ok(caller) => authorize(&caller, required, &path).map(|tenant| (caller, tenant)),
+                Ok(caller) => authorize(&caller, required, request.uri().path()).map(|tenant| (caller, tenant)),
                 Err(status) => Err(status),
             };
             match admitted {

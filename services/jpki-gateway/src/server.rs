@@ -199,17 +199,29 @@ impl Gateway {
         let (principals, configured_keys) = configured_principals(&config)?;
         // Everything that can fail on configuration comes before any task starts or the store
         // opens, so that a refused start leaves nothing behind.
+        // Every client CA file, read once: all are trusted in the handshake, and a principal's own
+        // CA is then required for its certificate (auth.rs).
+        let client_ca_files = config
+            .client_ca_files()
+            .into_iter()
+            .map(|(principal, path)| Ok((principal, read(path)?, path)))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let mut client_cas: std::collections::HashMap<String, Vec<Vec<u8>>> = std::collections::HashMap::new();
+        for (principal, pem, path) in &client_ca_files {
+            if let Some(principal) = principal {
+                let certificates = crate::auth::pem_certificates(pem);
+                if certificates.is_empty() {
+                    anyhow::bail!("{principal}: client_ca {}: no certificate in it", path.display());
+                }
+                client_cas.entry((*principal).to_owned()).or_default().extend(certificates);
+            }
+        }
         let mut builder = tonic::transport::Server::builder().http2_keepalive_interval(Some(Duration::from_secs(30)));
         if let Some(tls) = &config.tls {
             let identity = Identity::from_pem(read(&tls.certificate)?, read(&tls.private_key)?);
             let mut tls_config = ServerTlsConfig::new().identity(identity);
-            // Every client CA, `tls.client_ca` and each principal's, is trusted in the handshake;
-            // a principal's own CA is then required for its certificate (auth.rs).
-            let mut roots = Vec::new();
-            for (_, path) in config.client_ca_files() {
-                roots.extend(read(path)?);
-                roots.push(b'\n');
-            }
+            let roots: Vec<u8> =
+                client_ca_files.iter().flat_map(|(_, pem, _)| pem.iter().copied().chain([b'\n'])).collect();
             if !roots.is_empty() {
                 // Optional: a client without a certificate still authenticates with its API key.
                 tls_config = tls_config
@@ -233,14 +245,6 @@ impl Gateway {
             .await
             .context("bootstrap task")?
             .map_err(|error| anyhow::anyhow!("directory bootstrap: {error}"))?;
-        let mut client_cas: std::collections::HashMap<String, Vec<Vec<u8>>> = std::collections::HashMap::new();
-        for (principal, path) in config.client_ca_files().into_iter().filter_map(|(id, path)| Some((id?, path))) {
-            let certificates = crate::auth::pem_certificates(&read(path)?);
-            if certificates.is_empty() {
-                anyhow::bail!("{principal}: client_ca {}: no certificate in it", path.display());
-            }
-            client_cas.entry(principal.to_owned()).or_default().extend(certificates);
-        }
         let access = Arc::new(Access::new(
             directory.clone(),
             configured_keys,

@@ -14,8 +14,10 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use jpki_core::CertKind;
 use serde::{Deserialize, Serialize};
 
+use jpki_app::FieldPermissions;
+use jpki_app::directory::PolicyDocument;
 pub use jpki_app::tenant::FOUR_FIELDS;
-use jpki_app::tenant::{BusinessPurpose, Quota, TenantPolicy, TenantRpc};
+use jpki_app::tenant::TenantPolicy;
 use jpki_app::trust::{AnchorFile, TrustConfig};
 
 /// Everything the gateway needs to start.
@@ -394,43 +396,28 @@ impl TenantSettings {
         }
     }
 
-    /// The policy the settings name: what is unset is everything at the default quota.
-    pub fn policy(&self) -> anyhow::Result<TenantPolicy> {
-        let mut policy = TenantPolicy::everything();
-        if let Some(rpcs) = &self.rpcs {
-            policy.rpcs = rpcs
-                .iter()
-                .map(|name| {
-                    TenantRpc::from_name(name).with_context(|| format!("tenants.{}: unknown rpc {name:?}", self.id))
-                })
-                .collect::<anyhow::Result<_>>()?;
-        }
-        if let Some(kinds) = &self.certificate_kinds {
-            policy.certificate_kinds = kinds
-                .iter()
-                .map(|kind| parse_kind(kind).with_context(|| format!("tenants.{}", self.id)))
-                .collect::<anyhow::Result<_>>()?;
-        }
-        if let Some(purposes) = &self.business_purposes {
-            policy.business_purposes = purposes
-                .iter()
-                .map(|name| {
-                    BusinessPurpose::from_name(name)
-                        .with_context(|| format!("tenants.{}: unknown business purpose {name:?}", self.id))
-                })
-                .collect::<anyhow::Result<_>>()?;
-        }
-        if let Some(quota) = &self.quota {
-            if quota.requests_per_second == 0 || quota.burst == 0 || quota.max_concurrent == 0 {
-                bail!("tenants.{}.quota: requests_per_second, burst and max_concurrent must be at least 1", self.id);
+    /// The fields and policy the settings name (what is unset is everything at the default
+    /// quota), checked by the same rules as the admin API's (`PolicyDocument::parse`).
+    pub fn policy(&self) -> anyhow::Result<PolicyDocument> {
+        let everything = PolicyDocument::of(FieldPermissions::default(), &TenantPolicy::everything());
+        let quota = match &self.quota {
+            Some(quota) if quota.requests_per_second == 0 || quota.burst == 0 || quota.max_concurrent == 0 => {
+                bail!("tenants.{}.quota: requests_per_second, burst and max_concurrent must be at least 1", self.id)
             }
-            policy.quota = Quota {
-                requests_per_second: quota.requests_per_second,
-                burst: quota.burst,
-                max_concurrent: quota.max_concurrent,
-            };
-        }
-        Ok(policy)
+            Some(quota) => (quota.requests_per_second, quota.burst, quota.max_concurrent),
+            None => (everything.requests_per_second, everything.burst, everything.max_concurrent),
+        };
+        let document = PolicyDocument {
+            four_fields: self.four_fields.clone(),
+            rpcs: self.rpcs.clone().unwrap_or(everything.rpcs),
+            certificate_kinds: self.certificate_kinds.clone().unwrap_or(everything.certificate_kinds),
+            business_purposes: self.business_purposes.clone().unwrap_or(everything.business_purposes),
+            requests_per_second: quota.0,
+            burst: quota.1,
+            max_concurrent: quota.2,
+        };
+        document.parse().map_err(|unknown| anyhow::anyhow!("tenants.{}: {unknown}", self.id))?;
+        Ok(document)
     }
 }
 
