@@ -48,9 +48,9 @@ use serde::{Deserialize, Serialize};
 use crate::rules::{ChallengeSlot, EventStatus, Step, WatchEntry, Watched, existing_link, step};
 use crate::types::{check_customer, check_id, check_kind, entitlement_cutoff, hex_bytes, invalid};
 use crate::{
-    CHALLENGE_PURGE_GRACE_SECS, Challenge, ConsumeOutcome, DirectoryOutcome, DirectoryWrite, LinkOutcome, LinkRecord,
-    MAX_META_LEN, PlatformLogEntry, RevocationNotice, StoreError, StoredEvent, TenantId, TenantStore,
-    VerificationRecord, WATCH_PURGE_GRACE_SECS, WatchRequest,
+    AuditLeaves, Audited, CHALLENGE_PURGE_GRACE_SECS, Challenge, ConsumeOutcome, DirectoryOutcome, DirectoryWrite,
+    LinkOutcome, LinkRecord, MAX_AUDIT_PAGE, MAX_META_LEN, PlatformLogEntry, RevocationNotice, StoreError, StoredEvent,
+    TenantId, TenantStore, TenantWrite, VerificationRecord, WATCH_PURGE_GRACE_SECS, WatchRequest, WriteAnswer,
 };
 
 /// The journal file's first bytes: the format and its version.
@@ -249,6 +249,13 @@ enum Op {
     Directory {
         write: DirectoryWrite,
     },
+    /// A call's write (if any) and the leaf its outcome selected, at the tenant's next index.
+    Audited {
+        tenant: TenantId,
+        write: Option<Box<Op>>,
+        index: u64,
+        leaf: String,
+    },
 }
 
 /// One stored item, as a snapshot writes it; the indexes follow from the items.
@@ -304,6 +311,11 @@ pub(crate) enum Item {
         sequence: u64,
         entry: String,
     },
+    AuditLeaf {
+        tenant: TenantId,
+        index: u64,
+        leaf: String,
+    },
 }
 
 /// What an operation answers (one variant per kind of answer).
@@ -328,6 +340,8 @@ struct TenantState {
     event_status: HashMap<CertId, EventStatus>,
     entitlements: HashMap<CertId, i64>,
     head: u64,
+    /// The audit log's leaves, by index.
+    audit: Vec<String>,
 }
 
 /// Everything the store holds, with the indexes the purge and the global watcher lookup need.
@@ -482,7 +496,40 @@ impl State {
                 });
                 (Answer::Directory(DirectoryOutcome::Applied { log_sequence }), true)
             }
+            Op::Audited { tenant, write, index, leaf } => {
+                // Replay: the leaf was selected live; the write gives the same answer again.
+                if self.tenant(tenant).map_or(0, |t| t.audit.len() as u64) != *index {
+                    return Err(StoreError::Corrupt { what: "journal", detail: "audit leaf out of order".into() });
+                }
+                let answer = match write {
+                    Some(op) => self.apply(op)?.0,
+                    None => Answer::Done,
+                };
+                self.tenant_mut(tenant).audit.push(leaf.clone());
+                (answer, true)
+            }
         })
+    }
+
+    /// Applies a call's write and appends the leaf its answer selects; returns the answer, the
+    /// leaf's index and the leaf. An error leaves the state as it was.
+    fn apply_audited(
+        &mut self,
+        tenant: &TenantId,
+        write: Option<&Op>,
+        leaves: &AuditLeaves,
+    ) -> Result<(WriteAnswer, u64, String), StoreError> {
+        let answer = match write {
+            Some(op) => write_answer(self.apply(op)?.0)?,
+            None => WriteAnswer::Done,
+        };
+        let outcome = answer.outcome();
+        // `AuditLeaves::validate` made sure every outcome of the write has its leaf.
+        let leaf = leaves.leaf(outcome).ok_or_else(internal)?.to_owned();
+        let state = self.tenant_mut(tenant);
+        let index = state.audit.len() as u64;
+        state.audit.push(leaf.clone());
+        Ok((answer, index, leaf))
     }
 
     fn consume(&mut self, tenant: &TenantId, id: &str, now: i64) -> (ConsumeOutcome, bool) {
@@ -619,6 +666,13 @@ impl State {
             Item::PlatformLog { sequence, entry } => {
                 self.platform_log.insert(sequence, entry);
             }
+            Item::AuditLeaf { tenant, index, leaf } => {
+                let audit = &mut self.tenant_mut(&tenant).audit;
+                // Snapshots write the leaves in order; a gap would shift every later index.
+                if audit.len() as u64 == index {
+                    audit.push(leaf);
+                }
+            }
         }
     }
 
@@ -666,6 +720,11 @@ impl State {
                 status: status.clone(),
             });
             let head = std::iter::once(Item::Head { tenant: t(), sequence: state.head });
+            let audit = state.audit.iter().enumerate().map(move |(index, leaf)| Item::AuditLeaf {
+                tenant: t(),
+                index: index as u64,
+                leaf: leaf.clone(),
+            });
             challenges
                 .chain(verifications)
                 .chain(entitlements)
@@ -674,6 +733,7 @@ impl State {
                 .chain(events)
                 .chain(statuses)
                 .chain(head)
+                .chain(audit)
         });
         meta.chain(tenants)
     }
@@ -691,6 +751,7 @@ impl State {
                     + s.watch.len()
                     + s.events.len()
                     + s.event_status.len()
+                    + s.audit.len()
                     + 1
             })
             .sum();
@@ -964,6 +1025,46 @@ impl Inner {
         Ok(answer)
     }
 
+    /// Applies a call's write with its audit leaf, appends them as one frame and returns once it
+    /// is on disk. The frame holds the selected leaf, so it is encoded under the lock.
+    fn commit_audited(
+        &self,
+        tenant: &TenantId,
+        write: Option<Op>,
+        leaves: &AuditLeaves,
+    ) -> Result<(WriteAnswer, u64), StoreError> {
+        let (answer, index, upto) = {
+            let mut shared = self.write()?;
+            if self.refusing.load(Ordering::Acquire) {
+                check_failed(&*self.lock_flush()?)?;
+            }
+            let (answer, index, leaf) = shared.state.apply_audited(tenant, write.as_ref(), leaves)?;
+            let op = Op::Audited { tenant: tenant.clone(), write: write.map(Box::new), index, leaf };
+            let frame = match encode_frame(&EntryRef::Op(&op)) {
+                Ok(frame) => frame,
+                Err(error) => {
+                    // Applied but not journalled: the state is ahead of the file; refuse from now.
+                    self.refuse(&mut *self.lock_flush()?, error.to_string());
+                    return Err(error);
+                }
+            };
+            shared.pending.extend_from_slice(&frame);
+            shared.appended += 1;
+            shared.entries += 1;
+            self.counters.logged.fetch_add(1, Ordering::Relaxed);
+            (answer, index, shared.appended)
+        };
+        let deferred = DEFERRED.with(|deferred| {
+            let waiting = deferred.get()?;
+            deferred.set(Some(waiting.max(upto)));
+            Some(())
+        });
+        if deferred.is_none() {
+            self.wait_durable(upto)?;
+        }
+        Ok((answer, index))
+    }
+
     /// Returns once every frame up to `upto` is on disk: leads a flush if none is under way,
     /// otherwise waits for the one that is (and leads the next one if that was not enough).
     fn wait_durable(&self, upto: u64) -> Result<(), StoreError> {
@@ -1054,6 +1155,17 @@ impl Inner {
         self.counters.syncs.fetch_add(1, Ordering::Relaxed);
         Ok(upto)
     }
+}
+
+/// The answer of an audited write, as the trait gives it.
+fn write_answer(answer: Answer) -> Result<WriteAnswer, StoreError> {
+    Ok(match answer {
+        Answer::Done => WriteAnswer::Done,
+        Answer::Consumed(outcome) => WriteAnswer::Consumed(outcome),
+        Answer::Linked(outcome) => WriteAnswer::Linked(outcome),
+        Answer::Count(removed) => WriteAnswer::Unlinked(u32::try_from(removed).unwrap_or(u32::MAX)),
+        Answer::Sequences(_) | Answer::Directory(_) => return Err(internal()),
+    })
 }
 
 fn poisoned() -> StoreError {
@@ -1431,6 +1543,39 @@ impl TenantStore for JournalStore {
             .take_while(|(key, _)| key.starts_with(prefix))
             .map(|(key, value)| (key.clone(), value.clone()))
             .collect())
+    }
+
+    fn write_audited(&self, tenant: &TenantId, write: TenantWrite, leaves: AuditLeaves) -> Result<Audited, StoreError> {
+        write.validate()?;
+        leaves.validate(&write)?;
+        let t = || tenant.clone();
+        let op = match write {
+            TenantWrite::Nothing => None,
+            TenantWrite::PutChallenge { id, challenge } => Some(Op::PutChallenge { tenant: t(), id, challenge }),
+            TenantWrite::SettleProof { id, now, verified, watch } => {
+                Some(Op::SettleProof { tenant: t(), id, now, verified, watch: checked_watch(watch)? })
+            }
+            TenantWrite::RecordVerification { record, watch } => {
+                Some(Op::RecordVerification { tenant: t(), record, watch: checked_watch(watch)? })
+            }
+            TenantWrite::Link { record } => Some(Op::Link { tenant: t(), record }),
+            TenantWrite::Unlink { customer_id, certificate } => {
+                Some(Op::Unlink { tenant: t(), customer_id, certificate })
+            }
+        };
+        let (answer, index) = self.inner.commit_audited(tenant, op, &leaves)?;
+        Ok(Audited { answer, index })
+    }
+
+    fn audit_size(&self, tenant: &TenantId) -> Result<u64, StoreError> {
+        Ok(self.inner.read()?.state.tenant(tenant).map_or(0, |t| t.audit.len() as u64))
+    }
+
+    fn audit_leaves(&self, tenant: &TenantId, from: u64, limit: usize) -> Result<Vec<String>, StoreError> {
+        let shared = self.inner.read()?;
+        let Some(state) = shared.state.tenant(tenant) else { return Ok(Vec::new()) };
+        let from = usize::try_from(from).unwrap_or(usize::MAX).min(state.audit.len());
+        Ok(state.audit[from..].iter().take(limit.min(MAX_AUDIT_PAGE)).cloned().collect())
     }
 
     fn platform_log(&self, after: u64, limit: usize) -> Result<Vec<PlatformLogEntry>, StoreError> {

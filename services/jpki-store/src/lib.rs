@@ -248,6 +248,7 @@
 //! # Ok(()) }
 //! ```
 
+mod audit;
 mod directory;
 mod journal;
 mod local;
@@ -255,6 +256,7 @@ mod redis_store;
 mod rules;
 mod types;
 
+pub use audit::{AuditLeaves, Audited, MAX_AUDIT_LEAF_LEN, MAX_AUDIT_PAGE, Outcome, TenantWrite, WriteAnswer};
 pub use directory::{
     DirectoryOutcome, DirectoryWrite, MAX_DIRECTORY_KEY_LEN, MAX_DIRECTORY_VALUE_LEN, PlatformLogEntry,
 };
@@ -510,4 +512,19 @@ pub trait TenantStore: Send + Sync {
 
     /// Up to `limit` platform-log entries after sequence `after`, in order.
     fn platform_log(&self, after: u64, limit: usize) -> Result<Vec<PlatformLogEntry>, StoreError>;
+
+    /// Makes `write` and appends the leaf of its outcome (see [`AuditLeaves`]) to the tenant's
+    /// audit log with the tenant's next index, as one atomic, durable commit: when this returns
+    /// `Ok`, both are on disk (a challenge too, unlike [`TenantStore::put_challenge`]); when it
+    /// fails, neither was made. Errors as the write's own method, and
+    /// [`StoreError::InvalidInput`] when a leaf is malformed or one of the write's outcomes has
+    /// none.
+    fn write_audited(&self, tenant: &TenantId, write: TenantWrite, leaves: AuditLeaves) -> Result<Audited, StoreError>;
+
+    /// How many leaves the tenant's audit log holds (the next leaf's index).
+    fn audit_size(&self, tenant: &TenantId) -> Result<u64, StoreError>;
+
+    /// Up to `limit` (at most [`MAX_AUDIT_PAGE`]) of the tenant's leaves from index `from`, in
+    /// order; fewer at the end of the log.
+    fn audit_leaves(&self, tenant: &TenantId, from: u64, limit: usize) -> Result<Vec<String>, StoreError>;
 }

@@ -15,9 +15,9 @@ use crate::types::{
     check_customer, check_id, check_kind, entitlement_cutoff, invalid, normalise_crl_number, stored_tenant,
 };
 use crate::{
-    Challenge, ConsumeOutcome, DirectoryOutcome, DirectoryWrite, LinkOutcome, LinkRecord, MAX_META_LEN,
-    PlatformLogEntry, RevocationNotice, StoreError, StoredEvent, TenantId, TenantStore, VerificationRecord,
-    WatchRequest,
+    AuditLeaves, Audited, Challenge, ConsumeOutcome, DirectoryOutcome, DirectoryWrite, LinkOutcome, LinkRecord,
+    MAX_AUDIT_PAGE, MAX_META_LEN, PlatformLogEntry, RevocationNotice, StoreError, StoredEvent, TenantId, TenantStore,
+    TenantWrite, VerificationRecord, WatchRequest, WriteAnswer,
 };
 
 /// How long after `expires_at` a challenge or its used marker is kept. A replay shortly after
@@ -59,6 +59,8 @@ const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const DIRECTORY: TableDefinition<&str, &str> = TableDefinition::new("directory");
 const PLATFORM_LOG: TableDefinition<u64, &str> = TableDefinition::new("platform_log");
 const SCHEMA: TableDefinition<&str, u32> = TableDefinition::new("store_schema");
+const AUDIT: TableDefinition<(&str, u64), &str> = TableDefinition::new("audit");
+const AUDIT_SIZE: TableDefinition<&str, u64> = TableDefinition::new("audit_size");
 
 /// The embedded store: one redb file, safe to share between threads (`Arc<dyn TenantStore>`).
 ///
@@ -148,6 +150,8 @@ impl LocalStore {
             open(txn, META)?;
             open(txn, DIRECTORY)?;
             open(txn, PLATFORM_LOG)?;
+            open(txn, AUDIT)?;
+            open(txn, AUDIT_SIZE)?;
             let mut schema = open(txn, SCHEMA)?;
             let found = schema.get("version").map_err(backend)?.map(|g| g.value());
             match found {
@@ -321,13 +325,7 @@ impl TenantStore for LocalStore {
         let expires_at = challenge.expires_at;
         let slot = encode(&ChallengeSlot::Pending { challenge })?;
         self.write_ephemeral(move |txn| {
-            let (t, id) = (tenant.as_str(), id.as_str());
-            let mut table = open(txn, CHALLENGES)?;
-            if table.get((t, id)).map_err(backend)?.is_some() {
-                return Err(StoreError::Duplicate { what: "challenge" });
-            }
-            table.insert((t, id), slot.as_slice()).map_err(backend)?;
-            open(txn, CHALLENGE_EXPIRY)?.insert((expires_at, t, id), ()).map_err(backend)?;
+            put_challenge_in(txn, &tenant, &id, expires_at, &slot)?;
             Ok(((), true))
         })
     }
@@ -361,13 +359,7 @@ impl TenantStore for LocalStore {
         let refused = Prepared::new(verified.record.refused(), None)?;
         let (tenant, id) = (tenant.as_str().to_owned(), id.to_owned());
         // One transaction, so one commit: the challenge's use and the attempt's record.
-        self.write(move |txn| {
-            // A duplicate record id fails the call, and a failed call keeps none of its writes.
-            let (outcome, _) = consume_in(txn, &tenant, &id, now)?;
-            let kept = if matches!(outcome, ConsumeOutcome::Consumed(_)) { &verified } else { &refused };
-            kept.record_in(txn, &tenant)?;
-            Ok((outcome, true))
-        })
+        self.write(move |txn| Ok((settle_in(txn, &tenant, &id, now, &verified, &refused)?, true)))
     }
 
     fn purge_expired(&self, now: i64, verification_retention_secs: i64) -> Result<usize, StoreError> {
@@ -426,18 +418,7 @@ impl TenantStore for LocalStore {
         record.validate()?;
         let tenant = tenant.as_str().to_owned();
         let bytes = encode(&record)?;
-        self.write(move |txn| {
-            let t = tenant.as_str();
-            let mut by_cert = open(txn, LINKS_BY_CERT)?;
-            let (ca, serial) = (record.certificate.ca_key_id.as_str(), record.certificate.serial.as_str());
-            let found = by_cert.get((t, ca, serial)).map_err(backend)?.map(|g| decode::<LinkRecord>("link", g.value()));
-            if let Some(existing) = found.transpose()? {
-                return Ok((existing_link(existing, &record.customer_id), false));
-            }
-            by_cert.insert((t, ca, serial), bytes.as_slice()).map_err(backend)?;
-            open(txn, LINKS_BY_CUSTOMER)?.insert((t, record.customer_id.as_str(), ca, serial), ()).map_err(backend)?;
-            Ok((LinkOutcome::Created(record.clone()), true))
-        })
+        self.write(move |txn| link_in(txn, &tenant, &record, &bytes))
     }
 
     fn unlink(&self, tenant: &TenantId, customer_id: &str, certificate: Option<&CertId>) -> Result<u32, StoreError> {
@@ -448,40 +429,7 @@ impl TenantStore for LocalStore {
         let (tenant, customer_id) = (tenant.as_str().to_owned(), customer_id.to_owned());
         let certificate = certificate.cloned();
         self.write(move |txn| {
-            let (t, customer_id) = (tenant.as_str(), customer_id.as_str());
-            let mut by_cert = open(txn, LINKS_BY_CERT)?;
-            let mut by_customer = open(txn, LINKS_BY_CUSTOMER)?;
-            let certs: Vec<(String, String)> = match &certificate {
-                Some(cert) => {
-                    let (ca, serial) = (cert.ca_key_id.as_str(), cert.serial.as_str());
-                    let found =
-                        by_cert.get((t, ca, serial)).map_err(backend)?.map(|g| decode::<LinkRecord>("link", g.value()));
-                    match found.transpose()? {
-                        Some(link) if link.customer_id == customer_id => vec![(ca.to_owned(), serial.to_owned())],
-                        // Not linked, or linked to someone else: that link is not this customer's to remove.
-                        _ => Vec::new(),
-                    }
-                }
-                None => {
-                    let mut certs = Vec::new();
-                    for item in
-                        by_customer.range::<(&str, &str, &str, &str)>((t, customer_id, "", "")..).map_err(backend)?
-                    {
-                        let (key, _) = item.map_err(backend)?;
-                        let (kt, kc, ca, serial) = key.value();
-                        if kt != t || kc != customer_id {
-                            break;
-                        }
-                        certs.push((ca.to_owned(), serial.to_owned()));
-                    }
-                    certs
-                }
-            };
-            for (ca, serial) in &certs {
-                by_cert.remove((t, ca.as_str(), serial.as_str())).map_err(backend)?;
-                by_customer.remove((t, customer_id, ca.as_str(), serial.as_str())).map_err(backend)?;
-            }
-            let removed = u32::try_from(certs.len()).unwrap_or(u32::MAX);
+            let removed = unlink_in(txn, &tenant, &customer_id, certificate.as_ref())?;
             Ok((removed, removed > 0))
         })
     }
@@ -751,6 +699,45 @@ impl TenantStore for LocalStore {
         })
     }
 
+    fn write_audited(&self, tenant: &TenantId, write: TenantWrite, leaves: AuditLeaves) -> Result<Audited, StoreError> {
+        write.validate()?;
+        leaves.validate(&write)?;
+        let prepared = PreparedWrite::new(write)?;
+        let tenant = tenant.as_str().to_owned();
+        // One transaction: the write, the leaf and the log's size land together.
+        self.write(move |txn| {
+            let t = tenant.as_str();
+            let answer = prepared.run_in(txn, t)?;
+            // `AuditLeaves::validate` made sure every outcome of the write has its leaf.
+            let leaf =
+                leaves.leaf(answer.outcome()).ok_or_else(|| invalid("audit leaves", "lack the outcome's leaf"))?;
+            let mut sizes = open(txn, AUDIT_SIZE)?;
+            let index = sizes.get(t).map_err(backend)?.map_or(0, |size| size.value());
+            open(txn, AUDIT)?.insert((t, index), leaf).map_err(backend)?;
+            sizes.insert(t, index + 1).map_err(backend)?;
+            Ok((Audited { answer, index }, true))
+        })
+    }
+
+    fn audit_size(&self, tenant: &TenantId) -> Result<u64, StoreError> {
+        self.read(|txn| {
+            let sizes = txn.open_table(AUDIT_SIZE).map_err(backend)?;
+            Ok(sizes.get(tenant.as_str()).map_err(backend)?.map_or(0, |size| size.value()))
+        })
+    }
+
+    fn audit_leaves(&self, tenant: &TenantId, from: u64, limit: usize) -> Result<Vec<String>, StoreError> {
+        self.read(|txn| {
+            let table = txn.open_table(AUDIT).map_err(backend)?;
+            let t = tenant.as_str();
+            let mut leaves = Vec::new();
+            for item in table.range((t, from)..=(t, u64::MAX)).map_err(backend)?.take(limit.min(MAX_AUDIT_PAGE)) {
+                leaves.push(item.map_err(backend)?.1.value().to_owned());
+            }
+            Ok(leaves)
+        })
+    }
+
     fn platform_log(&self, after: u64, limit: usize) -> Result<Vec<PlatformLogEntry>, StoreError> {
         let Some(first) = after.checked_add(1) else { return Ok(Vec::new()) };
         self.read(|txn| {
@@ -832,7 +819,152 @@ impl LocalStore {
             let (key, value) = item.map_err(backend)?;
             each(Item::Head { tenant: stored_tenant(key.value(), "event head")?, sequence: value.value() });
         }
+        for item in txn.open_table(AUDIT).map_err(backend)?.iter().map_err(backend)? {
+            let (key, value) = item.map_err(backend)?;
+            let (t, index) = key.value();
+            each(Item::AuditLeaf { tenant: stored_tenant(t, "audit leaf")?, index, leaf: value.value().to_owned() });
+        }
         Ok(())
+    }
+}
+
+/// Stores a fresh challenge (its slot encoded); [`StoreError::Duplicate`] when the id exists.
+fn put_challenge_in(txn: &WriteTransaction, t: &str, id: &str, expires_at: i64, slot: &[u8]) -> Result<(), StoreError> {
+    let mut table = open(txn, CHALLENGES)?;
+    if table.get((t, id)).map_err(backend)?.is_some() {
+        return Err(StoreError::Duplicate { what: "challenge" });
+    }
+    table.insert((t, id), slot).map_err(backend)?;
+    open(txn, CHALLENGE_EXPIRY)?.insert((expires_at, t, id), ()).map_err(backend)?;
+    Ok(())
+}
+
+/// Consumes the challenge and keeps the attempt's record: `verified` when the challenge was
+/// pending, `refused` otherwise.
+fn settle_in(
+    txn: &WriteTransaction,
+    tenant: &str,
+    id: &str,
+    now: i64,
+    verified: &Prepared,
+    refused: &Prepared,
+) -> Result<ConsumeOutcome, StoreError> {
+    // A duplicate record id fails the call, and a failed call keeps none of its writes.
+    let (outcome, _) = consume_in(txn, tenant, id, now)?;
+    let kept = if matches!(outcome, ConsumeOutcome::Consumed(_)) { verified } else { refused };
+    kept.record_in(txn, tenant)?;
+    Ok(outcome)
+}
+
+/// Links, or answers the existing link; the flag says whether anything changed.
+fn link_in(
+    txn: &WriteTransaction,
+    t: &str,
+    record: &LinkRecord,
+    bytes: &[u8],
+) -> Result<(LinkOutcome, bool), StoreError> {
+    let mut by_cert = open(txn, LINKS_BY_CERT)?;
+    let (ca, serial) = (record.certificate.ca_key_id.as_str(), record.certificate.serial.as_str());
+    let found = by_cert.get((t, ca, serial)).map_err(backend)?.map(|g| decode::<LinkRecord>("link", g.value()));
+    if let Some(existing) = found.transpose()? {
+        return Ok((existing_link(existing, &record.customer_id), false));
+    }
+    by_cert.insert((t, ca, serial), bytes).map_err(backend)?;
+    open(txn, LINKS_BY_CUSTOMER)?.insert((t, record.customer_id.as_str(), ca, serial), ()).map_err(backend)?;
+    Ok((LinkOutcome::Created(record.clone()), true))
+}
+
+/// Removes the customer's link to `certificate`, or all of them; returns how many.
+fn unlink_in(
+    txn: &WriteTransaction,
+    tenant: &str,
+    customer_id: &str,
+    certificate: Option<&CertId>,
+) -> Result<u32, StoreError> {
+    let t = tenant;
+    let mut by_cert = open(txn, LINKS_BY_CERT)?;
+    let mut by_customer = open(txn, LINKS_BY_CUSTOMER)?;
+    let certs: Vec<(String, String)> = match certificate {
+        Some(cert) => {
+            let (ca, serial) = (cert.ca_key_id.as_str(), cert.serial.as_str());
+            let found = by_cert.get((t, ca, serial)).map_err(backend)?.map(|g| decode::<LinkRecord>("link", g.value()));
+            match found.transpose()? {
+                Some(link) if link.customer_id == customer_id => vec![(ca.to_owned(), serial.to_owned())],
+                // Not linked, or linked to someone else: that link is not this customer's to remove.
+                _ => Vec::new(),
+            }
+        }
+        None => {
+            let mut certs = Vec::new();
+            for item in by_customer.range::<(&str, &str, &str, &str)>((t, customer_id, "", "")..).map_err(backend)? {
+                let (key, _) = item.map_err(backend)?;
+                let (kt, kc, ca, serial) = key.value();
+                if kt != t || kc != customer_id {
+                    break;
+                }
+                certs.push((ca.to_owned(), serial.to_owned()));
+            }
+            certs
+        }
+    };
+    for (ca, serial) in &certs {
+        by_cert.remove((t, ca.as_str(), serial.as_str())).map_err(backend)?;
+        by_customer.remove((t, customer_id, ca.as_str(), serial.as_str())).map_err(backend)?;
+    }
+    Ok(u32::try_from(certs.len()).unwrap_or(u32::MAX))
+}
+
+/// A call's write, checked and encoded once (the writer may run it more than once).
+enum PreparedWrite {
+    Nothing,
+    PutChallenge { id: String, expires_at: i64, slot: Vec<u8> },
+    SettleProof { id: String, now: i64, verified: Prepared, refused: Prepared },
+    Record(Prepared),
+    Link { record: LinkRecord, bytes: Vec<u8> },
+    Unlink { customer_id: String, certificate: Option<CertId> },
+}
+
+impl PreparedWrite {
+    fn new(write: TenantWrite) -> Result<Self, StoreError> {
+        Ok(match write {
+            TenantWrite::Nothing => PreparedWrite::Nothing,
+            TenantWrite::PutChallenge { id, challenge } => {
+                let expires_at = challenge.expires_at;
+                PreparedWrite::PutChallenge { id, expires_at, slot: encode(&ChallengeSlot::Pending { challenge })? }
+            }
+            TenantWrite::SettleProof { id, now, verified, watch } => {
+                let verified = Prepared::new(verified, watch)?;
+                let refused = Prepared::new(verified.record.refused(), None)?;
+                PreparedWrite::SettleProof { id, now, verified, refused }
+            }
+            TenantWrite::RecordVerification { record, watch } => PreparedWrite::Record(Prepared::new(record, watch)?),
+            TenantWrite::Link { record } => {
+                let bytes = encode(&record)?;
+                PreparedWrite::Link { record, bytes }
+            }
+            TenantWrite::Unlink { customer_id, certificate } => PreparedWrite::Unlink { customer_id, certificate },
+        })
+    }
+
+    fn run_in(&self, txn: &WriteTransaction, tenant: &str) -> Result<WriteAnswer, StoreError> {
+        Ok(match self {
+            PreparedWrite::Nothing => WriteAnswer::Done,
+            PreparedWrite::PutChallenge { id, expires_at, slot } => {
+                put_challenge_in(txn, tenant, id, *expires_at, slot)?;
+                WriteAnswer::Done
+            }
+            PreparedWrite::SettleProof { id, now, verified, refused } => {
+                WriteAnswer::Consumed(settle_in(txn, tenant, id, *now, verified, refused)?)
+            }
+            PreparedWrite::Record(prepared) => {
+                prepared.record_in(txn, tenant)?;
+                WriteAnswer::Done
+            }
+            PreparedWrite::Link { record, bytes } => WriteAnswer::Linked(link_in(txn, tenant, record, bytes)?.0),
+            PreparedWrite::Unlink { customer_id, certificate } => {
+                WriteAnswer::Unlinked(unlink_in(txn, tenant, customer_id, certificate.as_ref())?)
+            }
+        })
     }
 }
 

@@ -16,9 +16,9 @@ use crate::types::{
     check_customer, check_id, check_kind, entitlement_cutoff, invalid, normalise_crl_number, stored_tenant,
 };
 use crate::{
-    CHALLENGE_PURGE_GRACE_SECS, Challenge, ConsumeOutcome, DirectoryOutcome, DirectoryWrite, LinkOutcome, LinkRecord,
-    MAX_META_LEN, PlatformLogEntry, RevocationNotice, StatusChange, StoreError, StoredEvent, TenantId, TenantStore,
-    VerificationRecord, WATCH_PURGE_GRACE_SECS, WatchRequest,
+    AuditLeaves, Audited, CHALLENGE_PURGE_GRACE_SECS, Challenge, ConsumeOutcome, DirectoryOutcome, DirectoryWrite,
+    LinkOutcome, LinkRecord, MAX_META_LEN, PlatformLogEntry, RevocationNotice, StatusChange, StoreError, StoredEvent,
+    TenantId, TenantStore, TenantWrite, VerificationRecord, WATCH_PURGE_GRACE_SECS, WatchRequest,
 };
 
 /// The key prefix [`RedisStore::connect`] callers normally pass, and [`RedisStoreConfig::new`]'s default.
@@ -862,6 +862,23 @@ impl TenantStore for RedisStore {
         let mut found: Vec<(String, String)> = all.into_iter().filter(|(key, _)| key.starts_with(prefix)).collect();
         found.sort();
         Ok(found)
+    }
+
+    fn write_audited(
+        &self,
+        _tenant: &TenantId,
+        _write: TenantWrite,
+        _leaves: AuditLeaves,
+    ) -> Result<Audited, StoreError> {
+        Err(StoreError::Backend("write_audited: not yet on Redis".into()))
+    }
+
+    fn audit_size(&self, _tenant: &TenantId) -> Result<u64, StoreError> {
+        Err(StoreError::Backend("audit_size: not yet on Redis".into()))
+    }
+
+    fn audit_leaves(&self, _tenant: &TenantId, _from: u64, _limit: usize) -> Result<Vec<String>, StoreError> {
+        Err(StoreError::Backend("audit_leaves: not yet on Redis".into()))
     }
 
     fn platform_log(&self, after: u64, limit: usize) -> Result<Vec<PlatformLogEntry>, StoreError> {

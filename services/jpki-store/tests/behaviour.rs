@@ -9,9 +9,10 @@ mod support;
 
 use jpki_core::CertId;
 use jpki_store::{
-    CHALLENGE_PURGE_GRACE_SECS, Challenge, ConsumeOutcome, DirectoryOutcome, DirectoryWrite, LinkOutcome, LinkRecord,
-    MAX_DIRECTORY_VALUE_LEN, PlatformLogEntry, RevocationNotice, StatusChange, StoreError, StoredEvent, TenantId,
-    VerificationKind, VerificationRecord, WATCH_PURGE_GRACE_SECS, WatchRequest,
+    AuditLeaves, Audited, CHALLENGE_PURGE_GRACE_SECS, Challenge, ConsumeOutcome, DirectoryOutcome, DirectoryWrite,
+    LinkOutcome, LinkRecord, MAX_AUDIT_PAGE, MAX_DIRECTORY_VALUE_LEN, Outcome, PlatformLogEntry, RevocationNotice,
+    StatusChange, StoreError, StoredEvent, TenantId, TenantWrite, VerificationKind, VerificationRecord,
+    WATCH_PURGE_GRACE_SECS, WatchRequest, WriteAnswer,
 };
 use support::Harness;
 
@@ -67,6 +68,9 @@ on_both_stores!(
     concurrent_settles_accept_exactly_one,
     directory_writes_are_guarded_atomic_and_logged,
     concurrent_directory_writers_with_one_expectation_see_one_success,
+    audited_writes_append_the_leaf_of_their_outcome_in_the_same_commit,
+    audited_writes_that_fail_append_nothing,
+    concurrent_audited_writes_get_distinct_consecutive_indexes,
 );
 
 fn tenant(s: &str) -> TenantId {
@@ -861,4 +865,141 @@ fn concurrent_settles_accept_exactly_one(h: &mut Harness) {
     let kept_passed =
         (0..8).filter(|i| store.get_verification(&a, &format!("v{i}")).unwrap().is_some_and(|r| r.passed)).count();
     assert_eq!(kept_passed, 1, "exactly one attempt kept as passed");
+}
+
+/// One leaf per outcome, each naming its outcome, so the test sees which one was kept.
+fn leaves_for(write: &TenantWrite, call: &str) -> AuditLeaves {
+    write.outcomes().iter().fold(AuditLeaves::default(), |leaves, outcome| {
+        leaves.with(*outcome, format!("{{\"call\":\"{call}\",\"outcome\":\"{}\"}}", outcome.as_str()))
+    })
+}
+
+fn audited(store: &dyn jpki_store::TenantStore, t: &TenantId, write: TenantWrite, call: &str) -> Audited {
+    let leaves = leaves_for(&write, call);
+    store.write_audited(t, write, leaves).unwrap()
+}
+
+fn audited_writes_append_the_leaf_of_their_outcome_in_the_same_commit(h: &mut Harness) {
+    let (a, b) = (tenant("bank-a"), tenant("bank-b"));
+    {
+        let store = h.store().as_ref();
+        assert_eq!(store.audit_size(&a).unwrap(), 0);
+        let nothing = audited(store, &a, TenantWrite::Nothing, "read");
+        assert_eq!(nothing, Audited { answer: WriteAnswer::Done, index: 0 });
+        let put = TenantWrite::PutChallenge { id: "c1".into(), challenge: challenge(NOW + 300) };
+        assert_eq!(audited(store, &a, put, "issue").index, 1);
+        let settle = |id: &str, record: &str| TenantWrite::SettleProof {
+            id: id.into(),
+            now: NOW,
+            verified: passed(record, "01", NOW),
+            watch: Some(WatchRequest { certificate: cert("01"), not_after: NOW + 1000, kind: "auth_card".into() }),
+        };
+        let first = audited(store, &a, settle("c1", "v1"), "proof");
+        assert_eq!(first.index, 2);
+        assert!(matches!(first.answer, WriteAnswer::Consumed(ConsumeOutcome::Consumed(_))));
+        let replay = audited(store, &a, settle("c1", "v2"), "proof");
+        assert_eq!(replay.answer, WriteAnswer::Consumed(ConsumeOutcome::AlreadyUsed { used_at: NOW }));
+        let unknown = audited(store, &a, settle("nope", "v3"), "proof");
+        assert_eq!(unknown.answer, WriteAnswer::Consumed(ConsumeOutcome::Unknown));
+        // The write itself happened: the record, its entitlement and watch.
+        assert!(store.get_verification(&a, "v1").unwrap().unwrap().passed);
+        assert!(!store.get_verification(&a, "v2").unwrap().unwrap().passed);
+        let record = TenantWrite::RecordVerification { record: verification("s1", NOW), watch: None };
+        assert_eq!(audited(store, &a, record, "sign").index, 5);
+        let linked = audited(store, &a, TenantWrite::Link { record: link("cust-1", "01") }, "link");
+        assert_eq!(linked.answer, WriteAnswer::Linked(LinkOutcome::Created(link("cust-1", "01"))));
+        let again = audited(store, &a, TenantWrite::Link { record: link("cust-1", "01") }, "link");
+        assert!(matches!(again.answer, WriteAnswer::Linked(LinkOutcome::AlreadyLinked(_))));
+        let other = audited(store, &a, TenantWrite::Link { record: link("cust-2", "01") }, "link");
+        assert!(matches!(other.answer, WriteAnswer::Linked(LinkOutcome::LinkedToOther { .. })));
+        let unlink = TenantWrite::Unlink { customer_id: "cust-1".into(), certificate: None };
+        let unlinked = audited(store, &a, unlink, "unlink");
+        assert_eq!(unlinked, Audited { answer: WriteAnswer::Unlinked(1), index: 9 });
+        // Another tenant's log is its own.
+        assert_eq!(audited(store, &b, TenantWrite::Nothing, "read").index, 0);
+    }
+    // Every leaf is durable with its write.
+    h.reopen();
+    let store = h.store();
+    assert_eq!(store.audit_size(&a).unwrap(), 10);
+    assert_eq!(store.audit_size(&b).unwrap(), 1);
+    let leaves = store.audit_leaves(&a, 0, 100).unwrap();
+    let kept: Vec<&str> = leaves.iter().map(|leaf| leaf.split('"').nth(7).unwrap()).collect();
+    assert_eq!(
+        kept,
+        [
+            "done",
+            "done",
+            "consumed",
+            "already_used",
+            "unknown",
+            "done",
+            "created",
+            "already_linked",
+            "linked_to_other",
+            "done"
+        ]
+    );
+    assert_eq!(store.audit_leaves(&a, 8, 100).unwrap(), leaves[8..].to_vec());
+    assert_eq!(store.audit_leaves(&a, 10, 100).unwrap(), Vec::<String>::new());
+    assert_eq!(store.audit_leaves(&tenant("bank-c"), 0, 100).unwrap(), Vec::<String>::new());
+    assert!(store.get_verification(&a, "v1").unwrap().is_some());
+    assert_eq!(store.consume_challenge(&a, "c1", NOW).unwrap(), ConsumeOutcome::AlreadyUsed { used_at: NOW });
+    // The next leaf continues the same log.
+    assert_eq!(audited(store.as_ref(), &a, TenantWrite::Nothing, "read").index, 10);
+}
+
+fn audited_writes_that_fail_append_nothing(h: &mut Harness) {
+    let store = h.store().as_ref();
+    let a = tenant("bank-a");
+    store.put_challenge(&a, "c1", challenge(NOW + 300)).unwrap();
+    // A duplicate challenge id: the write's error, and no leaf.
+    let put = TenantWrite::PutChallenge { id: "c1".into(), challenge: challenge(NOW + 300) };
+    let err = store.write_audited(&a, put.clone(), leaves_for(&put, "issue")).unwrap_err();
+    assert!(matches!(err, StoreError::Duplicate { what: "challenge" }), "{err}");
+    // Leaves missing an outcome, holding a newline, or empty: refused before anything is written.
+    let settle = TenantWrite::SettleProof { id: "c1".into(), now: NOW, verified: verification("v1", NOW), watch: None };
+    let partial = AuditLeaves::one("{}".into()).with(Outcome::Consumed, "{}".into());
+    assert!(matches!(store.write_audited(&a, settle.clone(), partial), Err(StoreError::InvalidInput { .. })));
+    let newline = AuditLeaves::one("{\n}".into());
+    assert!(matches!(store.write_audited(&a, TenantWrite::Nothing, newline), Err(StoreError::InvalidInput { .. })));
+    let empty = AuditLeaves::one(String::new());
+    assert!(matches!(store.write_audited(&a, TenantWrite::Nothing, empty), Err(StoreError::InvalidInput { .. })));
+    assert!(matches!(
+        store.write_audited(&a, TenantWrite::Nothing, AuditLeaves::default()),
+        Err(StoreError::InvalidInput { .. })
+    ));
+    assert!(matches!(store.peek_challenge(&a, "c1", NOW).unwrap(), ConsumeOutcome::Consumed(_)));
+    assert_eq!(store.get_verification(&a, "v1").unwrap(), None);
+    assert_eq!(store.audit_size(&a).unwrap(), 0);
+    // A page is bounded.
+    for i in 0..(MAX_AUDIT_PAGE + 5) {
+        store.write_audited(&a, TenantWrite::Nothing, AuditLeaves::one(format!("{{\"i\":{i}}}"))).unwrap();
+    }
+    assert_eq!(store.audit_leaves(&a, 0, usize::MAX).unwrap().len(), MAX_AUDIT_PAGE);
+    assert_eq!(store.audit_leaves(&a, 1000, 3).unwrap(), ["{\"i\":1000}", "{\"i\":1001}", "{\"i\":1002}"]);
+}
+
+fn concurrent_audited_writes_get_distinct_consecutive_indexes(h: &mut Harness) {
+    let a = tenant("bank-a");
+    let store = h.store().clone();
+    let threads: Vec<_> = (0..6)
+        .map(|thread| {
+            let (store, a) = (store.clone(), a.clone());
+            std::thread::spawn(move || {
+                (0..25)
+                    .map(|i| {
+                        let leaf = format!("{{\"t\":{thread},\"i\":{i}}}");
+                        store.write_audited(&a, TenantWrite::Nothing, AuditLeaves::one(leaf.clone())).unwrap().index
+                    })
+                    .collect::<Vec<u64>>()
+            })
+        })
+        .collect();
+    let mut indexes: Vec<u64> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    indexes.sort_unstable();
+    assert_eq!(indexes, (0..150).collect::<Vec<u64>>());
+    let leaves = store.audit_leaves(&a, 0, 1000).unwrap();
+    assert_eq!(leaves.len(), 150);
+    assert_eq!(leaves.iter().collect::<std::collections::BTreeSet<_>>().len(), 150);
 }
