@@ -918,7 +918,7 @@ fn unlink_in(
 enum PreparedWrite {
     Nothing,
     PutChallenge { id: String, expires_at: i64, slot: Vec<u8> },
-    SettleProof { id: String, now: i64, verified: Prepared, refused: Prepared },
+    SettleProof { id: String, now: i64, verified: Box<Prepared>, refused: Box<Prepared> },
     Record(Prepared),
     Link { record: LinkRecord, bytes: Vec<u8> },
     Unlink { customer_id: String, certificate: Option<CertId> },
@@ -935,7 +935,7 @@ impl PreparedWrite {
             TenantWrite::SettleProof { id, now, verified, watch } => {
                 let verified = Prepared::new(verified, watch)?;
                 let refused = Prepared::new(verified.record.refused(), None)?;
-                PreparedWrite::SettleProof { id, now, verified, refused }
+                PreparedWrite::SettleProof { id, now, verified: Box::new(verified), refused: Box::new(refused) }
             }
             TenantWrite::RecordVerification { record, watch } => PreparedWrite::Record(Prepared::new(record, watch)?),
             TenantWrite::Link { record } => {
