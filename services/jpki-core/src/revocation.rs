@@ -9,7 +9,7 @@ use crate::time::UnixTime;
 
 pub use crate::cert_id::CertId;
 pub use crate::revocation_status::{
-    Provenance, RevocationAnswer, RevocationReason, RevocationStatus, UnknownStatusCause,
+    ListIdentity, Provenance, RevocationAnswer, RevocationReason, RevocationStatus, UnknownStatusCause,
 };
 
 /// What a source is asked.

@@ -144,6 +144,22 @@ pub struct Provenance {
     pub this_update: UnixTime,
     /// nextUpdate.
     pub next_update: Option<UnixTime>,
+    /// Each list the answer rests on: the complete list, then its delta when there is one.
+    pub lists: Vec<ListIdentity>,
+}
+
+/// One revocation list, identified for an audit trail.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ListIdentity {
+    /// Key identifier of the CA key that signed the list, lowercase hex.
+    pub issuer_key_id: String,
+    /// `base` for a complete list, `delta` for a delta CRL.
+    pub scope: &'static str,
+    /// cRLNumber, decimal.
+    pub crl_number: String,
+    /// The digest of the list's tbsCertList (what the CA signed) with the hash of its signature
+    /// algorithm (SHA-256 for JPKI's lists), lowercase hex: it names exactly one list content.
+    pub tbs_digest: String,
 }
 
 /// A source's answer.

@@ -225,6 +225,7 @@ fn child_compact(path: &Path, ca_der: &Path, entries: u64) {
         delta_base: parsed.delta_base.clone(),
         hash: parsed.hash,
         entries: 0,
+        tbs_digest: parsed.tbs_digest.clone(),
     };
     let start = Instant::now();
     let again = builder.finish(meta);

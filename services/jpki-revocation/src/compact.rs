@@ -72,6 +72,8 @@ pub struct ListMeta {
     pub hash: HashAlgorithm,
     /// Number of distinct serials.
     pub entries: u64,
+    /// The digest of the tbsCertList with `hash`: the list's identity in audit records.
+    pub tbs_digest: Vec<u8>,
 }
 
 /// One entry of the main table. The derived order (serial, then date, then reason) is the
@@ -306,6 +308,7 @@ impl CompactList {
             delta_base: parsed.delta_base,
             hash: parsed.hash,
             entries: 0,
+            tbs_digest: parsed.tbs_digest.clone(),
         };
         Ok(builder.finish(meta))
     }
@@ -403,6 +406,7 @@ mod tests {
             this_update: UnixTime(0),
             next_update: None,
             scope: Scope::default(),
+            tbs_digest: Vec::new(),
             delta_base: None,
             hash: HashAlgorithm::Sha256,
             entries: 0,

@@ -35,7 +35,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use jpki_core::UnixTime;
 use jpki_core::anchor::TrustAnchor;
 use jpki_core::revocation::{
-    Provenance, RevocationAnswer, RevocationQuery, RevocationReason, RevocationSource, RevocationStatus,
+    ListIdentity, Provenance, RevocationAnswer, RevocationQuery, RevocationReason, RevocationSource, RevocationStatus,
     UnknownStatusCause,
 };
 
@@ -400,11 +400,20 @@ impl RevocationStore {
             None => newest.label.clone(),
             Some(delta) => format!("{} + delta {}", slot.complete.meta().label, delta.meta().label),
         };
+        let identity = |meta: &ListMeta, scope| ListIdentity {
+            issuer_key_id: hex::encode(&meta.issuer_key_id),
+            scope,
+            crl_number: meta.crl_number.to_string(),
+            tbs_digest: hex::encode(&meta.tbs_digest),
+        };
+        let mut lists = vec![identity(slot.complete.meta(), "base")];
+        lists.extend(slot.delta.as_ref().map(|delta| identity(delta.meta(), "delta")));
         let provenance = Some(Provenance {
             list,
             crl_number: Some(newest.crl_number.to_string()),
             this_update: newest.this_update,
             next_update: newest.next_update,
+            lists,
         });
         let answer = |status| RevocationAnswer { status, provenance: provenance.clone() };
         let this_update = slot.complete.meta().this_update;

@@ -436,7 +436,7 @@ fn answers_equal_a_model_of_the_issued_lists() {
     use std::collections::HashMap;
 
     use jpki_core::UnixTime;
-    use jpki_core::revocation::{Provenance, RevocationAnswer};
+    use jpki_core::revocation::{ListIdentity, Provenance, RevocationAnswer};
 
     let grace = 600;
     let fixture = Fixture::new(grace);
@@ -445,7 +445,7 @@ fn answers_equal_a_model_of_the_issued_lists() {
     // (issuer key id, serial) -> (revocationDate, reason), and the list label and number per key.
     type Key = (Vec<u8>, Vec<u8>);
     let mut model: HashMap<Key, (UnixTime, Option<RevocationReason>)> = HashMap::new();
-    let mut lists: HashMap<Vec<u8>, (String, u64)> = HashMap::new();
+    let mut lists: HashMap<Vec<u8>, (String, u64, Vec<u8>)> = HashMap::new();
     let mut published = 0u64;
     for ca in fixture.pki.cas().iter().filter(|ca| ca.is_anchor()) {
         let anchor = fixture.anchor_of(ca);
@@ -492,16 +492,23 @@ fn answers_equal_a_model_of_the_issued_lists() {
         published += 1;
         let der = fixture.crl(ca, this_update, next_update, published, &entries);
         fixture.store.load(ca.label(), &der, this_update).unwrap();
-        lists.insert(key, (ca.label().to_owned(), published));
+        let digest = jpki_revocation::parse_crl(&der, |_| Ok(())).unwrap().tbs_digest;
+        lists.insert(key, (ca.label().to_owned(), published, digest));
     }
     assert!(targets.len() > 600);
     let expected = |anchor: &jpki_core::TrustAnchor, target: &Target, at: UnixTime| {
-        let (label, number) = &lists[anchor.key_id()];
+        let (label, number, digest) = &lists[anchor.key_id()];
         let provenance = Some(Provenance {
             list: label.clone(),
             crl_number: Some(number.to_string()),
             this_update,
             next_update: Some(next_update),
+            lists: vec![ListIdentity {
+                issuer_key_id: hex::encode(anchor.key_id()),
+                scope: "base",
+                crl_number: number.to_string(),
+                tbs_digest: hex::encode(digest),
+            }],
         });
         let status = if at < this_update {
             unknown(UnknownStatusCause::ListNotYetValid { this_update })
