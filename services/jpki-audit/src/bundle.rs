@@ -1,0 +1,1 @@
+pub struct Bundle; pub enum Mismatch{} pub struct VerifyFailure; pub struct VerifyReport;
