@@ -18,10 +18,10 @@ use std::path::{Path, PathBuf};
 
 use tlog_tiles::{HASH_SIZE, Hash, Tile, record_hash};
 
+use crate::AuditError;
 use crate::checkpoint::{CheckpointVerifier, VerifiedCheckpoint};
 use crate::event::{AuditEvent, MAX_LEAF_BYTES};
 use crate::tree::{LogHashes, TILE_HEIGHT, entry_bundles, tile_path, verify_consistency};
-use crate::AuditError;
 
 /// The origin file.
 pub const ORIGIN_FILE: &str = "origin";
@@ -333,7 +333,9 @@ pub enum VerifyFailure {
     /// Events do not match and the hash tiles cannot locate the first one (they are missing or do
     /// not match the signed root either): it lies in `from..to`, between the last checkpoint that
     /// matched and the first that did not.
-    #[error("the first event of {EVENTS_FILE} that does not match is at an index in {from}..{to} (checkpoint {to} fails; {reason})")]
+    #[error(
+        "the first event of {EVENTS_FILE} that does not match is at an index in {from}..{to} (checkpoint {to} fails; {reason})"
+    )]
     EventRange {
         /// Size of the last matching checkpoint (0 if none): every event before it is authentic.
         from: u64,
@@ -382,12 +384,12 @@ pub fn verify_dir(dir: &Path) -> Result<VerifyReport, VerifyFailure> {
     let keys_raw = String::from_utf8(read_file(dir, KEYS_FILE)?)
         .map_err(|_| VerifyFailure::File { file: KEYS_FILE.into(), reason: "not UTF-8".into() })?;
     let vkeys: Vec<String> = keys_raw.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect();
-    let verifier =
-        CheckpointVerifier::new(&vkeys).map_err(|e| VerifyFailure::File { file: KEYS_FILE.into(), reason: e.to_string() })?;
+    let verifier = CheckpointVerifier::new(&vkeys)
+        .map_err(|e| VerifyFailure::File { file: KEYS_FILE.into(), reason: e.to_string() })?;
 
     // Checkpoints: signature, origin, name, and one root per size.
-    let stored =
-        read_stored_checkpoints(dir).map_err(|e| VerifyFailure::File { file: CHECKPOINTS_DIR.into(), reason: e.to_string() })?;
+    let stored = read_stored_checkpoints(dir)
+        .map_err(|e| VerifyFailure::File { file: CHECKPOINTS_DIR.into(), reason: e.to_string() })?;
     let Some((first_file, _)) = stored.first() else {
         return Err(VerifyFailure::File { file: CHECKPOINT_FILE.into(), reason: "no checkpoint".into() });
     };
@@ -495,18 +497,24 @@ pub fn verify_dir(dir: &Path) -> Result<VerifyReport, VerifyFailure> {
 
 /// Compares every hash tile and entry bundle of the tree of `size` with the files.
 fn check_tiles(dir: &Path, tree: &LogHashes, size: u64, leaves: &[&[u8]]) -> Result<(usize, usize), VerifyFailure> {
-    let expected = tree.tiles(size).map_err(|e| VerifyFailure::Tile { file: TILE_DIR.into(), reason: e.to_string() })?;
+    let expected =
+        tree.tiles(size).map_err(|e| VerifyFailure::Tile { file: TILE_DIR.into(), reason: e.to_string() })?;
     let tiles = expected.len();
     for (path, data) in expected {
-        let found = fs::read(dir.join(&path)).map_err(|e| VerifyFailure::Tile { file: path.clone(), reason: e.to_string() })?;
+        let found =
+            fs::read(dir.join(&path)).map_err(|e| VerifyFailure::Tile { file: path.clone(), reason: e.to_string() })?;
         if found != data {
-            return Err(VerifyFailure::Tile { file: path, reason: format!("does not match the tree of {EVENTS_FILE}") });
+            return Err(VerifyFailure::Tile {
+                file: path,
+                reason: format!("does not match the tree of {EVENTS_FILE}"),
+            });
         }
     }
     let bundles = entry_bundles(size);
     let count = bundles.len();
     for (path, start, width) in bundles {
-        let found = fs::read(dir.join(&path)).map_err(|e| VerifyFailure::Tile { file: path.clone(), reason: e.to_string() })?;
+        let found =
+            fs::read(dir.join(&path)).map_err(|e| VerifyFailure::Tile { file: path.clone(), reason: e.to_string() })?;
         let data = entry_bundle(leaves, start, width);
         if found != data {
             let entries = parse_entry_bundle(&found);

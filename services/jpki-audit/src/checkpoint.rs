@@ -290,7 +290,12 @@ mod tests {
         assert_eq!(verifier.verify(by_old.as_bytes(), &origin).unwrap().signed_by, vec![old.name().to_owned()]);
         assert_eq!(verifier.verify(by_new.as_bytes(), &origin).unwrap().signed_by, vec![new.name().to_owned()]);
         // Both signatures on one note (the overlap): both are reported.
-        let (_, new_sig) = new.sign(&origin, 1, record_hash(b"x")).unwrap().split_once("\n\n").map(|(a, b)| (a.to_owned(), b.to_owned())).unwrap();
+        let (_, new_sig) = new
+            .sign(&origin, 1, record_hash(b"x"))
+            .unwrap()
+            .split_once("\n\n")
+            .map(|(a, b)| (a.to_owned(), b.to_owned()))
+            .unwrap();
         let both = format!("{by_old}{new_sig}");
         let signed_by = verifier.verify(both.as_bytes(), &origin).unwrap().signed_by;
         assert_eq!(signed_by, vec![old.name().to_owned(), new.name().to_owned()]);

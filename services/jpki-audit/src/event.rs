@@ -201,7 +201,19 @@ mod tests {
         assert!(!leaf.contains(&b'\r'));
         assert_eq!(AuditEvent::from_leaf(&leaf).unwrap(), event);
         let text = String::from_utf8(leaf).unwrap();
-        let keys = ["\"v\"", "\"time\"", "\"purpose\"", "\"request_id\"", "\"trace_id\"", "\"code\"", "\"certificate\"", "\"digests\"", "\"count\"", "\"revocation\"", "\"detail\""];
+        let keys = [
+            "\"v\"",
+            "\"time\"",
+            "\"purpose\"",
+            "\"request_id\"",
+            "\"trace_id\"",
+            "\"code\"",
+            "\"certificate\"",
+            "\"digests\"",
+            "\"count\"",
+            "\"revocation\"",
+            "\"detail\"",
+        ];
         let positions: Vec<usize> = keys.iter().map(|k| text.find(k).unwrap()).collect();
         assert!(positions.windows(2).all(|w| w[0] < w[1]), "{text}");
         // BTreeMap: challenge_sha256 before document_sha256 whatever the insertion order.

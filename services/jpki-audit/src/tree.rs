@@ -29,7 +29,11 @@ impl HashReader for Stored<'_> {
         indexes
             .iter()
             .map(|&index| {
-                usize::try_from(index).ok().and_then(|i| self.0.get(i)).copied().ok_or(tlog_tiles::Error::IndexesNotInTree)
+                usize::try_from(index)
+                    .ok()
+                    .and_then(|i| self.0.get(i))
+                    .copied()
+                    .ok_or(tlog_tiles::Error::IndexesNotInTree)
             })
             .collect()
     }
@@ -203,7 +207,11 @@ pub fn verify_consistency(
     }
     if old_size == 0 {
         let new_ok = new_size > 0 || new_root == EMPTY_HASH;
-        return if proof.is_empty() && old_root == EMPTY_HASH && new_ok { Ok(()) } else { fail("not the empty tree".into()) };
+        return if proof.is_empty() && old_root == EMPTY_HASH && new_ok {
+            Ok(())
+        } else {
+            fail("not the empty tree".into())
+        };
     }
     check_tree(&proof.to_vec(), new_size, new_root, old_size, old_root).or_else(|e| fail(e.to_string()))
 }

@@ -68,7 +68,17 @@ fn bundle_with_proofs(root: &Path) -> (PathBuf, PathBuf) {
     Bundle::write(&dir, &origin(), &[signer.vkey()], &leaves, &notes).unwrap();
     let tree = LogHashes::from_leaves(&leaves).unwrap();
     let mut inclusion = Vec::new();
-    for (index, size) in [(0, SIZE), (1, SIZE), (136, SIZE), (255, SIZE), (256, SIZE), (699, SIZE), (0, FIRST), (100, FIRST), (136, FIRST)] {
+    for (index, size) in [
+        (0, SIZE),
+        (1, SIZE),
+        (136, SIZE),
+        (255, SIZE),
+        (256, SIZE),
+        (699, SIZE),
+        (0, FIRST),
+        (100, FIRST),
+        (136, FIRST),
+    ] {
         let proof = tree.inclusion_proof(index, size).unwrap();
         inclusion.push(json!({"index": index, "size": size, "proof": b64(&proof)}));
     }
@@ -86,8 +96,9 @@ fn aics_verify(venv: &Path, dir: &Path, proofs: &Path) -> (bool, Value) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/aics_verify.py");
     let output = Command::new(venv.join("bin/python")).arg(script).arg(dir).arg(proofs).output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
-    let report: Value = serde_json::from_str(stdout.trim())
-        .unwrap_or_else(|e| panic!("aics_verify.py: {e}\nstdout: {stdout}\nstderr: {}", String::from_utf8_lossy(&output.stderr)));
+    let report: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
+        panic!("aics_verify.py: {e}\nstdout: {stdout}\nstderr: {}", String::from_utf8_lossy(&output.stderr))
+    });
     (output.status.success(), report)
 }
 

@@ -38,7 +38,19 @@ fn clean_bundle_verifies() {
     assert_eq!(report.last_time, Some(1_780_000_000 + SIZE as i64 - 1));
     // tile/0/000, tile/0/001.p/44, tile/1/000.p/1; tile/entries/000, tile/entries/001.p/44.
     assert_eq!((report.tiles, report.entry_bundles), (3, 2));
-    for file in ["origin", "keys.vkey", "events.jsonl", "checkpoint", "checkpoints/120", "checkpoints/300", "tile/0/000", "tile/0/001.p/44", "tile/1/000.p/1", "tile/entries/000", "tile/entries/001.p/44"] {
+    for file in [
+        "origin",
+        "keys.vkey",
+        "events.jsonl",
+        "checkpoint",
+        "checkpoints/120",
+        "checkpoints/300",
+        "tile/0/000",
+        "tile/0/001.p/44",
+        "tile/1/000.p/1",
+        "tile/entries/000",
+        "tile/entries/001.p/44",
+    ] {
         assert!(dir.path().join(file).is_file(), "{file}");
     }
     assert_eq!(fs::read(dir.path().join("checkpoint")).unwrap(), fs::read(dir.path().join("checkpoints/300")).unwrap());
