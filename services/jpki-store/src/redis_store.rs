@@ -194,7 +194,9 @@ impl DurabilityReport {
 /// recorded. Retrying is safe: `link`, `watch`, `unlink`, `append_events` (with cRLNumbers, see
 /// [`TenantStore::append_events`]) and `put_meta` are idempotent; a retried
 /// `put_challenge`/`put_verification` answers [`StoreError::Duplicate`] and a retried
-/// `consume_challenge` answers [`ConsumeOutcome::AlreadyUsed`] (the challenge is spent).
+/// `consume_challenge` answers [`ConsumeOutcome::AlreadyUsed`] (the challenge is spent). A retried
+/// `write_audited` answers as its write's method would and, when that succeeds, appends another
+/// leaf (a second record of the call, never a lost one).
 /// Read-only calls are retried once by the store itself when a pooled connection turns out to be
 /// dead (server restarted); writes never are.
 pub struct RedisStore {
