@@ -74,6 +74,8 @@
 //! | `{P}{T}:ev_status` | hash | `{C}` → last recorded status `<sequence> <change> <cRLNumber or -> <reason token>`, e.g. `7 held 1234 +certificate_hold` (reason token `-`: none, `+` and the reason otherwise; the reason may hold spaces, it comes last) |
 //! | `{P}{T}:ev_head` | string | last sequence (`INCR`) |
 //! | `{P}{T}:ent` | hash | `{C}` → sort key of the latest `verified_at` of a passed verification of it |
+//! | `{P}{T}:audit` | hash | audit log: index (decimal, from 0) → leaf ([`AuditLeaves`], opaque one-line text) |
+//! | `{P}{T}:audit_size` | string | how many leaves `{P}{T}:audit` holds (`INCR`; the next leaf's index) |
 //! | `{P}#idx:challenges`, `{P}#idx:verifications`, `{P}#idx:watches`, `{P}#idx:entitlements` | sorted set | purge indexes: members `<sort key of time>:{T}:<id or {C}>`, all with score 0, read in order with `ZRANGEBYLEX` |
 //! | `{P}#meta:<key>` | string | gateway state ([`TenantStore::put_meta`]) |
 //! | `{P}#schema` | string | layout version (`2`) |
@@ -96,7 +98,17 @@
 //! append_events checks each notice against its certificate's status and gives each change a
 //! sequence from `INCR` inside the script, across tenants in one script; entitled reads the links
 //! and the entitlement hash for up to 1000 certificates in one (read-only) script; purge removes
-//! index members with their items.
+//! index members with their items. [`TenantStore::write_audited`] runs the audited form of the
+//! write's script (put_challenge's, settle_proof's, record_verification's, link's, unlink's, or
+//! an empty one): the same script body as a Lua function over its own keys and arguments, then,
+//! only if the write succeeded, the leaf its outcome selects appended with the index from `INCR`
+//! of `{T}:audit_size`, all in one script; a duplicate id or a corrupt value appends nothing.
+//! audit_size and audit_leaves are plain reads (`GET`, `HMGET`).
+//!
+//! **Audit leaves stay in Redis memory.** Nothing expires or purges `{T}:audit`: every leaf of
+//! every tenant is held in the server's memory (and its AOF) for good, growing with every audited
+//! call, until the audit log's long-term store (PostgreSQL, a later step) takes them over. Size
+//! the server's memory for that, and watch it.
 //!
 //! **Expiry.** Challenges (and, when configured, verification records) carry a Redis expiry, so
 //! Redis drops them by itself even if nobody purges; the deadline is the purge time plus one

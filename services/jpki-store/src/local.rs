@@ -918,7 +918,8 @@ fn unlink_in(
 enum PreparedWrite {
     Nothing,
     PutChallenge { id: String, expires_at: i64, slot: Vec<u8> },
-    SettleProof { id: String, now: i64, verified: Box<Prepared>, refused: Box<Prepared> },
+    // Boxed: two records inline would make every variant twice the size of the others.
+    SettleProof { id: String, now: i64, verified: Prepared, refused: Box<Prepared> },
     Record(Prepared),
     Link { record: LinkRecord, bytes: Vec<u8> },
     Unlink { customer_id: String, certificate: Option<CertId> },
@@ -934,8 +935,8 @@ impl PreparedWrite {
             }
             TenantWrite::SettleProof { id, now, verified, watch } => {
                 let verified = Prepared::new(verified, watch)?;
-                let refused = Prepared::new(verified.record.refused(), None)?;
-                PreparedWrite::SettleProof { id, now, verified: Box::new(verified), refused: Box::new(refused) }
+                let refused = Box::new(Prepared::new(verified.record.refused(), None)?);
+                PreparedWrite::SettleProof { id, now, verified, refused }
             }
             TenantWrite::RecordVerification { record, watch } => PreparedWrite::Record(Prepared::new(record, watch)?),
             TenantWrite::Link { record } => {

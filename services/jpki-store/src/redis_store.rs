@@ -17,8 +17,9 @@ use crate::types::{
 };
 use crate::{
     AuditLeaves, Audited, CHALLENGE_PURGE_GRACE_SECS, Challenge, ConsumeOutcome, DirectoryOutcome, DirectoryWrite,
-    LinkOutcome, LinkRecord, MAX_META_LEN, PlatformLogEntry, RevocationNotice, StatusChange, StoreError, StoredEvent,
-    TenantId, TenantStore, TenantWrite, VerificationRecord, WATCH_PURGE_GRACE_SECS, WatchRequest,
+    LinkOutcome, LinkRecord, MAX_AUDIT_PAGE, MAX_META_LEN, Outcome, PlatformLogEntry, RevocationNotice, StatusChange,
+    StoreError, StoredEvent, TenantId, TenantStore, TenantWrite, VerificationRecord, WATCH_PURGE_GRACE_SECS,
+    WatchRequest, WriteAnswer,
 };
 
 /// The key prefix [`RedisStore::connect`] callers normally pass, and [`RedisStoreConfig::new`]'s default.
@@ -193,7 +194,9 @@ impl DurabilityReport {
 /// recorded. Retrying is safe: `link`, `watch`, `unlink`, `append_events` (with cRLNumbers, see
 /// [`TenantStore::append_events`]) and `put_meta` are idempotent; a retried
 /// `put_challenge`/`put_verification` answers [`StoreError::Duplicate`] and a retried
-/// `consume_challenge` answers [`ConsumeOutcome::AlreadyUsed`] (the challenge is spent).
+/// `consume_challenge` answers [`ConsumeOutcome::AlreadyUsed`] (the challenge is spent). A retried
+/// `write_audited` answers as its write's method would and, when that succeeds, appends another
+/// leaf (a second record of the call, never a lost one).
 /// Read-only calls are retried once by the store itself when a pooled connection turns out to be
 /// dead (server restarted); writes never are.
 pub struct RedisStore {
@@ -258,6 +261,75 @@ impl RedisStore {
                 .arg(&request.kind);
         }
         Ok(())
+    }
+
+    /// Appends the keys and arguments of `PUT_NEW` for a challenge.
+    fn put_challenge_arguments(
+        &self,
+        inv: &mut redis::ScriptInvocation<'_>,
+        t: &str,
+        id: &str,
+        challenge: &Challenge,
+    ) -> Result<(), StoreError> {
+        challenge.validate()?;
+        inv.key(self.keys.item(t, "ch", id))
+            .key(self.keys.global("idx:challenges"))
+            .arg(member(challenge.expires_at, t, id))
+            .arg(Self::deadline(challenge.expires_at, CHALLENGE_PURGE_GRACE_SECS))
+            .arg("state")
+            .arg("pending")
+            .arg("expires_at")
+            .arg(challenge.expires_at)
+            .arg("challenge")
+            .arg(encode(challenge)?);
+        Ok(())
+    }
+
+    /// Appends the keys and arguments of `SETTLE`: the challenge, the time, the refused form of
+    /// `verified`, then those of `record`.
+    fn settle_arguments(
+        &self,
+        inv: &mut redis::ScriptInvocation<'_>,
+        t: &str,
+        id: &str,
+        now: i64,
+        verified: &VerificationRecord,
+        watch: Option<&WatchRequest>,
+    ) -> Result<(), StoreError> {
+        let refused = verified.refused();
+        refused.validate()?;
+        inv.key(self.keys.item(t, "ch", id)).arg(now).arg(encode(&refused)?);
+        self.record_arguments(inv, t, verified, watch)
+    }
+
+    /// Appends the keys and arguments of `LINK`.
+    fn link_arguments(
+        &self,
+        inv: &mut redis::ScriptInvocation<'_>,
+        t: &str,
+        record: &LinkRecord,
+    ) -> Result<(), StoreError> {
+        let field = cert_field(&record.certificate);
+        inv.key(self.keys.item(t, "link", &field))
+            .key(self.keys.item(t, "cust", &record.customer_id))
+            .arg(encode(record)?)
+            .arg(&field);
+        Ok(())
+    }
+
+    /// Appends the keys and arguments of `UNLINK`.
+    fn unlink_arguments(
+        &self,
+        inv: &mut redis::ScriptInvocation<'_>,
+        t: &str,
+        customer_id: &str,
+        certificate: Option<&CertId>,
+    ) {
+        inv.key(self.keys.item(t, "cust", customer_id)).arg(self.keys.item(t, "link", ""));
+        if let Some(cert) = certificate {
+            let field = cert_field(cert);
+            inv.key(self.keys.item(t, "link", &field)).arg(field);
+        }
     }
 
     /// Connects with the defaults of [`RedisStoreConfig::new`] and the given key prefix (usually
@@ -464,24 +536,10 @@ enum PurgeKind {
 impl TenantStore for RedisStore {
     fn put_challenge(&self, tenant: &TenantId, id: &str, challenge: Challenge) -> Result<(), StoreError> {
         check_id("challenge id", id)?;
-        challenge.validate()?;
-        let t = tenant.as_str();
         let mut inv = self.scripts.put_new.prepare_invoke();
-        inv.key(self.keys.item(t, "ch", id))
-            .key(self.keys.global("idx:challenges"))
-            .arg(member(challenge.expires_at, t, id))
-            .arg(Self::deadline(challenge.expires_at, CHALLENGE_PURGE_GRACE_SECS))
-            .arg("state")
-            .arg("pending")
-            .arg("expires_at")
-            .arg(challenge.expires_at)
-            .arg("challenge")
-            .arg(encode(&challenge)?);
+        self.put_challenge_arguments(&mut inv, tenant.as_str(), id, &challenge)?;
         let created: i64 = self.run("put_challenge", false, |conn| inv.invoke(conn))?;
-        if created == 0 {
-            return Err(StoreError::Duplicate { what: "challenge" });
-        }
-        Ok(())
+        created_or_duplicate(created, "challenge")
     }
 
     fn consume_challenge(&self, tenant: &TenantId, id: &str, now: i64) -> Result<ConsumeOutcome, StoreError> {
@@ -518,17 +576,10 @@ impl TenantStore for RedisStore {
         watch: Option<WatchRequest>,
     ) -> Result<ConsumeOutcome, StoreError> {
         check_id("challenge id", id)?;
-        let refused = verified.refused();
-        refused.validate()?;
-        let t = tenant.as_str();
         let mut inv = self.scripts.settle.prepare_invoke();
-        inv.key(self.keys.item(t, "ch", id)).arg(now).arg(encode(&refused)?);
-        self.record_arguments(&mut inv, t, &verified, watch.as_ref())?;
+        self.settle_arguments(&mut inv, tenant.as_str(), id, now, &verified, watch.as_ref())?;
         let reply: Vec<String> = self.run("settle_proof", false, |conn| inv.invoke(conn))?;
-        if reply.first().is_some_and(|state| state == "duplicate") {
-            return Err(StoreError::Duplicate { what: "verification" });
-        }
-        consume_outcome(&reply, now)
+        settle_outcome(&reply, now)
     }
 
     fn purge_expired(&self, now: i64, verification_retention_secs: i64) -> Result<usize, StoreError> {
@@ -562,10 +613,7 @@ impl TenantStore for RedisStore {
         let mut inv = self.scripts.record.prepare_invoke();
         self.record_arguments(&mut inv, tenant.as_str(), &record, watch.as_ref())?;
         let created: i64 = self.run("record_verification", false, |conn| inv.invoke(conn))?;
-        if created == 0 {
-            return Err(StoreError::Duplicate { what: "verification" });
-        }
-        Ok(())
+        created_or_duplicate(created, "verification")
     }
 
     fn get_verification(&self, tenant: &TenantId, id: &str) -> Result<Option<VerificationRecord>, StoreError> {
@@ -578,25 +626,10 @@ impl TenantStore for RedisStore {
 
     fn link(&self, tenant: &TenantId, record: LinkRecord) -> Result<LinkOutcome, StoreError> {
         record.validate()?;
-        let t = tenant.as_str();
-        let field = cert_field(&record.certificate);
         let mut inv = self.scripts.link.prepare_invoke();
-        inv.key(self.keys.item(t, "link", &field))
-            .key(self.keys.item(t, "cust", &record.customer_id))
-            .arg(encode(&record)?)
-            .arg(&field);
+        self.link_arguments(&mut inv, tenant.as_str(), &record)?;
         let existing: Option<String> = self.run("link", false, |conn| inv.invoke(conn))?;
-        match existing {
-            None => Ok(LinkOutcome::Created(record)),
-            Some(json) => {
-                let existing: LinkRecord = decode("link", &json)?;
-                if existing.customer_id == record.customer_id {
-                    Ok(LinkOutcome::AlreadyLinked(existing))
-                } else {
-                    Ok(LinkOutcome::LinkedToOther { customer_id: existing.customer_id })
-                }
-            }
-        }
+        link_outcome(record, existing)
     }
 
     fn unlink(&self, tenant: &TenantId, customer_id: &str, certificate: Option<&CertId>) -> Result<u32, StoreError> {
@@ -604,15 +637,10 @@ impl TenantStore for RedisStore {
         if let Some(cert) = certificate {
             cert.validate()?;
         }
-        let t = tenant.as_str();
         let mut inv = self.scripts.unlink.prepare_invoke();
-        inv.key(self.keys.item(t, "cust", customer_id)).arg(self.keys.item(t, "link", ""));
-        if let Some(cert) = certificate {
-            let field = cert_field(cert);
-            inv.key(self.keys.item(t, "link", &field)).arg(field);
-        }
+        self.unlink_arguments(&mut inv, tenant.as_str(), customer_id, certificate);
         let removed: u64 = self.run("unlink", false, |conn| inv.invoke(conn))?;
-        Ok(u32::try_from(removed).unwrap_or(u32::MAX))
+        Ok(unlinked_count(removed))
     }
 
     fn links_by_customer(&self, tenant: &TenantId, customer_id: &str) -> Result<Vec<LinkRecord>, StoreError> {
@@ -864,21 +892,91 @@ impl TenantStore for RedisStore {
         Ok(found)
     }
 
-    fn write_audited(
-        &self,
-        _tenant: &TenantId,
-        _write: TenantWrite,
-        _leaves: AuditLeaves,
-    ) -> Result<Audited, StoreError> {
-        Err(StoreError::Backend("write_audited: not yet on Redis".into()))
+    fn write_audited(&self, tenant: &TenantId, write: TenantWrite, leaves: AuditLeaves) -> Result<Audited, StoreError> {
+        write.validate()?;
+        leaves.validate(&write)?;
+        let t = tenant.as_str();
+        let scripts = &self.scripts.audited;
+        let script = match &write {
+            TenantWrite::Nothing => &scripts.nothing,
+            TenantWrite::PutChallenge { .. } => &scripts.put_new,
+            TenantWrite::SettleProof { .. } => &scripts.settle,
+            TenantWrite::RecordVerification { .. } => &scripts.record,
+            TenantWrite::Link { .. } => &scripts.link,
+            TenantWrite::Unlink { .. } => &scripts.unlink,
+        };
+        // Only the leaves of the write's outcomes travel (`validate` made sure each is there).
+        let chosen: Vec<(Outcome, &str)> =
+            write.outcomes().iter().filter_map(|outcome| leaves.leaf(*outcome).map(|leaf| (*outcome, leaf))).collect();
+        let mut inv = script.prepare_invoke();
+        inv.key(self.keys.tenant(t, "audit")).key(self.keys.tenant(t, "audit_size")).arg(chosen.len());
+        for (outcome, leaf) in &chosen {
+            inv.arg(outcome.as_str()).arg(*leaf);
+        }
+        match &write {
+            TenantWrite::Nothing => {}
+            TenantWrite::PutChallenge { id, challenge } => self.put_challenge_arguments(&mut inv, t, id, challenge)?,
+            TenantWrite::SettleProof { id, now, verified, watch } => {
+                self.settle_arguments(&mut inv, t, id, *now, verified, watch.as_ref())?;
+            }
+            TenantWrite::RecordVerification { record, watch } => {
+                self.record_arguments(&mut inv, t, record, watch.as_ref())?;
+            }
+            TenantWrite::Link { record } => self.link_arguments(&mut inv, t, record)?,
+            TenantWrite::Unlink { customer_id, certificate } => {
+                self.unlink_arguments(&mut inv, t, customer_id, certificate.as_ref());
+            }
+        }
+        let (index, outcome, reply): (i64, String, redis::Value) =
+            self.run("write_audited", false, |conn| inv.invoke(conn))?;
+        let answer = audited_answer(write, reply);
+        let Ok(index) = u64::try_from(index) else {
+            // Nothing was written: the write's own error (a duplicate id, a corrupt value).
+            answer?;
+            return Err(StoreError::Corrupt { what: "audit log", detail: "no outcome for the write's reply".into() });
+        };
+        let answer = answer?;
+        if answer.outcome().as_str() != outcome {
+            // The script's reading of the write and ours disagree: only a corrupt value does that.
+            return Err(StoreError::Corrupt {
+                what: "audit log",
+                detail: "the leaf's outcome is not the answer's".into(),
+            });
+        }
+        Ok(Audited { answer, index })
     }
 
-    fn audit_size(&self, _tenant: &TenantId) -> Result<u64, StoreError> {
-        Err(StoreError::Backend("audit_size: not yet on Redis".into()))
+    fn audit_size(&self, tenant: &TenantId) -> Result<u64, StoreError> {
+        let key = self.keys.tenant(tenant.as_str(), "audit_size");
+        let size: Option<u64> = self.run("audit_size", true, |conn| redis::cmd("GET").arg(&key).query(conn))?;
+        Ok(size.unwrap_or(0))
     }
 
-    fn audit_leaves(&self, _tenant: &TenantId, _from: u64, _limit: usize) -> Result<Vec<String>, StoreError> {
-        Err(StoreError::Backend("audit_leaves: not yet on Redis".into()))
+    fn audit_leaves(&self, tenant: &TenantId, from: u64, limit: usize) -> Result<Vec<String>, StoreError> {
+        let limit = u64::try_from(limit.min(MAX_AUDIT_PAGE)).unwrap_or(0);
+        let t = tenant.as_str();
+        let (size_key, log_key) = (self.keys.tenant(t, "audit_size"), self.keys.tenant(t, "audit"));
+        // Leaves are never removed and each is written with the size in one script, so every index
+        // below a size read earlier is present.
+        let found: Vec<(u64, Option<String>)> = self.run("audit_leaves", true, |conn| {
+            let size: Option<u64> = redis::cmd("GET").arg(&size_key).query(conn)?;
+            let end = size.unwrap_or(0).min(from.saturating_add(limit));
+            if from >= end {
+                return Ok(Vec::new());
+            }
+            let indexes: Vec<u64> = (from..end).collect();
+            let leaves: Vec<Option<String>> = redis::cmd("HMGET").arg(&log_key).arg(&indexes).query(conn)?;
+            Ok(indexes.into_iter().zip(leaves).collect())
+        })?;
+        found
+            .into_iter()
+            .map(|(index, leaf)| {
+                leaf.ok_or_else(|| StoreError::Corrupt {
+                    what: "audit log",
+                    detail: format!("index {index} is missing below the size"),
+                })
+            })
+            .collect()
     }
 
     fn platform_log(&self, after: u64, limit: usize) -> Result<Vec<PlatformLogEntry>, StoreError> {
@@ -1227,6 +1325,66 @@ fn consume_outcome(reply: &[String], now: i64) -> Result<ConsumeOutcome, StoreEr
     }
 }
 
+/// The answer of an audited write from the write script's reply, read as the write's own method
+/// reads it.
+fn audited_answer(write: TenantWrite, reply: redis::Value) -> Result<WriteAnswer, StoreError> {
+    fn read<T: redis::FromRedisValue>(reply: redis::Value) -> Result<T, StoreError> {
+        redis::from_redis_value(reply).map_err(|_| StoreError::Backend("redis write_audited: unexpected reply".into()))
+    }
+    Ok(match write {
+        TenantWrite::Nothing => WriteAnswer::Done,
+        TenantWrite::PutChallenge { .. } => {
+            created_or_duplicate(read(reply)?, "challenge")?;
+            WriteAnswer::Done
+        }
+        TenantWrite::SettleProof { now, .. } => {
+            WriteAnswer::Consumed(settle_outcome(&read::<Vec<String>>(reply)?, now)?)
+        }
+        TenantWrite::RecordVerification { .. } => {
+            created_or_duplicate(read(reply)?, "verification")?;
+            WriteAnswer::Done
+        }
+        TenantWrite::Link { record } => WriteAnswer::Linked(link_outcome(record, read(reply)?)?),
+        TenantWrite::Unlink { .. } => WriteAnswer::Unlinked(unlinked_count(read(reply)?)),
+    })
+}
+
+/// A `PUT_NEW` or `RECORD` reply: 1 created, 0 the id existed.
+fn created_or_duplicate(created: i64, what: &'static str) -> Result<(), StoreError> {
+    if created == 0 {
+        return Err(StoreError::Duplicate { what });
+    }
+    Ok(())
+}
+
+/// A `SETTLE` reply: `duplicate` (the record id existed, nothing written) or a consume reply.
+fn settle_outcome(reply: &[String], now: i64) -> Result<ConsumeOutcome, StoreError> {
+    if reply.first().is_some_and(|state| state == "duplicate") {
+        return Err(StoreError::Duplicate { what: "verification" });
+    }
+    consume_outcome(reply, now)
+}
+
+/// A `LINK` reply for `record`: nothing (created) or the existing link's JSON.
+fn link_outcome(record: LinkRecord, existing: Option<String>) -> Result<LinkOutcome, StoreError> {
+    match existing {
+        None => Ok(LinkOutcome::Created(record)),
+        Some(json) => {
+            let existing: LinkRecord = decode("link", &json)?;
+            if existing.customer_id == record.customer_id {
+                Ok(LinkOutcome::AlreadyLinked(existing))
+            } else {
+                Ok(LinkOutcome::LinkedToOther { customer_id: existing.customer_id })
+            }
+        }
+    }
+}
+
+/// An `UNLINK` reply: how many links were removed.
+fn unlinked_count(removed: u64) -> u32 {
+    u32::try_from(removed).unwrap_or(u32::MAX)
+}
+
 /// The Lua scripts, run with `EVALSHA` (loaded again by the client after `NOSCRIPT`). Every
 /// mutating script checks before it writes, so an error leaves nothing half-done; Redis runs a
 /// script to the end without interleaving other commands, and the AOF gets its effects wrapped in
@@ -1247,6 +1405,17 @@ struct Scripts {
     purge_entitlements: Script,
     migrate: Script,
     directory: Script,
+    audited: AuditedScripts,
+}
+
+/// The audited form of each write script (see [`audited_script`]).
+struct AuditedScripts {
+    nothing: Script,
+    put_new: Script,
+    settle: Script,
+    record: Script,
+    link: Script,
+    unlink: Script,
 }
 
 impl Scripts {
@@ -1267,10 +1436,26 @@ impl Scripts {
             purge_entitlements: Script::new(PURGE_ENTITLEMENTS),
             migrate: Script::new(MIGRATE),
             directory: Script::new(DIRECTORY),
+            audited: AuditedScripts {
+                nothing: audited_script(NOTHING, DONE_OUTCOME, &[Outcome::Done]),
+                put_new: audited_script(PUT_NEW, CREATED_OUTCOME, &[Outcome::Done]),
+                settle: audited_script(
+                    SETTLE,
+                    SETTLE_OUTCOME,
+                    &[Outcome::Consumed, Outcome::Expired, Outcome::AlreadyUsed, Outcome::Unknown],
+                ),
+                record: audited_script(RECORD, CREATED_OUTCOME, &[Outcome::Done]),
+                link: audited_script(
+                    LINK,
+                    LINK_OUTCOME,
+                    &[Outcome::Created, Outcome::AlreadyLinked, Outcome::LinkedToOther],
+                ),
+                unlink: audited_script(UNLINK, DONE_OUTCOME, &[Outcome::Done]),
+            },
         }
     }
 
-    fn all(&self) -> [&Script; 15] {
+    fn all(&self) -> [&Script; 21] {
         [
             &self.put_new,
             &self.consume,
@@ -1287,9 +1472,107 @@ impl Scripts {
             &self.purge_entitlements,
             &self.migrate,
             &self.directory,
+            &self.audited.nothing,
+            &self.audited.put_new,
+            &self.audited.settle,
+            &self.audited.record,
+            &self.audited.link,
+            &self.audited.unlink,
         ]
     }
 }
+
+/// The audited form of the write script `body` (write_audited): the same script, run as a Lua
+/// function over its own KEYS and ARGV (parameters named `KEYS` and `ARGV` shadow the globals, so
+/// the body runs unchanged), then, only if `outcome_lua` names an outcome for its reply, the leaf
+/// of that outcome appended to the tenant's log with the next index from `INCR`. The audit keys
+/// and leaves come first, so the write's own KEYS and ARGV are the tail of the call's:
+/// KEYS[1] the tenant's audit hash, KEYS[2] its size counter, KEYS[3..] the write's;
+/// ARGV[1] the number n of leaves, ARGV[2i], ARGV[2i+1] outcome i and its leaf, ARGV[2n+2..] the
+/// write's. Reply: {index, outcome, the write's reply}, or {-1, '', the write's reply} when the
+/// write failed (a duplicate id, a corrupt value; nothing written, no leaf). Every outcome
+/// `outcomes` lists must have its leaf, checked before the write: an error after it would keep
+/// the write without its leaf.
+fn audited_script(body: &str, outcome_lua: &str, outcomes: &[Outcome]) -> Script {
+    let names: Vec<String> = outcomes.iter().map(|outcome| format!("'{}'", outcome.as_str())).collect();
+    let mut lua = String::with_capacity(body.len() + outcome_lua.len() + AUDIT_APPEND.len() + 128);
+    lua.push_str("local function body(KEYS, ARGV)\n");
+    lua.push_str(body);
+    lua.push_str("\nend\n");
+    lua.push_str(outcome_lua);
+    lua.push_str("local OUTCOMES = {");
+    lua.push_str(&names.join(", "));
+    lua.push_str("}\n");
+    lua.push_str(AUDIT_APPEND);
+    Script::new(&lua)
+}
+
+/// The end of every audited script (see [`audited_script`]), after `body`, `outcome_of` and
+/// `OUTCOMES`. The index is formatted with `%d`: a Lua number would print as `1e+14` from there on.
+const AUDIT_APPEND: &str = r#"
+local n = tonumber(ARGV[1])
+local leaves = {}
+for i = 1, n do leaves[ARGV[2 * i]] = ARGV[2 * i + 1] end
+for _, outcome in ipairs(OUTCOMES) do
+  if not leaves[outcome] then return redis.error_reply('audit leaves lack an outcome') end
+end
+local write_keys, write_args = {}, {}
+for i = 3, #KEYS do write_keys[#write_keys + 1] = KEYS[i] end
+for i = 2 * n + 2, #ARGV do write_args[#write_args + 1] = ARGV[i] end
+local reply = body(write_keys, write_args)
+local outcome = outcome_of(reply, write_keys, write_args)
+if not outcome then return {-1, '', reply} end
+local index = redis.call('INCR', KEYS[2]) - 1
+redis.call('HSET', KEYS[1], string.format('%d', index), leaves[outcome])
+return {index, outcome, reply}
+"#;
+
+/// The write of an audited call that writes nothing but its leaf.
+const NOTHING: &str = "return 1";
+
+/// The outcome of a write with one outcome that cannot fail (unlink, nothing).
+const DONE_OUTCOME: &str = r#"
+local function outcome_of(reply, KEYS, ARGV) return 'done' end
+"#;
+
+/// The outcome of `PUT_NEW` and `RECORD`: 1 created, 0 a duplicate id (nothing written).
+const CREATED_OUTCOME: &str = r#"
+local function outcome_of(reply, KEYS, ARGV)
+  if reply == 1 then return 'done' end
+  return nil
+end
+"#;
+
+/// The outcome of `SETTLE`, as `consume_outcome` reads its reply; expiry is `SETTLE`'s own test
+/// (`accepted`), so that `consumed` is exactly the case where the record was kept as given.
+/// nil for a duplicate record id or a corrupt challenge (nothing written).
+const SETTLE_OUTCOME: &str = r#"
+local function outcome_of(reply, KEYS, ARGV)
+  local state = reply[1]
+  if state == 'unknown' then return 'unknown' end
+  if state == 'used' then
+    if reply[2] and string.match(reply[2], '^%-?%d+$') then return 'already_used' end
+    return nil
+  end
+  if state ~= 'pending' then return nil end
+  if tonumber(ARGV[1]) < tonumber(redis.call('HGET', KEYS[1], 'expires_at')) then return 'consumed' end
+  return 'expired'
+end
+"#;
+
+/// The outcome of `LINK`: created (false), or the existing link's customer compared with the new
+/// record's (both JSON, decoded with cjson); nil when the existing link does not decode.
+const LINK_OUTCOME: &str = r#"
+local function outcome_of(reply, KEYS, ARGV)
+  if not reply then return 'created' end
+  local ok_old, old = pcall(cjson.decode, reply)
+  local ok_new, new = pcall(cjson.decode, ARGV[1])
+  if not (ok_old and ok_new and type(old) == 'table' and type(new) == 'table') then return nil end
+  if type(old.customer_id) ~= 'string' then return nil end
+  if old.customer_id == new.customer_id then return 'already_linked' end
+  return 'linked_to_other'
+end
+"#;
 
 /// directory_write: check every expected value, then apply the writes and the log entry, and
 /// tell the replicas (`PUBLISH`) so that they drop their cached principals.

@@ -12,9 +12,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use jpki_core::CertId;
 use jpki_store::{
-    CHALLENGE_PURGE_GRACE_SECS, Challenge, ConsumeOutcome, DEFAULT_PREFIX, DurabilityCheck, LinkRecord, RedisStore,
-    RedisStoreConfig, RevocationNotice, StatusChange, StoreError, TenantId, TenantStore, VerificationKind,
-    VerificationRecord, WatchRequest,
+    AuditLeaves, Audited, CHALLENGE_PURGE_GRACE_SECS, Challenge, ConsumeOutcome, DEFAULT_PREFIX, DurabilityCheck,
+    LinkRecord, Outcome, RedisStore, RedisStoreConfig, RevocationNotice, StatusChange, StoreError, TenantId,
+    TenantStore, TenantWrite, VerificationKind, VerificationRecord, WatchRequest, WriteAnswer,
 };
 use support::{DURABLE, RedisServer, free_port};
 
@@ -183,6 +183,55 @@ fn record_verification_is_one_script() {
     assert_eq!(calls("zadd"), 3, "{stats}"); // verification, entitlement and watch indexes
     let keys: Vec<String> = redis::cmd("KEYS").arg("jpki:bank-a:*").query(&mut conn).unwrap();
     assert_eq!(keys.len(), 3, "{keys:?}"); // ver:v1, ent, watch
+}
+
+/// An audited write is one script too: the write and its leaf (`{T}:audit`, index → leaf, and
+/// `{T}:audit_size`) in one `EVALSHA`. Also what the behaviour tests do not reach: an expired
+/// challenge's leaf, and a stored value the script cannot read (no leaf, the plain method's error).
+#[test]
+fn audited_writes_are_one_script_with_the_documented_keys() {
+    let Some((_dir, server)) = start(DURABLE) else { return };
+    let store = RedisStore::connect(&server.url(), DEFAULT_PREFIX).unwrap();
+    let a = tenant("bank-a");
+    let mut conn = support::raw(&server);
+    store.put_challenge(&a, "c1", challenge(100, 400)).unwrap();
+    let leaves = [Outcome::Consumed, Outcome::Expired, Outcome::AlreadyUsed, Outcome::Unknown]
+        .into_iter()
+        .fold(AuditLeaves::default(), |leaves, outcome| leaves.with(outcome, format!("leaf-{}", outcome.as_str())));
+    let settle = TenantWrite::SettleProof { id: "c1".into(), now: 400, verified: verification("v1", 400), watch: None };
+    let _: () = redis::cmd("CONFIG").arg("RESETSTAT").query(&mut conn).unwrap();
+    let audited = store.write_audited(&a, settle, leaves.clone()).unwrap();
+    assert_eq!(
+        audited,
+        Audited { answer: WriteAnswer::Consumed(ConsumeOutcome::Expired(challenge(100, 400))), index: 0 }
+    );
+    let stats: String = redis::cmd("INFO").arg("commandstats").query(&mut conn).unwrap();
+    assert!(stats.contains("cmdstat_evalsha:calls=1,"), "{stats}");
+    assert!(!stats.contains("cmdstat_eval:"), "{stats}");
+    // An expired challenge keeps its attempt refused, as settle_proof does.
+    assert!(!store.get_verification(&a, "v1").unwrap().unwrap().passed);
+    let log: BTreeMap<String, String> = redis::cmd("HGETALL").arg("jpki:bank-a:audit").query(&mut conn).unwrap();
+    assert_eq!(log, BTreeMap::from([("0".to_owned(), "leaf-expired".to_owned())]));
+    let size: String = redis::cmd("GET").arg("jpki:bank-a:audit_size").query(&mut conn).unwrap();
+    assert_eq!(size, "1");
+
+    // A duplicate record id: settle_proof's error, nothing consumed, no leaf.
+    store.put_challenge(&a, "c2", challenge(100, 400)).unwrap();
+    let again = TenantWrite::SettleProof { id: "c2".into(), now: 200, verified: verification("v1", 200), watch: None };
+    let err = store.write_audited(&a, again, leaves).unwrap_err();
+    assert!(matches!(err, StoreError::Duplicate { what: "verification" }), "{err}");
+    assert!(matches!(store.peek_challenge(&a, "c2", 200).unwrap(), ConsumeOutcome::Consumed(_)));
+    // A stored link that does not decode: link's error, no leaf.
+    let cert = CertId { ca_key_id: "ab01".into(), serial: "0f".into() };
+    let _: () = redis::cmd("SET").arg("jpki:bank-a:link:ab01:0f").arg("not json").query(&mut conn).unwrap();
+    let record = LinkRecord { customer_id: "cust-1".into(), certificate: cert, not_after: 900, linked_at: 100 };
+    let link_leaves = [Outcome::Created, Outcome::AlreadyLinked, Outcome::LinkedToOther]
+        .into_iter()
+        .fold(AuditLeaves::default(), |leaves, outcome| leaves.with(outcome, "leaf".into()));
+    let err = store.write_audited(&a, TenantWrite::Link { record }, link_leaves).unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt { what: "link", .. }), "{err}");
+    assert_eq!(store.audit_size(&a).unwrap(), 1);
+    assert_eq!(store.audit_leaves(&a, 0, 10).unwrap(), ["leaf-expired"]);
 }
 
 #[test]
