@@ -11,8 +11,12 @@ use prost::Message;
 /// The proto root (the include path), relative to this crate.
 const PROTO_ROOT: &str = "../../proto";
 /// The API files, relative to [`PROTO_ROOT`] (as imports name them).
-const PROTO_FILES: [&str; 3] =
-    ["jpki/gateway/v1/gateway.proto", "jpki/gateway/v1/credentials.proto", "jpki/admin/v1/admin.proto"];
+const PROTO_FILES: [&str; 4] = [
+    "jpki/gateway/v1/gateway.proto",
+    "jpki/gateway/v1/credentials.proto",
+    "jpki/admin/v1/admin.proto",
+    "jpki/audit/v1/audit.proto",
+];
 /// The encoded descriptor set's file name in `OUT_DIR` (read by `FILE_DESCRIPTOR_SET`).
 const DESCRIPTOR_FILE: &str = "jpki_gateway_v1_descriptor.bin";
 

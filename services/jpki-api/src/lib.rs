@@ -50,16 +50,28 @@ pub mod admin {
     }
 }
 
+/// `jpki.audit.v1`: the auditors' read access to a tenant's transparency log, generated from
+/// `audit.proto`.
+#[allow(missing_docs, clippy::all)]
+pub mod audit {
+    /// Version 1.
+    pub mod v1 {
+        tonic::include_proto!("jpki.audit.v1");
+    }
+}
+
 /// The encoded `google.protobuf.FileDescriptorSet` of the three protos and their imports, with source
 /// info, as `tonic_reflection::server::Builder::register_encoded_file_descriptor_set` takes it.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("jpki_gateway_v1_descriptor");
 
-/// The fully-qualified names of the v1 services, as clients call them and reflection lists them.
-pub const SERVICE_NAMES: [&str; 4] = [
+/// The fully-qualified names of the services on the shared port, as clients call them and
+/// reflection lists them.
+pub const SERVICE_NAMES: [&str; 5] = [
     "jpki.gateway.v1.VerificationService",
     "jpki.gateway.v1.LinkService",
     "jpki.gateway.v1.StatusService",
     "jpki.gateway.v1.CredentialService",
+    "jpki.audit.v1.AuditService",
 ];
 
 /// The fully-qualified name of the administration service (on the admin port only).

@@ -83,7 +83,7 @@ fn service_names_match_the_descriptor_and_the_generated_servers() {
     let file = api_file(&fds);
     let from_descriptor: Vec<String> =
         file.service.iter().map(|s| format!("{}.{}", file.package(), s.name())).collect();
-    // gateway.proto holds the first three; credentials.proto the fourth.
+    // gateway.proto holds the first three; credentials.proto the fourth; audit.proto the fifth.
     assert_eq!(from_descriptor, SERVICE_NAMES[..3]);
     assert_eq!(
         [
@@ -91,6 +91,7 @@ fn service_names_match_the_descriptor_and_the_generated_servers() {
             link_service_server::SERVICE_NAME,
             status_service_server::SERVICE_NAME,
             credential_service_server::SERVICE_NAME,
+            jpki_api::audit::v1::audit_service_server::SERVICE_NAME,
         ],
         SERVICE_NAMES
     );
@@ -103,7 +104,13 @@ fn includes_the_timestamp_import_and_the_comments() {
     // Dependencies come first, so a reflection client can resolve every type.
     assert_eq!(
         names,
-        ["google/protobuf/timestamp.proto", API_FILE, "jpki/gateway/v1/credentials.proto", "jpki/admin/v1/admin.proto"]
+        [
+            "google/protobuf/timestamp.proto",
+            API_FILE,
+            "jpki/gateway/v1/credentials.proto",
+            "jpki/admin/v1/admin.proto",
+            "jpki/audit/v1/audit.proto"
+        ]
     );
     let file = api_file(&fds);
     assert_eq!(file.dependency, ["google/protobuf/timestamp.proto"]);
