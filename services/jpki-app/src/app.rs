@@ -7,10 +7,11 @@ use std::sync::Arc;
 use jpki_core::{AuthProofInput, CertId, CertKind, SignatureInput, UnixTime, ValidationReport, Verifier};
 use jpki_revocation::RevocationStore;
 use jpki_store::{
-    Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, StoredEvent, TenantStore, VerificationKind, VerificationRecord,
-    WatchRequest,
+    Challenge, ConsumeOutcome, LinkOutcome, LinkRecord, Outcome, StoredEvent, TenantStore, TenantWrite,
+    VerificationKind, VerificationRecord, WatchRequest, WriteAnswer,
 };
 
+use crate::audit::{CallContext, digest, one, per_outcome, record_verdict};
 use crate::clock::Clock;
 use crate::outcome::{
     AppError, Applicant, CertificateStatus, ChallengeRefusal, Cited, Disclosed, DisclosedFields, IssuedChallenge,
@@ -168,6 +169,36 @@ pub fn disclose(
     DisclosedFields { name, date_of_birth, address, sex }
 }
 
+/// The digests of a signature request: the signature (raw) or the CMS, the signed document
+/// when it is given, and a raw signature's certificate.
+fn signature_digests(input: &SignatureInput<'_>) -> std::collections::BTreeMap<String, String> {
+    let mut digests = std::collections::BTreeMap::new();
+    match input {
+        SignatureInput::Raw { signature, certificate, content } => {
+            digests.insert("signature_sha256".to_owned(), digest(signature));
+            digests.insert("certificate_sha256".to_owned(), digest(certificate));
+            match content {
+                jpki_core::SignedContent::Message { data, .. } => {
+                    digests.insert("document_sha256".to_owned(), digest(data));
+                }
+                jpki_core::SignedContent::Digest { digest: given, .. } => {
+                    digests.insert("document_digest".to_owned(), hex::encode(given));
+                }
+            }
+        }
+        SignatureInput::Cms { cms, detached_content, certificate } => {
+            digests.insert("cms_sha256".to_owned(), digest(cms));
+            if let Some(document) = detached_content {
+                digests.insert("document_sha256".to_owned(), digest(document));
+            }
+            if let Some(certificate) = certificate {
+                digests.insert("certificate_sha256".to_owned(), digest(certificate));
+            }
+        }
+    }
+    digests
+}
+
 impl App {
     /// The application over its parts.
     pub fn new(
@@ -207,6 +238,7 @@ impl App {
     pub fn verify_signature(
         &self,
         tenant: &Tenant,
+        call: &CallContext,
         purpose: BusinessPurpose,
         input: &SignatureInput<'_>,
         applicant: Option<&Applicant>,
@@ -216,27 +248,51 @@ impl App {
         let verdict = permitted(tenant, self.verifier.verify_signature(input, at));
         let report = verdict.report();
         let stored = record(&id, VerificationKind::Signature, report, at, "", purpose);
-        self.store.record_verification(&tenant.id, stored, report.and_then(watch_request))?;
         let four_fields = report
             .filter(|report| passed(report))
             .and_then(|report| report.four_fields.as_ref())
             .map(|fields| disclose(fields, tenant.fields, applicant));
+        let mut event = call.event(&tenant.id, at);
+        event.purpose = Some(purpose.name().to_owned());
+        record_verdict(&mut event, &verdict);
+        event.digests = signature_digests(input);
+        event.detail.insert("verification_id".into(), id.clone());
+        if let Some(fields) = &four_fields {
+            event.detail.insert("fields_disclosed".into(), fields.names().join(","));
+        }
+        let write = TenantWrite::RecordVerification { record: stored, watch: report.and_then(watch_request) };
+        self.store.write_audited(&tenant.id, write, one(&event)?)?;
         Ok(SignatureOutcome { verification: Verification { id, at, verdict }, four_fields })
     }
 
     /// 資格確認, first step: a single-use challenge for the card to sign.
-    pub fn issue_challenge(&self, tenant: &Tenant, transaction_reference: String) -> Result<IssuedChallenge, AppError> {
+    ///
+    /// The challenge is written durably with the call's audit event: an answered call's event
+    /// is never lost (a challenge alone could be, safely; its event could not).
+    pub fn issue_challenge(
+        &self,
+        tenant: &Tenant,
+        call: &CallContext,
+        transaction_reference: String,
+    ) -> Result<IssuedChallenge, AppError> {
         let id = random_id(ID_BYTES)?;
         let challenge = random_bytes(CHALLENGE_BYTES)?;
         let issued_at = self.clock.now();
         let expires_at = UnixTime(issued_at.0.saturating_add(seconds(self.rules.challenge_ttl_seconds)));
+        let mut event = call.event(&tenant.id, issued_at);
+        event.digests.insert("challenge_sha256".into(), digest(&challenge));
+        if !transaction_reference.is_empty() {
+            event.digests.insert("transaction_reference_sha256".into(), digest(transaction_reference.as_bytes()));
+        }
+        event.detail.insert("challenge_id".into(), id.clone());
+        event.detail.insert("expires_at".into(), expires_at.0.to_string());
         let stored = Challenge {
             challenge: challenge.clone(),
             transaction_reference,
             issued_at: issued_at.0,
             expires_at: expires_at.0,
         };
-        self.store.put_challenge(&tenant.id, &id, stored)?;
+        self.store.write_audited(&tenant.id, TenantWrite::PutChallenge { id: id.clone(), challenge: stored }, one(&event)?)?;
         Ok(IssuedChallenge { id, challenge, issued_at, expires_at })
     }
 
@@ -250,6 +306,7 @@ impl App {
     pub fn verify_auth_proof(
         &self,
         tenant: &Tenant,
+        call: &CallContext,
         purpose: BusinessPurpose,
         challenge_id: &str,
         certificate: &[u8],
@@ -277,7 +334,33 @@ impl App {
         };
         let watch = verified.as_ref().and_then(VerificationVerdict::report).and_then(watch_request);
         let certificate_watched = watch.as_ref().map(|request| request.certificate.clone());
-        let settled = self.store.settle_proof(&tenant.id, challenge_id, at.0, stored, watch)?;
+        let write = TenantWrite::SettleProof { id: challenge_id.to_owned(), now: at.0, verified: stored, watch };
+        // The event of each way the commit can settle the challenge; the store keeps the one that
+        // happened, in the same commit.
+        let leaves = per_outcome(&write, |outcome| {
+            let mut event = call.event(&tenant.id, at);
+            event.purpose = Some(purpose.name().to_owned());
+            // Only the refusal's code goes into the event, so its time does not matter here.
+            let refusal = |refusal| VerificationVerdict::Refused(refusal);
+            let refused = match (outcome, &verified) {
+                (Outcome::Consumed, Some(_)) => None,
+                (Outcome::Expired, _) => Some(refusal(ChallengeRefusal::Expired { expires_at: UnixTime(0) })),
+                (Outcome::AlreadyUsed, _) => Some(refusal(ChallengeRefusal::AlreadyUsed { used_at: UnixTime(0) })),
+                _ => Some(refusal(ChallengeRefusal::Unknown)),
+            };
+            if let Some(verdict) = refused.as_ref().or(verified.as_ref()) {
+                record_verdict(&mut event, verdict);
+            }
+            event.digests.insert("certificate_sha256".into(), digest(certificate));
+            event.digests.insert("signature_sha256".into(), digest(signature));
+            event.detail.insert("challenge_id".into(), challenge_id.to_owned());
+            event.detail.insert("verification_id".into(), verification_id.clone());
+            Ok(event)
+        })?;
+        let settled = match self.store.write_audited(&tenant.id, write, leaves)?.answer {
+            WriteAnswer::Consumed(outcome) => outcome,
+            _ => return Err(AppError::Storage(jpki_store::StoreError::Backend("settle answered no outcome".into()))),
+        };
         let (verdict, transaction_reference) = match (settled, verified) {
             (ConsumeOutcome::Consumed(challenge), Some(verdict)) => (verdict, challenge.transaction_reference),
             (ConsumeOutcome::Consumed(challenge), None) => {
@@ -327,63 +410,142 @@ impl App {
 
     /// Links a customer id to the certificate of a fresh, passed authentication verification of
     /// this tenant (and, when cited, checks a fresh passed signature verification too). Never
-    /// from a bare serial.
+    /// from a bare serial. Refused or not, the call's event is one durable commit, with the link
+    /// when one is made.
     pub fn link(
         &self,
         tenant: &Tenant,
+        call: &CallContext,
         customer_id: &str,
         auth_verification_id: &str,
         signature_verification_id: Option<&str>,
     ) -> Result<LinkDecision, AppError> {
         let now = self.clock.now();
+        let mut event = call.event(&tenant.id, now);
+        event.digests.insert("customer_id_sha256".into(), digest(customer_id.as_bytes()));
+        event.detail.insert("auth_verification_id".into(), auth_verification_id.to_owned());
+        if let Some(id) = signature_verification_id {
+            event.detail.insert("signature_verification_id".into(), id.to_owned());
+        }
+        let refuse = |mut event: jpki_audit::AuditEvent, refusal: LinkRefusal| {
+            event.code = if refusal == LinkRefusal::LinkedToOther { "ALREADY_EXISTS" } else { "FAILED_PRECONDITION" }.into();
+            event.reason = Some(refusal.code().to_owned());
+            (event, refusal)
+        };
         let auth = self.store.get_verification(&tenant.id, auth_verification_id)?;
         let signature = match signature_verification_id {
             Some(id) => Some(self.store.get_verification(&tenant.id, id)?),
             None => None,
         };
-        let (certificate, not_after) =
-            match self.usable(auth, Cited::Authentication, self.rules.auth_verification_max_age_seconds, now) {
-                Ok(usable) => usable,
-                Err(refusal) => return Ok(LinkDecision::Refused(refusal)),
-            };
-        if let Some(signature) = signature
-            && let Err(refusal) =
-                self.usable(signature, Cited::Signature, self.rules.signature_verification_max_age_seconds, now)
-        {
-            return Ok(LinkDecision::Refused(refusal));
-        }
+        let checked = self
+            .usable(auth, Cited::Authentication, self.rules.auth_verification_max_age_seconds, now)
+            .and_then(|usable| match signature {
+                Some(signature) => self
+                    .usable(signature, Cited::Signature, self.rules.signature_verification_max_age_seconds, now)
+                    .map(|_| usable),
+                None => Ok(usable),
+            });
+        let (certificate, not_after) = match checked {
+            Ok(usable) => usable,
+            Err(refusal) => {
+                let (event, refusal) = refuse(event, refusal);
+                self.store.write_audited(&tenant.id, TenantWrite::Nothing, one(&event)?)?;
+                return Ok(LinkDecision::Refused(refusal));
+            }
+        };
+        event.certificate = Some(jpki_audit::CertRef {
+            ca_key_id: certificate.ca_key_id.clone(),
+            serial: certificate.serial.clone(),
+        });
         // The certificate is already watched: VerifyAuthProof watched it when it passed.
         let record = LinkRecord { customer_id: customer_id.to_owned(), certificate, not_after, linked_at: now.0 };
-        Ok(match self.store.link(&tenant.id, record)? {
-            LinkOutcome::Created(link) => LinkDecision::Created(link),
-            LinkOutcome::AlreadyLinked(link) => LinkDecision::AlreadyLinked(link),
-            LinkOutcome::LinkedToOther { .. } => LinkDecision::Refused(LinkRefusal::LinkedToOther),
+        let write = TenantWrite::Link { record };
+        let leaves = per_outcome(&write, |outcome| {
+            let mut event = event.clone();
+            match outcome {
+                Outcome::LinkedToOther => return Ok(refuse(event, LinkRefusal::LinkedToOther).0),
+                Outcome::Created => event.detail.insert("outcome".into(), "created".into()),
+                _ => event.detail.insert("outcome".into(), "already_linked".into()),
+            };
+            Ok(event)
+        })?;
+        Ok(match self.store.write_audited(&tenant.id, write, leaves)?.answer {
+            WriteAnswer::Linked(LinkOutcome::Created(link)) => LinkDecision::Created(link),
+            WriteAnswer::Linked(LinkOutcome::AlreadyLinked(link)) => LinkDecision::AlreadyLinked(link),
+            _ => LinkDecision::Refused(LinkRefusal::LinkedToOther),
         })
     }
 
     /// Removes a customer's links (all, or the one to `certificate`); returns how many.
-    pub fn unlink(&self, tenant: &Tenant, customer_id: &str, certificate: Option<&CertId>) -> Result<u32, AppError> {
-        Ok(self.store.unlink(&tenant.id, customer_id, certificate)?)
+    pub fn unlink(
+        &self,
+        tenant: &Tenant,
+        call: &CallContext,
+        customer_id: &str,
+        certificate: Option<&CertId>,
+    ) -> Result<u32, AppError> {
+        let mut event = call.event(&tenant.id, self.clock.now());
+        event.digests.insert("customer_id_sha256".into(), digest(customer_id.as_bytes()));
+        event.certificate = certificate.map(|id| jpki_audit::CertRef { ca_key_id: id.ca_key_id.clone(), serial: id.serial.clone() });
+        let write = TenantWrite::Unlink { customer_id: customer_id.to_owned(), certificate: certificate.cloned() };
+        Ok(match self.store.write_audited(&tenant.id, write, one(&event)?)?.answer {
+            WriteAnswer::Unlinked(removed) => removed,
+            _ => 0,
+        })
+    }
+
+    /// Records a read's event: the call's one durable commit.
+    fn record_read(&self, tenant: &Tenant, event: &jpki_audit::AuditEvent) -> Result<(), AppError> {
+        self.store.write_audited(&tenant.id, TenantWrite::Nothing, one(event)?)?;
+        Ok(())
     }
 
     /// A customer's links.
-    pub fn links_of_customer(&self, tenant: &Tenant, customer_id: &str) -> Result<Vec<LinkRecord>, AppError> {
-        Ok(self.store.links_by_customer(&tenant.id, customer_id)?)
+    pub fn links_of_customer(
+        &self,
+        tenant: &Tenant,
+        call: &CallContext,
+        customer_id: &str,
+    ) -> Result<Vec<LinkRecord>, AppError> {
+        let links = self.store.links_by_customer(&tenant.id, customer_id)?;
+        let mut event = call.event(&tenant.id, self.clock.now());
+        event.digests.insert("customer_id_sha256".into(), digest(customer_id.as_bytes()));
+        event.count = Some(links.len() as u64);
+        self.record_read(tenant, &event)?;
+        Ok(links)
     }
 
     /// The link of a certificate, if any.
-    pub fn link_of_certificate(&self, tenant: &Tenant, certificate: &CertId) -> Result<Option<LinkRecord>, AppError> {
-        Ok(self.store.link_by_certificate(&tenant.id, certificate)?)
+    pub fn link_of_certificate(
+        &self,
+        tenant: &Tenant,
+        call: &CallContext,
+        certificate: &CertId,
+    ) -> Result<Option<LinkRecord>, AppError> {
+        let link = self.store.link_by_certificate(&tenant.id, certificate)?;
+        let mut event = call.event(&tenant.id, self.clock.now());
+        event.certificate =
+            Some(jpki_audit::CertRef { ca_key_id: certificate.ca_key_id.clone(), serial: certificate.serial.clone() });
+        event.count = Some(u64::from(link.is_some()));
+        self.record_read(tenant, &event)?;
+        Ok(link)
     }
 
     /// The status of each certificate, in order. A tenant learns the status only of certificates
     /// it verified (passed, within the record retention) or linked: anything else would let it
-    /// watch other tenants' customers (moved, died, card lost) or enumerate serials.
-    pub fn check_status(&self, tenant: &Tenant, certificates: &[CertId]) -> Result<Vec<CertificateStatus>, AppError> {
+    /// watch other tenants' customers (moved, died, card lost) or enumerate serials. The event
+    /// holds the count and a digest of the ids asked (`ca_key_id:serial` lines), and the lists
+    /// the answers rest on.
+    pub fn check_status(
+        &self,
+        tenant: &Tenant,
+        call: &CallContext,
+        certificates: &[CertId],
+    ) -> Result<Vec<CertificateStatus>, AppError> {
         let at = self.clock.now();
         let retention = seconds(self.rules.verification_retention_seconds);
         let entitled = self.store.entitled(&tenant.id, certificates, at.0, retention)?;
-        Ok(certificates
+        let statuses: Vec<CertificateStatus> = certificates
             .iter()
             .zip(entitled)
             .map(|(certificate, entitled)| match (entitled, certificate.bytes()) {
@@ -392,7 +554,33 @@ impl App {
                 }
                 _ => CertificateStatus::NotEntitled,
             })
-            .collect())
+            .collect();
+        let mut event = call.event(&tenant.id, at);
+        let ids: String =
+            certificates.iter().map(|id| format!("{}:{}\n", id.ca_key_id, id.serial)).collect();
+        event.digests.insert("certificate_ids_sha256".into(), digest(ids.as_bytes()));
+        event.count = Some(certificates.len() as u64);
+        let mut lists: Vec<jpki_audit::ListRelied> = Vec::new();
+        for status in &statuses {
+            if let CertificateStatus::Known(answer) = status {
+                for list in crate::audit::answer_lists(answer) {
+                    if !lists.contains(&list) {
+                        lists.push(list);
+                    }
+                }
+            }
+        }
+        event.revocation = lists;
+        self.record_read(tenant, &event)?;
+        Ok(statuses)
+    }
+
+    /// Records the opening or the closing of a revocation watch stream, with its cursor.
+    pub fn record_watch(&self, tenant: &Tenant, call: &CallContext, phase: &str, cursor: u64) -> Result<(), AppError> {
+        let mut event = call.event(&tenant.id, self.clock.now());
+        event.detail.insert("stream".into(), phase.to_owned());
+        event.detail.insert("cursor".into(), cursor.to_string());
+        self.record_read(tenant, &event)
     }
 
     /// Where a new watch starts: after `cursor`, or after the newest event when none is given.

@@ -4,6 +4,8 @@
 //!
 //! - [`app`]: the use cases — verify a signature, issue a challenge, verify a proof, link,
 //!   unlink, look up, check status, watch — each returning one typed outcome ([`outcome`]).
+//! - [`audit`]: the audit event of every call, written with the call's own writes, and the
+//!   tenants' transparency logs (checkpoints, proofs) for auditors.
 //! - [`revocation_events`]: turning the lists' change sets into tenants' revocation events.
 //! - [`trust`]: loading anchors, policies and CRL files into a verifier.
 //! - [`clock`], [`tenant`]: the time and the caller every use case takes.
@@ -14,6 +16,7 @@
 //! the store fsyncs), and encodes the outcome.
 
 pub mod app;
+pub mod audit;
 pub mod clock;
 pub mod directory;
 pub mod outcome;
@@ -22,6 +25,7 @@ pub mod tenant;
 pub mod trust;
 
 pub use app::{App, Rules};
+pub use audit::{AuditLog, AuditSettings, CallContext};
 pub use clock::{Clock, SystemClock};
 pub use outcome::AppError;
 pub use tenant::{FieldPermissions, Tenant};

@@ -17,6 +17,9 @@ pub enum AppError {
     /// The operating system gave no random bytes for an id or a challenge.
     #[error("no randomness available")]
     NoRandomness,
+    /// An audit event could not be encoded, or the audit tree failed; nothing was acknowledged.
+    #[error("audit log: {0}")]
+    Audit(jpki_audit::AuditError),
 }
 
 /// The data an applicant typed (本人確認), compared with the certificate's four fields. Empty
@@ -55,6 +58,21 @@ pub struct DisclosedFields {
     pub address: Option<Disclosed<TextField>>,
     /// 性別.
     pub sex: Option<Disclosed<SexField>>,
+}
+
+impl DisclosedFields {
+    /// The names of the fields disclosed (never their values), in the API's order.
+    pub fn names(&self) -> Vec<&'static str> {
+        [
+            ("name", self.name.is_some()),
+            ("date_of_birth", self.date_of_birth.is_some()),
+            ("address", self.address.is_some()),
+            ("sex", self.sex.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, disclosed)| disclosed.then_some(name))
+        .collect()
+    }
 }
 
 /// A certificate the core identified as of a kind the tenant's policy does not permit

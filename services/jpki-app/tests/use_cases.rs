@@ -51,6 +51,17 @@ fn fixture_on(store: Arc<dyn jpki_store::TenantStore>, dir: tempfile::TempDir) -
     Fixture { app, clock, pki, _dir: dir }
 }
 
+/// The call context of a test call: a made-up principal and request.
+fn call() -> jpki_app::CallContext {
+    jpki_app::CallContext {
+        rpc: "/jpki.gateway.v1.VerificationService/Test".into(),
+        principal: "test-principal".into(),
+        credential: "test-key".into(),
+        request_id: "req-1".into(),
+        trace_id: None,
+    }
+}
+
 fn tenant(id: &str, fields: FieldPermissions) -> Tenant {
     Tenant { id: TenantId::new(id).unwrap(), fields, policy: jpki_app::tenant::TenantPolicy::everything() }
 }
@@ -63,10 +74,10 @@ impl Fixture {
 
     /// A challenge and `holder`'s card's proof, verified for `purpose`.
     fn prove(&self, tenant: &Tenant, holder: &str, purpose: BusinessPurpose) -> jpki_app::outcome::ProofOutcome {
-        let issued = self.app.issue_challenge(tenant, "tx-1".into()).unwrap();
+        let issued = self.app.issue_challenge(tenant, &call(), "tx-1".into()).unwrap();
         let card = self.pki.card(holder).unwrap();
         let proof = card.prove(&issued.challenge).unwrap();
-        self.app.verify_auth_proof(tenant, purpose, &issued.id, card.auth_cert_der(), &proof).unwrap()
+        self.app.verify_auth_proof(tenant, &call(), purpose, &issued.id, card.auth_cert_der(), &proof).unwrap()
     }
 
     fn certificate_of(&self, holder: &str) -> CertId {
@@ -78,9 +89,9 @@ impl Fixture {
 
     fn pki_report(&self, certificate: &[u8]) -> jpki_core::ValidationReport {
         let tenant = tenant("probe", FieldPermissions::default());
-        let issued = self.app.issue_challenge(&tenant, String::new()).unwrap();
+        let issued = self.app.issue_challenge(&tenant, &call(), String::new()).unwrap();
         let outcome =
-            self.app.verify_auth_proof(&tenant, BusinessPurpose::Login, &issued.id, certificate, &[0u8; 256]).unwrap();
+            self.app.verify_auth_proof(&tenant, &call(), BusinessPurpose::Login, &issued.id, certificate, &[0u8; 256]).unwrap();
         match outcome.verification.verdict {
             Verdict::Verified(report) => *report,
             other => panic!("not verified: {other:?}"),
@@ -96,13 +107,13 @@ fn a_login_links_and_the_next_login_names_the_customer() {
     assert!(first.passed(), "{:?}", first.verification.verdict);
     assert_eq!((first.customer_id.as_deref(), first.transaction_reference.as_str()), (None, "tx-1"));
 
-    let decision = fixture.app.link(&bank, "CUST-1", &first.verification.id, None).unwrap();
+    let decision = fixture.app.link(&bank, &call(), "CUST-1", &first.verification.id, None).unwrap();
     let LinkDecision::Created(link) = decision else { panic!("{decision:?}") };
     assert_eq!(link.certificate, fixture.certificate_of("h01"));
-    let again = fixture.app.link(&bank, "CUST-1", &first.verification.id, None).unwrap();
+    let again = fixture.app.link(&bank, &call(), "CUST-1", &first.verification.id, None).unwrap();
     assert!(matches!(again, LinkDecision::AlreadyLinked(_)), "Link is idempotent");
     assert_eq!(
-        fixture.app.link(&bank, "CUST-2", &first.verification.id, None).unwrap(),
+        fixture.app.link(&bank, &call(), "CUST-2", &first.verification.id, None).unwrap(),
         LinkDecision::Refused(LinkRefusal::LinkedToOther)
     );
 
@@ -111,11 +122,11 @@ fn a_login_links_and_the_next_login_names_the_customer() {
 
     // Status: the linked certificate is known, another tenant's and a made-up one are not.
     let made_up = CertId { ca_key_id: link.certificate.ca_key_id.clone(), serial: "7f".into() };
-    let statuses = fixture.app.check_status(&bank, &[link.certificate.clone(), made_up.clone()]).unwrap();
+    let statuses = fixture.app.check_status(&bank, &call(), &[link.certificate.clone(), made_up.clone()]).unwrap();
     assert!(matches!(&statuses[0], CertificateStatus::Known(answer) if answer.status == RevocationStatus::Good));
     assert_eq!(statuses[1], CertificateStatus::NotEntitled);
     let other = tenant("bank-b", FieldPermissions::default());
-    assert_eq!(fixture.app.check_status(&other, &[link.certificate]).unwrap(), [CertificateStatus::NotEntitled]);
+    assert_eq!(fixture.app.check_status(&other, &call(), &[link.certificate]).unwrap(), [CertificateStatus::NotEntitled]);
 }
 
 #[test]
@@ -128,36 +139,36 @@ fn a_challenge_answers_one_attempt_within_its_lifetime() {
         other => panic!("not refused: {other:?}"),
     };
 
-    let issued = fixture.app.issue_challenge(&bank, "tx".into()).unwrap();
+    let issued = fixture.app.issue_challenge(&bank, &call(), "tx".into()).unwrap();
     assert_eq!(issued.expires_at.0 - issued.issued_at.0, 60);
     let proof = card.prove(&issued.challenge).unwrap();
     assert!(
         fixture
             .app
-            .verify_auth_proof(&bank, BusinessPurpose::Login, &issued.id, card.auth_cert_der(), &proof)
+            .verify_auth_proof(&bank, &call(), BusinessPurpose::Login, &issued.id, card.auth_cert_der(), &proof)
             .unwrap()
             .passed()
     );
     fixture.clock.advance(5);
     let replayed =
-        fixture.app.verify_auth_proof(&bank, BusinessPurpose::Login, &issued.id, card.auth_cert_der(), &proof).unwrap();
+        fixture.app.verify_auth_proof(&bank, &call(), BusinessPurpose::Login, &issued.id, card.auth_cert_der(), &proof).unwrap();
     assert_eq!(refusal(replayed), ChallengeRefusal::AlreadyUsed { used_at: at() });
 
     // Another tenant cannot use it, and cannot tell it exists.
     let other = tenant("bank-b", FieldPermissions::default());
-    let issued = fixture.app.issue_challenge(&bank, String::new()).unwrap();
+    let issued = fixture.app.issue_challenge(&bank, &call(), String::new()).unwrap();
     let proof = card.prove(&issued.challenge).unwrap();
     let foreign = fixture
         .app
-        .verify_auth_proof(&other, BusinessPurpose::Login, &issued.id, card.auth_cert_der(), &proof)
+        .verify_auth_proof(&other, &call(), BusinessPurpose::Login, &issued.id, card.auth_cert_der(), &proof)
         .unwrap();
     assert_eq!(refusal(foreign), ChallengeRefusal::Unknown);
 
-    let late = fixture.app.issue_challenge(&bank, "late".into()).unwrap();
+    let late = fixture.app.issue_challenge(&bank, &call(), "late".into()).unwrap();
     fixture.clock.advance(60);
     let proof = card.prove(&late.challenge).unwrap();
     let expired =
-        fixture.app.verify_auth_proof(&bank, BusinessPurpose::Login, &late.id, card.auth_cert_der(), &proof).unwrap();
+        fixture.app.verify_auth_proof(&bank, &call(), BusinessPurpose::Login, &late.id, card.auth_cert_der(), &proof).unwrap();
     assert_eq!(expired.transaction_reference, "late");
     let refused = refusal(expired);
     assert_eq!(refused, ChallengeRefusal::Expired { expires_at: late.expires_at });
@@ -174,16 +185,16 @@ fn a_link_needs_a_fresh_passed_authentication_of_the_same_tenant() {
         other => panic!("linked: {other:?}"),
     };
     assert_eq!(
-        refused(fixture.app.link(&bank, "C", "00000000000000000000000000000000", None).unwrap()),
+        refused(fixture.app.link(&bank, &call(), "C", "00000000000000000000000000000000", None).unwrap()),
         LinkRefusal::VerificationUnknown(Cited::Authentication)
     );
 
     let card = fixture.pki.card("h01").unwrap();
     let cms = card.sign_document_cms(b"form", CmsOptions { signing_time: offset(at()), ..Default::default() }).unwrap();
     let input = jpki_core::SignatureInput::Cms { cms: &cms, detached_content: Some(b"form"), certificate: None };
-    let signature = fixture.app.verify_signature(&bank, BusinessPurpose::AccountOpening, &input, None).unwrap();
+    let signature = fixture.app.verify_signature(&bank, &call(), BusinessPurpose::AccountOpening, &input, None).unwrap();
     assert!(signature.verification.passed(), "{:?}", signature.verification.verdict);
-    let as_auth = refused(fixture.app.link(&bank, "C", &signature.verification.id, None).unwrap());
+    let as_auth = refused(fixture.app.link(&bank, &call(), "C", &signature.verification.id, None).unwrap());
     assert_eq!(as_auth, LinkRefusal::WrongKind(Cited::Authentication));
 
     let failed = fixture.pki_report(card.auth_cert_der());
@@ -191,16 +202,16 @@ fn a_link_needs_a_fresh_passed_authentication_of_the_same_tenant() {
     let login = fixture.login(&bank, "h01");
     let other = tenant("bank-b", FieldPermissions::default());
     assert_eq!(
-        refused(fixture.app.link(&other, "C", &login.verification.id, None).unwrap()),
+        refused(fixture.app.link(&other, &call(), "C", &login.verification.id, None).unwrap()),
         LinkRefusal::VerificationUnknown(Cited::Authentication),
         "another tenant's verification does not exist for it"
     );
     let with_auth_as_signature =
-        fixture.app.link(&bank, "C", &login.verification.id, Some(&login.verification.id)).unwrap();
+        fixture.app.link(&bank, &call(), "C", &login.verification.id, Some(&login.verification.id)).unwrap();
     assert_eq!(refused(with_auth_as_signature), LinkRefusal::WrongKind(Cited::Signature));
 
     fixture.clock.advance(301);
-    let too_old = refused(fixture.app.link(&bank, "C", &login.verification.id, None).unwrap());
+    let too_old = refused(fixture.app.link(&bank, &call(), "C", &login.verification.id, None).unwrap());
     assert_eq!(too_old, LinkRefusal::TooOld { cited: Cited::Authentication, age_seconds: 301, max_age_seconds: 300 });
     assert_eq!(too_old.code(), "VERIFICATION_TOO_OLD");
 }
@@ -210,12 +221,12 @@ fn a_failed_proof_cannot_back_a_link() {
     let fixture = fixture();
     let bank = tenant("bank-a", FieldPermissions::default());
     let card = fixture.pki.card("h01").unwrap();
-    let issued = fixture.app.issue_challenge(&bank, String::new()).unwrap();
+    let issued = fixture.app.issue_challenge(&bank, &call(), String::new()).unwrap();
     let wrong = card.prove(b"another challenge").unwrap();
     let outcome =
-        fixture.app.verify_auth_proof(&bank, BusinessPurpose::Login, &issued.id, card.auth_cert_der(), &wrong).unwrap();
+        fixture.app.verify_auth_proof(&bank, &call(), BusinessPurpose::Login, &issued.id, card.auth_cert_der(), &wrong).unwrap();
     assert!(!outcome.passed());
-    let decision = fixture.app.link(&bank, "C", &outcome.verification.id, None).unwrap();
+    let decision = fixture.app.link(&bank, &call(), "C", &outcome.verification.id, None).unwrap();
     assert_eq!(decision, LinkDecision::Refused(LinkRefusal::NotPassed(Cited::Authentication)));
 }
 
@@ -230,14 +241,14 @@ fn only_permitted_fields_are_disclosed_and_compared_and_only_on_a_pass() {
 
     let name_only = tenant("bank-b", FieldPermissions { name: true, ..FieldPermissions::default() });
     let outcome =
-        fixture.app.verify_signature(&name_only, BusinessPurpose::AccountOpening, &input, Some(&applicant)).unwrap();
+        fixture.app.verify_signature(&name_only, &call(), BusinessPurpose::AccountOpening, &input, Some(&applicant)).unwrap();
     let fields = outcome.four_fields.expect("passed");
     let name = fields.name.expect("permitted");
     assert!(name.verdict.is_some(), "typed and present: compared");
     assert!(fields.date_of_birth.is_none() && fields.address.is_none() && fields.sex.is_none());
 
     let all = tenant("bank-a", FieldPermissions::ALL);
-    let outcome = fixture.app.verify_signature(&all, BusinessPurpose::AccountOpening, &input, None).unwrap();
+    let outcome = fixture.app.verify_signature(&all, &call(), BusinessPurpose::AccountOpening, &input, None).unwrap();
     let fields = outcome.four_fields.expect("passed");
     assert!(fields.sex.is_some_and(|sex| sex.verdict.is_none()), "nothing typed: no verdict");
 
@@ -247,7 +258,7 @@ fn only_permitted_fields_are_disclosed_and_compared_and_only_on_a_pass() {
     broken[last] ^= 1;
     let input = jpki_core::SignatureInput::Cms { cms: &broken, detached_content: Some(b"form"), certificate: None };
     let outcome =
-        fixture.app.verify_signature(&all, BusinessPurpose::AccountOpening, &input, Some(&applicant)).unwrap();
+        fixture.app.verify_signature(&all, &call(), BusinessPurpose::AccountOpening, &input, Some(&applicant)).unwrap();
     assert!(!outcome.verification.passed());
     assert!(outcome.four_fields.is_none());
 }
@@ -265,7 +276,7 @@ fn the_purpose_is_kept_in_the_record() {
 
     let cms = card.sign_document_cms(b"form", CmsOptions { signing_time: offset(at()), ..Default::default() }).unwrap();
     let input = jpki_core::SignatureInput::Cms { cms: &cms, detached_content: Some(b"form"), certificate: None };
-    let signed = fixture.app.verify_signature(&bank, BusinessPurpose::PeriodicReverification, &input, None).unwrap();
+    let signed = fixture.app.verify_signature(&bank, &call(), BusinessPurpose::PeriodicReverification, &input, None).unwrap();
     let stored = fixture.app.store().get_verification(&bank.id, &signed.verification.id).unwrap().unwrap();
     assert_eq!(stored.purpose, "periodic_reverification");
 }
@@ -285,10 +296,10 @@ fn a_certificate_kind_the_tenant_may_not_verify_is_a_refused_result() {
     assert!(!outcome.passed() && outcome.customer_id.is_none());
     let stored = fixture.app.store().get_verification(&signing_only.id, &outcome.verification.id).unwrap().unwrap();
     assert_eq!((stored.passed, stored.certificate.is_none(), stored.purpose.as_str()), (false, true, "login"));
-    let decision = fixture.app.link(&signing_only, "C", &outcome.verification.id, None).unwrap();
+    let decision = fixture.app.link(&signing_only, &call(), "C", &outcome.verification.id, None).unwrap();
     assert_eq!(decision, LinkDecision::Refused(LinkRefusal::NotPassed(Cited::Authentication)));
     let certificate = fixture.certificate_of("h01");
-    let status = fixture.app.check_status(&signing_only, &[certificate]).unwrap();
+    let status = fixture.app.check_status(&signing_only, &call(), &[certificate]).unwrap();
     assert_eq!(status, [CertificateStatus::NotEntitled]);
     assert!(fixture.app.store().watched(&signing_only.id).unwrap().is_empty());
 
@@ -298,7 +309,7 @@ fn a_certificate_kind_the_tenant_may_not_verify_is_a_refused_result() {
     auth_only.policy.certificate_kinds = vec![CertKind::AuthCard, CertKind::AuthPhone];
     let cms = card.sign_document_cms(b"form", CmsOptions { signing_time: offset(at()), ..Default::default() }).unwrap();
     let input = jpki_core::SignatureInput::Cms { cms: &cms, detached_content: Some(b"form"), certificate: None };
-    let signed = fixture.app.verify_signature(&auth_only, BusinessPurpose::AccountOpening, &input, None).unwrap();
+    let signed = fixture.app.verify_signature(&auth_only, &call(), BusinessPurpose::AccountOpening, &input, None).unwrap();
     assert!(
         matches!(&signed.verification.verdict, Verdict::NotPermitted(refusal) if refusal.found == CertKind::SigningCard)
     );
@@ -306,7 +317,7 @@ fn a_certificate_kind_the_tenant_may_not_verify_is_a_refused_result() {
     assert!(fixture.app.store().watched(&auth_only.id).unwrap().is_empty());
     // The same signature passes for a tenant that may verify signing certificates.
     let all = tenant("bank-a", FieldPermissions::ALL);
-    let signed = fixture.app.verify_signature(&all, BusinessPurpose::AccountOpening, &input, None).unwrap();
+    let signed = fixture.app.verify_signature(&all, &call(), BusinessPurpose::AccountOpening, &input, None).unwrap();
     assert!(signed.verification.passed() && signed.four_fields.is_some());
 }
 
@@ -334,7 +345,7 @@ fn each_login_step_is_one_durable_write_on_redis() {
             .sum()
     };
     let mut issued = None;
-    assert_eq!(scripts_run(&mut || issued = Some(fixture.app.issue_challenge(&bank, String::new()).unwrap())), 1);
+    assert_eq!(scripts_run(&mut || issued = Some(fixture.app.issue_challenge(&bank, &call(), String::new()).unwrap())), 1);
     let issued = issued.unwrap();
     let card = fixture.pki.card("h01").unwrap();
     let proof = card.prove(&issued.challenge).unwrap();
@@ -343,7 +354,7 @@ fn each_login_step_is_one_durable_write_on_redis() {
         outcome = Some(
             fixture
                 .app
-                .verify_auth_proof(&bank, BusinessPurpose::Login, &issued.id, card.auth_cert_der(), &proof)
+                .verify_auth_proof(&bank, &call(), BusinessPurpose::Login, &issued.id, card.auth_cert_der(), &proof)
                 .unwrap(),
         );
     });
@@ -352,8 +363,9 @@ fn each_login_step_is_one_durable_write_on_redis() {
 }
 
 /// On the journal (the default embedded engine), a call's whole change is one journal entry, so
-/// counting entries counts commits: every use case makes at most one, reads and idempotent
-/// repeats none, and an issued challenge is the only entry that waits for no `fdatasync`.
+/// counting entries counts commits: every use case makes exactly one, holding its audit event
+/// with its writes (reads and idempotent repeats too: their event is their write), and waits for
+/// its `fdatasync`.
 #[test]
 fn each_use_case_is_at_most_one_commit_on_the_journal() {
     let dir = tempfile::tempdir().unwrap();
@@ -369,7 +381,7 @@ fn each_use_case_is_at_most_one_commit_on_the_journal() {
     };
 
     let mut issued = None;
-    assert_eq!(commits(&mut || issued = Some(fixture.app.issue_challenge(&bank, "tx".into()).unwrap())), (1, 0));
+    assert_eq!(commits(&mut || issued = Some(fixture.app.issue_challenge(&bank, &call(), "tx".into()).unwrap())), (1, 1));
     let issued = issued.unwrap();
     let card = fixture.pki.card("h01").unwrap();
     let proof = card.prove(&issued.challenge).unwrap();
@@ -378,7 +390,7 @@ fn each_use_case_is_at_most_one_commit_on_the_journal() {
         login = Some(
             fixture
                 .app
-                .verify_auth_proof(&bank, BusinessPurpose::Login, &issued.id, card.auth_cert_der(), &proof)
+                .verify_auth_proof(&bank, &call(), BusinessPurpose::Login, &issued.id, card.auth_cert_der(), &proof)
                 .unwrap(),
         );
     });
@@ -390,7 +402,7 @@ fn each_use_case_is_at_most_one_commit_on_the_journal() {
         commits(&mut || {
             fixture
                 .app
-                .verify_auth_proof(&bank, BusinessPurpose::Login, &issued.id, card.auth_cert_der(), &proof)
+                .verify_auth_proof(&bank, &call(), BusinessPurpose::Login, &issued.id, card.auth_cert_der(), &proof)
                 .unwrap();
         }),
         (1, 1)
@@ -402,7 +414,7 @@ fn each_use_case_is_at_most_one_commit_on_the_journal() {
         commits(&mut || assert!(
             fixture
                 .app
-                .verify_signature(&bank, BusinessPurpose::AccountOpening, &input, None)
+                .verify_signature(&bank, &call(), BusinessPurpose::AccountOpening, &input, None)
                 .unwrap()
                 .verification
                 .passed()
@@ -410,16 +422,38 @@ fn each_use_case_is_at_most_one_commit_on_the_journal() {
         (1, 1)
     );
 
-    let link = |fixture: &Fixture| fixture.app.link(&bank, "CUST-1", &login.verification.id, None).unwrap();
+    let link = |fixture: &Fixture| fixture.app.link(&bank, &call(), "CUST-1", &login.verification.id, None).unwrap();
     assert_eq!(commits(&mut || assert!(matches!(link(&fixture), LinkDecision::Created(_)))), (1, 1));
-    // Idempotent: nothing to write, and nothing left unsynced to wait for.
-    assert_eq!(commits(&mut || assert!(matches!(link(&fixture), LinkDecision::AlreadyLinked(_)))), (0, 0));
+    // Idempotent: only its event to write.
+    assert_eq!(commits(&mut || assert!(matches!(link(&fixture), LinkDecision::AlreadyLinked(_)))), (1, 1));
     let certificate = fixture.certificate_of("h01");
     let reads = commits(&mut || {
-        fixture.app.check_status(&bank, std::slice::from_ref(&certificate)).unwrap();
-        fixture.app.links_of_customer(&bank, "CUST-1").unwrap();
-        fixture.app.link_of_certificate(&bank, &certificate).unwrap();
+        fixture.app.check_status(&bank, &call(), std::slice::from_ref(&certificate)).unwrap();
+        fixture.app.links_of_customer(&bank, &call(), "CUST-1").unwrap();
+        fixture.app.link_of_certificate(&bank, &call(), &certificate).unwrap();
     });
-    assert_eq!(reads, (0, 0));
-    assert_eq!(commits(&mut || assert_eq!(fixture.app.unlink(&bank, "CUST-1", None).unwrap(), 1)), (1, 1));
+    assert_eq!(reads.0, 3, "one event per read");
+    assert_eq!(commits(&mut || assert_eq!(fixture.app.unlink(&bank, &call(), "CUST-1", None).unwrap(), 1)), (1, 1));
+
+    // Every call left exactly one event, in order, naming what happened and nothing private.
+    use jpki_store::TenantStore as _;
+    let leaves = journal.audit_leaves(&bank.id, 0, 100).unwrap();
+    let events: Vec<jpki_audit::AuditEvent> =
+        leaves.iter().map(|leaf| jpki_audit::AuditEvent::from_leaf(leaf.as_bytes()).unwrap()).collect();
+    assert_eq!(events.len(), 10);
+    let reasons: Vec<Option<&str>> = events.iter().map(|event| event.reason.as_deref()).collect();
+    assert_eq!(reasons[2], Some("CHALLENGE_ALREADY_USED"), "the replay's event says why it was refused");
+    assert_eq!(events[1].indication.as_deref(), Some("TOTAL_PASSED"));
+    assert_eq!(events[1].purpose.as_deref(), Some("login"));
+    assert_eq!(events[1].certificate.as_ref().map(|c| c.serial.clone()), Some(certificate.serial.clone()));
+    assert!(!events[1].revocation.is_empty(), "the lists the answer rests on are named");
+    assert_eq!(events[1].revocation[0].scope, "base");
+    assert_eq!(events[4].detail.get("outcome").map(String::as_str), Some("created"));
+    assert_eq!(events[5].detail.get("outcome").map(String::as_str), Some("already_linked"));
+    assert_eq!(events[6].count, Some(1));
+    assert!(events.iter().all(|event| event.tenant == "bank-a" && event.request_id == "req-1"));
+    let all = leaves.join("\n");
+    assert!(!all.contains("CUST-1"), "customer ids appear as digests only");
+    assert!(!all.contains(&hex::encode(&issued.challenge)), "challenges appear as digests only");
+    assert!(all.contains(&jpki_audit::sha256_hex(b"CUST-1")));
 }

@@ -1,0 +1,323 @@
+//! The audit events of the use cases, and the tenant's transparency log over them.
+//!
+//! Every use case a tenant calls records one [`AuditEvent`] in the tenant's log, in the same
+//! durable commit as its own writes ([`jpki_store::TenantStore::write_audited`]): an answered call
+//! always has its event, and an event always describes a call whose writes happened. Documents,
+//! challenges and customer ids appear only as SHA-256 digests; the four fields, keys and
+//! challenges never appear.
+//!
+//! [`AuditLog`] serves the log to auditors: signed checkpoints (C2SP tlog-checkpoint, Ed25519
+//! signed notes), leaves by index, inclusion and consistency proofs (RFC 9162), over an in-memory
+//! hash tree per tenant that it extends from the store's leaves.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use jpki_audit::{AuditError, AuditEvent, CertRef, Hash, ListRelied, LogHashes, LogSigner};
+use jpki_core::revocation::RevocationAnswer;
+use jpki_core::{CertId, UnixTime, ValidationReport};
+use jpki_store::{AuditLeaves, MAX_AUDIT_PAGE, Outcome, StoreError, TenantId, TenantStore, TenantWrite};
+use serde::Serialize;
+
+use crate::outcome::{AppError, KindNotPermitted, VerificationVerdict};
+
+/// Who made a call, and how: what every event of it carries.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallContext {
+    /// The full gRPC method path, e.g. `/jpki.gateway.v1.VerificationService/VerifyAuthProof`.
+    pub rpc: String,
+    /// The principal's id.
+    pub principal: String,
+    /// The credential: an API key's id, or `spki:<hex>` for a client certificate.
+    pub credential: String,
+    /// The request id (`x-request-id`).
+    pub request_id: String,
+    /// The W3C trace id, when the call carried one.
+    pub trace_id: Option<String>,
+}
+
+impl CallContext {
+    /// An event of this call for `tenant` at `time`, answered OK, with nothing else yet.
+    pub fn event(&self, tenant: &TenantId, time: UnixTime) -> AuditEvent {
+        AuditEvent {
+            v: jpki_audit::event::FORMAT_VERSION,
+            time: time.0,
+            tenant: tenant.as_str().to_owned(),
+            principal: self.principal.clone(),
+            credential: self.credential.clone(),
+            rpc: self.rpc.clone(),
+            purpose: None,
+            request_id: self.request_id.clone(),
+            trace_id: self.trace_id.clone(),
+            code: "OK".to_owned(),
+            indication: None,
+            sub_indication: None,
+            reason: None,
+            certificate: None,
+            digests: BTreeMap::new(),
+            count: None,
+            revocation: Vec::new(),
+            detail: BTreeMap::new(),
+        }
+    }
+}
+
+/// The SHA-256 of `data`, lowercase hex: how documents, challenges and customer ids appear.
+pub fn digest(data: &[u8]) -> String {
+    jpki_audit::sha256_hex(data)
+}
+
+/// The event as the store keeps it: one line of JSON.
+pub(crate) fn leaf(event: &AuditEvent) -> Result<String, AppError> {
+    let bytes = event.leaf().map_err(AppError::Audit)?;
+    String::from_utf8(bytes).map_err(|_| AppError::Audit(AuditError::InvalidName("a leaf that is not UTF-8".into())))
+}
+
+/// The one leaf of a write with one outcome.
+pub(crate) fn one(event: &AuditEvent) -> Result<AuditLeaves, AppError> {
+    Ok(AuditLeaves::one(leaf(event)?))
+}
+
+/// A serde enum's wire name (`TOTAL_PASSED`, ...).
+fn wire_name<T: Serialize>(value: &T) -> Option<String> {
+    serde_json::to_value(value).ok().and_then(|value| value.as_str().map(str::to_owned))
+}
+
+fn cert_ref(id: CertId) -> CertRef {
+    CertRef { ca_key_id: id.ca_key_id, serial: id.serial }
+}
+
+/// The revocation lists a report's answer rests on.
+fn lists_relied(report: &ValidationReport) -> Vec<ListRelied> {
+    report.revocation.as_ref().map(answer_lists).unwrap_or_default()
+}
+
+/// The revocation lists an answer rests on.
+pub(crate) fn answer_lists(answer: &RevocationAnswer) -> Vec<ListRelied> {
+    let lists = answer.provenance.as_ref().map(|provenance| provenance.lists.as_slice());
+    lists
+        .unwrap_or_default()
+        .iter()
+        .map(|list| ListRelied {
+            issuer_key_id: list.issuer_key_id.clone(),
+            scope: list.scope.to_owned(),
+            number: Some(list.crl_number.clone()),
+            sha256: list.tbs_digest.clone(),
+        })
+        .collect()
+}
+
+/// Records a verdict in an event: the indication, sub-indication and reason the tenant was
+/// told, the certificate, and the lists relied on.
+pub(crate) fn record_verdict(event: &mut AuditEvent, verdict: &VerificationVerdict) {
+    match verdict {
+        VerificationVerdict::Verified(report) => {
+            event.indication = wire_name(&report.indication);
+            event.sub_indication = report.sub_indication.as_ref().and_then(wire_name);
+            event.reason = report.reason.as_ref().map(|reason| reason.code().to_owned());
+            event.certificate = report.certificate.as_ref().and_then(|facts| facts.id()).map(cert_ref);
+            event.revocation = lists_relied(report);
+        }
+        VerificationVerdict::Refused(refusal) => refused(event, refusal.code()),
+        VerificationVerdict::NotPermitted(not_permitted) => {
+            refused(event, KindNotPermitted::CODE);
+            event.certificate = not_permitted.certificate.id().map(cert_ref);
+        }
+    }
+}
+
+fn refused(event: &mut AuditEvent, code: &str) {
+    event.indication = Some("TOTAL_FAILED".into());
+    event.sub_indication = Some("SIG_CONSTRAINTS_FAILURE".into());
+    event.reason = Some(code.to_owned());
+}
+
+/// Leaves for each outcome of a write, each made by `make` from the base event.
+pub(crate) fn per_outcome(
+    write: &TenantWrite,
+    mut make: impl FnMut(Outcome) -> Result<AuditEvent, AppError>,
+) -> Result<AuditLeaves, AppError> {
+    write.outcomes().iter().try_fold(AuditLeaves::default(), |leaves, outcome| {
+        Ok(leaves.with(*outcome, leaf(&make(*outcome)?)?))
+    })
+}
+
+/// How the gateway signs its logs' checkpoints.
+#[derive(Clone, Debug)]
+pub struct AuditSettings {
+    /// The platform's name in every origin (`<platform>/tenant/<tenant>`).
+    pub platform: String,
+    /// The signing key.
+    pub signer: Arc<LogSigner>,
+    /// Every verifier key to publish: the signing key's first, then keys rotated out that are
+    /// still within their overlap.
+    pub verifier_keys: Vec<String>,
+}
+
+/// A signed checkpoint of a tenant's log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedCheckpoint {
+    /// The signed note.
+    pub note: String,
+    /// The origin.
+    pub origin: String,
+    /// The tree size.
+    pub size: u64,
+    /// The root hash.
+    pub root: [u8; 32],
+}
+
+/// Why an auditor's request cannot be answered.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditReadError {
+    /// An index or size beyond the log, or sizes out of order.
+    #[error("{field}: {reason}")]
+    OutOfRange {
+        /// The request field.
+        field: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// The store or the tree failed.
+    #[error(transparent)]
+    App(#[from] AppError),
+}
+
+impl From<StoreError> for AuditReadError {
+    fn from(error: StoreError) -> Self {
+        AuditReadError::App(AppError::Storage(error))
+    }
+}
+
+impl From<AuditError> for AuditReadError {
+    fn from(error: AuditError) -> Self {
+        AuditReadError::App(AppError::Audit(error))
+    }
+}
+
+/// The tenants' logs as auditors read them: a hash tree per tenant, extended from the store's
+/// leaves on each read (so it also follows leaves that other replicas appended), and signed
+/// checkpoints. The trees live in memory (32 bytes per event and its interior nodes) and are
+/// rebuilt from the leaves after a restart.
+pub struct AuditLog {
+    store: Arc<dyn TenantStore>,
+    settings: AuditSettings,
+    trees: Mutex<HashMap<TenantId, Arc<Mutex<LogHashes>>>>,
+}
+
+impl std::fmt::Debug for AuditLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditLog").field("platform", &self.settings.platform).finish_non_exhaustive()
+    }
+}
+
+impl AuditLog {
+    /// The logs kept in `store`, signed with `settings`.
+    pub fn new(store: Arc<dyn TenantStore>, settings: AuditSettings) -> Self {
+        AuditLog { store, settings, trees: Mutex::new(HashMap::new()) }
+    }
+
+    /// The verifier keys to publish.
+    pub fn verifier_keys(&self) -> &[String] {
+        &self.settings.verifier_keys
+    }
+
+    /// The origin of a tenant's log.
+    pub fn origin(&self, tenant: &TenantId) -> Result<String, AuditReadError> {
+        Ok(jpki_audit::origin(&self.settings.platform, tenant.as_str())?)
+    }
+
+    /// The tenant's tree, extended to every leaf the store holds now.
+    fn tree(&self, tenant: &TenantId) -> Result<Arc<Mutex<LogHashes>>, AuditReadError> {
+        let tree = {
+            let mut trees = self.trees.lock().map_err(|_| poisoned())?;
+            trees.entry(tenant.clone()).or_insert_with(|| Arc::new(Mutex::new(LogHashes::new()))).clone()
+        };
+        {
+            let mut hashes = tree.lock().map_err(|_| poisoned())?;
+            let size = self.store.audit_size(tenant)?;
+            while hashes.size() < size {
+                let leaves = self.store.audit_leaves(tenant, hashes.size(), MAX_AUDIT_PAGE)?;
+                if leaves.is_empty() {
+                    break;
+                }
+                for leaf in &leaves {
+                    hashes.push_leaf(leaf.as_bytes())?;
+                }
+            }
+        }
+        Ok(tree)
+    }
+
+    /// Signs a checkpoint of the tenant's log at its current size.
+    pub fn checkpoint(&self, tenant: &TenantId) -> Result<SignedCheckpoint, AuditReadError> {
+        let origin = self.origin(tenant)?;
+        let tree = self.tree(tenant)?;
+        let hashes = tree.lock().map_err(|_| poisoned())?;
+        let size = hashes.size();
+        let root = hashes.root(size)?;
+        let note = self.settings.signer.sign(&origin, size, root)?;
+        Ok(SignedCheckpoint { note, origin, size, root: root.0 })
+    }
+
+    /// The log's size now.
+    pub fn size(&self, tenant: &TenantId) -> Result<u64, AuditReadError> {
+        Ok(self.store.audit_size(tenant)?)
+    }
+
+    /// Up to `limit` leaves from index `from` (at most [`MAX_AUDIT_PAGE`]).
+    pub fn leaves(&self, tenant: &TenantId, from: u64, limit: usize) -> Result<Vec<String>, AuditReadError> {
+        Ok(self.store.audit_leaves(tenant, from, limit)?)
+    }
+
+    /// The inclusion proof of leaf `index` in the tree of `size` leaves, with the leaf.
+    pub fn inclusion(&self, tenant: &TenantId, index: u64, size: u64) -> Result<(Vec<Hash>, String), AuditReadError> {
+        let tree = self.tree(tenant)?;
+        let hashes = tree.lock().map_err(|_| poisoned())?;
+        if size > hashes.size() {
+            return Err(out_of_range("tree_size", format!("{size} is beyond the log's {} events", hashes.size())));
+        }
+        if index >= size {
+            return Err(out_of_range("index", format!("{index} is not below the tree size {size}")));
+        }
+        let proof = hashes.inclusion_proof(index, size)?;
+        drop(hashes);
+        let leaf = self.store.audit_leaves(tenant, index, 1)?.into_iter().next();
+        let leaf = leaf.ok_or_else(|| out_of_range("index", format!("{index} has no leaf")))?;
+        Ok((proof, leaf))
+    }
+
+    /// The consistency proof between the trees of `old` and `new` leaves.
+    pub fn consistency(&self, tenant: &TenantId, old: u64, new: u64) -> Result<Vec<Hash>, AuditReadError> {
+        let tree = self.tree(tenant)?;
+        let hashes = tree.lock().map_err(|_| poisoned())?;
+        if new > hashes.size() {
+            return Err(out_of_range("new_size", format!("{new} is beyond the log's {} events", hashes.size())));
+        }
+        if old > new {
+            return Err(out_of_range("old_size", format!("{old} is above new_size {new}")));
+        }
+        Ok(hashes.consistency_proof(old, new)?)
+    }
+
+    /// Records an auditor's read in the tenant's log (auditors' reads are events too).
+    pub fn record_read(
+        &self,
+        call: &CallContext,
+        tenant: &TenantId,
+        at: UnixTime,
+        detail: &[(&str, String)],
+    ) -> Result<u64, AuditReadError> {
+        let mut event = call.event(tenant, at);
+        event.detail = detail.iter().map(|(key, value)| ((*key).to_owned(), value.clone())).collect();
+        Ok(self.store.write_audited(tenant, TenantWrite::Nothing, one(&event)?)?.index)
+    }
+}
+
+fn out_of_range(field: &'static str, reason: String) -> AuditReadError {
+    AuditReadError::OutOfRange { field, reason }
+}
+
+fn poisoned() -> AuditReadError {
+    AuditReadError::App(AppError::Storage(StoreError::Backend("the audit tree's lock is poisoned".into())))
+}
