@@ -292,7 +292,11 @@ impl App {
             issued_at: issued_at.0,
             expires_at: expires_at.0,
         };
-        self.store.write_audited(&tenant.id, TenantWrite::PutChallenge { id: id.clone(), challenge: stored }, one(&event)?)?;
+        self.store.write_audited(
+            &tenant.id,
+            TenantWrite::PutChallenge { id: id.clone(), challenge: stored },
+            one(&event)?,
+        )?;
         Ok(IssuedChallenge { id, challenge, issued_at, expires_at })
     }
 
@@ -428,7 +432,8 @@ impl App {
             event.detail.insert("signature_verification_id".into(), id.to_owned());
         }
         let refuse = |mut event: jpki_audit::AuditEvent, refusal: LinkRefusal| {
-            event.code = if refusal == LinkRefusal::LinkedToOther { "ALREADY_EXISTS" } else { "FAILED_PRECONDITION" }.into();
+            event.code =
+                if refusal == LinkRefusal::LinkedToOther { "ALREADY_EXISTS" } else { "FAILED_PRECONDITION" }.into();
             event.reason = Some(refusal.code().to_owned());
             (event, refusal)
         };
@@ -453,10 +458,8 @@ impl App {
                 return Ok(LinkDecision::Refused(refusal));
             }
         };
-        event.certificate = Some(jpki_audit::CertRef {
-            ca_key_id: certificate.ca_key_id.clone(),
-            serial: certificate.serial.clone(),
-        });
+        event.certificate =
+            Some(jpki_audit::CertRef { ca_key_id: certificate.ca_key_id.clone(), serial: certificate.serial.clone() });
         // The certificate is already watched: VerifyAuthProof watched it when it passed.
         let record = LinkRecord { customer_id: customer_id.to_owned(), certificate, not_after, linked_at: now.0 };
         let write = TenantWrite::Link { record };
@@ -486,7 +489,8 @@ impl App {
     ) -> Result<u32, AppError> {
         let mut event = call.event(&tenant.id, self.clock.now());
         event.digests.insert("customer_id_sha256".into(), digest(customer_id.as_bytes()));
-        event.certificate = certificate.map(|id| jpki_audit::CertRef { ca_key_id: id.ca_key_id.clone(), serial: id.serial.clone() });
+        event.certificate =
+            certificate.map(|id| jpki_audit::CertRef { ca_key_id: id.ca_key_id.clone(), serial: id.serial.clone() });
         let write = TenantWrite::Unlink { customer_id: customer_id.to_owned(), certificate: certificate.cloned() };
         Ok(match self.store.write_audited(&tenant.id, write, one(&event)?)?.answer {
             WriteAnswer::Unlinked(removed) => removed,
@@ -556,8 +560,7 @@ impl App {
             })
             .collect();
         let mut event = call.event(&tenant.id, at);
-        let ids: String =
-            certificates.iter().map(|id| format!("{}:{}\n", id.ca_key_id, id.serial)).collect();
+        let ids: String = certificates.iter().map(|id| format!("{}:{}\n", id.ca_key_id, id.serial)).collect();
         event.digests.insert("certificate_ids_sha256".into(), digest(ids.as_bytes()));
         event.count = Some(certificates.len() as u64);
         let mut lists: Vec<jpki_audit::ListRelied> = Vec::new();

@@ -137,9 +137,10 @@ pub(crate) fn per_outcome(
     write: &TenantWrite,
     mut make: impl FnMut(Outcome) -> Result<AuditEvent, AppError>,
 ) -> Result<AuditLeaves, AppError> {
-    write.outcomes().iter().try_fold(AuditLeaves::default(), |leaves, outcome| {
-        Ok(leaves.with(*outcome, leaf(&make(*outcome)?)?))
-    })
+    write
+        .outcomes()
+        .iter()
+        .try_fold(AuditLeaves::default(), |leaves, outcome| Ok(leaves.with(*outcome, leaf(&make(*outcome)?)?)))
 }
 
 /// How the gateway signs its logs' checkpoints.

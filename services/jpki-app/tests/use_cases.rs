@@ -90,8 +90,10 @@ impl Fixture {
     fn pki_report(&self, certificate: &[u8]) -> jpki_core::ValidationReport {
         let tenant = tenant("probe", FieldPermissions::default());
         let issued = self.app.issue_challenge(&tenant, &call(), String::new()).unwrap();
-        let outcome =
-            self.app.verify_auth_proof(&tenant, &call(), BusinessPurpose::Login, &issued.id, certificate, &[0u8; 256]).unwrap();
+        let outcome = self
+            .app
+            .verify_auth_proof(&tenant, &call(), BusinessPurpose::Login, &issued.id, certificate, &[0u8; 256])
+            .unwrap();
         match outcome.verification.verdict {
             Verdict::Verified(report) => *report,
             other => panic!("not verified: {other:?}"),
@@ -126,7 +128,10 @@ fn a_login_links_and_the_next_login_names_the_customer() {
     assert!(matches!(&statuses[0], CertificateStatus::Known(answer) if answer.status == RevocationStatus::Good));
     assert_eq!(statuses[1], CertificateStatus::NotEntitled);
     let other = tenant("bank-b", FieldPermissions::default());
-    assert_eq!(fixture.app.check_status(&other, &call(), &[link.certificate]).unwrap(), [CertificateStatus::NotEntitled]);
+    assert_eq!(
+        fixture.app.check_status(&other, &call(), &[link.certificate]).unwrap(),
+        [CertificateStatus::NotEntitled]
+    );
 }
 
 #[test]
@@ -150,8 +155,10 @@ fn a_challenge_answers_one_attempt_within_its_lifetime() {
             .passed()
     );
     fixture.clock.advance(5);
-    let replayed =
-        fixture.app.verify_auth_proof(&bank, &call(), BusinessPurpose::Login, &issued.id, card.auth_cert_der(), &proof).unwrap();
+    let replayed = fixture
+        .app
+        .verify_auth_proof(&bank, &call(), BusinessPurpose::Login, &issued.id, card.auth_cert_der(), &proof)
+        .unwrap();
     assert_eq!(refusal(replayed), ChallengeRefusal::AlreadyUsed { used_at: at() });
 
     // Another tenant cannot use it, and cannot tell it exists.
@@ -167,8 +174,10 @@ fn a_challenge_answers_one_attempt_within_its_lifetime() {
     let late = fixture.app.issue_challenge(&bank, &call(), "late".into()).unwrap();
     fixture.clock.advance(60);
     let proof = card.prove(&late.challenge).unwrap();
-    let expired =
-        fixture.app.verify_auth_proof(&bank, &call(), BusinessPurpose::Login, &late.id, card.auth_cert_der(), &proof).unwrap();
+    let expired = fixture
+        .app
+        .verify_auth_proof(&bank, &call(), BusinessPurpose::Login, &late.id, card.auth_cert_der(), &proof)
+        .unwrap();
     assert_eq!(expired.transaction_reference, "late");
     let refused = refusal(expired);
     assert_eq!(refused, ChallengeRefusal::Expired { expires_at: late.expires_at });
@@ -192,7 +201,8 @@ fn a_link_needs_a_fresh_passed_authentication_of_the_same_tenant() {
     let card = fixture.pki.card("h01").unwrap();
     let cms = card.sign_document_cms(b"form", CmsOptions { signing_time: offset(at()), ..Default::default() }).unwrap();
     let input = jpki_core::SignatureInput::Cms { cms: &cms, detached_content: Some(b"form"), certificate: None };
-    let signature = fixture.app.verify_signature(&bank, &call(), BusinessPurpose::AccountOpening, &input, None).unwrap();
+    let signature =
+        fixture.app.verify_signature(&bank, &call(), BusinessPurpose::AccountOpening, &input, None).unwrap();
     assert!(signature.verification.passed(), "{:?}", signature.verification.verdict);
     let as_auth = refused(fixture.app.link(&bank, &call(), "C", &signature.verification.id, None).unwrap());
     assert_eq!(as_auth, LinkRefusal::WrongKind(Cited::Authentication));
@@ -223,8 +233,10 @@ fn a_failed_proof_cannot_back_a_link() {
     let card = fixture.pki.card("h01").unwrap();
     let issued = fixture.app.issue_challenge(&bank, &call(), String::new()).unwrap();
     let wrong = card.prove(b"another challenge").unwrap();
-    let outcome =
-        fixture.app.verify_auth_proof(&bank, &call(), BusinessPurpose::Login, &issued.id, card.auth_cert_der(), &wrong).unwrap();
+    let outcome = fixture
+        .app
+        .verify_auth_proof(&bank, &call(), BusinessPurpose::Login, &issued.id, card.auth_cert_der(), &wrong)
+        .unwrap();
     assert!(!outcome.passed());
     let decision = fixture.app.link(&bank, &call(), "C", &outcome.verification.id, None).unwrap();
     assert_eq!(decision, LinkDecision::Refused(LinkRefusal::NotPassed(Cited::Authentication)));
@@ -240,8 +252,10 @@ fn only_permitted_fields_are_disclosed_and_compared_and_only_on_a_pass() {
         jpki_app::outcome::Applicant { name: "山田 太郎".into(), sex: "1".into(), ..Default::default() };
 
     let name_only = tenant("bank-b", FieldPermissions { name: true, ..FieldPermissions::default() });
-    let outcome =
-        fixture.app.verify_signature(&name_only, &call(), BusinessPurpose::AccountOpening, &input, Some(&applicant)).unwrap();
+    let outcome = fixture
+        .app
+        .verify_signature(&name_only, &call(), BusinessPurpose::AccountOpening, &input, Some(&applicant))
+        .unwrap();
     let fields = outcome.four_fields.expect("passed");
     let name = fields.name.expect("permitted");
     assert!(name.verdict.is_some(), "typed and present: compared");
@@ -276,7 +290,8 @@ fn the_purpose_is_kept_in_the_record() {
 
     let cms = card.sign_document_cms(b"form", CmsOptions { signing_time: offset(at()), ..Default::default() }).unwrap();
     let input = jpki_core::SignatureInput::Cms { cms: &cms, detached_content: Some(b"form"), certificate: None };
-    let signed = fixture.app.verify_signature(&bank, &call(), BusinessPurpose::PeriodicReverification, &input, None).unwrap();
+    let signed =
+        fixture.app.verify_signature(&bank, &call(), BusinessPurpose::PeriodicReverification, &input, None).unwrap();
     let stored = fixture.app.store().get_verification(&bank.id, &signed.verification.id).unwrap().unwrap();
     assert_eq!(stored.purpose, "periodic_reverification");
 }
@@ -309,7 +324,8 @@ fn a_certificate_kind_the_tenant_may_not_verify_is_a_refused_result() {
     auth_only.policy.certificate_kinds = vec![CertKind::AuthCard, CertKind::AuthPhone];
     let cms = card.sign_document_cms(b"form", CmsOptions { signing_time: offset(at()), ..Default::default() }).unwrap();
     let input = jpki_core::SignatureInput::Cms { cms: &cms, detached_content: Some(b"form"), certificate: None };
-    let signed = fixture.app.verify_signature(&auth_only, &call(), BusinessPurpose::AccountOpening, &input, None).unwrap();
+    let signed =
+        fixture.app.verify_signature(&auth_only, &call(), BusinessPurpose::AccountOpening, &input, None).unwrap();
     assert!(
         matches!(&signed.verification.verdict, Verdict::NotPermitted(refusal) if refusal.found == CertKind::SigningCard)
     );
@@ -345,7 +361,10 @@ fn each_login_step_is_one_durable_write_on_redis() {
             .sum()
     };
     let mut issued = None;
-    assert_eq!(scripts_run(&mut || issued = Some(fixture.app.issue_challenge(&bank, &call(), String::new()).unwrap())), 1);
+    assert_eq!(
+        scripts_run(&mut || issued = Some(fixture.app.issue_challenge(&bank, &call(), String::new()).unwrap())),
+        1
+    );
     let issued = issued.unwrap();
     let card = fixture.pki.card("h01").unwrap();
     let proof = card.prove(&issued.challenge).unwrap();
@@ -381,7 +400,10 @@ fn each_use_case_is_at_most_one_commit_on_the_journal() {
     };
 
     let mut issued = None;
-    assert_eq!(commits(&mut || issued = Some(fixture.app.issue_challenge(&bank, &call(), "tx".into()).unwrap())), (1, 1));
+    assert_eq!(
+        commits(&mut || issued = Some(fixture.app.issue_challenge(&bank, &call(), "tx".into()).unwrap())),
+        (1, 1)
+    );
     let issued = issued.unwrap();
     let card = fixture.pki.card("h01").unwrap();
     let proof = card.prove(&issued.challenge).unwrap();

@@ -19,7 +19,7 @@ use jpki_app::directory::{
     AuthRefusal, Caller, ConfiguredPrincipal, Directory, PolicyDocument, Principal, Role, configured_key_id, key_digest,
 };
 use jpki_app::tenant::TenantRpc;
-use jpki_app::{AppError, Tenant};
+use jpki_app::{AppError, CallContext, Tenant};
 use jpki_store::StoreError;
 use tokio::sync::watch;
 use tonic::{Request, Status};
@@ -365,6 +365,29 @@ pub fn caller_of<T>(request: &Request<T>) -> Result<Arc<Caller>, Status> {
     request.extensions().get::<Arc<Caller>>().cloned().ok_or_else(|| Status::internal("no caller on the request"))
 }
 
+/// The call's context for its audit event, attached by [`AuthenticateLayer`]; INTERNAL if the
+/// layer is missing.
+pub fn call_of<T>(request: &Request<T>) -> Result<Arc<CallContext>, Status> {
+    request.extensions().get::<Arc<CallContext>>().cloned().ok_or_else(|| Status::internal("no call context"))
+}
+
+/// Who calls what: the path, the principal and its credential, the request id (set by the
+/// request-id layer outside this one) and the W3C trace id of a `traceparent` header.
+fn call_context<B>(request: &http::Request<B>, caller: &Caller) -> CallContext {
+    let header = |name: &str| request.headers().get(name).and_then(|value| value.to_str().ok());
+    let trace_id = header("traceparent")
+        .and_then(|value| value.split('-').nth(1))
+        .filter(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(str::to_owned);
+    CallContext {
+        rpc: request.uri().path().to_owned(),
+        principal: caller.id().to_owned(),
+        credential: caller.credential.clone(),
+        request_id: header(crate::stack::REQUEST_ID_HEADER).unwrap_or_default().to_owned(),
+        trace_id,
+    }
+}
+
 /// What a call's path requires.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Required {
@@ -376,6 +399,8 @@ enum Required {
     AnyPrincipal,
     /// An operator.
     Operator,
+    /// An auditor (the service checks which tenants it may read).
+    Auditor,
     /// Nothing grants it (deny by default).
     Denied,
 }
@@ -389,6 +414,8 @@ fn required(path: &str) -> Required {
         Required::AnyPrincipal
     } else if path.starts_with("/jpki.admin.v1.AdminService/") {
         Required::Operator
+    } else if path.starts_with("/jpki.audit.v1.AuditService/") {
+        Required::Auditor
     } else {
         Required::Denied
     }
@@ -404,7 +431,7 @@ fn authorize(caller: &Caller, required: Required, path: &str) -> Result<Option<A
         (Required::Tenant(rpc), Principal::Tenant(_)) => {
             Err(Status::permission_denied(format!("this tenant's policy does not allow {}", rpc.name())))
         }
-        (Required::Operator, Principal::Operator { .. }) => Ok(None),
+        (Required::Operator, Principal::Operator { .. }) | (Required::Auditor, Principal::Auditor { .. }) => Ok(None),
         _ => Err(denied()),
     }
 }
@@ -474,6 +501,8 @@ where
                     if let Some(tenant) = tenant {
                         request.extensions_mut().insert(tenant);
                     }
+                    let call = call_context(&request, &caller);
+                    request.extensions_mut().insert(Arc::new(call));
                     request.extensions_mut().insert(Arc::new(caller));
                     ready.call(request).await
                 }

@@ -371,6 +371,10 @@ pub fn app_error(error: &jpki_app::AppError) -> Status {
             tracing::error!("no randomness available");
             Status::internal("no randomness available")
         }
+        jpki_app::AppError::Audit(error) => {
+            tracing::error!(%error, "audit log");
+            Status::internal("the audit log refused the call; it was not acknowledged")
+        }
     }
 }
 

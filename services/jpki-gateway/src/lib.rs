@@ -15,6 +15,7 @@
 //! - [`server`]: health, reflection, refresher, background tasks and graceful drain.
 
 pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod decode;
 pub mod encode;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use jpki_api::admin::v1::admin_service_server::AdminServiceServer;
+use jpki_api::audit::v1::audit_service_server::AuditServiceServer;
 use jpki_api::v1::credential_service_server::CredentialServiceServer;
 use jpki_api::v1::link_service_server::LinkServiceServer;
 use jpki_api::v1::status_service_server::StatusServiceServer;
@@ -14,7 +15,7 @@ use jpki_api::v1::verification_service_server::VerificationServiceServer;
 use jpki_app::clock::now;
 use jpki_app::directory::Directory;
 use jpki_app::trust::read;
-use jpki_app::{App, Rules, SystemClock};
+use jpki_app::{App, AuditLog, Rules, SystemClock};
 use jpki_refresh::{CrlSource, Fetcher, HttpPolicy, ListConfig, RedisConfig, RefreshConfig, Refresher};
 use jpki_store::{DurabilityCheck, JournalStore, LocalStore, RedisStore, RedisStoreConfig, TenantStore};
 use tokio::net::TcpListener;
@@ -26,6 +27,7 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
 use crate::admin::{AdminApi, CredentialApi};
+use crate::audit::AuditApi;
 use crate::auth::{Access, configured_principals};
 use crate::decode::MAX_CONTENT_BYTES;
 use crate::events::EventHub;
@@ -232,6 +234,9 @@ impl Gateway {
                 builder.tls_config(tls_config).context("tls: the certificate, key or client CA cannot be used")?;
         }
         let loaded = config.trust_config()?.load(now())?;
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("{}: cannot create the data directory", config.data_dir.display()))?;
+        let audit_settings = crate::audit::settings(&config)?;
         for skipped in &loaded.skipped {
             tracing::warn!("{skipped}");
         }
@@ -331,6 +336,7 @@ impl Gateway {
             signature_verification_max_age_seconds: config.links.signature_verification_max_age_seconds,
             verification_retention_seconds: config.links.verification_retention_seconds,
         };
+        let audit_log = Arc::new(AuditLog::new(store.clone(), audit_settings));
         let app = App::new(loaded.verifier.clone(), loaded.revocation.clone(), store, Arc::new(SystemClock), rules);
         let state = AppState { app, events: hub, journal, access: access.clone() };
         let verification = VerificationServiceServer::new(VerificationApi::new(state.clone()))
@@ -338,6 +344,7 @@ impl Gateway {
         let links = LinkServiceServer::new(LinkApi::new(state.clone()));
         let status = StatusServiceServer::new(StatusApi::new(state));
         let credentials = CredentialServiceServer::new(CredentialApi::new(access.clone()));
+        let audit = AuditServiceServer::new(AuditApi::new(audit_log));
         let admin_builder = builder.clone();
         let router = builder
             .layer(build_stack(&config.limits, access.clone()))
@@ -347,7 +354,8 @@ impl Gateway {
             .add_service(verification)
             .add_service(links)
             .add_service(status)
-            .add_service(credentials);
+            .add_service(credentials)
+            .add_service(audit);
         let local_addr = listener.local_addr()?;
         let mut admin_server = None;
         let admin_addr = match config.admin_listen {

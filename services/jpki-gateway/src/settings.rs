@@ -64,6 +64,34 @@ pub struct GatewayConfig {
     /// Redis shared by several replicas: the tenant store and CRL refresh coordination. Without
     /// it, the gateway is a single node with durable local storage in `data_dir`.
     pub redis: Option<RedisSettings>,
+    /// The tenants' audit logs: the platform name in their origins and the checkpoint signing key.
+    pub audit: AuditLogSettings,
+}
+
+/// The audit logs' naming and signing (docs/audit.md).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditLogSettings {
+    /// The platform's name: each tenant's log has the origin `<platform>/tenant/<tenant>`, and the
+    /// signing key is named after it. No spaces or `+`.
+    pub platform: String,
+    /// A file holding the Ed25519 signing key's 32-byte seed as 64 hex digits. Unset: the seed is
+    /// kept in `data_dir/audit-signing.key`, made on first start (single node only: with `redis`
+    /// every replica must sign with the same key, so the file is required).
+    pub signing_key_file: Option<PathBuf>,
+    /// Verifier keys (signed-note vkey form) of earlier signing keys, still published during a
+    /// rotation's overlap so that checkpoints they signed keep verifying.
+    pub previous_verifier_keys: Vec<String>,
+}
+
+impl Default for AuditLogSettings {
+    fn default() -> Self {
+        AuditLogSettings {
+            platform: "jpki-gateway.local".into(),
+            signing_key_file: None,
+            previous_verifier_keys: Vec::new(),
+        }
+    }
 }
 
 /// The engine of the single-node store.
@@ -440,6 +468,7 @@ impl Default for GatewayConfig {
             admin_listen: None,
             directory: DirectorySettings::default(),
             redis: None,
+            audit: AuditLogSettings::default(),
         }
     }
 }
@@ -507,6 +536,11 @@ impl GatewayConfig {
         }
         if self.tenants.is_empty() && self.operators.is_empty() {
             bail!("tenants: none configured, and no operator to create one; every call would be refused");
+        }
+        if self.redis.is_some() && self.audit.signing_key_file.is_none() {
+            bail!(
+                "audit.signing_key_file: required with redis (every replica must sign the audit logs with the same key)"
+            );
         }
         if !(1..=5_000).contains(&self.directory.cache_ttl_ms) {
             bail!("directory.cache_ttl_ms must be 1 to 5000 (a change must apply on every replica within 5 s)");

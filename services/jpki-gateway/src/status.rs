@@ -10,7 +10,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use crate::auth::tenant_of;
+use crate::auth::{call_of, tenant_of};
 use crate::decode;
 use crate::encode;
 use crate::state::AppState;
@@ -35,13 +35,13 @@ impl StatusApi {
 pub type RevocationStream = Pin<Box<dyn tokio_stream::Stream<Item = Result<v1::RevocationEvent, Status>> + Send>>;
 
 /// Sends the tenant's events after `cursor`, then new ones as they are appended, until the
-/// client goes away or the server drains.
+/// client goes away or the server drains; returns the last cursor sent.
 async fn follow(
     state: AppState,
     tenant: Arc<Tenant>,
     mut cursor: u64,
     sender: mpsc::Sender<Result<v1::RevocationEvent, Status>>,
-) {
+) -> u64 {
     let mut appended = state.events.subscribe();
     let mut draining = state.events.draining();
     let mut directory_changes = state.access.changes();
@@ -54,12 +54,12 @@ async fn follow(
             Ok(page) => page,
             Err(status) => {
                 let _ = sender.send(Err(status)).await;
-                return;
+                return cursor;
             }
         };
         for stored in &page {
             if sender.send(Ok(encode::revocation_event(stored))).await.is_err() {
-                return;
+                return cursor;
             }
             cursor = stored.sequence;
         }
@@ -68,28 +68,28 @@ async fn follow(
         }
         loop {
             tokio::select! {
-                () = sender.closed() => return,
+                () = sender.closed() => return cursor,
                 _ = draining.changed() => {
                     let _ = sender
                         .send(Err(Status::unavailable("server draining; reconnect with the last cursor")))
                         .await;
-                    return;
+                    return cursor;
                 }
                 _ = directory_changes.changed() => {
                     if ended_by_suspension(&state, &tenant, &sender).await {
-                        return;
+                        return cursor;
                     }
                 }
                 _ = recheck.tick() => {
                     if ended_by_suspension(&state, &tenant, &sender).await {
-                        return;
+                        return cursor;
                     }
                 }
                 received = appended.recv() => match received {
                     Ok(grown) if grown == tenant.id => break,
                     Ok(_) => {}
                     Err(broadcast::error::RecvError::Lagged(_)) => break,
-                    Err(broadcast::error::RecvError::Closed) => return,
+                    Err(broadcast::error::RecvError::Closed) => return cursor,
                 },
             }
         }
@@ -121,10 +121,10 @@ impl v1::status_service_server::StatusService for StatusApi {
         &self,
         request: Request<v1::CheckStatusRequest>,
     ) -> Result<Response<v1::CheckStatusResponse>, Status> {
-        let tenant = tenant_of(&request)?;
+        let (tenant, call) = (tenant_of(&request)?, call_of(&request)?);
         let keys = decode::certificate_ids(&request.into_inner().certificates)?;
         let asked = keys.clone();
-        let statuses = self.state.run(move |app| app.check_status(&tenant, &asked)).await?;
+        let statuses = self.state.run(move |app| app.check_status(&tenant, &call, &asked)).await?;
         let statuses =
             keys.iter().zip(&statuses).map(|(key, status)| encode::certificate_status(key, status)).collect();
         Ok(Response::new(v1::CheckStatusResponse { statuses }))
@@ -136,12 +136,27 @@ impl v1::status_service_server::StatusService for StatusApi {
         &self,
         request: Request<v1::WatchRevocationsRequest>,
     ) -> Result<Response<Self::WatchRevocationsStream>, Status> {
-        let tenant = tenant_of(&request)?;
+        let (tenant, call) = (tenant_of(&request)?, call_of(&request)?);
         let cursor = decode::cursor(&request.into_inner().cursor)?;
-        let caller = tenant.clone();
-        let cursor = self.state.run(move |app| app.watch_from(&caller, cursor)).await?;
+        let (caller, opened) = (tenant.clone(), call.clone());
+        let cursor = self
+            .state
+            .run(move |app| {
+                let cursor = app.watch_from(&caller, cursor)?;
+                app.record_watch(&caller, &opened, "open", cursor)?;
+                Ok(cursor)
+            })
+            .await?;
         let (sender, receiver) = mpsc::channel(64);
-        tokio::spawn(follow(self.state.clone(), tenant, cursor, sender));
+        let state = self.state.clone();
+        tokio::spawn(async move {
+            let last = follow(state.clone(), tenant.clone(), cursor, sender).await;
+            // The close is recorded whatever ended the stream; a failure is logged, not answered
+            // (the stream is gone).
+            if let Err(status) = state.run(move |app| app.record_watch(&tenant, &call, "close", last)).await {
+                tracing::warn!(error = %status.message(), "the watch stream's close event was not recorded");
+            }
+        });
         Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
     }
 }

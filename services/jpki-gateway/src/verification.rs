@@ -5,7 +5,7 @@ use jpki_api::v1;
 use jpki_app::tenant::{BusinessPurpose, TenantRpc};
 use tonic::{Request, Response, Status};
 
-use crate::auth::tenant_of;
+use crate::auth::{call_of, tenant_of};
 use crate::decode::{self, MAX_CERTIFICATE_BYTES, MAX_SIGNATURE_BYTES, MAX_TRANSACTION_REFERENCE};
 use crate::encode;
 use crate::state::AppState;
@@ -49,7 +49,7 @@ impl v1::verification_service_server::VerificationService for VerificationApi {
         &self,
         request: Request<v1::VerifySignatureRequest>,
     ) -> Result<Response<v1::VerifySignatureResponse>, Status> {
-        let tenant = tenant_of(&request)?;
+        let (tenant, call) = (tenant_of(&request)?, call_of(&request)?);
         let request = request.into_inner();
         let applicant = request.applicant.map(decode::applicant).transpose()?;
         let signature = decode::signature_request(request.signature)?;
@@ -58,7 +58,7 @@ impl v1::verification_service_server::VerificationService for VerificationApi {
         let outcome = self
             .state
             .run_sized(signature.input_bytes(), move |app| {
-                app.verify_signature(&caller, purpose, &signature.as_input(), applicant.as_ref())
+                app.verify_signature(&caller, &call, purpose, &signature.as_input(), applicant.as_ref())
             })
             .await?;
         let result = encode::verification(&outcome.verification);
@@ -71,11 +71,12 @@ impl v1::verification_service_server::VerificationService for VerificationApi {
         &self,
         request: Request<v1::IssueChallengeRequest>,
     ) -> Result<Response<v1::IssueChallengeResponse>, Status> {
-        let tenant = tenant_of(&request)?;
+        let (tenant, call) = (tenant_of(&request)?, call_of(&request)?);
         let request = request.into_inner();
         decode::check_text("transaction_reference", &request.transaction_reference, MAX_TRANSACTION_REFERENCE, false)?;
         let caller = tenant.clone();
-        let issued = self.state.run(move |app| app.issue_challenge(&caller, request.transaction_reference)).await?;
+        let issued =
+            self.state.run(move |app| app.issue_challenge(&caller, &call, request.transaction_reference)).await?;
         tracing::info!(tenant = tenant.id.as_str(), challenge_id = %issued.id, "challenge issued");
         Ok(Response::new(v1::IssueChallengeResponse {
             challenge_id: issued.id,
@@ -88,7 +89,7 @@ impl v1::verification_service_server::VerificationService for VerificationApi {
         &self,
         request: Request<v1::VerifyAuthProofRequest>,
     ) -> Result<Response<v1::VerifyAuthProofResponse>, Status> {
-        let tenant = tenant_of(&request)?;
+        let (tenant, call) = (tenant_of(&request)?, call_of(&request)?);
         let request = request.into_inner();
         let challenge_id = decode::challenge_id(&request.challenge_id)?;
         decode::require_bytes("certificate", &request.certificate, MAX_CERTIFICATE_BYTES)?;
@@ -98,7 +99,7 @@ impl v1::verification_service_server::VerificationService for VerificationApi {
         let outcome = self
             .state
             .run(move |app| {
-                app.verify_auth_proof(&caller, purpose, &challenge_id, &request.certificate, &request.signature)
+                app.verify_auth_proof(&caller, &call, purpose, &challenge_id, &request.certificate, &request.signature)
             })
             .await?;
         let result = encode::verification(&outcome.verification);

@@ -1,0 +1,235 @@
+//! `jpki.audit.v1.AuditService`: an auditor's reads of the tenants' transparency logs it is
+//! granted (checkpoints, events, inclusion and consistency proofs). Every read is itself an event
+//! in the tenant's log. docs/audit.md describes the model and the formats.
+
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use jpki_api::audit::v1;
+use jpki_app::audit::{AuditReadError, AuditSettings};
+use jpki_app::clock::now;
+use jpki_app::directory::Principal;
+use jpki_app::{AuditLog, CallContext};
+use jpki_audit::LogSigner;
+use jpki_store::TenantId;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+use crate::auth::{call_of, caller_of};
+use crate::decode::bad_request;
+use crate::settings::GatewayConfig;
+
+/// The most events one StreamEvents call returns (resume from the last index plus one).
+pub const MAX_EVENTS_PER_CALL: u64 = 10_000;
+
+/// The seed file made on first start when none is configured (single node).
+const DEFAULT_KEY_FILE: &str = "audit-signing.key";
+
+/// The checkpoint signer and the keys to publish, from the configuration: the configured seed
+/// file, or `data_dir/audit-signing.key`, made with a random seed on first start.
+pub fn settings(config: &GatewayConfig) -> anyhow::Result<AuditSettings> {
+    let path = match &config.audit.signing_key_file {
+        Some(path) => path.clone(),
+        None => {
+            let path = config.data_dir.join(DEFAULT_KEY_FILE);
+            if !path.exists() {
+                make_seed_file(&path)?;
+            }
+            path
+        }
+    };
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("audit.signing_key_file {}: cannot read", path.display()))?;
+    let seed: [u8; 32] = hex::decode(text.trim())
+        .ok()
+        .and_then(|bytes| bytes.try_into().ok())
+        .with_context(|| format!("audit.signing_key_file {}: not 64 hex digits", path.display()))?;
+    let signer = LogSigner::from_seed(&config.audit.platform, &seed)
+        .map_err(|error| anyhow::anyhow!("audit.platform {:?}: {error}", config.audit.platform))?;
+    // The origin check refuses a platform name the formats cannot carry, before any call.
+    jpki_audit::origin(&config.audit.platform, "check")
+        .map_err(|error| anyhow::anyhow!("audit.platform {:?}: {error}", config.audit.platform))?;
+    let mut verifier_keys = vec![signer.vkey()];
+    verifier_keys.extend(config.audit.previous_verifier_keys.iter().cloned());
+    jpki_audit::CheckpointVerifier::new(&verifier_keys)
+        .map_err(|error| anyhow::anyhow!("audit.previous_verifier_keys: {error}"))?;
+    Ok(AuditSettings { platform: config.audit.platform.clone(), signer: Arc::new(signer), verifier_keys })
+}
+
+/// Writes a new random seed, readable by the owner only.
+fn make_seed_file(path: &Path) -> anyhow::Result<()> {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|_| anyhow::anyhow!("no randomness for the audit signing key"))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).with_context(|| format!("{}: cannot create", path.display()))?;
+    std::io::Write::write_all(&mut file, format!("{}\n", hex::encode(seed)).as_bytes())
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("{}: cannot write", path.display()))?;
+    tracing::info!(path = %path.display(), "made the audit log signing key");
+    Ok(())
+}
+
+/// `jpki.audit.v1.AuditService`.
+#[derive(Clone)]
+pub struct AuditApi {
+    log: Arc<AuditLog>,
+}
+
+impl AuditApi {
+    /// The service over the tenants' logs.
+    pub fn new(log: Arc<AuditLog>) -> Self {
+        AuditApi { log }
+    }
+
+    /// Runs a read of `tenant`'s log for an auditor of it, after recording the read in that log.
+    async fn read<T, R>(
+        &self,
+        request: &Request<R>,
+        tenant: &str,
+        what: &'static str,
+        detail: Vec<(&'static str, String)>,
+        read: impl FnOnce(&AuditLog, &TenantId) -> Result<T, AuditReadError> + Send + 'static,
+    ) -> Result<T, Status>
+    where
+        T: Send + 'static,
+    {
+        let tenant = granted(request, tenant)?;
+        let call: Arc<CallContext> = call_of(request)?;
+        let log = self.log.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut detail = detail;
+            detail.push(("read", what.to_owned()));
+            log.record_read(&call, &tenant, now(), &detail)?;
+            read(&log, &tenant)
+        })
+        .await
+        .map_err(|_| Status::internal("the read's task failed"))?
+        .map_err(|error| read_error(&error))
+    }
+}
+
+/// The tenant, when the caller is an auditor granted it; PERMISSION_DENIED otherwise, the same
+/// whether the tenant exists or not.
+fn granted<R>(request: &Request<R>, tenant: &str) -> Result<TenantId, Status> {
+    let caller = caller_of(request)?;
+    let denied = || Status::permission_denied("not an auditor of this tenant");
+    match &caller.principal {
+        Principal::Auditor { tenants, .. } => {
+            tenants.iter().find(|granted| granted.as_str() == tenant).cloned().ok_or_else(denied)
+        }
+        Principal::Tenant(_) | Principal::Operator { .. } => Err(denied()),
+    }
+}
+
+fn read_error(error: &AuditReadError) -> Status {
+    match error {
+        AuditReadError::OutOfRange { field, reason } => bad_request(field, reason),
+        AuditReadError::App(error) => crate::encode::app_error(error),
+    }
+}
+
+/// The stream type of StreamEvents.
+pub type EntryStream = Pin<Box<dyn tokio_stream::Stream<Item = Result<v1::AuditEntry, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl v1::audit_service_server::AuditService for AuditApi {
+    async fn get_checkpoint(
+        &self,
+        request: Request<v1::GetCheckpointRequest>,
+    ) -> Result<Response<v1::Checkpoint>, Status> {
+        let tenant = request.get_ref().tenant.clone();
+        let checkpoint = self.read(&request, &tenant, "checkpoint", Vec::new(), |log, t| log.checkpoint(t)).await?;
+        Ok(Response::new(v1::Checkpoint {
+            note: checkpoint.note,
+            origin: checkpoint.origin,
+            size: checkpoint.size,
+            root_hash: checkpoint.root.to_vec(),
+            verifier_keys: self.log.verifier_keys().to_vec(),
+        }))
+    }
+
+    type StreamEventsStream = EntryStream;
+
+    async fn stream_events(
+        &self,
+        request: Request<v1::StreamEventsRequest>,
+    ) -> Result<Response<Self::StreamEventsStream>, Status> {
+        let v1::StreamEventsRequest { tenant, from, to } = request.get_ref().clone();
+        if to != 0 && to < from {
+            return Err(bad_request("to", "below from"));
+        }
+        let detail = vec![("from", from.to_string()), ("to", to.to_string())];
+        let size = self.read(&request, &tenant, "events", detail, |log, t| log.size(t)).await?;
+        // Up to the size when the call began (its own read event included), at most a page.
+        let end = if to == 0 { size } else { to.min(size) }.min(from.saturating_add(MAX_EVENTS_PER_CALL));
+        let tenant = granted(&request, &tenant)?;
+        let (sender, receiver) = mpsc::channel(16);
+        let log = self.log.clone();
+        tokio::spawn(async move {
+            let mut next = from;
+            while next < end {
+                let (log, tenant) = (log.clone(), tenant.clone());
+                let limit = usize::try_from(end - next).unwrap_or(usize::MAX).min(jpki_store::MAX_AUDIT_PAGE);
+                let page = tokio::task::spawn_blocking(move || log.leaves(&tenant, next, limit)).await;
+                let leaves = match page {
+                    Ok(Ok(leaves)) if !leaves.is_empty() => leaves,
+                    Ok(Ok(_)) => return,
+                    Ok(Err(error)) => {
+                        let _ = sender.send(Err(read_error(&error))).await;
+                        return;
+                    }
+                    Err(_) => {
+                        let _ = sender.send(Err(Status::internal("the read's task failed"))).await;
+                        return;
+                    }
+                };
+                for leaf in leaves {
+                    if sender.send(Ok(v1::AuditEntry { index: next, leaf })).await.is_err() {
+                        return;
+                    }
+                    next += 1;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
+    }
+
+    async fn get_inclusion_proof(
+        &self,
+        request: Request<v1::GetInclusionProofRequest>,
+    ) -> Result<Response<v1::InclusionProof>, Status> {
+        let v1::GetInclusionProofRequest { tenant, index, tree_size } = request.get_ref().clone();
+        let detail = vec![("index", index.to_string()), ("tree_size", tree_size.to_string())];
+        let (proof, leaf) = self
+            .read(&request, &tenant, "inclusion_proof", detail, move |log, t| log.inclusion(t, index, tree_size))
+            .await?;
+        Ok(Response::new(v1::InclusionProof {
+            index,
+            tree_size,
+            hashes: proof.iter().map(|hash| hash.0.to_vec()).collect(),
+            leaf,
+        }))
+    }
+
+    async fn get_consistency_proof(
+        &self,
+        request: Request<v1::GetConsistencyProofRequest>,
+    ) -> Result<Response<v1::ConsistencyProof>, Status> {
+        let v1::GetConsistencyProofRequest { tenant, old_size, new_size } = request.get_ref().clone();
+        let detail = vec![("old_size", old_size.to_string()), ("new_size", new_size.to_string())];
+        let proof = self
+            .read(&request, &tenant, "consistency_proof", detail, move |log, t| log.consistency(t, old_size, new_size))
+            .await?;
+        Ok(Response::new(v1::ConsistencyProof {
+            old_size,
+            new_size,
+            hashes: proof.iter().map(|hash| hash.0.to_vec()).collect(),
+        }))
+    }
+}

@@ -1,0 +1,243 @@
+//! The audit log over a real socket: every tenant call leaves one event in its tenant's log, in
+//! order; an auditor reads the tenants it is granted (checkpoints, events, proofs), every proof
+//! verifies with jpki-audit against the signed checkpoint, its reads are events too, and nobody
+//! else reads anything: another tenant's auditor, a tenant, an operator.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use common::*;
+use jpki_api::audit::v1::{
+    GetCheckpointRequest, GetConsistencyProofRequest, GetInclusionProofRequest, StreamEventsRequest,
+    audit_service_client::AuditServiceClient,
+};
+use jpki_api::v1::{CheckStatusRequest, LinkRequest, LookupLinkRequest, lookup_link_request};
+use jpki_audit::{AuditEvent, CheckpointVerifier, Hash, LogHashes, verify_consistency, verify_inclusion};
+use jpki_gateway::settings::{AuditorSettings, PrincipalSettings};
+use tonic::Code;
+use tonic::transport::Channel;
+
+const KEY_AUDITOR_A: &str = "key-auditor-a";
+const KEY_AUDITOR_B: &str = "key-auditor-b";
+const KEY_OPS: &str = "key-ops";
+
+async fn start_audited() -> Running {
+    start_with(|config| {
+        config.auditors = vec![
+            AuditorSettings {
+                id: "auditor-a".into(),
+                api_key: Some(KEY_AUDITOR_A.into()),
+                tenants: vec!["bank-a".into()],
+                ..AuditorSettings::default()
+            },
+            AuditorSettings {
+                id: "auditor-b".into(),
+                api_key: Some(KEY_AUDITOR_B.into()),
+                tenants: vec!["bank-b".into()],
+                ..AuditorSettings::default()
+            },
+        ];
+        config.operators =
+            vec![PrincipalSettings { id: "ops".into(), api_key: Some(KEY_OPS.into()), ..PrincipalSettings::default() }];
+        config.audit.platform = "jpki-gateway.test".into();
+    })
+    .await
+}
+
+async fn auditor(running: &Running) -> AuditServiceClient<Channel> {
+    AuditServiceClient::new(running.channel().await)
+}
+
+async fn events(client: &mut AuditServiceClient<Channel>, tenant: &str, from: u64, to: u64) -> Vec<(u64, String)> {
+    let request = StreamEventsRequest { tenant: tenant.into(), from, to };
+    let mut stream = client.stream_events(authed(request, KEY_AUDITOR_A)).await.unwrap().into_inner();
+    let mut entries = Vec::new();
+    while let Some(entry) = stream.message().await.unwrap() {
+        entries.push((entry.index, entry.leaf));
+    }
+    entries
+}
+
+fn root(bytes: &[u8]) -> Hash {
+    Hash(bytes.try_into().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_call_is_an_event_and_an_auditor_proves_the_log() {
+    let running = start_audited().await;
+    let mut verification = running.verification().await;
+    let mut links = running.links().await;
+    let mut status = running.status().await;
+    // Tenant A: a login, a link, a lookup, a status check. Tenant B: a login.
+    let login = login(&mut verification, &running.pki, "h01", KEY_A, "tx-1").await;
+    let verification_id = login.result.unwrap().verification_id;
+    let link = LinkRequest {
+        customer_id: "CUST-0001".into(),
+        auth_verification_id: verification_id.clone(),
+        ..LinkRequest::default()
+    };
+    let linked = links.link(authed(link, KEY_A)).await.unwrap().into_inner();
+    let lookup = LookupLinkRequest { key: Some(lookup_link_request::Key::CustomerId("CUST-0001".into())) };
+    links.lookup_link(authed(lookup, KEY_A)).await.unwrap();
+    let check = CheckStatusRequest { certificates: vec![linked.certificate.clone().unwrap()] };
+    status.check_status(authed(check, KEY_A)).await.unwrap();
+    common::login(&mut verification, &running.pki, "h02", KEY_B, "tx-b").await;
+
+    let mut client = auditor(&running).await;
+    let checkpoint = client
+        .get_checkpoint(authed(GetCheckpointRequest { tenant: "bank-a".into() }, KEY_AUDITOR_A))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(checkpoint.origin, "jpki-gateway.test/tenant/bank-a");
+    let verifier = CheckpointVerifier::new(&checkpoint.verifier_keys).unwrap();
+    let verified = verifier.verify(checkpoint.note.as_bytes(), &checkpoint.origin).unwrap();
+    assert_eq!(verified.size, checkpoint.size);
+    assert_eq!(verified.root, root(&checkpoint.root_hash));
+    // Six calls (IssueChallenge, VerifyAuthProof, Link, LookupLink, CheckStatus) and the auditor's
+    // read of the checkpoint, which is itself the last event.
+    assert_eq!(checkpoint.size, 6);
+
+    let entries = events(&mut client, "bank-a", 0, 0).await;
+    // The stream's own read is recorded first, so it is part of what it returns.
+    assert_eq!(entries.len(), 7);
+    assert!(entries.iter().enumerate().all(|(i, (index, _))| *index == i as u64));
+    let parsed: Vec<AuditEvent> =
+        entries.iter().map(|(_, leaf)| AuditEvent::from_leaf(leaf.as_bytes()).unwrap()).collect();
+    let rpcs: Vec<&str> = parsed.iter().map(|event| event.rpc.rsplit('/').next().unwrap()).collect();
+    assert_eq!(
+        rpcs,
+        ["IssueChallenge", "VerifyAuthProof", "Link", "LookupLink", "CheckStatus", "GetCheckpoint", "StreamEvents"]
+    );
+    assert!(parsed.iter().all(|event| event.tenant == "bank-a" && !event.request_id.is_empty()));
+    assert_eq!(parsed[1].indication.as_deref(), Some("TOTAL_PASSED"));
+    assert_eq!(parsed[1].principal, "bank-a");
+    assert_eq!(parsed[1].detail.get("verification_id"), Some(&verification_id));
+    assert_eq!(parsed[5].principal, "auditor-a", "an auditor's read is an event of the tenant's log");
+    let all: String = entries.iter().map(|(_, leaf)| leaf.as_str()).collect();
+    assert!(!all.contains("CUST-0001"), "customer ids appear as digests only");
+    assert!(all.contains(&jpki_audit::sha256_hex(b"CUST-0001")));
+
+    // The checkpoint's root is the tree of the first six leaves.
+    let hashes = LogHashes::from_leaves(&entries.iter().map(|(_, leaf)| leaf.as_bytes()).collect::<Vec<_>>()).unwrap();
+    assert_eq!(hashes.root(6).unwrap(), verified.root);
+
+    // Inclusion of the login's event in the signed tree.
+    let proof = client
+        .get_inclusion_proof(authed(
+            GetInclusionProofRequest { tenant: "bank-a".into(), index: 1, tree_size: 6 },
+            KEY_AUDITOR_A,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let path: Vec<Hash> = proof.hashes.iter().map(|hash| root(hash)).collect();
+    verify_inclusion(&path, 6, verified.root, 1, proof.leaf.as_bytes()).unwrap();
+    assert_eq!(proof.leaf, entries[1].1);
+
+    // A later checkpoint is consistent with the first.
+    let later = client
+        .get_checkpoint(authed(GetCheckpointRequest { tenant: "bank-a".into() }, KEY_AUDITOR_A))
+        .await
+        .unwrap()
+        .into_inner();
+    let later_verified = verifier.verify(later.note.as_bytes(), &later.origin).unwrap();
+    assert!(later.size > 6);
+    let consistency = client
+        .get_consistency_proof(authed(
+            GetConsistencyProofRequest { tenant: "bank-a".into(), old_size: 6, new_size: later.size },
+            KEY_AUDITOR_A,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let path: Vec<Hash> = consistency.hashes.iter().map(|hash| root(hash)).collect();
+    verify_consistency(&path, 6, verified.root, later.size, later_verified.root).unwrap();
+    // A proof for a tree the log does not have yet is a bad request, not a panic.
+    let beyond = client
+        .get_consistency_proof(authed(
+            GetConsistencyProofRequest { tenant: "bank-a".into(), old_size: 1, new_size: 1_000_000 },
+            KEY_AUDITOR_A,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(beyond.code(), Code::InvalidArgument);
+
+    // Tenant B's log holds B's calls only.
+    let mut b_client = auditor(&running).await;
+    let b_request = StreamEventsRequest { tenant: "bank-b".into(), from: 0, to: 0 };
+    let mut stream = b_client.stream_events(authed(b_request, KEY_AUDITOR_B)).await.unwrap().into_inner();
+    let mut b_events = Vec::new();
+    while let Some(entry) = stream.message().await.unwrap() {
+        b_events.push(AuditEvent::from_leaf(entry.leaf.as_bytes()).unwrap());
+    }
+    assert_eq!(b_events.len(), 3, "B's challenge, proof and its auditor's read");
+    assert!(b_events.iter().all(|event| event.tenant == "bank-b"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_a_tenants_auditors_read_its_log() {
+    let running = start_audited().await;
+    let mut client = auditor(&running).await;
+    let ask = |tenant: &str, key: &str| authed(GetCheckpointRequest { tenant: tenant.into() }, key);
+    // Auditor A may not read bank-b, nor a tenant that does not exist: the same answer.
+    let other = client.get_checkpoint(ask("bank-b", KEY_AUDITOR_A)).await.unwrap_err();
+    let missing = client.get_checkpoint(ask("bank-z", KEY_AUDITOR_A)).await.unwrap_err();
+    assert_eq!(other.code(), Code::PermissionDenied);
+    assert_eq!((missing.code(), missing.message()), (other.code(), other.message()));
+    let streamed = client
+        .stream_events(authed(StreamEventsRequest { tenant: "bank-b".into(), from: 0, to: 0 }, KEY_AUDITOR_A))
+        .await
+        .unwrap_err();
+    assert_eq!(streamed.code(), Code::PermissionDenied);
+    // A tenant and an operator are not auditors, and an unknown key is not anyone.
+    for key in [KEY_A, KEY_OPS] {
+        let refused = client.get_checkpoint(ask("bank-a", key)).await.unwrap_err();
+        assert_eq!(refused.code(), Code::PermissionDenied, "{key}");
+    }
+    let unknown = client.get_checkpoint(ask("bank-a", "no-such-key")).await.unwrap_err();
+    assert_eq!(unknown.code(), Code::Unauthenticated);
+    // Nothing refused reached bank-b's log; auditor B's own read is its only event.
+    let checkpoint = client.get_checkpoint(ask("bank-b", KEY_AUDITOR_B)).await.unwrap().into_inner();
+    assert_eq!(checkpoint.size, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_and_its_key_survive_a_restart() {
+    let mut running = start_audited().await;
+    let mut verification = running.verification().await;
+    login(&mut verification, &running.pki, "h01", KEY_A, "tx-1").await;
+    let mut client = auditor(&running).await;
+    let ask = || authed(GetCheckpointRequest { tenant: "bank-a".into() }, KEY_AUDITOR_A);
+    let before = client.get_checkpoint(ask()).await.unwrap().into_inner();
+    drop((verification, client));
+    running.gateway.take().unwrap().shutdown().await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut config = config(running.dir.path(), &running.pki);
+    config.auditors = vec![AuditorSettings {
+        id: "auditor-a".into(),
+        api_key: Some(KEY_AUDITOR_A.into()),
+        tenants: vec!["bank-a".into()],
+        ..AuditorSettings::default()
+    }];
+    config.audit.platform = "jpki-gateway.test".into();
+    let address = listener.local_addr().unwrap();
+    let gateway = jpki_gateway::Gateway::start(config, listener).await.unwrap();
+    wait_serving(address).await;
+    let mut client = AuditServiceClient::new(channel(address).await);
+    let after = client.get_checkpoint(ask()).await.unwrap().into_inner();
+    assert_eq!(after.verifier_keys, before.verifier_keys, "the same signing key after a restart");
+    assert_eq!(after.size, before.size + 1);
+    let consistency = client
+        .get_consistency_proof(authed(
+            GetConsistencyProofRequest { tenant: "bank-a".into(), old_size: before.size, new_size: after.size },
+            KEY_AUDITOR_A,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let path: Vec<Hash> = consistency.hashes.iter().map(|hash| root(hash)).collect();
+    verify_consistency(&path, before.size, root(&before.root_hash), after.size, root(&after.root_hash)).unwrap();
+    drop(client);
+    gateway.shutdown().await.unwrap();
+}
