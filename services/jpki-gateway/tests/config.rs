@@ -65,6 +65,11 @@ url = "redis://redis-primary:6379/0"
 prefix = "bank-gw:"
 require_durable = false
 
+[audit]
+platform = "gateway.bank.example"
+signing_key_file = "/etc/jpki-gateway/audit/signing.key"
+previous_verifier_keys = []
+
 [[tenants]]
 id = "example-bank"
 api_key_sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
@@ -120,6 +125,8 @@ fn a_file_with_every_section_is_read_and_the_environment_overrides_it() {
             ),
             (2500, 64, 7)
         );
+        assert_eq!(config.audit.platform, "gateway.bank.example");
+        assert_eq!(config.audit.signing_key_file, Some(PathBuf::from("/etc/jpki-gateway/audit/signing.key")));
         assert_eq!(config.challenges.ttl_seconds, 90);
         assert_eq!(config.links.auth_verification_max_age_seconds, 120);
         assert_eq!(config.links.signature_verification_max_age_seconds, 3600);

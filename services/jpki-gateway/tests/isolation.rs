@@ -11,7 +11,7 @@ use jpki_api::v1::{
     CheckStatusRequest, Indication, IssueChallengeRequest, LinkRequest, LookupLinkRequest, RevocationStatus,
     UnlinkRequest, VerifyAuthProofRequest, lookup_link_request::Key,
 };
-use jpki_gateway::settings::{EmbeddedEngine, RedisSettings};
+use jpki_gateway::settings::EmbeddedEngine;
 use jpki_testsupport::{DURABLE, RedisServer};
 use tonic::Code;
 use tonic_types::StatusExt;
@@ -31,13 +31,7 @@ async fn tenant_b_reaches_nothing_of_tenant_a_on_redis() {
     let redis_dir = tempfile::tempdir().unwrap();
     let Some(redis) = RedisServer::start(redis_dir.path(), DURABLE) else { return };
     let url = redis.url();
-    walk(
-        start_with(move |config| {
-            config.redis = Some(RedisSettings { url, prefix: "jpki:".into(), require_durable: true })
-        })
-        .await,
-    )
-    .await;
+    walk(start_with(move |config| use_redis(config, url)).await).await;
 }
 
 async fn walk(running: Running) {

@@ -9,7 +9,7 @@ use common::*;
 use jpki_api::v1::BusinessPurpose;
 use jpki_api::v1::{Indication, IssueChallengeRequest, LinkRequest, VerifyAuthProofRequest, WatchRevocationsRequest};
 use jpki_casim::{CaSimulator, SimConfig};
-use jpki_gateway::settings::RedisSettings;
+
 use jpki_testsupport::{DURABLE, RedisServer};
 use tokio_stream::StreamExt;
 
@@ -26,7 +26,7 @@ async fn replicas_share_challenges_links_and_events_through_redis() {
         let dir = tempfile::tempdir().unwrap();
         let mut config = config(dir.path(), &pki);
         refresh_from(&mut config, &simulator, &casim);
-        config.redis = Some(RedisSettings { url: redis.url(), prefix: "jpki:".into(), require_durable: true });
+        use_redis(&mut config, redis.url());
         let running = launch(config, pki.clone(), dir, None).await;
         wait_serving(running.address).await;
         replicas.push(running);
@@ -102,7 +102,7 @@ async fn a_storage_failure_is_unavailable_with_retry_info_and_a_retry_succeeds()
     let pki = jpki_testsupport::testing::pki();
     let dir = tempfile::tempdir().unwrap();
     let mut config = config(dir.path(), &pki);
-    config.redis = Some(RedisSettings { url: redis.url(), prefix: "jpki:".into(), require_durable: true });
+    use_redis(&mut config, redis.url());
     let running = launch(config, pki.clone(), dir, None).await;
     wait_serving(running.address).await;
     let mut client = running.verification().await;

@@ -21,7 +21,7 @@ use jpki_api::v1::{
     RotateApiKeyRequest, WatchRevocationsRequest,
 };
 use jpki_gateway::GatewayConfig;
-use jpki_gateway::settings::{AuditorSettings, PrincipalSettings, RedisSettings};
+use jpki_gateway::settings::{AuditorSettings, PrincipalSettings};
 use jpki_testsupport::{DURABLE, RedisServer};
 use tonic::Code;
 use tonic::transport::Channel;
@@ -337,7 +337,7 @@ async fn a_change_on_one_replica_applies_on_the_other_through_redis() {
     let replica = |name: &str| {
         let mut config = config(dir.path(), &pki);
         config.data_dir = dir.path().join(name);
-        config.redis = Some(RedisSettings { url: redis.url(), prefix: "jpki:".into(), require_durable: true });
+        use_redis(&mut config, redis.url());
         with_admin(&mut config);
         config
     };

@@ -304,3 +304,13 @@ pub fn kill_9(child: &mut Child) {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// The shared Redis store of replicas, with the audit signing key every replica must share (a
+/// fixed test seed, written under the replica's data directory).
+pub fn use_redis(config: &mut GatewayConfig, url: String) {
+    config.redis = Some(jpki_gateway::settings::RedisSettings { url, prefix: "jpki:".into(), require_durable: true });
+    std::fs::create_dir_all(&config.data_dir).unwrap();
+    let key = config.data_dir.join("shared-audit-signing.key");
+    std::fs::write(&key, format!("{}\n", "11".repeat(32))).unwrap();
+    config.audit.signing_key_file = Some(key);
+}
