@@ -3,6 +3,7 @@
 
 mod admin;
 mod api;
+mod audit;
 mod caadmin;
 mod casim;
 mod crl;
@@ -41,6 +42,9 @@ enum Command {
     /// Administer the gateway's principals on its admin port (an operator's key): onboard,
     /// policy, suspend, resume, offboard, keys, the platform log.
     Admin(admin::AdminArgs),
+    /// An auditor's copy of a tenant's transparency log: pull (checked against the pinned
+    /// checkpoint and keys), verify offline, prove one event, show events.
+    Audit(audit::AuditArgs),
     /// Administer a running CA simulator: revoke, unrevoke, publish, stats.
     CaAdmin(caadmin::CaAdminArgs),
     /// Inspect a revocation list or look a serial up in it, exactly as the gateway loads it.
@@ -71,6 +75,7 @@ fn run(command: &Command) -> anyhow::Result<i32> {
         Command::Api(args) => api::run(args),
         Command::CaAdmin(args) => caadmin::run(args),
         Command::Admin(args) => admin::run(args),
+        Command::Audit(args) => audit::run(args),
         Command::Store(command) => store::run(command),
     }
 }

@@ -123,6 +123,11 @@ impl Gateway {
         jpki_api::admin::v1::admin_service_client::AdminServiceClient::new(self.authed())
     }
 
+    /// AuditService (an auditor's key).
+    pub fn audit(&self) -> jpki_api::audit::v1::audit_service_client::AuditServiceClient<Authed> {
+        jpki_api::audit::v1::audit_service_client::AuditServiceClient::new(self.authed())
+    }
+
     /// grpc.health.v1.Health.
     pub fn health(&self) -> HealthClient<Authed> {
         HealthClient::new(self.authed())
