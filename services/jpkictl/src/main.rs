@@ -1,5 +1,19 @@
 //! jpkictl: a client for every gateway RPC, offline verification, the test PKI and card simulator,
 //! the CA simulator and its admin client, and the demo.
+//!
+//! An auditor's copy of a tenant's transparency log (`jpkictl audit`, module `audit`):
+//!
+//! ```text
+//! jpkictl audit pull   --tenant T --dir D [--accept-new-keys]   # + --gateway/--api-key/--ca-cert/--tls-domain
+//! jpkictl audit verify --dir D                                  # offline; exit 1 when D does not verify
+//! jpkictl audit proof  --tenant T --index N [--dir D]           # inclusion of event N (D: its pinned checkpoint)
+//! jpkictl audit show   --dir D [--index N]                      # offline, events as pretty JSON
+//! ```
+//!
+//! `pull` verifies D first (refusing a D that does not verify), then takes a fresh checkpoint only
+//! if a key pinned in D/keys.vkey signed it (or `--accept-new-keys`) and, against D's newest
+//! checkpoint, the log neither shrank nor forked (RFC 9162 consistency proof); only then does it
+//! fetch the missing events and write D. `--json` prints one JSON object instead of text.
 
 mod admin;
 mod api;

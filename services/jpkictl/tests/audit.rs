@@ -89,6 +89,12 @@ fn verify_names_the_altered_event() {
         printed.contains("DOES NOT VERIFY") && printed.contains("event 42 ") && printed.contains("changed"),
         "{printed}"
     );
+    // pull refuses to build on it, before it connects (nothing listens on port 1).
+    let d = dir.path().display().to_string();
+    let output = jpkictl(&["audit", "pull", "--tenant", "acme", "--dir", &d, "--gateway", "http://127.0.0.1:1"]);
+    let printed = text(&output);
+    assert_eq!(output.status.code(), Some(3), "{printed}");
+    assert!(printed.contains("previous pull does not verify") && printed.contains("event 42 "), "{printed}");
     let output = jpkictl(&["audit", "verify", "--dir", &dir.path().display().to_string(), "--json"]);
     assert_eq!(output.status.code(), Some(1));
     let value: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();

@@ -28,7 +28,8 @@ pub struct Connection {
     /// Name to expect in the gateway's TLS certificate (default: the URL's host).
     #[arg(long, global = true, value_name = "NAME")]
     pub tls_domain: Option<String>,
-    /// The caller's API key (a tenant's; an operator's for `admin`), sent as `authorization: Bearer KEY`.
+    /// The caller's API key (a tenant's; an operator's for `admin`; an auditor's for `audit`), sent as
+    /// `authorization: Bearer KEY`.
     #[arg(long, global = true, env = "JPKI_API_KEY", value_name = "KEY", hide_env_values = true)]
     pub api_key: Option<String>,
     /// Print the response as JSON (the proto3 JSON mapping with proto field names) instead of text.
