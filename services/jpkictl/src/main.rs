@@ -1,8 +1,23 @@
 //! jpkictl: a client for every gateway RPC, offline verification, the test PKI and card simulator,
 //! the CA simulator and its admin client, and the demo.
+//!
+//! An auditor's copy of a tenant's transparency log (`jpkictl audit`, module `audit`):
+//!
+//! ```text
+//! jpkictl audit pull   --tenant T --dir D [--accept-new-keys]   # + --gateway/--api-key/--ca-cert/--tls-domain
+//! jpkictl audit verify --dir D                                  # offline; exit 1 when D does not verify
+//! jpkictl audit proof  --tenant T --index N [--dir D]           # inclusion of event N (D: its pinned checkpoint)
+//! jpkictl audit show   --dir D [--index N]                      # offline, events as pretty JSON
+//! ```
+//!
+//! `pull` verifies D first (refusing a D that does not verify), then takes a fresh checkpoint only
+//! if a key pinned in D/keys.vkey signed it (or `--accept-new-keys`) and, against D's newest
+//! checkpoint, the log neither shrank nor forked (RFC 9162 consistency proof); only then does it
+//! fetch the missing events and write D. `--json` prints one JSON object instead of text.
 
 mod admin;
 mod api;
+mod audit;
 mod caadmin;
 mod casim;
 mod crl;
@@ -41,6 +56,9 @@ enum Command {
     /// Administer the gateway's principals on its admin port (an operator's key): onboard,
     /// policy, suspend, resume, offboard, keys, the platform log.
     Admin(admin::AdminArgs),
+    /// An auditor's copy of a tenant's transparency log: pull (checked against the pinned
+    /// checkpoint and keys), verify offline, prove one event, show events.
+    Audit(audit::AuditArgs),
     /// Administer a running CA simulator: revoke, unrevoke, publish, stats.
     CaAdmin(caadmin::CaAdminArgs),
     /// Inspect a revocation list or look a serial up in it, exactly as the gateway loads it.
@@ -71,6 +89,7 @@ fn run(command: &Command) -> anyhow::Result<i32> {
         Command::Api(args) => api::run(args),
         Command::CaAdmin(args) => caadmin::run(args),
         Command::Admin(args) => admin::run(args),
+        Command::Audit(args) => audit::run(args),
         Command::Store(command) => store::run(command),
     }
 }

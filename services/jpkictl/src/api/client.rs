@@ -28,7 +28,8 @@ pub struct Connection {
     /// Name to expect in the gateway's TLS certificate (default: the URL's host).
     #[arg(long, global = true, value_name = "NAME")]
     pub tls_domain: Option<String>,
-    /// The caller's API key (a tenant's; an operator's for `admin`), sent as `authorization: Bearer KEY`.
+    /// The caller's API key (a tenant's; an operator's for `admin`; an auditor's for `audit`), sent as
+    /// `authorization: Bearer KEY`.
     #[arg(long, global = true, env = "JPKI_API_KEY", value_name = "KEY", hide_env_values = true)]
     pub api_key: Option<String>,
     /// Print the response as JSON (the proto3 JSON mapping with proto field names) instead of text.
@@ -121,6 +122,11 @@ impl Gateway {
     /// AdminService (on the admin port).
     pub fn admin(&self) -> jpki_api::admin::v1::admin_service_client::AdminServiceClient<Authed> {
         jpki_api::admin::v1::admin_service_client::AdminServiceClient::new(self.authed())
+    }
+
+    /// AuditService (an auditor's key).
+    pub fn audit(&self) -> jpki_api::audit::v1::audit_service_client::AuditServiceClient<Authed> {
+        jpki_api::audit::v1::audit_service_client::AuditServiceClient::new(self.authed())
     }
 
     /// grpc.health.v1.Health.
