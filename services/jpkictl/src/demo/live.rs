@@ -35,6 +35,9 @@ const DEMO_OPERATOR: &str = "demo-operator";
 const DEMO_OPERATOR_KEY: &str = "demo-operator-key";
 /// The tenant the walkthrough onboards.
 const SECOND_TENANT: &str = "demo-insurer";
+/// The demo bank's auditor and its key (plaintext, local demo only).
+const DEMO_AUDITOR: &str = "demo-auditor";
+const DEMO_AUDITOR_KEY: &str = "demo-auditor-key";
 
 /// The demo's gateway configuration: the test PKI written in `pki` (its anchors and policies), the
 /// demo tenant with all four fields, plaintext on loopback, durable local storage in `data_dir`.
@@ -64,6 +67,12 @@ fn demo_config(data_dir: &Path, pki: &Path, manifest: &jpki_testpki::Manifest) -
             id: DEMO_OPERATOR.to_owned(),
             api_key: Some(DEMO_OPERATOR_KEY.to_owned()),
             ..jpki_gateway::settings::PrincipalSettings::default()
+        }],
+        auditors: vec![jpki_gateway::settings::AuditorSettings {
+            id: DEMO_AUDITOR.to_owned(),
+            api_key: Some(DEMO_AUDITOR_KEY.to_owned()),
+            tenants: vec![DEMO_TENANT.to_owned()],
+            ..jpki_gateway::settings::AuditorSettings::default()
         }],
         ..GatewayConfig::default()
     }
@@ -336,6 +345,7 @@ impl Walkthrough {
         expect("REVOKED: the proof was made after the revocation (exit code 1)");
 
         self.tenancy(&form, &cms);
+        self.audit();
 
         println!("\n== The gateway and the CA simulator serve until Ctrl-C. Try `jpkictl api --help`.");
         Ok(())
@@ -358,6 +368,63 @@ impl Walkthrough {
             quote(key_file),
             line.join(" ")
         );
+    }
+
+    /// The bank's auditor pulls the bank's log, verifies it, has it verified by a tool nobody here
+    /// wrote, and catches one altered byte in a copy.
+    fn audit(&self) {
+        let (pulled, altered) = (self.file("audit-demo-bank"), self.file("audit-demo-bank-altered"));
+        println!(
+            "\n== 8. The bank's auditor ({DEMO_AUDITOR}, key {DEMO_AUDITOR_KEY}) pulls the bank's audit log: every"
+        );
+        println!("   call above is an event in a Merkle tree, under a checkpoint signed by the gateway");
+        command(&[
+            "audit".into(),
+            "pull".into(),
+            "--gateway".into(),
+            self.url.clone(),
+            "--api-key".into(),
+            DEMO_AUDITOR_KEY.into(),
+            "--tenant".into(),
+            DEMO_TENANT.into(),
+            "--dir".into(),
+            pulled.clone(),
+        ]);
+        expect("demo-bank: 0 → N events, the root, and the key that signed it (now pinned in the directory)");
+        command(&["audit".into(), "verify".into(), "--dir".into(), pulled.clone()]);
+        expect("VERIFIED, offline, from the files alone: every checkpoint's signature, the tree, the tiles");
+        let (keys, origin) = (self.file("demo-bank.vkey"), format!("jpki-gateway.local/tenant/{DEMO_TENANT}"));
+        println!("   The auditor keeps the key it pinned outside the directory the server fills:");
+        println!("$ cp {} {}", quote(&format!("{pulled}/keys.vkey")), quote(&keys));
+        println!("   and has the same files verified by aics-tlog (PyPI; `pip install aics-tlog`), which reads");
+        println!("   C2SP tlog-tiles, checkpoints and signed notes and RFC 9162 proofs, with none of our code:");
+        let aics = |what: &str, tiles: &str, rest: &str| {
+            println!(
+                "$ aics-tlog {what} --tiles {} --vkey-file {} --origin {}{rest}",
+                quote(tiles),
+                quote(&keys),
+                quote(&origin)
+            );
+        };
+        aics("verify-checkpoint", &pulled, "");
+        expect("\"ok\": true: the signed checkpoint, its root recomputed from the tiles");
+        let event_1 =
+            |dir: &str| format!(" --index 1 --leaves-file {} --leaf-line 2", quote(&format!("{dir}/events.jsonl")));
+        aics("verify-inclusion", &pulled, &event_1(&pulled));
+        expect("\"ok\": true: event 1 (the demo's first verification) is in the signed tree");
+        println!("   One byte changed in a copy (the 10th character of event 1) is caught, and named:");
+        let events = format!("{altered}/events.jsonl");
+        println!(
+            "$ cp -r {} {} && printf x | dd of={} bs=1 seek=$(( $(head -n 1 {} | wc -c) + 9 )) conv=notrunc status=none",
+            quote(&pulled),
+            quote(&altered),
+            quote(&events),
+            quote(&events)
+        );
+        command(&["audit".into(), "verify".into(), "--dir".into(), altered.clone()]);
+        expect("DOES NOT VERIFY: event 1 of events.jsonl (2): changed (exit code 1)");
+        aics("verify-inclusion", &altered, &event_1(&altered));
+        expect("\"ok\": false: the leaf is not included at this index under the checkpoint (exit code 1)");
     }
 
     /// Onboarding a second tenant, its first verification, a rotation with no failed call, and a
