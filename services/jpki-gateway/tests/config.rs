@@ -342,6 +342,8 @@ fn other_checks_name_their_key() {
                 "trust.lists ftp-list",
             ),
             ("listen", "", "listen"),
+            // Replicas must share the audit log's signing key: no per-pod key made on the fly.
+            ("audit-key", "[redis]\nurl = \"redis://r:6379\"\n", "audit.signing_key_file"),
         ] {
             let toml = if name == "listen" {
                 TENANT.replace("127.0.0.1:0", "not an address")

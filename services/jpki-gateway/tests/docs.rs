@@ -144,3 +144,25 @@ fn tenancy_md_names_every_admin_and_credential_rpc_and_the_example_has_every_key
         .collect();
     assert!(absent.is_empty(), "not in deploy/gateway.example.toml: {absent:?}");
 }
+
+/// Every AuditService RPC is in docs/api.md and docs/audit.md, and every `jpkictl audit` command
+/// in docs/audit.md.
+#[test]
+fn the_audit_service_and_commands_are_documented() {
+    let (api, audit) = (read("docs/api.md"), read("docs/audit.md"));
+    let mut missing = Vec::new();
+    for line in read("proto/jpki/audit/v1/audit.proto").lines().map(str::trim) {
+        if let Some(rest) = line.strip_prefix("rpc ") {
+            let name = rest.split('(').next().unwrap().trim().to_owned();
+            if !api.contains(&format!("`{name}`")) || !audit.contains(&name) {
+                missing.push(name);
+            }
+        }
+    }
+    for command in ["audit pull", "audit verify", "audit proof", "audit show", "aics-tlog"] {
+        if !audit.contains(command) {
+            missing.push(command.to_owned());
+        }
+    }
+    assert!(missing.is_empty(), "not documented: {missing:?}");
+}
