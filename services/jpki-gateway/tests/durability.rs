@@ -1,6 +1,6 @@
 //! Nothing acknowledged is lost: the gateway binary is killed with SIGKILL while clients work, and
 //! after a restart on the same data directory every acknowledged challenge use, verification and
-//! link is still there.
+//! link is still there, and so is every acknowledged call's audit event.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
@@ -92,6 +92,8 @@ async fn acknowledged_challenges_and_links_survive_kill_9() {
     let (mut child, address) = spawn(&config);
     let mut client = jpki_api::v1::verification_service_client::VerificationServiceClient::new(channel(address).await);
     let mut links = jpki_api::v1::link_service_client::LinkServiceClient::new(channel(address).await);
+    let acknowledged_ids: Vec<String> =
+        std::iter::once(&used_proof).chain(&acknowledged).map(|proof| proof.challenge_id.clone()).collect();
     for proof in std::iter::once(used_proof).chain(acknowledged) {
         let replay = client.verify_auth_proof(authed(proof, KEY_A)).await.unwrap().into_inner();
         assert_eq!(replay.result.unwrap().reason.unwrap().code, "CHALLENGE_ALREADY_USED");
@@ -115,4 +117,26 @@ async fn acknowledged_challenges_and_links_survive_kill_9() {
         .into_inner();
     assert_eq!(found.links.len(), 1);
     kill_9(&mut child);
+
+    // Every acknowledged call's audit event survived too, in the same commit as its writes: each
+    // acknowledged proof's event says it passed, and the log has no gap.
+    use jpki_store::TenantStore as _;
+    let store = jpki_store::JournalStore::open(dir.path().join("data/store.journal")).unwrap();
+    let bank = jpki_store::TenantId::new("bank-a").unwrap();
+    let size = store.audit_size(&bank).unwrap();
+    let mut events = Vec::new();
+    while (events.len() as u64) < size {
+        let page = store.audit_leaves(&bank, events.len() as u64, jpki_store::MAX_AUDIT_PAGE).unwrap();
+        assert!(!page.is_empty(), "a gap in the audit log at {}", events.len());
+        events.extend(page.iter().map(|leaf| jpki_audit::AuditEvent::from_leaf(leaf.as_bytes()).unwrap()));
+    }
+    let passed_proofs: std::collections::HashSet<&str> = events
+        .iter()
+        .filter(|event| event.rpc.ends_with("/VerifyAuthProof") && event.indication.as_deref() == Some("TOTAL_PASSED"))
+        .filter_map(|event| event.detail.get("challenge_id").map(String::as_str))
+        .collect();
+    for proof in &acknowledged_ids {
+        assert!(passed_proofs.contains(proof.as_str()), "the acknowledged login over {proof} has no passed event");
+    }
+    assert!(events.iter().any(|event| event.rpc.ends_with("/Link")), "the acknowledged link's event");
 }
