@@ -301,6 +301,27 @@ impl AuditLog {
         Ok(hashes.consistency_proof(old, new)?)
     }
 
+    /// Records the calls of `principal` refused with `code` between `from` and `to` (one
+    /// aggregate event with their count, not one event per call).
+    pub fn record_refusals(
+        &self,
+        tenant: &TenantId,
+        principal: &str,
+        code: &str,
+        count: u64,
+        from: UnixTime,
+        to: UnixTime,
+    ) -> Result<u64, AuditReadError> {
+        let call = CallContext { principal: principal.to_owned(), ..CallContext::default() };
+        let mut event = call.event(tenant, to);
+        event.code = code.to_owned();
+        event.count = Some(count);
+        event.detail.insert("aggregate".into(), "refused".into());
+        event.detail.insert("from".into(), from.0.to_string());
+        event.detail.insert("to".into(), to.0.to_string());
+        Ok(self.store.write_audited(tenant, TenantWrite::Nothing, one(&event)?)?.index)
+    }
+
     /// Records an auditor's read in the tenant's log (auditors' reads are events too).
     pub fn record_read(
         &self,

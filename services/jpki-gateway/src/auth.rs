@@ -192,6 +192,7 @@ pub struct Access {
     answers: moka::future::Cache<String, Result<Caller, AuthRefusal>>,
     touched: moka::sync::Cache<String, ()>,
     changes: watch::Sender<u64>,
+    refusals: Arc<crate::refusals::Refusals>,
 }
 
 impl std::fmt::Debug for Access {
@@ -216,7 +217,13 @@ impl Access {
             answers: moka::future::Cache::builder().max_capacity(100_000).time_to_live(ttl).build(),
             touched: moka::sync::Cache::builder().max_capacity(100_000).time_to_live(TOUCH_INTERVAL).build(),
             changes: watch::channel(0).0,
+            refusals: Arc::default(),
         }
+    }
+
+    /// The counts of refused calls, for the audit log's aggregates.
+    pub fn refusals(&self) -> &Arc<crate::refusals::Refusals> {
+        &self.refusals
     }
 
     /// The directory.
@@ -493,7 +500,16 @@ where
                 return ready.call(request).await;
             }
             let admitted = match access.authenticate(request.headers(), client_certificate(&request)).await {
-                Ok(caller) => authorize(&caller, required, request.uri().path()).map(|tenant| (caller, tenant)),
+                Ok(caller) => match authorize(&caller, required, request.uri().path()) {
+                    Ok(tenant) => Ok((caller, tenant)),
+                    Err(status) => {
+                        // A tenant's call outside its policy goes into its audit log's aggregates.
+                        if let Principal::Tenant(tenant) = &caller.principal {
+                            access.refusals.record(&tenant.id, caller.id(), status.code());
+                        }
+                        Err(status)
+                    }
+                },
                 Err(status) => Err(status),
             };
             match admitted {

@@ -22,6 +22,7 @@ pub mod encode;
 pub mod events;
 pub mod links;
 pub mod quota;
+pub mod refusals;
 pub mod server;
 pub mod settings;
 pub mod stack;

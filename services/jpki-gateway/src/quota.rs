@@ -199,12 +199,14 @@ impl TenantLimiters {
 #[derive(Clone, Debug, Default)]
 pub struct QuotaLayer {
     limiters: Arc<TenantLimiters>,
+    refusals: Arc<crate::refusals::Refusals>,
 }
 
 impl QuotaLayer {
-    /// A layer with fresh state (one per server: its clones share it).
-    pub fn new() -> Self {
-        QuotaLayer::default()
+    /// A layer with fresh state (one per server: its clones share it), counting its refusals in
+    /// `refusals` (the audit log's aggregates).
+    pub fn new(refusals: Arc<crate::refusals::Refusals>) -> Self {
+        QuotaLayer { limiters: Arc::default(), refusals }
     }
 }
 
@@ -212,7 +214,7 @@ impl<S> tower::Layer<S> for QuotaLayer {
     type Service = QuotaService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        QuotaService { inner, limiters: self.limiters.clone() }
+        QuotaService { inner, limiters: self.limiters.clone(), refusals: self.refusals.clone() }
     }
 }
 
@@ -221,6 +223,7 @@ impl<S> tower::Layer<S> for QuotaLayer {
 pub struct QuotaService<S> {
     inner: S,
     limiters: Arc<TenantLimiters>,
+    refusals: Arc<crate::refusals::Refusals>,
 }
 
 type Body = tonic::body::Body;
@@ -259,6 +262,7 @@ where
             }
             Err(refusal) => {
                 tracing::debug!(tenant = %tenant.id.as_str(), ?refusal, "quota refused a call");
+                self.refusals.record(&tenant.id, tenant.id.as_str(), tonic::Code::ResourceExhausted);
                 Either::Left(std::future::ready(Ok(refusal.status(&tenant.id).into_http())))
             }
         }

@@ -337,6 +337,12 @@ impl Gateway {
             verification_retention_seconds: config.links.verification_retention_seconds,
         };
         let audit_log = Arc::new(AuditLog::new(store.clone(), audit_settings));
+        background.push(tokio::spawn(crate::refusals::run(
+            access.refusals().clone(),
+            audit_log.clone(),
+            Duration::from_secs(config.audit.refusal_interval_seconds),
+            draining_receiver.clone(),
+        )));
         let app = App::new(loaded.verifier.clone(), loaded.revocation.clone(), store, Arc::new(SystemClock), rules);
         let state = AppState { app, events: hub, journal, access: access.clone() };
         let verification = VerificationServiceServer::new(VerificationApi::new(state.clone()))

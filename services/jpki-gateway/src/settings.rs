@@ -82,6 +82,9 @@ pub struct AuditLogSettings {
     /// Verifier keys (signed-note vkey form) of earlier signing keys, still published during a
     /// rotation's overlap so that checkpoints they signed keep verifying.
     pub previous_verifier_keys: Vec<String>,
+    /// How often the counts of a tenant's refused calls (outside its policy, over its quota) are
+    /// written to its log, as one event per (principal, code): at least 1 second.
+    pub refusal_interval_seconds: u64,
 }
 
 impl Default for AuditLogSettings {
@@ -90,6 +93,7 @@ impl Default for AuditLogSettings {
             platform: "jpki-gateway.local".into(),
             signing_key_file: None,
             previous_verifier_keys: Vec::new(),
+            refusal_interval_seconds: 60,
         }
     }
 }
@@ -541,6 +545,9 @@ impl GatewayConfig {
             bail!(
                 "audit.signing_key_file: required with redis (every replica must sign the audit logs with the same key)"
             );
+        }
+        if self.audit.refusal_interval_seconds == 0 {
+            bail!("audit.refusal_interval_seconds must be at least 1");
         }
         if !(1..=5_000).contains(&self.directory.cache_ttl_ms) {
             bail!("directory.cache_ttl_ms must be 1 to 5000 (a change must apply on every replica within 5 s)");

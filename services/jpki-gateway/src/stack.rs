@@ -102,6 +102,7 @@ pub type GatewayStack = Stack<
 /// 10. the tenant's quota (rate and calls in progress, per replica): RESOURCE_EXHAUSTED with
 ///     QuotaFailure. Innermost, so that only authenticated tenant calls count.
 pub fn build_stack(limits: &Limits, access: Arc<Access>) -> GatewayStack {
+    let refusals = access.refusals().clone();
     ServiceBuilder::new()
         .layer(SetRequestIdLayer::new(http::HeaderName::from_static(REQUEST_ID_HEADER), MakeRequestUuid))
         .layer(
@@ -114,7 +115,7 @@ pub fn build_stack(limits: &Limits, access: Arc<Access>) -> GatewayStack {
         .timeout(Duration::from_millis(limits.request_timeout_ms))
         .layer(ThrottleLayer::new(limits))
         .layer(AuthenticateLayer::new(access))
-        .layer(QuotaLayer::new())
+        .layer(QuotaLayer::new(refusals))
         .into_inner()
 }
 

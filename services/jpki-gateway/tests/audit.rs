@@ -241,3 +241,64 @@ async fn the_log_and_its_key_survive_a_restart() {
     drop(client);
     gateway.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_calls_are_counted_into_one_event_per_interval() {
+    let running = start_with(|config| {
+        config.tenants.push(jpki_gateway::settings::TenantSettings {
+            rpcs: Some(vec!["IssueChallenge".into()]),
+            quota: Some(jpki_gateway::settings::QuotaSettings { requests_per_second: 1, burst: 1, max_concurrent: 8 }),
+            ..jpki_gateway::settings::TenantSettings::with_key("bank-p", "key-bank-p")
+        });
+        config.auditors = vec![AuditorSettings {
+            id: "auditor-p".into(),
+            api_key: Some("key-auditor-p".into()),
+            tenants: vec!["bank-p".into()],
+            ..AuditorSettings::default()
+        }];
+        config.audit.refusal_interval_seconds = 1;
+    })
+    .await;
+    let mut verification = running.verification().await;
+    // Outside the policy: PERMISSION_DENIED, five times.
+    for _ in 0..5 {
+        let request = cms_request(&running.pki, "h01", FORM, FORM);
+        let refused = verification.verify_signature(authed(request, "key-bank-p")).await.unwrap_err();
+        assert_eq!(refused.code(), Code::PermissionDenied);
+    }
+    // Over the quota (1 per second, burst 1): at least one RESOURCE_EXHAUSTED among six at once.
+    let mut exhausted = 0;
+    for _ in 0..6 {
+        let request = jpki_api::v1::IssueChallengeRequest::default();
+        if let Err(status) = verification.issue_challenge(authed(request, "key-bank-p")).await {
+            assert_eq!(status.code(), Code::ResourceExhausted);
+            exhausted += 1;
+        }
+    }
+    assert!(exhausted >= 1);
+    // Within a few intervals, one aggregate event per code holds the counts (bounded polling).
+    let mut client = auditor(&running).await;
+    let mut aggregates = Vec::new();
+    for _ in 0..100 {
+        let request = StreamEventsRequest { tenant: "bank-p".into(), from: 0, to: 0 };
+        let mut stream = client.stream_events(authed(request, "key-auditor-p")).await.unwrap().into_inner();
+        aggregates.clear();
+        while let Some(entry) = stream.message().await.unwrap() {
+            let event = AuditEvent::from_leaf(entry.leaf.as_bytes()).unwrap();
+            if event.detail.get("aggregate").map(String::as_str) == Some("refused") {
+                aggregates.push((event.code.clone(), event.count.unwrap(), event.principal.clone()));
+            }
+        }
+        let counted: u64 = aggregates.iter().filter(|(code, ..)| code == "RESOURCE_EXHAUSTED").map(|(_, n, _)| n).sum();
+        if aggregates.iter().any(|(code, ..)| code == "PERMISSION_DENIED") && counted == exhausted {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let denied: Vec<_> = aggregates.iter().filter(|(code, ..)| code == "PERMISSION_DENIED").collect();
+    assert_eq!(denied.len(), 1, "one event for the five refusals: {aggregates:?}");
+    assert_eq!(denied[0].1, 5);
+    assert_eq!(denied[0].2, "bank-p");
+    let counted: u64 = aggregates.iter().filter(|(code, ..)| code == "RESOURCE_EXHAUSTED").map(|(_, n, _)| n).sum();
+    assert_eq!(counted, exhausted);
+}
