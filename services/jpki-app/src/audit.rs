@@ -261,6 +261,13 @@ impl AuditLog {
         Ok(SignedCheckpoint { note, origin, size, root: root.0 })
     }
 
+    /// The hash tile at the C2SP path `tile/<L>/<N>[.p/<W>]` of the tenant's tree now.
+    pub fn tile(&self, tenant: &TenantId, path: &str) -> Result<Vec<u8>, AuditReadError> {
+        let tree = self.tree(tenant)?;
+        let hashes = tree.lock().map_err(|_| poisoned())?;
+        hashes.tile(path).map_err(|error| out_of_range("path", error.to_string()))
+    }
+
     /// The log's size now.
     pub fn size(&self, tenant: &TenantId) -> Result<u64, AuditReadError> {
         Ok(self.store.audit_size(tenant)?)

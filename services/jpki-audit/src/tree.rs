@@ -143,12 +143,61 @@ impl LogHashes {
             .collect()
     }
 
+    /// The data of the hash tile at the C2SP path `tile/<L>/<N>[.p/<W>]`, when this tree has
+    /// every hash it holds; entry bundles (`tile/entries/…`) are not hash tiles.
+    ///
+    /// # Errors
+    /// [`AuditError::OutOfRange`] for a path that is not a hash tile, or a tile this tree does not
+    /// hold (yet).
+    pub fn tile(&self, path: &str) -> Result<Vec<u8>, AuditError> {
+        let not_held = || AuditError::OutOfRange(format!("no tile {path:?} in a tree of {}", self.size));
+        // Parsed here, not by `Tile::from_path`: `Tile::new` panics on a width of 0.
+        let (level, index, width) = parse_hash_tile_path(path).ok_or_else(not_held)?;
+        let tile = Tile::new(TILE_HEIGHT, level, index, width, false);
+        // The first leaf under the tile must be in the tree; checked arithmetic, so that no path
+        // can overflow the index computations below.
+        let leaves_per_tile =
+            1u64.checked_shl(u32::from(TILE_HEIGHT) * (u32::from(tile.level()) + 1)).ok_or_else(not_held)?;
+        let first = tile.level_index().checked_mul(leaves_per_tile).ok_or_else(not_held)?;
+        if first >= self.size {
+            return Err(not_held());
+        }
+        tile.read_data(&Stored(&self.stored)).map_err(|_| not_held())
+    }
+
     fn check_size(&self, size: u64) -> Result<(), AuditError> {
         if size > self.size {
             return Err(AuditError::OutOfRange(format!("size {size} in a tree of {}", self.size)));
         }
         Ok(())
     }
+}
+
+/// `(level, index, width)` of a C2SP hash tile path `tile/<L>/<N>[.p/<W>]`: `N` in groups of three
+/// digits, all but the last prefixed with `x`; `W` from 1 to 255; `L` below 8 (more levels than a
+/// 64-bit tree has). `None` for anything else, entry bundles included.
+fn parse_hash_tile_path(path: &str) -> Option<(u8, u64, u32)> {
+    let rest = path.strip_prefix("tile/")?;
+    let (level, rest) = rest.split_once('/')?;
+    let level: u8 = level.parse().ok().filter(|parsed: &u8| *parsed < 8 && parsed.to_string() == level)?;
+    let (index_path, width) = match rest.split_once(".p/") {
+        Some((index_path, width)) => {
+            let width: u32 = width.parse().ok().filter(|width| (1..256).contains(width))?;
+            (index_path, width)
+        }
+        None => (rest, 1 << TILE_HEIGHT),
+    };
+    let groups: Vec<&str> = index_path.split('/').collect();
+    let (last, prefixed) = groups.split_last()?;
+    let mut index: u64 = 0;
+    for (group, digits) in prefixed.iter().map(|group| (group, group.strip_prefix('x'))).chain([(last, Some(*last))]) {
+        let digits = digits.filter(|digits| digits.len() == 3 && digits.bytes().all(|b| b.is_ascii_digit()))?;
+        if group == last && last.starts_with('x') {
+            return None;
+        }
+        index = index.checked_mul(1000)?.checked_add(digits.parse::<u64>().ok()?)?;
+    }
+    Some((level, index, width))
 }
 
 /// The C2SP tlog-tiles path of a tile: `tile/<L>/<N>[.p/<W>]`, or `tile/entries/<N>[.p/<W>]` for a
@@ -254,6 +303,41 @@ mod tests {
         assert!(t.root(71).is_err());
         assert_eq!(t.record_hash(5).unwrap(), record_hash(&leaf(5)));
         assert!(t.record_hash(70).is_err());
+    }
+
+    proptest::proptest! {
+        /// No path, however made, panics: the HTTP tile server hands any client's path to it.
+        #[test]
+        fn any_tile_path_is_answered_without_a_panic(
+            path in "tile/[0-9]{1,2}/(x[0-9]{3}/){0,7}[0-9]{3}(\\.p/[0-9]{1,4})?|.{0,60}",
+        ) {
+            let leaves: Vec<Vec<u8>> = (0..70_000u32).step_by(7_000).map(|i| i.to_be_bytes().to_vec()).collect();
+            let tree = LogHashes::from_leaves(&leaves).unwrap();
+            let _ = tree.tile(&path);
+        }
+    }
+
+    #[test]
+    fn single_tiles_are_served_by_path_and_nothing_else() {
+        let leaves: Vec<Vec<u8>> = (0..300u32).map(|i| format!("leaf {i}").into_bytes()).collect();
+        let tree = LogHashes::from_leaves(&leaves).unwrap();
+        for (path, data) in tree.tiles(300).unwrap() {
+            assert_eq!(tree.tile(&path).unwrap(), data, "{path}");
+        }
+        for path in [
+            "tile/entries/000",
+            "tile/0/001",
+            "tile/1/000",
+            "tile/0/x999/000",
+            "tile/0/000.p/0",
+            "tile/7/x018/x446/x744/x073/x709/551/615",
+            "tile/../0/000",
+            "tile/0/",
+            "",
+            "checkpoint",
+        ] {
+            assert!(tree.tile(path).is_err(), "{path}");
+        }
     }
 
     #[test]

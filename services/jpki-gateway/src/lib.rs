@@ -29,6 +29,7 @@ pub mod stack;
 pub mod state;
 pub mod status;
 pub mod throttle;
+pub mod tiles;
 pub mod verification;
 
 pub use server::{Gateway, MAX_MESSAGE_BYTES};

@@ -50,6 +50,7 @@ const PURGE_INTERVAL: Duration = Duration::from_secs(60);
 pub struct Gateway {
     local_addr: SocketAddr,
     admin_addr: Option<SocketAddr>,
+    tiles_addr: Option<SocketAddr>,
     draining: watch::Sender<bool>,
     server: JoinHandle<anyhow::Result<()>>,
     /// The admin service's server: drained like the main one.
@@ -350,6 +351,16 @@ impl Gateway {
         let links = LinkServiceServer::new(LinkApi::new(state.clone()));
         let status = StatusServiceServer::new(StatusApi::new(state));
         let credentials = CredentialServiceServer::new(CredentialApi::new(access.clone()));
+        let tiles_addr = match config.audit.tiles_listen {
+            Some(address) => {
+                let (bound, task) =
+                    crate::tiles::serve(address, audit_log.clone(), directory.clone(), draining_receiver.clone())
+                        .await?;
+                background.push(task);
+                Some(bound)
+            }
+            None => None,
+        };
         let audit = AuditServiceServer::new(AuditApi::new(audit_log));
         let admin_builder = builder.clone();
         let router = builder
@@ -412,12 +423,17 @@ impl Gateway {
                 .map_err(anyhow::Error::from)
         });
         tracing::info!(address = %local_addr, tls = config.tls.is_some(), lists = loaded.lists, "jpki-gateway listening");
-        Ok(Gateway { local_addr, admin_addr, draining, server, admin_server, background, drain_timeout })
+        Ok(Gateway { local_addr, admin_addr, tiles_addr, draining, server, admin_server, background, drain_timeout })
     }
 
     /// The address it listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The address of the tile server, if `audit.tiles_listen` is set.
+    pub fn tiles_addr(&self) -> Option<SocketAddr> {
+        self.tiles_addr
     }
 
     /// The address of the admin service, if `admin_listen` is set.

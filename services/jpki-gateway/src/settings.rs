@@ -85,6 +85,11 @@ pub struct AuditLogSettings {
     /// How often the counts of a tenant's refused calls (outside its policy, over its quota) are
     /// written to its log, as one event per (principal, code): at least 1 second.
     pub refusal_interval_seconds: u64,
+    /// Where the tenants' checkpoints and hash tiles are served over HTTP in the C2SP tlog-tiles
+    /// layout (`/<tenant>/checkpoint`, `/<tenant>/tile/<L>/<N>`), for monitors and standard tools;
+    /// entry bundles are not served there (the events go to the tenant's auditors only). Unset: not
+    /// served.
+    pub tiles_listen: Option<std::net::SocketAddr>,
 }
 
 impl Default for AuditLogSettings {
@@ -94,6 +99,7 @@ impl Default for AuditLogSettings {
             signing_key_file: None,
             previous_verifier_keys: Vec::new(),
             refusal_interval_seconds: 60,
+            tiles_listen: None,
         }
     }
 }

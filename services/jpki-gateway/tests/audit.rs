@@ -302,3 +302,90 @@ async fn refused_calls_are_counted_into_one_event_per_interval() {
     let counted: u64 = aggregates.iter().filter(|(code, ..)| code == "RESOURCE_EXHAUSTED").map(|(_, n, _)| n).sum();
     assert_eq!(counted, exhausted);
 }
+
+/// A plain HTTP/1.1 GET: the status code and the body.
+async fn http_get(address: std::net::SocketAddr, path: &str) -> (u16, Vec<u8>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: tiles\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let split = response.windows(4).position(|window| window == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&response[..split]).to_string();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, response[split + 4..].to_vec())
+}
+
+/// The external-client venv's aics-tlog (services/jpki-gateway/tests/external/setup.sh); `None`,
+/// with a message, when it is absent, which fails under `CI=true`.
+fn aics_tlog() -> Option<std::path::PathBuf> {
+    let venv = std::env::var_os("JPKI_EXTERNAL_VENV")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/external-venv"));
+    let program = venv.join("bin/aics-tlog");
+    if program.exists() {
+        return Some(program);
+    }
+    assert!(std::env::var("CI").is_err(), "{}: missing; run tests/external/setup.sh", program.display());
+    eprintln!(
+        "SKIPPED the aics-tlog part: no {} (run services/jpki-gateway/tests/external/setup.sh)",
+        program.display()
+    );
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkpoints_and_hash_tiles_are_served_over_http_for_standard_tools() {
+    let running = start_with(|config| {
+        config.audit.platform = "jpki-gateway.test".into();
+        config.audit.tiles_listen = Some("127.0.0.1:0".parse().unwrap());
+        config.auditors = vec![AuditorSettings {
+            id: "auditor-http".into(),
+            api_key: Some("key-auditor-http".into()),
+            tenants: vec!["bank-a".into()],
+            ..AuditorSettings::default()
+        }];
+    })
+    .await;
+    let tiles = running.gateway.as_ref().unwrap().tiles_addr().unwrap();
+    let mut verification = running.verification().await;
+    for i in 0..3 {
+        login(&mut verification, &running.pki, "h01", KEY_A, &format!("tx-{i}")).await;
+    }
+    let (status, note) = http_get(tiles, "/bank-a/checkpoint").await;
+    assert_eq!(status, 200);
+    let note = String::from_utf8(note).unwrap();
+    assert!(note.starts_with("jpki-gateway.test/tenant/bank-a\n6\n"), "{note}");
+    // A public read writes nothing: the log is still six events long.
+    let (_, again) = http_get(tiles, "/bank-a/checkpoint").await;
+    assert!(String::from_utf8(again).unwrap().starts_with("jpki-gateway.test/tenant/bank-a\n6\n"));
+    let (status, tile) = http_get(tiles, "/bank-a/tile/0/000.p/6").await;
+    assert_eq!((status, tile.len()), (200, 6 * 32));
+    // Events only to auditors; no log for a tenant that does not exist; no tile beyond the tree.
+    assert_eq!(http_get(tiles, "/bank-a/tile/entries/000.p/6").await.0, 404);
+    assert_eq!(http_get(tiles, "/bank-z/checkpoint").await.0, 404);
+    assert_eq!(http_get(tiles, "/bank-a/tile/0/000").await.0, 404);
+    assert_eq!(http_get(tiles, "/bank-a/tile/0/000.p/0").await.0, 404);
+
+    // A standard tool reads the live log: aics-tlog verifies the checkpoint, its root recomputed
+    // from the hash tiles it fetches over HTTP.
+    let Some(aics) = aics_tlog() else { return };
+    // The key comes from the authenticated API, not from the server being verified over HTTP.
+    let mut client = auditor(&running).await;
+    let published = client
+        .get_checkpoint(authed(GetCheckpointRequest { tenant: "bank-a".into() }, "key-auditor-http"))
+        .await
+        .unwrap()
+        .into_inner()
+        .verifier_keys;
+    let log_key = published[0].clone();
+    let output = std::process::Command::new(aics)
+        .args(["verify-checkpoint", "--tiles", &format!("http://{tiles}/bank-a/"), "--log-key", &log_key])
+        .args(["--origin", "jpki-gateway.test/tenant/bank-a"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout).to_string() + &String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{text}");
+    assert!(text.contains("\"ok\": true"), "{text}");
+}
