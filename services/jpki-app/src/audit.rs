@@ -250,27 +250,41 @@ impl AuditLog {
         Ok(tree)
     }
 
-    /// Signs a checkpoint of the tenant's log at its current size.
-    pub fn checkpoint(&self, tenant: &TenantId) -> Result<SignedCheckpoint, AuditReadError> {
+    /// Signs a checkpoint of the tenant's log at `size`, which the caller knows to be durable.
+    ///
+    /// A store may show a leaf before it is on disk (the journal applies before it syncs; Redis
+    /// shows a write before its AOF fsync), and a checkpoint over a leaf later lost in a crash
+    /// would be a signed statement the log can never reproduce. So sizes come from a durable
+    /// commit: everything appended before a durable commit is durable with it (journal order,
+    /// the AOF's order), e.g. the auditor's own read event, or [`AuditLog::publish`]'s write.
+    pub fn checkpoint_at(&self, tenant: &TenantId, size: u64) -> Result<SignedCheckpoint, AuditReadError> {
         let origin = self.origin(tenant)?;
         let tree = self.tree(tenant)?;
         let hashes = tree.lock().map_err(|_| poisoned())?;
-        let size = hashes.size();
+        if size > hashes.size() {
+            return Err(out_of_range("size", format!("{size} is beyond the log's {} events", hashes.size())));
+        }
         let root = hashes.root(size)?;
         let note = self.settings.signer.sign(&origin, size, root)?;
         Ok(SignedCheckpoint { note, origin, size, root: root.0 })
     }
 
-    /// The hash tile at the C2SP path `tile/<L>/<N>[.p/<W>]` of the tenant's tree now.
-    pub fn tile(&self, tenant: &TenantId, path: &str) -> Result<Vec<u8>, AuditReadError> {
-        let tree = self.tree(tenant)?;
-        let hashes = tree.lock().map_err(|_| poisoned())?;
-        hashes.tile(path).map_err(|error| out_of_range("path", error.to_string()))
+    /// Signs a checkpoint at the log's current size and makes it durable (the latest published
+    /// checkpoint of the tenant, one small store value), which also makes every leaf it covers
+    /// durable; for readers that write no event (the tile server). Writes no leaf.
+    pub fn publish(&self, tenant: &TenantId) -> Result<SignedCheckpoint, AuditReadError> {
+        let size = self.store.audit_size(tenant)?;
+        let checkpoint = self.checkpoint_at(tenant, size)?;
+        self.store.put_meta(&format!("audit/checkpoint/{}", tenant.as_str()), checkpoint.note.as_bytes())?;
+        Ok(checkpoint)
     }
 
-    /// The log's size now.
-    pub fn size(&self, tenant: &TenantId) -> Result<u64, AuditReadError> {
-        Ok(self.store.audit_size(tenant)?)
+    /// The hash tile at the C2SP path `tile/<L>/<N>[.p/<W>]` of the tenant's tree, when every
+    /// leaf under it is among the first `within` (a published checkpoint's size).
+    pub fn tile(&self, tenant: &TenantId, path: &str, within: u64) -> Result<Vec<u8>, AuditReadError> {
+        let tree = self.tree(tenant)?;
+        let hashes = tree.lock().map_err(|_| poisoned())?;
+        hashes.tile(path, within).map_err(|error| out_of_range("path", error.to_string()))
     }
 
     /// Up to `limit` leaves from index `from` (at most [`MAX_AUDIT_PAGE`]).
@@ -278,12 +292,20 @@ impl AuditLog {
         Ok(self.store.audit_leaves(tenant, from, limit)?)
     }
 
-    /// The inclusion proof of leaf `index` in the tree of `size` leaves, with the leaf.
-    pub fn inclusion(&self, tenant: &TenantId, index: u64, size: u64) -> Result<(Vec<Hash>, String), AuditReadError> {
+    /// The inclusion proof of leaf `index` in the tree of `size` leaves, with the leaf; `size` at
+    /// most `durable` (see [`AuditLog::checkpoint_at`]).
+    pub fn inclusion(
+        &self,
+        tenant: &TenantId,
+        index: u64,
+        size: u64,
+        durable: u64,
+    ) -> Result<(Vec<Hash>, String), AuditReadError> {
         let tree = self.tree(tenant)?;
         let hashes = tree.lock().map_err(|_| poisoned())?;
-        if size > hashes.size() {
-            return Err(out_of_range("tree_size", format!("{size} is beyond the log's {} events", hashes.size())));
+        let known = hashes.size().min(durable);
+        if size > known {
+            return Err(out_of_range("tree_size", format!("{size} is beyond the log's {known} events")));
         }
         if index >= size {
             return Err(out_of_range("index", format!("{index} is not below the tree size {size}")));
@@ -295,12 +317,20 @@ impl AuditLog {
         Ok((proof, leaf))
     }
 
-    /// The consistency proof between the trees of `old` and `new` leaves.
-    pub fn consistency(&self, tenant: &TenantId, old: u64, new: u64) -> Result<Vec<Hash>, AuditReadError> {
+    /// The consistency proof between the trees of `old` and `new` leaves; `new` at most
+    /// `durable` (see [`AuditLog::checkpoint_at`]).
+    pub fn consistency(
+        &self,
+        tenant: &TenantId,
+        old: u64,
+        new: u64,
+        durable: u64,
+    ) -> Result<Vec<Hash>, AuditReadError> {
         let tree = self.tree(tenant)?;
         let hashes = tree.lock().map_err(|_| poisoned())?;
-        if new > hashes.size() {
-            return Err(out_of_range("new_size", format!("{new} is beyond the log's {} events", hashes.size())));
+        let known = hashes.size().min(durable);
+        if new > known {
+            return Err(out_of_range("new_size", format!("{new} is beyond the log's {known} events")));
         }
         if old > new {
             return Err(out_of_range("old_size", format!("{old} is above new_size {new}")));
@@ -329,7 +359,9 @@ impl AuditLog {
         Ok(self.store.write_audited(tenant, TenantWrite::Nothing, one(&event)?)?.index)
     }
 
-    /// Records an auditor's read in the tenant's log (auditors' reads are events too).
+    /// Records an auditor's read in the tenant's log (auditors' reads are events too); returns the
+    /// read event's index. Durable when it returns, and so is every leaf before it: the read's
+    /// answer never goes beyond `index + 1`.
     pub fn record_read(
         &self,
         call: &CallContext,

@@ -143,23 +143,26 @@ impl LogHashes {
             .collect()
     }
 
-    /// The data of the hash tile at the C2SP path `tile/<L>/<N>[.p/<W>]`, when this tree has
-    /// every hash it holds; entry bundles (`tile/entries/…`) are not hash tiles.
+    /// The data of the hash tile at the C2SP path `tile/<L>/<N>[.p/<W>]`, when every leaf under it
+    /// is among the first `within` (at most this tree's size: e.g. the size of a checkpoint, so
+    /// that no tile shows a leaf the checkpoint does not cover); entry bundles (`tile/entries/…`)
+    /// are not hash tiles.
     ///
     /// # Errors
-    /// [`AuditError::OutOfRange`] for a path that is not a hash tile, or a tile this tree does not
-    /// hold (yet).
-    pub fn tile(&self, path: &str) -> Result<Vec<u8>, AuditError> {
+    /// [`AuditError::OutOfRange`] for a path that is not a hash tile, or a tile not wholly within.
+    pub fn tile(&self, path: &str, within: u64) -> Result<Vec<u8>, AuditError> {
         let not_held = || AuditError::OutOfRange(format!("no tile {path:?} in a tree of {}", self.size));
         // Parsed here, not by `Tile::from_path`: `Tile::new` panics on a width of 0.
         let (level, index, width) = parse_hash_tile_path(path).ok_or_else(not_held)?;
         let tile = Tile::new(TILE_HEIGHT, level, index, width, false);
-        // The first leaf under the tile must be in the tree; checked arithmetic, so that no path
-        // can overflow the index computations below.
-        let leaves_per_tile =
-            1u64.checked_shl(u32::from(TILE_HEIGHT) * (u32::from(tile.level()) + 1)).ok_or_else(not_held)?;
+        // Every leaf under the tile must be within; checked arithmetic, so that no path can
+        // overflow the index computations below.
+        let leaves_per_hash =
+            1u64.checked_shl(u32::from(TILE_HEIGHT) * u32::from(tile.level())).ok_or_else(not_held)?;
+        let leaves_per_tile = leaves_per_hash.checked_shl(u32::from(TILE_HEIGHT)).ok_or_else(not_held)?;
         let first = tile.level_index().checked_mul(leaves_per_tile).ok_or_else(not_held)?;
-        if first >= self.size {
+        let end = leaves_per_hash.checked_mul(u64::from(width)).and_then(|span| first.checked_add(span));
+        if end.is_none_or(|end| end > within.min(self.size)) {
             return Err(not_held());
         }
         tile.read_data(&Stored(&self.stored)).map_err(|_| not_held())
@@ -313,7 +316,7 @@ mod tests {
         ) {
             let leaves: Vec<Vec<u8>> = (0..70_000u32).step_by(7_000).map(|i| i.to_be_bytes().to_vec()).collect();
             let tree = LogHashes::from_leaves(&leaves).unwrap();
-            let _ = tree.tile(&path);
+            let _ = tree.tile(&path, 10);
         }
     }
 
@@ -322,8 +325,11 @@ mod tests {
         let leaves: Vec<Vec<u8>> = (0..300u32).map(|i| format!("leaf {i}").into_bytes()).collect();
         let tree = LogHashes::from_leaves(&leaves).unwrap();
         for (path, data) in tree.tiles(300).unwrap() {
-            assert_eq!(tree.tile(&path).unwrap(), data, "{path}");
+            assert_eq!(tree.tile(&path, 300).unwrap(), data, "{path}");
         }
+        // Nothing beyond `within`: the partial tile of 300 leaves is not one of 299.
+        assert!(tree.tile("tile/0/001.p/44", 299).is_err());
+        assert!(tree.tile("tile/0/001.p/43", 299).is_ok());
         for path in [
             "tile/entries/000",
             "tile/0/001",
@@ -336,7 +342,7 @@ mod tests {
             "",
             "checkpoint",
         ] {
-            assert!(tree.tile(path).is_err(), "{path}");
+            assert!(tree.tile(path, 300).is_err(), "{path}");
         }
     }
 

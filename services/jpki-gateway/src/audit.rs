@@ -88,13 +88,15 @@ impl AuditApi {
     }
 
     /// Runs a read of `tenant`'s log for an auditor of it, after recording the read in that log.
+    /// The read gets the durable size: the events up to and including its own read event, all
+    /// durable (it never answers beyond them; see `AuditLog::checkpoint_at`).
     async fn read<T, R>(
         &self,
         request: &Request<R>,
         tenant: &str,
         what: &'static str,
         detail: Vec<(&'static str, String)>,
-        read: impl FnOnce(&AuditLog, &TenantId) -> Result<T, AuditReadError> + Send + 'static,
+        read: impl FnOnce(&AuditLog, &TenantId, u64) -> Result<T, AuditReadError> + Send + 'static,
     ) -> Result<T, Status>
     where
         T: Send + 'static,
@@ -105,8 +107,8 @@ impl AuditApi {
         tokio::task::spawn_blocking(move || {
             let mut detail = detail;
             detail.push(("read", what.to_owned()));
-            log.record_read(&call, &tenant, now(), &detail)?;
-            read(&log, &tenant)
+            let index = log.record_read(&call, &tenant, now(), &detail)?;
+            read(&log, &tenant, index + 1)
         })
         .await
         .map_err(|_| Status::internal("the read's task failed"))?
@@ -144,7 +146,9 @@ impl v1::audit_service_server::AuditService for AuditApi {
         request: Request<v1::GetCheckpointRequest>,
     ) -> Result<Response<v1::Checkpoint>, Status> {
         let tenant = request.get_ref().tenant.clone();
-        let checkpoint = self.read(&request, &tenant, "checkpoint", Vec::new(), |log, t| log.checkpoint(t)).await?;
+        let checkpoint = self
+            .read(&request, &tenant, "checkpoint", Vec::new(), |log, t, durable| log.checkpoint_at(t, durable))
+            .await?;
         Ok(Response::new(v1::Checkpoint {
             note: checkpoint.note,
             origin: checkpoint.origin,
@@ -165,7 +169,7 @@ impl v1::audit_service_server::AuditService for AuditApi {
             return Err(bad_request("to", "below from"));
         }
         let detail = vec![("from", from.to_string()), ("to", to.to_string())];
-        let size = self.read(&request, &tenant, "events", detail, |log, t| log.size(t)).await?;
+        let size = self.read(&request, &tenant, "events", detail, |_, _, durable| Ok(durable)).await?;
         // Up to the size when the call began (its own read event included), at most a page.
         let end = if to == 0 { size } else { to.min(size) }.min(from.saturating_add(MAX_EVENTS_PER_CALL));
         let tenant = granted(&request, &tenant)?;
@@ -207,7 +211,9 @@ impl v1::audit_service_server::AuditService for AuditApi {
         let v1::GetInclusionProofRequest { tenant, index, tree_size } = request.get_ref().clone();
         let detail = vec![("index", index.to_string()), ("tree_size", tree_size.to_string())];
         let (proof, leaf) = self
-            .read(&request, &tenant, "inclusion_proof", detail, move |log, t| log.inclusion(t, index, tree_size))
+            .read(&request, &tenant, "inclusion_proof", detail, move |log, t, durable| {
+                log.inclusion(t, index, tree_size, durable)
+            })
             .await?;
         Ok(Response::new(v1::InclusionProof {
             index,
@@ -224,7 +230,9 @@ impl v1::audit_service_server::AuditService for AuditApi {
         let v1::GetConsistencyProofRequest { tenant, old_size, new_size } = request.get_ref().clone();
         let detail = vec![("old_size", old_size.to_string()), ("new_size", new_size.to_string())];
         let proof = self
-            .read(&request, &tenant, "consistency_proof", detail, move |log, t| log.consistency(t, old_size, new_size))
+            .read(&request, &tenant, "consistency_proof", detail, move |log, t, durable| {
+                log.consistency(t, old_size, new_size, durable)
+            })
             .await?;
         Ok(Response::new(v1::ConsistencyProof {
             old_size,
