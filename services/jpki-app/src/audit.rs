@@ -287,6 +287,11 @@ impl AuditLog {
         hashes.tile(path, within).map_err(|error| out_of_range("path", error.to_string()))
     }
 
+    /// The log's size now, durable or not (to decide whether to publish; never to answer with).
+    pub fn size_now(&self, tenant: &TenantId) -> Result<u64, AuditReadError> {
+        Ok(self.store.audit_size(tenant)?)
+    }
+
     /// Up to `limit` leaves from index `from` (at most [`MAX_AUDIT_PAGE`]).
     pub fn leaves(&self, tenant: &TenantId, from: u64, limit: usize) -> Result<Vec<String>, AuditReadError> {
         Ok(self.store.audit_leaves(tenant, from, limit)?)

@@ -55,6 +55,9 @@ pub struct Gateway {
     server: JoinHandle<anyhow::Result<()>>,
     /// The admin service's server: drained like the main one.
     admin_server: Option<JoinHandle<()>>,
+    /// Tasks that write once more when the server drains (the audit log's refusal counts and
+    /// checkpoint): awaited, within the drain timeout.
+    flushers: Vec<JoinHandle<()>>,
     background: Vec<JoinHandle<()>>,
     drain_timeout: Duration,
 }
@@ -338,7 +341,9 @@ impl Gateway {
             verification_retention_seconds: config.links.verification_retention_seconds,
         };
         let audit_log = Arc::new(AuditLog::new(store.clone(), audit_settings));
-        background.push(tokio::spawn(crate::refusals::run(
+        // Tasks that write once more on a drain: awaited by `shutdown`, never aborted.
+        let mut flushers = Vec::new();
+        flushers.push(tokio::spawn(crate::refusals::run(
             access.refusals().clone(),
             audit_log.clone(),
             Duration::from_secs(config.audit.refusal_interval_seconds),
@@ -351,6 +356,12 @@ impl Gateway {
         let links = LinkServiceServer::new(LinkApi::new(state.clone()));
         let status = StatusServiceServer::new(StatusApi::new(state));
         let credentials = CredentialServiceServer::new(CredentialApi::new(access.clone()));
+        flushers.push(tokio::spawn(crate::tiles::publish_every(
+            Duration::from_secs(config.audit.checkpoint_interval_seconds),
+            audit_log.clone(),
+            directory.clone(),
+            draining_receiver.clone(),
+        )));
         let tiles_addr = match config.audit.tiles_listen {
             Some(address) => {
                 let (bound, task) =
@@ -423,7 +434,17 @@ impl Gateway {
                 .map_err(anyhow::Error::from)
         });
         tracing::info!(address = %local_addr, tls = config.tls.is_some(), lists = loaded.lists, "jpki-gateway listening");
-        Ok(Gateway { local_addr, admin_addr, tiles_addr, draining, server, admin_server, background, drain_timeout })
+        Ok(Gateway {
+            local_addr,
+            admin_addr,
+            tiles_addr,
+            draining,
+            server,
+            admin_server,
+            flushers,
+            background,
+            drain_timeout,
+        })
     }
 
     /// The address it listens on.
@@ -460,6 +481,11 @@ impl Gateway {
             // Its connections end with the drain too (they hold the store until then).
             if tokio::time::timeout(self.drain_timeout, &mut admin_server).await.is_err() {
                 admin_server.abort();
+            }
+        }
+        for mut flusher in self.flushers {
+            if tokio::time::timeout(self.drain_timeout, &mut flusher).await.is_err() {
+                flusher.abort();
             }
         }
         for task in self.background {

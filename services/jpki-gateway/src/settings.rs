@@ -90,6 +90,9 @@ pub struct AuditLogSettings {
     /// entry bundles are not served there (the events go to the tenant's auditors only). Unset: not
     /// served.
     pub tiles_listen: Option<std::net::SocketAddr>,
+    /// How often each tenant's log that grew gets a new published checkpoint (signed, stored
+    /// durably as the tenant's latest), besides the ones made on demand: at least 1 second.
+    pub checkpoint_interval_seconds: u64,
 }
 
 impl Default for AuditLogSettings {
@@ -100,6 +103,7 @@ impl Default for AuditLogSettings {
             previous_verifier_keys: Vec::new(),
             refusal_interval_seconds: 60,
             tiles_listen: None,
+            checkpoint_interval_seconds: 60,
         }
     }
 }
@@ -551,6 +555,9 @@ impl GatewayConfig {
             bail!(
                 "audit.signing_key_file: required with redis (every replica must sign the audit logs with the same key)"
             );
+        }
+        if self.audit.checkpoint_interval_seconds == 0 {
+            bail!("audit.checkpoint_interval_seconds must be at least 1");
         }
         if self.audit.refusal_interval_seconds == 0 {
             bail!("audit.refusal_interval_seconds must be at least 1");

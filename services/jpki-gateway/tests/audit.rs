@@ -240,6 +240,15 @@ async fn the_log_and_its_key_survive_a_restart() {
     verify_consistency(&path, before.size, root(&before.root_hash), after.size, root(&after.root_hash)).unwrap();
     drop(client);
     gateway.shutdown().await.unwrap();
+    // The drain published the log's checkpoint (as the interval does), durably, signed by the same
+    // key, over the whole log.
+    use jpki_store::TenantStore as _;
+    let store = jpki_store::JournalStore::open(running.dir.path().join("data/store.journal")).unwrap();
+    let bank = jpki_store::TenantId::new("bank-a").unwrap();
+    let note = String::from_utf8(store.get_meta("audit/checkpoint/bank-a").unwrap().unwrap()).unwrap();
+    let verified =
+        CheckpointVerifier::new(&after.verifier_keys).unwrap().verify(note.as_bytes(), &after.origin).unwrap();
+    assert_eq!(verified.size, store.audit_size(&bank).unwrap());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
