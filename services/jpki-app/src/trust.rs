@@ -32,6 +32,9 @@ pub struct TrustConfig {
     pub crls: Vec<PathBuf>,
     /// Seconds a CRL may be used after its nextUpdate.
     pub crl_grace_seconds: i64,
+    /// Where every list loaded is archived under its digest (`jpki_revocation::archive`), if
+    /// anywhere.
+    pub archive: Option<PathBuf>,
 }
 
 /// Reads a file, naming it in the error.
@@ -85,7 +88,21 @@ impl TrustConfig {
                     .map_err(|_| anyhow::anyhow!("{}: PEM file without an X509 CRL block", file.display()))?;
                 for der in blocks {
                     match store.load(&file.display().to_string(), &der, at) {
-                        Ok(_) => lists += 1,
+                        Ok(summary) => {
+                            lists += 1;
+                            // Before any call can rely on it: the gateway serves after this returns.
+                            if let Some(archive) = &self.archive {
+                                jpki_revocation::archive::keep(archive, &summary.tbs_digest, &der).with_context(
+                                    || {
+                                        format!(
+                                            "{}: cannot archive the list from {}",
+                                            archive.display(),
+                                            file.display()
+                                        )
+                                    },
+                                )?;
+                            }
+                        }
                         Err(error @ (LoadError::NotNewer { .. } | LoadError::Expired { .. })) => {
                             tracing::warn!(file = %file.display(), %error, "CRL not used");
                             skipped.push(format!("{}: CRL not used: {error}", file.display()));

@@ -22,6 +22,10 @@ use crate::auth::{call_of, caller_of};
 use crate::decode::bad_request;
 use crate::settings::GatewayConfig;
 
+/// Where, under `data_dir`, every revocation list the gateway installs is archived under the
+/// digest its audit events name (`jpki_revocation::archive`).
+pub const LIST_ARCHIVE: &str = "evidence/lists";
+
 /// The most events one StreamEvents call returns (resume from the last index plus one).
 pub const MAX_EVENTS_PER_CALL: u64 = 10_000;
 

@@ -300,6 +300,7 @@ impl Gateway {
                     .as_ref()
                     .map(|redis| RedisConfig { prefix: redis.prefix.clone(), ..RedisConfig::new(&redis.url) }),
                 ledger: Some(config.data_dir.join("crl-ledger.json")),
+                archive: Some(config.data_dir.join(crate::audit::LIST_ARCHIVE)),
             };
             let fetcher =
                 Fetcher::new(HttpPolicy::default()).map_err(|error| anyhow::anyhow!("HTTP client: {error}"))?;

@@ -619,6 +619,7 @@ impl GatewayConfig {
         }
         trust.crls.extend(self.trust.crl_files.iter().cloned());
         trust.crl_grace_seconds = self.trust.crl_grace_seconds;
+        trust.archive = Some(self.data_dir.join(crate::audit::LIST_ARCHIVE));
         Ok(trust)
     }
 }

@@ -398,3 +398,34 @@ async fn checkpoints_and_hash_tiles_are_served_over_http_for_standard_tools() {
     assert!(output.status.success(), "{text}");
     assert!(text.contains("\"ok\": true"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lists_an_answer_rested_on_are_archived_under_the_digest_its_event_names() {
+    // Lists refreshed over HTTP from the CA simulator (the refresher archives before installing).
+    let running = start_with_casim(|config| {
+        config.auditors = vec![AuditorSettings {
+            id: "auditor-a".into(),
+            api_key: Some(KEY_AUDITOR_A.into()),
+            tenants: vec!["bank-a".into()],
+            ..AuditorSettings::default()
+        }];
+    })
+    .await;
+    let mut verification = running.verification().await;
+    login(&mut verification, &running.pki, "h01", KEY_A, "tx-1").await;
+    let mut client = auditor(&running).await;
+    let entries = events(&mut client, "bank-a", 0, 0).await;
+    let proof = entries
+        .iter()
+        .map(|(_, leaf)| AuditEvent::from_leaf(leaf.as_bytes()).unwrap())
+        .find(|event| event.rpc.ends_with("/VerifyAuthProof"))
+        .unwrap();
+    assert!(!proof.revocation.is_empty());
+    for list in &proof.revocation {
+        let path = running.dir.path().join("data/evidence/lists").join(format!("{}.crl", list.sha256));
+        let der = std::fs::read(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+        let parsed = jpki_revocation::parse_crl(&der, |_| Ok(())).unwrap();
+        assert_eq!(hex::encode(parsed.tbs_digest), list.sha256, "the archived list is the one named");
+        assert_eq!(Some(parsed.crl_number.to_string()), list.number);
+    }
+}

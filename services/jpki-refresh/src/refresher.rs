@@ -48,6 +48,9 @@ pub struct RefreshConfig {
     pub redis: Option<RedisConfig>,
     /// Where the highest accepted cRLNumber per (issuer key, scope) is kept across restarts.
     pub ledger: Option<PathBuf>,
+    /// Where every list is archived under its digest before it is installed
+    /// (`jpki_revocation::archive`), so that no answer rests on a list that is not kept.
+    pub archive: Option<PathBuf>,
 }
 
 /// Why the refresher could not start.
@@ -348,6 +351,24 @@ impl Refresher {
             Ok((Ok(candidate), der)) => (candidate, der),
             Ok((Err(error), _)) => return refused(error.to_string()),
             Err(join) => return refused(format!("indexing task failed: {join}")),
+        };
+        // Archived before anything can rely on it (a list refused below stays archived: harmless,
+        // the archive is content-addressed).
+        let der = match &self.config.archive {
+            None => der,
+            Some(archive) => {
+                let (dir, digest) = (archive.clone(), candidate.meta().tbs_digest.clone());
+                let kept = tokio::task::spawn_blocking(move || {
+                    let kept = jpki_revocation::archive::keep(&dir, &digest, &der);
+                    (kept, der)
+                })
+                .await;
+                match kept {
+                    Ok((Ok(_), der)) => der,
+                    Ok((Err(error), _)) => return refused(format!("cannot archive the list: {error}")),
+                    Err(join) => return refused(format!("archiving task failed: {join}")),
+                }
+            }
         };
         let (key, scope) = (candidate.meta().issuer_key_id.clone(), candidate.meta().scope.clone());
         let sequence = sequence_id(&key, &scope);

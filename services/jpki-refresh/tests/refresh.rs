@@ -116,6 +116,7 @@ impl Env {
             poll_interval: Duration::from_secs(60),
             redis: None,
             ledger: ledger.map(Path::to_owned),
+            archive: None,
         };
         let refresher = Refresher::new(config, store.clone(), Fetcher::new(policy).unwrap()).await.unwrap();
         Env { pki, sim, ca, store, verifier, refresher, list }

@@ -59,6 +59,7 @@ async fn refresher(source: CrlSource, ledger: Option<&Path>, redis: Option<&str>
         poll_interval: Duration::from_secs(60),
         redis: redis.map(RedisConfig::new),
         ledger: ledger.map(Path::to_owned),
+        archive: None,
     };
     Refresher::new(config, store, Fetcher::new(policy()).unwrap()).await.unwrap()
 }

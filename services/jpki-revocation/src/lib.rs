@@ -33,6 +33,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod archive;
 pub mod changes;
 pub mod compact;
 pub mod error;

@@ -146,6 +146,8 @@ pub struct ListSummary {
     pub scope: Scope,
     /// Heap bytes of the index.
     pub resident_bytes: usize,
+    /// The digest of the tbsCertList (see [`ListMeta::tbs_digest`]): the list's identity.
+    pub tbs_digest: Vec<u8>,
 }
 
 impl ListSummary {
@@ -161,6 +163,7 @@ impl ListSummary {
             entries: meta.entries,
             scope: meta.scope.clone(),
             resident_bytes: list.resident_bytes(),
+            tbs_digest: meta.tbs_digest.clone(),
         }
     }
 }

@@ -255,6 +255,7 @@ fn sync(args: &SyncArgs) -> anyhow::Result<i32> {
         poll_interval: Duration::from_secs(args.poll),
         redis,
         ledger: args.ledger.clone(),
+        archive: None,
     };
     let policy = HttpPolicy {
         attempts: args.attempts.max(1),
