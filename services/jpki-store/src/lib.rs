@@ -18,6 +18,7 @@
 //! | [`VerificationRecord`] | (tenant, verification id) | what `Link` and audits refer to |
 //! | [`LinkRecord`] | (tenant, certificate) and (tenant, customer id, certificate) | a certificate links to at most one customer per tenant; a customer may have several certificates |
 //! | watch entry | (tenant, certificate), plus a global certificate → tenants index | which tenants get revocation events for a certificate |
+//! | audit leaf | (tenant, index) | the tenant's audit log: one leaf per call, written by [`TenantStore::write_audited`] in the same commit as the call's writes (module `audit`) |
 //! | [`StoredEvent`] | (tenant, sequence) | per-tenant log of every change of status ([`StatusChange`]: held, revoked, released) of watched certificates |
 //! | event status | (tenant, certificate) | the last recorded status (its event's sequence, change, reason, highest cRLNumber): what [`TenantStore::append_events`] compares each notice with |
 //! | entitlement | (tenant, certificate) | latest `verified_at` of a passed verification of it: with the links, what [`TenantStore::entitled`] reads |
@@ -50,6 +51,8 @@
 //! | `entitlements` | (tenant, ca_key_id, serial) | latest `verified_at` of a passed verification of the certificate |
 //! | `entitlement_age` | (verified_at, tenant, ca_key_id, serial) | () — purge index of `entitlements` |
 //! | `meta` | key | bytes |
+//! | `audit` | (tenant, index) | the audit log's leaf (UTF-8 JSON, one line) |
+//! | `audit_size` | tenant | the number of leaves (the next index) |
 //! | `store_schema` | `version` | 2 |
 //!
 //! Indexes are always written in the same transaction as the item they index.
@@ -174,7 +177,9 @@
 //!
 //! ## JournalStore
 //!
-//! A call that changed something is one journal entry, applied and appended under one lock; a
+//! An audited call ([`TenantStore::write_audited`]) is one journal entry holding its write and its
+//! selected leaf, encoded under the lock (the leaf depends on the write's answer). A call that
+//! changed something is one journal entry, applied and appended under one lock; a
 //! durable call returns once the journal is `fdatasync`ed up to its entry (concurrent calls share
 //! the sync: leader/follower group commit), a call that changed nothing once the entries before it
 //! are. `put_challenge` does not wait (as for `LocalStore` below). `tests/crash.rs` kills a writer
