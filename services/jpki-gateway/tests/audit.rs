@@ -411,8 +411,11 @@ async fn the_lists_an_answer_rested_on_are_archived_under_the_digest_its_event_n
         }];
     })
     .await;
+    // Health turns SERVING once every list is installed (and archived).
+    wait_serving(running.address).await;
     let mut verification = running.verification().await;
-    login(&mut verification, &running.pki, "h01", KEY_A, "tx-1").await;
+    let passed = login(&mut verification, &running.pki, "h01", KEY_A, "tx-1").await.result.unwrap();
+    assert_eq!(passed.indication(), jpki_api::v1::Indication::TotalPassed, "{passed:?}");
     let mut client = auditor(&running).await;
     let entries = events(&mut client, "bank-a", 0, 0).await;
     let proof = entries
@@ -420,7 +423,7 @@ async fn the_lists_an_answer_rested_on_are_archived_under_the_digest_its_event_n
         .map(|(_, leaf)| AuditEvent::from_leaf(leaf.as_bytes()).unwrap())
         .find(|event| event.rpc.ends_with("/VerifyAuthProof"))
         .unwrap();
-    assert!(!proof.revocation.is_empty());
+    assert!(!proof.revocation.is_empty(), "{proof:?}");
     for list in &proof.revocation {
         let path = running.dir.path().join("data/evidence/lists").join(format!("{}.crl", list.sha256));
         let der = std::fs::read(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
