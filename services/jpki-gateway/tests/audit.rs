@@ -326,22 +326,10 @@ async fn http_get(address: std::net::SocketAddr, path: &str) -> (u16, Vec<u8>) {
     (status, response[split + 4..].to_vec())
 }
 
-/// The external-client venv's aics-tlog (services/jpki-gateway/tests/external/setup.sh); `None`,
-/// with a message, when it is absent, which fails under `CI=true`.
+/// The external-client venv's aics-tlog; `None`, with a message, when the venv is absent, which
+/// fails under `CI=true`.
 fn aics_tlog() -> Option<std::path::PathBuf> {
-    let venv = std::env::var_os("JPKI_EXTERNAL_VENV")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/external-venv"));
-    let program = venv.join("bin/aics-tlog");
-    if program.exists() {
-        return Some(program);
-    }
-    assert!(std::env::var("CI").is_err(), "{}: missing; run tests/external/setup.sh", program.display());
-    eprintln!(
-        "SKIPPED the aics-tlog part: no {} (run services/jpki-gateway/tests/external/setup.sh)",
-        program.display()
-    );
-    None
+    jpki_testsupport::external::venv("the aics-tlog part of the tile test").map(|venv| venv.join("bin/aics-tlog"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

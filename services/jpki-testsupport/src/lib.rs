@@ -3,9 +3,11 @@
 //!
 //! - [`fixtures`]: the bridge between the test PKI and the verifier (kinds, policies, a verifier
 //!   trusting the test PKI's anchors, the shared seed and validation time), re-exported here.
+//! - [`external`]: the Python venv of the external-client tests (grpcurl, grpcio, aics-tlog).
 //! - [`redis`]: a real `redis-server` of the test's own on a free port (never a mock), re-exported
 //!   here.
 
+pub mod external;
 pub mod fixtures;
 pub mod redis;
 

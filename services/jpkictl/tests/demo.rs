@@ -52,26 +52,10 @@ const EXPECTED: [(&str, i32, &[&str]); 36] = [
     ("aics-tlog verify-inclusion", 1, &["\"ok\": false"]),
 ];
 
-/// The external-client venv's `bin` (aics-tlog), as services/jpki-gateway/tests/external/setup.sh
-/// makes it; `None` when it is absent, which fails the test under `CI=true`.
+/// The external-client venv's `bin` (aics-tlog); `None` when it is absent, which fails the test
+/// under `CI=true`.
 fn external_venv_bin() -> Option<std::path::PathBuf> {
-    let venv = std::env::var_os("JPKI_EXTERNAL_VENV")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/external-venv"));
-    let bin = venv.join("bin");
-    if bin.join("aics-tlog").exists() {
-        return Some(bin);
-    }
-    assert!(
-        std::env::var("CI").is_err(),
-        "{}: no aics-tlog; run services/jpki-gateway/tests/external/setup.sh",
-        bin.display()
-    );
-    eprintln!(
-        "SKIPPED the aics-tlog commands: no {} (run services/jpki-gateway/tests/external/setup.sh)",
-        bin.display()
-    );
-    None
+    jpki_testsupport::external::venv("the demo's aics-tlog commands").map(|venv| venv.join("bin"))
 }
 
 #[test]
