@@ -341,9 +341,15 @@ impl App {
         let write = TenantWrite::SettleProof { id: challenge_id.to_owned(), now: at.0, verified: stored, watch };
         // The event of each way the commit can settle the challenge; the store keeps the one that
         // happened, in the same commit.
+        // What every outcome's event shares, hashed once.
+        let mut base = call.event(&tenant.id, at);
+        base.purpose = Some(purpose.name().to_owned());
+        base.digests.insert("certificate_sha256".into(), digest(certificate));
+        base.digests.insert("signature_sha256".into(), digest(signature));
+        base.detail.insert("challenge_id".into(), challenge_id.to_owned());
+        base.detail.insert("verification_id".into(), verification_id.clone());
         let leaves = per_outcome(&write, |outcome| {
-            let mut event = call.event(&tenant.id, at);
-            event.purpose = Some(purpose.name().to_owned());
+            let mut event = base.clone();
             // Only the refusal's code goes into the event, so its time does not matter here.
             let refusal = |refusal| VerificationVerdict::Refused(refusal);
             let refused = match (outcome, &verified) {
@@ -355,10 +361,6 @@ impl App {
             if let Some(verdict) = refused.as_ref().or(verified.as_ref()) {
                 record_verdict(&mut event, verdict);
             }
-            event.digests.insert("certificate_sha256".into(), digest(certificate));
-            event.digests.insert("signature_sha256".into(), digest(signature));
-            event.detail.insert("challenge_id".into(), challenge_id.to_owned());
-            event.detail.insert("verification_id".into(), verification_id.clone());
             Ok(event)
         })?;
         let settled = match self.store.write_audited(&tenant.id, write, leaves)?.answer {

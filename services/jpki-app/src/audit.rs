@@ -70,7 +70,7 @@ pub fn digest(data: &[u8]) -> String {
 /// The event as the store keeps it: one line of JSON.
 pub(crate) fn leaf(event: &AuditEvent) -> Result<String, AppError> {
     let bytes = event.leaf().map_err(AppError::Audit)?;
-    String::from_utf8(bytes).map_err(|_| AppError::Audit(AuditError::InvalidName("a leaf that is not UTF-8".into())))
+    String::from_utf8(bytes).map_err(|_| AppError::Audit(AuditError::InvalidLeaf("not UTF-8".into())))
 }
 
 /// The one leaf of a write with one outcome.

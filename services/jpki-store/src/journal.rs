@@ -1005,24 +1005,36 @@ impl Inner {
             }
             let (answer, changed) = shared.state.apply(&op)?;
             if changed {
-                shared.pending.extend_from_slice(&frame);
-                shared.appended += 1;
-                shared.entries += 1;
-                self.counters.logged.fetch_add(1, Ordering::Relaxed);
+                self.append(&mut shared, &frame);
             }
             (answer, shared.appended, shared.pending.len())
         };
         if durable || unflushed > MAX_UNFLUSHED {
-            let deferred = DEFERRED.with(|deferred| {
-                let waiting = deferred.get()?;
-                deferred.set(Some(waiting.max(upto)));
-                Some(())
-            });
-            if deferred.is_none() {
-                self.wait_durable(upto)?;
-            }
+            self.durable_or_deferred(upto)?;
         }
         Ok(answer)
+    }
+
+    /// Appends one frame to the pending buffer (under the state lock, in the state's order).
+    fn append(&self, shared: &mut Shared, frame: &[u8]) {
+        shared.pending.extend_from_slice(frame);
+        shared.appended += 1;
+        shared.entries += 1;
+        self.counters.logged.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Returns once frame `upto` is on disk, or, inside [`JournalStore::deferring`], records it
+    /// for the caller to await.
+    fn durable_or_deferred(&self, upto: u64) -> Result<(), StoreError> {
+        let deferred = DEFERRED.with(|deferred| {
+            let waiting = deferred.get()?;
+            deferred.set(Some(waiting.max(upto)));
+            Some(())
+        });
+        if deferred.is_none() {
+            self.wait_durable(upto)?;
+        }
+        Ok(())
     }
 
     /// Applies a call's write with its audit leaf, appends them as one frame and returns once it
@@ -1048,20 +1060,10 @@ impl Inner {
                     return Err(error);
                 }
             };
-            shared.pending.extend_from_slice(&frame);
-            shared.appended += 1;
-            shared.entries += 1;
-            self.counters.logged.fetch_add(1, Ordering::Relaxed);
+            self.append(&mut shared, &frame);
             (answer, index, shared.appended)
         };
-        let deferred = DEFERRED.with(|deferred| {
-            let waiting = deferred.get()?;
-            deferred.set(Some(waiting.max(upto)));
-            Some(())
-        });
-        if deferred.is_none() {
-            self.wait_durable(upto)?;
-        }
+        self.durable_or_deferred(upto)?;
         Ok((answer, index))
     }
 
