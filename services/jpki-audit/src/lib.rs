@@ -20,7 +20,7 @@ pub use bundle::{Bundle, Mismatch, VerifyFailure, VerifyReport};
 pub use checkpoint::{CheckpointVerifier, LogSigner, VerifiedCheckpoint, origin};
 pub use event::{AuditEvent, CertRef, ListRelied, MAX_LEAF_BYTES, sha256_hex};
 pub use tlog_tiles::Hash;
-pub use tree::{LogHashes, verify_consistency, verify_inclusion};
+pub use tree::{LogHashes, leaf_hash, verify_consistency, verify_inclusion};
 
 /// Everything that can go wrong in this crate outside [`bundle::verify_dir`] (which reports a
 /// [`VerifyFailure`]).

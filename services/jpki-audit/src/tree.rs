@@ -11,6 +11,12 @@ use tlog_tiles::{
 
 use crate::AuditError;
 
+/// The RFC 9162 leaf hash of a leaf, `SHA-256(0x00 || leaf)`: what the tree holds, and what is
+/// left of an event once its payload has expired.
+pub fn leaf_hash(leaf: &[u8]) -> Hash {
+    record_hash(leaf)
+}
+
 /// Tile height of C2SP tlog-tiles: 256 hashes per full tile.
 pub const TILE_HEIGHT: u8 = 8;
 
@@ -62,7 +68,7 @@ impl LogHashes {
     /// # Errors
     /// Only if the stored hashes were inconsistent, which this type does not allow.
     pub fn push_leaf(&mut self, leaf: &[u8]) -> Result<u64, AuditError> {
-        self.push_record_hash(record_hash(leaf))
+        self.push_record_hash(leaf_hash(leaf))
     }
 
     /// Appends a record hash (`SHA-256(0x00 || leaf)`); returns its index.

@@ -198,7 +198,8 @@ impl v1::audit_service_server::AuditService for AuditApi {
                     }
                 };
                 for leaf in leaves {
-                    if sender.send(Ok(v1::AuditEntry { index: next, leaf })).await.is_err() {
+                    let leaf_hash = jpki_audit::leaf_hash(leaf.as_bytes()).0.to_vec();
+                    if sender.send(Ok(v1::AuditEntry { index: next, leaf, leaf_hash })).await.is_err() {
                         return;
                     }
                     next += 1;
@@ -243,5 +244,10 @@ impl v1::audit_service_server::AuditService for AuditApi {
             new_size,
             hashes: proof.iter().map(|hash| hash.0.to_vec()).collect(),
         }))
+    }
+
+    async fn get_evidence(&self, request: Request<v1::GetEvidenceRequest>) -> Result<Response<v1::Evidence>, Status> {
+        granted(&request, &request.get_ref().tenant)?;
+        Err(Status::unimplemented("the evidence archive is being built (issue 12)"))
     }
 }
