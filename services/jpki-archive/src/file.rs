@@ -19,7 +19,9 @@ const PENDING: TableDefinition<(i64, &str, u64), &[u8]> = TableDefinition::new("
 /// (tenant, size) → signed checkpoint note.
 const CHECKPOINTS: TableDefinition<(&str, u64), &str> = TableDefinition::new("checkpoints");
 /// (owner, key) → (stored at, DER); owner `""` is the platform.
-const EVIDENCE: TableDefinition<(&str, &[u8]), (i64, &[u8])> = TableDefinition::new("evidence");
+const EVIDENCE: TableDefinition<EvidenceKey, (i64, &[u8])> = TableDefinition::new("evidence");
+/// (owner, key) of an evidence item.
+type EvidenceKey<'a> = (&'a str, &'a [u8]);
 /// (stored at, owner, key) → (): evidence not yet past the retention cut-off.
 const EVIDENCE_AGE: TableDefinition<(i64, &str, &[u8]), ()> = TableDefinition::new("evidence_age");
 /// (owner, key) → how many leaves with a payload cite it (absent: none).
@@ -179,10 +181,10 @@ impl AuditArchive for FileArchive {
             first_conflict(tenant, from, &batch, &stored)?;
             let mut pending = tx.open_table(PENDING).map_err(backend)?;
             let mut cites = tx.open_table(CITES).map_err(backend)?;
-            let mut index = size.max(from);
+            let first_new = size.max(from);
             // Skip the leaves already archived (identical, checked above).
-            let skip = usize::try_from(index - from).map_err(backend)?;
-            for (leaf, hash) in leaves.iter().zip(&batch.hashes).skip(skip) {
+            let skip = usize::try_from(first_new - from).map_err(backend)?;
+            for (index, (leaf, hash)) in (first_new..).zip(leaves.iter().zip(&batch.hashes).skip(skip)) {
                 let mut value = hash.to_vec();
                 value.extend_from_slice(leaf.leaf.as_bytes());
                 table.insert((tenant, index), value.as_slice()).map_err(backend)?;
@@ -192,7 +194,6 @@ impl AuditArchive for FileArchive {
                     let count = cites.get((*owner, key.as_slice())).map_err(backend)?.map_or(0, |count| count.value());
                     cites.insert((*owner, key.as_slice()), count.saturating_add(1)).map_err(backend)?;
                 }
-                index += 1;
             }
             let size = size.max(batch.end);
             sizes.insert(tenant, size).map_err(backend)?;
@@ -248,9 +249,7 @@ impl AuditArchive for FileArchive {
         let tx = self.db.begin_read().map_err(backend)?;
         let table = tx.open_table(CHECKPOINTS).map_err(backend)?;
         let last = table.range((tenant, 0)..=(tenant, u64::MAX)).map_err(backend)?.next_back();
-        last.transpose()
-            .map(|entry| entry.map(|(key, note)| (key.value().1, note.value().to_owned())))
-            .map_err(backend)
+        last.transpose().map(|entry| entry.map(|(key, note)| (key.value().1, note.value().to_owned()))).map_err(backend)
     }
 
     fn put_evidence(&self, owner: EvidenceOwner<'_>, key: &[u8; 32], der: &[u8]) -> Result<(), ArchiveError> {
@@ -263,7 +262,10 @@ impl AuditArchive for FileArchive {
             let mut evidence = tx.open_table(EVIDENCE).map_err(backend)?;
             if evidence.get((owner, key.as_slice())).map_err(backend)?.is_none() {
                 evidence.insert((owner, key.as_slice()), (stored_at, der)).map_err(backend)?;
-                tx.open_table(EVIDENCE_AGE).map_err(backend)?.insert((stored_at, owner, key.as_slice()), ()).map_err(backend)?;
+                tx.open_table(EVIDENCE_AGE)
+                    .map_err(backend)?
+                    .insert((stored_at, owner, key.as_slice()), ())
+                    .map_err(backend)?;
             }
             Ok(())
         })

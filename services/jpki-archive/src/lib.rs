@@ -191,7 +191,9 @@ fn check_line(what: &str, text: &str, max: usize) -> Result<(), ArchiveError> {
 /// A checkpoint note: non-empty, at most [`MAX_NOTE_BYTES`], no NUL (line breaks are its syntax).
 fn check_note(note: &str) -> Result<(), ArchiveError> {
     if note.is_empty() || note.len() > MAX_NOTE_BYTES || note.contains('\0') {
-        return Err(ArchiveError::Invalid(format!("checkpoint note: non-empty, no NUL, at most {MAX_NOTE_BYTES} bytes")));
+        return Err(ArchiveError::Invalid(format!(
+            "checkpoint note: non-empty, no NUL, at most {MAX_NOTE_BYTES} bytes"
+        )));
     }
     Ok(())
 }

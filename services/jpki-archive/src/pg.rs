@@ -85,7 +85,8 @@ impl PgArchive {
     /// key-value string; no TLS) and creates or checks the schema (versioned, idempotent, safe when
     /// several replicas connect at once).
     pub fn connect(url: &str) -> Result<PgArchive, ArchiveError> {
-        let mut config: Config = url.parse().map_err(|error| ArchiveError::Invalid(format!("database url: {error}")))?;
+        let mut config: Config =
+            url.parse().map_err(|error| ArchiveError::Invalid(format!("database url: {error}")))?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
@@ -141,7 +142,8 @@ impl PgArchive {
 impl AuditArchive for PgArchive {
     fn integrated(&self, tenant: &str) -> Result<u64, ArchiveError> {
         check_tenant(tenant)?;
-        let row = self.conn()?.query_opt("SELECT integrated FROM archive_sizes WHERE tenant = $1", &[&tenant]).map_err(db)?;
+        let row =
+            self.conn()?.query_opt("SELECT integrated FROM archive_sizes WHERE tenant = $1", &[&tenant]).map_err(db)?;
         row.map_or(Ok(0), |row| u64::try_from(row.get::<_, i64>(0)).map_err(backend))
     }
 
@@ -158,7 +160,11 @@ impl AuditArchive for PgArchive {
             .map_err(db)?
             .get(0);
         if from_i > size {
-            return Err(ArchiveError::Gap { tenant: tenant.to_owned(), integrated: u64::try_from(size).map_err(backend)?, from });
+            return Err(ArchiveError::Gap {
+                tenant: tenant.to_owned(),
+                integrated: u64::try_from(size).map_err(backend)?,
+                from,
+            });
         }
         let indexes: Vec<i64> = (from_i..end_i).collect();
         let hashes: Vec<&[u8]> = batch.hashes.iter().map(|hash| hash.as_slice()).collect();
@@ -176,7 +182,10 @@ impl AuditArchive for PgArchive {
         let (mut owners, mut keys, mut cited_by) = (Vec::new(), Vec::new(), Vec::new());
         for row in inserted {
             let index: i64 = row.get(0);
-            let leaf = usize::try_from(index - from_i).ok().and_then(|at| leaves.get(at)).ok_or_else(|| backend("stray index"))?;
+            let leaf = usize::try_from(index - from_i)
+                .ok()
+                .and_then(|at| leaves.get(at))
+                .ok_or_else(|| backend("stray index"))?;
             for (owner, key) in citations(tenant, leaf) {
                 owners.push(owner);
                 keys.push(key.to_vec());
@@ -259,7 +268,10 @@ impl AuditArchive for PgArchive {
         check_tenant(tenant)?;
         let row = self
             .conn()?
-            .query_opt("SELECT size, note FROM archive_checkpoints WHERE tenant = $1 ORDER BY size DESC LIMIT 1", &[&tenant])
+            .query_opt(
+                "SELECT size, note FROM archive_checkpoints WHERE tenant = $1 ORDER BY size DESC LIMIT 1",
+                &[&tenant],
+            )
             .map_err(db)?;
         row.map(|row| Ok((u64::try_from(row.get::<_, i64>(0)).map_err(backend)?, row.get(1)))).transpose()
     }

@@ -6,10 +6,14 @@
 //! - [`external`]: the Python venv of the external-client tests (grpcurl, grpcio, aics-tlog).
 //! - [`redis`]: a real `redis-server` of the test's own on a free port (never a mock), re-exported
 //!   here.
+//! - [`postgres`]: a real PostgreSQL server of the test's own on a free port (never a mock).
 
 pub mod external;
 pub mod fixtures;
+pub mod postgres;
+mod process;
 pub mod redis;
 
 pub use fixtures::*;
+pub use postgres::PostgresServer;
 pub use redis::*;

@@ -123,15 +123,12 @@ impl RedisServer {
 
     /// Its process id.
     pub fn pid(&self) -> u32 {
-        self.child.as_ref().expect("running").id()
+        crate::process::pid(&self.child)
     }
 
     /// SIGKILL, as a crash would (no shutdown code runs), and wait for the process to be gone.
     pub fn kill_9(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            child.kill().unwrap();
-            child.wait().unwrap();
-        }
+        crate::process::kill_9(&mut self.child);
     }
 
     /// Starts again on the same directory and settings (and the same port when it is still free),
