@@ -20,6 +20,8 @@ const SCHEMA_LOCK: i64 = 0x6a70_6b69_7363_6865; // "jpkische"
 const LEADER_LOCK: i64 = 0x6a70_6b69_6c65_6164; // "jpkilead"
 /// How long a connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// TCP keepalive idle time, unless the URL sets one: how soon a dead peer is noticed.
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(30);
 /// Connections in the pool (besides the leader's own).
 const POOL_SIZE: u32 = 4;
 
@@ -90,6 +92,10 @@ impl PgArchive {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
+        // The default (2 h) would let a dead peer hold a connection, and the leader lock, for hours.
+        if config.get_keepalives_idle() == Duration::from_secs(2 * 60 * 60) {
+            config.keepalives_idle(KEEPALIVE_IDLE);
+        }
         if config.get_application_name().is_none() {
             config.application_name("jpki-archive");
         }
@@ -131,7 +137,7 @@ impl PgArchive {
         let Some((client, held)) = slot.as_mut() else { return Ok(false) };
         if *held {
             // Still ours while the session lives.
-            client.simple_query("").map_err(db)?;
+            client.is_valid(CONNECT_TIMEOUT).map_err(db)?;
             return Ok(true);
         }
         *held = client.query_one("SELECT pg_try_advisory_lock($1)", &[&LEADER_LOCK]).map_err(db)?.get(0);

@@ -107,7 +107,7 @@ impl PostgresServer {
         let dir = std::fs::canonicalize(dir).expect("test directory");
         // The server's user must reach its directories: inside the test's directory when its
         // ancestors allow it (the test directory itself is opened for traversal), else in a
-        // directory of our own under the system temp directory.
+        // directory of our own under /tmp (removed on drop).
         let (root, own_root) = if run_as.is_none() || ancestors_traversable(&dir) {
             if run_as.is_some() {
                 let mut permissions = std::fs::metadata(&dir).unwrap().permissions();
@@ -116,7 +116,7 @@ impl PostgresServer {
             }
             (dir.join("postgres"), None)
         } else {
-            let own = std::env::temp_dir().join(format!("jpki-postgres-{}-{}", std::process::id(), free_port()));
+            let own = PathBuf::from("/tmp").join(format!("jpki-postgres-{}-{}", std::process::id(), free_port()));
             (own.clone(), Some(own))
         };
         std::fs::create_dir_all(&root).unwrap();
