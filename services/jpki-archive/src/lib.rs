@@ -41,7 +41,7 @@ pub const MAX_LIMIT: usize = 1024;
 /// One leaf handed to the archive by the integrator.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeafIn {
-    /// The event JSON, one line (at most [`MAX_LEAF_BYTES`]).
+    /// The event JSON, one line: non-empty, no `\n`, at most [`MAX_LEAF_BYTES`] (the hot store's rule).
     pub leaf: String,
     /// The event's unix time (seconds), for retention.
     pub time: i64,
@@ -188,6 +188,16 @@ fn check_line(what: &str, text: &str, max: usize) -> Result<(), ArchiveError> {
     Ok(())
 }
 
+/// A leaf: non-empty, at most [`MAX_LEAF_BYTES`], no newline. Exactly the hot store's rule
+/// (jpki-store refuses nothing else), so that every leaf it committed can be archived: a stricter
+/// rule here would stall the integrator on that leaf for good.
+fn check_leaf(leaf: &str) -> Result<(), ArchiveError> {
+    if leaf.is_empty() || leaf.len() > MAX_LEAF_BYTES || leaf.contains('\n') {
+        return Err(ArchiveError::Invalid(format!("leaf: must be 1 to {MAX_LEAF_BYTES} bytes without a newline")));
+    }
+    Ok(())
+}
+
 /// A checkpoint note: non-empty, at most [`MAX_NOTE_BYTES`], no NUL (line breaks are its syntax).
 fn check_note(note: &str) -> Result<(), ArchiveError> {
     if note.is_empty() || note.len() > MAX_NOTE_BYTES || note.contains('\0') {
@@ -221,7 +231,7 @@ fn check_batch(tenant: &str, from: u64, leaves: &[LeafIn]) -> Result<Batch, Arch
     let end = from.checked_add(count).ok_or_else(|| ArchiveError::Invalid("index overflow".into()))?;
     to_i64("index", end)?;
     for leaf in leaves {
-        check_line("leaf", &leaf.leaf, MAX_LEAF_BYTES)?;
+        check_leaf(&leaf.leaf)?;
         if let Some(certificate) = &leaf.certificate {
             check_certificate(certificate)?;
         }

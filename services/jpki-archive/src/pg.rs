@@ -29,7 +29,7 @@ const POOL_SIZE: u32 = 4;
 const SCHEMA_V1: &str = "
 CREATE TABLE archive_sizes (tenant text PRIMARY KEY, integrated bigint NOT NULL);
 CREATE TABLE archive_leaves (
-    tenant text NOT NULL, idx bigint NOT NULL, hash bytea NOT NULL, payload text,
+    tenant text NOT NULL, idx bigint NOT NULL, hash bytea NOT NULL, payload bytea,
     event_time bigint NOT NULL, certificate text, PRIMARY KEY (tenant, idx));
 CREATE INDEX archive_leaves_due ON archive_leaves (event_time) WHERE payload IS NOT NULL;
 CREATE TABLE archive_citations (
@@ -174,13 +174,14 @@ impl AuditArchive for PgArchive {
         }
         let indexes: Vec<i64> = (from_i..end_i).collect();
         let hashes: Vec<&[u8]> = batch.hashes.iter().map(|hash| hash.as_slice()).collect();
-        let payloads: Vec<&str> = leaves.iter().map(|leaf| leaf.leaf.as_str()).collect();
+        // bytea, not text: a leaf may hold a NUL, which text cannot.
+        let payloads: Vec<&[u8]> = leaves.iter().map(|leaf| leaf.leaf.as_bytes()).collect();
         let times: Vec<i64> = leaves.iter().map(|leaf| leaf.time).collect();
         let certificates: Vec<Option<&str>> = leaves.iter().map(|leaf| leaf.certificate.as_deref()).collect();
         let inserted = tx
             .query(
                 "INSERT INTO archive_leaves (tenant, idx, hash, payload, event_time, certificate) \
-                 SELECT $1, * FROM UNNEST($2::bigint[], $3::bytea[], $4::text[], $5::bigint[], $6::text[]) \
+                 SELECT $1, * FROM UNNEST($2::bigint[], $3::bytea[], $4::bytea[], $5::bigint[], $6::text[]) \
                  ON CONFLICT DO NOTHING RETURNING idx",
                 &[&tenant, &indexes, &hashes, &payloads, &times, &certificates],
             )
@@ -237,7 +238,10 @@ impl AuditArchive for PgArchive {
                 Ok(ArchivedLeaf {
                     index: u64::try_from(row.get::<_, i64>(0)).map_err(backend)?,
                     hash: hash32(row.get(1))?,
-                    payload: row.get(2),
+                    payload: row
+                        .get::<_, Option<Vec<u8>>>(2)
+                        .map(|bytes| String::from_utf8(bytes).map_err(|_| backend("stored leaf is not UTF-8")))
+                        .transpose()?,
                 })
             })
             .collect()
