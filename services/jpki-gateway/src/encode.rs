@@ -343,7 +343,9 @@ pub const STORAGE_RETRY_DELAY: std::time::Duration = std::time::Duration::from_s
 /// - UNAVAILABLE with `google.rpc.RetryInfo` when the backend failed or is unreachable (I/O, Redis
 ///   down or timing out, not durable): transient, retry after the delay;
 /// - INTERNAL when retrying cannot help: a stored record does not decode, or the gateway passed the
-///   store something it refuses (a bug: the API checks every limit first).
+///   store something it refuses (a bug: the API checks every limit first);
+/// - FAILED_PRECONDITION when audit leaves asked for were trimmed from the hot store (the app reads
+///   them from the archive instead, so this should not reach a client).
 fn storage_failed(error: &jpki_store::StoreError) -> Status {
     use jpki_store::StoreError;
     tracing::error!(%error, "store failed");
@@ -360,6 +362,10 @@ fn storage_failed(error: &jpki_store::StoreError) -> Status {
         | StoreError::Duplicate { .. }
         | StoreError::UnsupportedSchema { .. }
         | StoreError::Corrupt { .. } => Status::internal("storage refused the call; it was not acknowledged"),
+        // The app reads trimmed leaves from the archive; reaching here means it did not.
+        StoreError::AuditTrimmed { .. } => {
+            Status::failed_precondition("these audit events were moved to the archive and are not served here")
+        }
     }
 }
 

@@ -11,8 +11,25 @@
 //! challenge may have been used by a racing call meanwhile, a certificate may be linked to another
 //! customer. The caller therefore gives one leaf per outcome the write can have
 //! ([`AuditLeaves`]), and the store keeps the one that matches, inside the commit.
+//!
+//! A call may also keep one evidence item ([`AuditLeaves::with_evidence`]: an end-entity
+//! certificate's DER under its SHA-256, per tenant, never inside a leaf) in that same commit,
+//! whatever the outcome. Evidence stays pending until the archive integrator took it
+//! ([`TenantStore::audit_evidence_drop`](crate::TenantStore::audit_evidence_drop)).
+//!
+//! # Moving leaves to the archive
+//!
+//! The hot store need not keep every leaf: the integrator reads
+//! [`TenantStore::audit_size`](crate::TenantStore::audit_size), copies the leaves below it into
+//! the long-term archive, then calls [`TenantStore::audit_trim`](crate::TenantStore::audit_trim).
+//! The size stays; the leaves below the new floor
+//! ([`TenantStore::audit_floor`](crate::TenantStore::audit_floor)) are gone from the hot store, and
+//! [`TenantStore::audit_leaves`](crate::TenantStore::audit_leaves) answers
+//! [`StoreError::AuditTrimmed`] for them. [`TenantStore::audit_tenants`](crate::TenantStore::audit_tenants)
+//! lists the tenants to visit.
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use jpki_core::CertId;
 
@@ -176,37 +193,69 @@ impl Outcome {
     }
 }
 
-/// A call's leaves, one per outcome its write can have.
+/// The largest evidence item (an end-entity certificate's DER), in bytes.
+pub const MAX_EVIDENCE_LEN: usize = 16 * 1024;
+
+/// A call's leaves, one per outcome its write can have, and the evidence kept with whichever is
+/// selected.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct AuditLeaves(Vec<(Outcome, String)>);
+pub struct AuditLeaves {
+    leaves: Vec<(Outcome, String)>,
+    evidence: Option<([u8; 32], Vec<u8>)>,
+}
 
 impl AuditLeaves {
     /// The leaf of a write with one outcome.
     pub fn one(leaf: String) -> Self {
-        AuditLeaves(vec![(Outcome::Done, leaf)])
+        AuditLeaves { leaves: vec![(Outcome::Done, leaf)], evidence: None }
     }
 
     /// Adds the leaf kept when the write answers `outcome`.
     pub fn with(mut self, outcome: Outcome, leaf: String) -> Self {
-        self.0.retain(|(existing, _)| *existing != outcome);
-        self.0.push((outcome, leaf));
+        self.leaves.retain(|(existing, _)| *existing != outcome);
+        self.leaves.push((outcome, leaf));
+        self
+    }
+
+    /// Keeps `der` (an end-entity certificate, ≤ 16 KiB) as tenant evidence under `key` (its SHA-256) in the same commit as the leaf, whatever the outcome.
+    ///
+    /// The item stays pending ([`TenantStore::audit_evidence`](crate::TenantStore::audit_evidence))
+    /// until [`TenantStore::audit_evidence_drop`](crate::TenantStore::audit_evidence_drop); a
+    /// failing write keeps neither leaf nor evidence. `write_audited` refuses
+    /// ([`StoreError::InvalidInput`]) an empty or longer DER, or a key that is not its SHA-256. A
+    /// second call replaces the first.
+    pub fn with_evidence(mut self, key: [u8; 32], der: Vec<u8>) -> Self {
+        self.evidence = Some((key, der));
         self
     }
 
     /// The leaf of `outcome`.
     pub fn leaf(&self, outcome: Outcome) -> Option<&str> {
-        self.0.iter().find(|(existing, _)| *existing == outcome).map(|(_, leaf)| leaf.as_str())
+        self.leaves.iter().find(|(existing, _)| *existing == outcome).map(|(_, leaf)| leaf.as_str())
     }
 
     /// Every (outcome, leaf).
     pub fn iter(&self) -> impl Iterator<Item = (Outcome, &str)> {
-        self.0.iter().map(|(outcome, leaf)| (*outcome, leaf.as_str()))
+        self.leaves.iter().map(|(outcome, leaf)| (*outcome, leaf.as_str()))
+    }
+
+    /// The evidence kept with the leaf, if any: (key, DER).
+    pub fn evidence(&self) -> Option<(&[u8; 32], &[u8])> {
+        self.evidence.as_ref().map(|(key, der)| (key, der.as_slice()))
     }
 
     /// Refuses leaves that are empty, too long or hold a newline, and a set that lacks a leaf
     /// for one of `write`'s outcomes; checked before anything is written.
     pub(crate) fn validate(&self, write: &TenantWrite) -> Result<(), StoreError> {
-        for (_, leaf) in &self.0 {
+        if let Some((key, der)) = &self.evidence {
+            if der.is_empty() || der.len() > MAX_EVIDENCE_LEN {
+                return Err(invalid("evidence", "must be 1 to 16384 bytes"));
+            }
+            if Sha256::digest(der).as_slice() != key.as_slice() {
+                return Err(invalid("evidence key", "is not the SHA-256 of the evidence"));
+            }
+        }
+        for (_, leaf) in &self.leaves {
             if leaf.is_empty() || leaf.len() > MAX_AUDIT_LEAF_LEN {
                 return Err(invalid("audit leaf", "must be 1 to 16384 bytes"));
             }

@@ -31,7 +31,7 @@
 //! operations the disk does not, and the only safe recovery is to reopen and replay.
 
 use std::cell::Cell;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fs::{File, OpenOptions};
 use std::future::Future;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -249,13 +249,36 @@ enum Op {
     Directory {
         write: DirectoryWrite,
     },
-    /// A call's write (if any) and the leaf its outcome selected, at the tenant's next index.
+    /// A call's write (if any) and the leaf its outcome selected, at the tenant's next index,
+    /// with the call's evidence (absent in journals written before evidence existed).
     Audited {
         tenant: TenantId,
         write: Option<Box<Op>>,
         index: u64,
         leaf: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        evidence: Option<Evidence>,
     },
+    /// [`TenantStore::audit_trim`]: the leaves below `below` leave the journal's state.
+    AuditTrim {
+        tenant: TenantId,
+        below: u64,
+    },
+    /// [`TenantStore::audit_evidence_drop`].
+    EvidenceDrop {
+        tenant: TenantId,
+        #[serde(with = "hex_keys")]
+        keys: Vec<[u8; 32]>,
+    },
+}
+
+/// An evidence item (an end-entity certificate's DER under its SHA-256), as the journal holds it.
+#[derive(Clone, Serialize, Deserialize)]
+pub(crate) struct Evidence {
+    #[serde(with = "hex_key")]
+    pub(crate) key: [u8; 32],
+    #[serde(with = "hex_bytes")]
+    pub(crate) der: Vec<u8>,
 }
 
 /// One stored item, as a snapshot writes it; the indexes follow from the items.
@@ -316,6 +339,17 @@ pub(crate) enum Item {
         index: u64,
         leaf: String,
     },
+    /// The tenant's audit floor (written before its leaves; absent until a trim).
+    AuditFloor {
+        tenant: TenantId,
+        floor: u64,
+    },
+    /// A pending evidence item.
+    Evidence {
+        tenant: TenantId,
+        #[serde(flatten)]
+        evidence: Evidence,
+    },
 }
 
 /// What an operation answers (one variant per kind of answer).
@@ -340,8 +374,24 @@ struct TenantState {
     event_status: HashMap<CertId, EventStatus>,
     entitlements: HashMap<CertId, i64>,
     head: u64,
-    /// The audit log's leaves, by index.
-    audit: Vec<String>,
+    /// The lowest index still held (0 until a trim).
+    audit_floor: u64,
+    /// The audit log's leaves from `audit_floor` on, by index.
+    audit: VecDeque<String>,
+    /// Pending evidence, by key.
+    evidence: BTreeMap<[u8; 32], Vec<u8>>,
+}
+
+impl TenantState {
+    /// The audit log's size (the next index).
+    fn audit_size(&self) -> u64 {
+        self.audit_floor + self.audit.len() as u64
+    }
+
+    /// Whether the tenant has an audit log (a leaf was ever appended).
+    fn has_audit_log(&self) -> bool {
+        self.audit_size() > 0
+    }
 }
 
 /// Everything the store holds, with the indexes the purge and the global watcher lookup need.
@@ -496,23 +546,53 @@ impl State {
                 });
                 (Answer::Directory(DirectoryOutcome::Applied { log_sequence }), true)
             }
-            Op::Audited { tenant, write, index, leaf } => {
+            Op::Audited { tenant, write, index, leaf, evidence } => {
                 // Replay: the leaf was selected live; the write gives the same answer again.
-                if self.tenant(tenant).map_or(0, |t| t.audit.len() as u64) != *index {
+                if self.tenant(tenant).map_or(0, TenantState::audit_size) != *index {
                     return Err(StoreError::Corrupt { what: "journal", detail: "audit leaf out of order".into() });
                 }
                 let answer = match write {
                     Some(op) => self.apply(op)?.0,
                     None => Answer::Done,
                 };
-                self.tenant_mut(tenant).audit.push(leaf.clone());
+                let state = self.tenant_mut(tenant);
+                state.audit.push_back(leaf.clone());
+                if let Some(Evidence { key, der }) = evidence {
+                    state.evidence.insert(*key, der.clone());
+                }
                 (answer, true)
+            }
+            Op::AuditTrim { tenant, below } => {
+                let Some(state) = self.tenants.get_mut(tenant) else {
+                    return match below {
+                        0 => Ok((Answer::Done, false)),
+                        _ => Err(beyond_size()),
+                    };
+                };
+                if *below > state.audit_size() {
+                    return Err(beyond_size());
+                }
+                let changed = *below > state.audit_floor;
+                while state.audit_floor < *below {
+                    state.audit.pop_front();
+                    state.audit_floor += 1;
+                }
+                (Answer::Done, changed)
+            }
+            Op::EvidenceDrop { tenant, keys } => {
+                let Some(state) = self.tenants.get_mut(tenant) else { return Ok((Answer::Done, false)) };
+                let mut changed = false;
+                for key in keys {
+                    changed |= state.evidence.remove(key).is_some();
+                }
+                (Answer::Done, changed)
             }
         })
     }
 
-    /// Applies a call's write and appends the leaf its answer selects; returns the answer, the
-    /// leaf's index and the leaf. An error leaves the state as it was.
+    /// Applies a call's write and appends the leaf its answer selects (and keeps the call's
+    /// evidence); returns the answer, the leaf's index and the leaf. An error leaves the state as
+    /// it was.
     fn apply_audited(
         &mut self,
         tenant: &TenantId,
@@ -527,8 +607,11 @@ impl State {
         // `AuditLeaves::validate` made sure every outcome of the write has its leaf.
         let leaf = leaves.leaf(outcome).ok_or_else(internal)?.to_owned();
         let state = self.tenant_mut(tenant);
-        let index = state.audit.len() as u64;
-        state.audit.push(leaf.clone());
+        let index = state.audit_size();
+        state.audit.push_back(leaf.clone());
+        if let Some((key, der)) = leaves.evidence() {
+            state.evidence.insert(*key, der.to_vec());
+        }
         Ok((answer, index, leaf))
     }
 
@@ -667,11 +750,22 @@ impl State {
                 self.platform_log.insert(sequence, entry);
             }
             Item::AuditLeaf { tenant, index, leaf } => {
-                let audit = &mut self.tenant_mut(&tenant).audit;
-                // Snapshots write the leaves in order; a gap would shift every later index.
-                if audit.len() as u64 == index {
-                    audit.push(leaf);
+                let state = self.tenant_mut(&tenant);
+                // Snapshots write the floor, then the leaves in order; a gap would shift every
+                // later index.
+                if state.audit_size() == index {
+                    state.audit.push_back(leaf);
                 }
+            }
+            Item::AuditFloor { tenant, floor } => {
+                let state = self.tenant_mut(&tenant);
+                // Before the tenant's leaves, as snapshots write it.
+                if state.audit.is_empty() {
+                    state.audit_floor = floor;
+                }
+            }
+            Item::Evidence { tenant, evidence } => {
+                self.tenant_mut(&tenant).evidence.insert(evidence.key, evidence.der);
             }
         }
     }
@@ -720,10 +814,15 @@ impl State {
                 status: status.clone(),
             });
             let head = std::iter::once(Item::Head { tenant: t(), sequence: state.head });
-            let audit = state.audit.iter().enumerate().map(move |(index, leaf)| Item::AuditLeaf {
+            let floor = (state.audit_floor > 0).then(|| Item::AuditFloor { tenant: t(), floor: state.audit_floor });
+            let audit = state.audit.iter().zip(state.audit_floor..).map(move |(leaf, index)| Item::AuditLeaf {
                 tenant: t(),
-                index: index as u64,
+                index,
                 leaf: leaf.clone(),
+            });
+            let evidence = state.evidence.iter().map(move |(key, der)| Item::Evidence {
+                tenant: t(),
+                evidence: Evidence { key: *key, der: der.clone() },
             });
             challenges
                 .chain(verifications)
@@ -733,7 +832,9 @@ impl State {
                 .chain(events)
                 .chain(statuses)
                 .chain(head)
+                .chain(floor)
                 .chain(audit)
+                .chain(evidence)
         });
         meta.chain(tenants)
     }
@@ -752,6 +853,7 @@ impl State {
                     + s.events.len()
                     + s.event_status.len()
                     + s.audit.len()
+                    + s.evidence.len()
                     + 1
             })
             .sum();
@@ -1051,7 +1153,8 @@ impl Inner {
                 check_failed(&*self.lock_flush()?)?;
             }
             let (answer, index, leaf) = shared.state.apply_audited(tenant, write.as_ref(), leaves)?;
-            let op = Op::Audited { tenant: tenant.clone(), write: write.map(Box::new), index, leaf };
+            let evidence = leaves.evidence().map(|(key, der)| Evidence { key: *key, der: der.to_vec() });
+            let op = Op::Audited { tenant: tenant.clone(), write: write.map(Box::new), index, leaf, evidence };
             let frame = match encode_frame(&EntryRef::Op(&op)) {
                 Ok(frame) => frame,
                 Err(error) => {
@@ -1168,6 +1271,51 @@ fn write_answer(answer: Answer) -> Result<WriteAnswer, StoreError> {
         Answer::Count(removed) => WriteAnswer::Unlinked(u32::try_from(removed).unwrap_or(u32::MAX)),
         Answer::Sequences(_) | Answer::Directory(_) => return Err(internal()),
     })
+}
+
+fn beyond_size() -> StoreError {
+    invalid("audit trim", "is beyond the audit log's size")
+}
+
+/// An evidence key as a lowercase hex string.
+mod hex_key {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(key: &[u8; 32], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&hex::encode(key))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<[u8; 32], D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let mut key = [0; 32];
+        hex::decode_to_slice(text, &mut key).map_err(serde::de::Error::custom)?;
+        Ok(key)
+    }
+}
+
+/// Evidence keys as lowercase hex strings.
+mod hex_keys {
+    use serde::{Deserialize, Deserializer, Serializer, ser::SerializeSeq};
+
+    pub fn serialize<S: Serializer>(keys: &[[u8; 32]], serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(keys.len()))?;
+        for key in keys {
+            seq.serialize_element(&hex::encode(key))?;
+        }
+        seq.end()
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<[u8; 32]>, D::Error> {
+        let texts = Vec::<String>::deserialize(deserializer)?;
+        texts
+            .into_iter()
+            .map(|text| {
+                let mut key = [0; 32];
+                hex::decode_to_slice(text, &mut key).map_err(serde::de::Error::custom)?;
+                Ok(key)
+            })
+            .collect()
+    }
 }
 
 fn poisoned() -> StoreError {
@@ -1570,14 +1718,50 @@ impl TenantStore for JournalStore {
     }
 
     fn audit_size(&self, tenant: &TenantId) -> Result<u64, StoreError> {
-        Ok(self.inner.read()?.state.tenant(tenant).map_or(0, |t| t.audit.len() as u64))
+        Ok(self.inner.read()?.state.tenant(tenant).map_or(0, TenantState::audit_size))
     }
 
     fn audit_leaves(&self, tenant: &TenantId, from: u64, limit: usize) -> Result<Vec<String>, StoreError> {
         let shared = self.inner.read()?;
         let Some(state) = shared.state.tenant(tenant) else { return Ok(Vec::new()) };
-        let from = usize::try_from(from).unwrap_or(usize::MAX).min(state.audit.len());
-        Ok(state.audit[from..].iter().take(limit.min(MAX_AUDIT_PAGE)).cloned().collect())
+        let Some(offset) = from.checked_sub(state.audit_floor) else {
+            return Err(StoreError::AuditTrimmed { floor: state.audit_floor });
+        };
+        let offset = usize::try_from(offset).unwrap_or(usize::MAX);
+        Ok(state.audit.iter().skip(offset).take(limit.min(MAX_AUDIT_PAGE)).cloned().collect())
+    }
+
+    fn audit_trim(&self, tenant: &TenantId, below: u64) -> Result<(), StoreError> {
+        self.inner.commit(Op::AuditTrim { tenant: tenant.clone(), below }, true).map(|_| ())
+    }
+
+    fn audit_floor(&self, tenant: &TenantId) -> Result<u64, StoreError> {
+        Ok(self.inner.read()?.state.tenant(tenant).map_or(0, |t| t.audit_floor))
+    }
+
+    fn audit_evidence(&self, tenant: &TenantId, limit: usize) -> Result<Vec<([u8; 32], Vec<u8>)>, StoreError> {
+        let shared = self.inner.read()?;
+        let Some(state) = shared.state.tenant(tenant) else { return Ok(Vec::new()) };
+        Ok(state.evidence.iter().take(limit.min(MAX_AUDIT_PAGE)).map(|(key, der)| (*key, der.clone())).collect())
+    }
+
+    fn audit_evidence_get(&self, tenant: &TenantId, key: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.inner.read()?.state.tenant(tenant).and_then(|t| t.evidence.get(key).cloned()))
+    }
+
+    fn audit_evidence_drop(&self, tenant: &TenantId, keys: &[[u8; 32]]) -> Result<(), StoreError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        self.inner.commit(Op::EvidenceDrop { tenant: tenant.clone(), keys: keys.to_vec() }, true).map(|_| ())
+    }
+
+    fn audit_tenants(&self) -> Result<Vec<TenantId>, StoreError> {
+        let shared = self.inner.read()?;
+        let mut tenants: Vec<TenantId> =
+            shared.state.tenants.iter().filter(|(_, state)| state.has_audit_log()).map(|(t, _)| t.clone()).collect();
+        tenants.sort();
+        Ok(tenants)
     }
 
     fn platform_log(&self, after: u64, limit: usize) -> Result<Vec<PlatformLogEntry>, StoreError> {

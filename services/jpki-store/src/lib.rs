@@ -273,7 +273,9 @@ mod redis_store;
 mod rules;
 mod types;
 
-pub use audit::{AuditLeaves, Audited, MAX_AUDIT_LEAF_LEN, MAX_AUDIT_PAGE, Outcome, TenantWrite, WriteAnswer};
+pub use audit::{
+    AuditLeaves, Audited, MAX_AUDIT_LEAF_LEN, MAX_AUDIT_PAGE, MAX_EVIDENCE_LEN, Outcome, TenantWrite, WriteAnswer,
+};
 pub use directory::{
     DirectoryOutcome, DirectoryWrite, MAX_DIRECTORY_KEY_LEN, MAX_DIRECTORY_VALUE_LEN, PlatformLogEntry,
 };
@@ -363,6 +365,13 @@ pub enum StoreError {
     NotDurable {
         /// Which settings are wrong or unreadable.
         detail: String,
+    },
+    /// The audit leaves asked for were dropped from this store by [`TenantStore::audit_trim`]
+    /// (they were archived): read indexes below `floor` from the long-term archive.
+    #[error("audit leaves below index {floor} were moved to the archive")]
+    AuditTrimmed {
+        /// The lowest index the store still holds ([`TenantStore::audit_floor`]).
+        floor: u64,
     },
 }
 
@@ -542,6 +551,33 @@ pub trait TenantStore: Send + Sync {
     fn audit_size(&self, tenant: &TenantId) -> Result<u64, StoreError>;
 
     /// Up to `limit` (at most [`MAX_AUDIT_PAGE`]) of the tenant's leaves from index `from`, in
-    /// order; fewer at the end of the log.
+    /// order; fewer at the end of the log. [`StoreError::AuditTrimmed`] when `from` is below
+    /// [`TenantStore::audit_floor`] (those leaves were archived and trimmed).
     fn audit_leaves(&self, tenant: &TenantId, from: u64, limit: usize) -> Result<Vec<String>, StoreError>;
+
+    /// Drops the leaves with index < below from the hot store (their payloads were archived); the
+    /// size stays. Idempotent (a `below` at or under the floor changes nothing); `below` beyond
+    /// [`TenantStore::audit_size`] is [`StoreError::InvalidInput`]. Need not be durable by itself
+    /// (replaying an older trim is harmless), but survives snapshot, compaction and restart once
+    /// durable.
+    fn audit_trim(&self, tenant: &TenantId, below: u64) -> Result<(), StoreError>;
+
+    /// The lowest index the hot store still holds (0 until a trim).
+    fn audit_floor(&self, tenant: &TenantId) -> Result<u64, StoreError>;
+
+    /// Up to `limit` (at most [`MAX_AUDIT_PAGE`]) pending evidence items of the tenant (key, DER),
+    /// any order: kept by [`AuditLeaves::with_evidence`], not yet dropped by
+    /// [`TenantStore::audit_evidence_drop`].
+    fn audit_evidence(&self, tenant: &TenantId, limit: usize) -> Result<Vec<([u8; 32], Vec<u8>)>, StoreError>;
+
+    /// One pending evidence item by key.
+    fn audit_evidence_get(&self, tenant: &TenantId, key: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Drops pending evidence items (after they were archived). Idempotent: an absent key is no
+    /// error. Durable when it returns `Ok`.
+    fn audit_evidence_drop(&self, tenant: &TenantId, keys: &[[u8; 32]]) -> Result<(), StoreError>;
+
+    /// Every tenant that has an audit log in this store (a leaf was ever appended, trimmed or
+    /// not), ordered by tenant id, so the integrator can find them.
+    fn audit_tenants(&self) -> Result<Vec<TenantId>, StoreError>;
 }

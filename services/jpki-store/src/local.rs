@@ -6,10 +6,12 @@ use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::thread::JoinHandle;
 
 use jpki_core::CertId;
-use redb::{Database, DatabaseError, Durability, ReadTransaction, ReadableTable, TableDefinition, WriteTransaction};
+use redb::{
+    Database, DatabaseError, Durability, ReadTransaction, ReadableTable, TableDefinition, TableHandle, WriteTransaction,
+};
 use serde::{Serialize, de::DeserializeOwned};
 
-use crate::journal::Item;
+use crate::journal::{Evidence, Item};
 use crate::rules::{ChallengeSlot, EventStatus, Step, WatchEntry, Watched, existing_link, step};
 use crate::types::{
     check_customer, check_id, check_kind, entitlement_cutoff, invalid, normalise_crl_number, stored_tenant,
@@ -61,6 +63,15 @@ const PLATFORM_LOG: TableDefinition<u64, &str> = TableDefinition::new("platform_
 const SCHEMA: TableDefinition<&str, u32> = TableDefinition::new("store_schema");
 const AUDIT: TableDefinition<(&str, u64), &str> = TableDefinition::new("audit");
 const AUDIT_SIZE: TableDefinition<&str, u64> = TableDefinition::new("audit_size");
+const AUDIT_FLOOR: TableDefinition<&str, u64> = TableDefinition::new("audit_floor");
+const AUDIT_EVIDENCE: TableDefinition<(&str, &[u8]), &[u8]> = TableDefinition::new("audit_evidence");
+
+/// Tables added to schema 2 without a version bump: `init` commits when one was missing, so that
+/// read transactions find them in a file written before they existed.
+const LATER_TABLES: [&str; 4] = ["audit", "audit_size", "audit_floor", "audit_evidence"];
+
+/// Most leaves one transaction of [`TenantStore::audit_trim`] removes.
+const TRIM_BATCH: u64 = 10_000;
 
 /// The embedded store: one redb file, safe to share between threads (`Arc<dyn TenantStore>`).
 ///
@@ -133,6 +144,9 @@ impl LocalStore {
     /// schema version.
     fn init(&self) -> Result<(), StoreError> {
         self.write(|txn| {
+            let existing: Vec<String> =
+                txn.list_tables().map_err(backend)?.map(|table| table.name().to_owned()).collect();
+            let created = LATER_TABLES.iter().any(|name| !existing.iter().any(|e| e == name));
             open(txn, CHALLENGES)?;
             open(txn, CHALLENGE_EXPIRY)?;
             open(txn, VERIFICATIONS)?;
@@ -152,10 +166,12 @@ impl LocalStore {
             open(txn, PLATFORM_LOG)?;
             open(txn, AUDIT)?;
             open(txn, AUDIT_SIZE)?;
+            open(txn, AUDIT_FLOOR)?;
+            open(txn, AUDIT_EVIDENCE)?;
             let mut schema = open(txn, SCHEMA)?;
             let found = schema.get("version").map_err(backend)?.map(|g| g.value());
             match found {
-                Some(SCHEMA_VERSION) => Ok(((), false)),
+                Some(SCHEMA_VERSION) => Ok(((), created)),
                 // In the same transaction as the version bump: a crash leaves schema 1, intact.
                 Some(1) => {
                     migrate_from_1(txn)?;
@@ -715,6 +731,9 @@ impl TenantStore for LocalStore {
             let index = sizes.get(t).map_err(backend)?.map_or(0, |size| size.value());
             open(txn, AUDIT)?.insert((t, index), leaf).map_err(backend)?;
             sizes.insert(t, index + 1).map_err(backend)?;
+            if let Some((key, der)) = leaves.evidence() {
+                open(txn, AUDIT_EVIDENCE)?.insert((t, key.as_slice()), der).map_err(backend)?;
+            }
             Ok((Audited { answer, index }, true))
         })
     }
@@ -728,13 +747,109 @@ impl TenantStore for LocalStore {
 
     fn audit_leaves(&self, tenant: &TenantId, from: u64, limit: usize) -> Result<Vec<String>, StoreError> {
         self.read(|txn| {
-            let table = txn.open_table(AUDIT).map_err(backend)?;
             let t = tenant.as_str();
+            let floor = txn.open_table(AUDIT_FLOOR).map_err(backend)?.get(t).map_err(backend)?.map_or(0, |f| f.value());
+            if from < floor {
+                return Err(StoreError::AuditTrimmed { floor });
+            }
+            let table = txn.open_table(AUDIT).map_err(backend)?;
             let mut leaves = Vec::new();
             for item in table.range((t, from)..=(t, u64::MAX)).map_err(backend)?.take(limit.min(MAX_AUDIT_PAGE)) {
                 leaves.push(item.map_err(backend)?.1.value().to_owned());
             }
             Ok(leaves)
+        })
+    }
+
+    fn audit_trim(&self, tenant: &TenantId, below: u64) -> Result<(), StoreError> {
+        // In transactions of at most TRIM_BATCH leaves each, every one raising the floor.
+        loop {
+            let t = tenant.as_str().to_owned();
+            let floor = self.write(move |txn| {
+                let t = t.as_str();
+                let size = open(txn, AUDIT_SIZE)?.get(t).map_err(backend)?.map_or(0, |size| size.value());
+                if below > size {
+                    return Err(invalid("audit trim", "is beyond the audit log's size"));
+                }
+                let mut floors = open(txn, AUDIT_FLOOR)?;
+                let floor = floors.get(t).map_err(backend)?.map_or(0, |floor| floor.value());
+                if below <= floor {
+                    return Ok((floor, false));
+                }
+                let stop = below.min(floor.saturating_add(TRIM_BATCH));
+                let mut leaves = open(txn, AUDIT)?;
+                for index in floor..stop {
+                    leaves.remove((t, index)).map_err(backend)?;
+                }
+                floors.insert(t, stop).map_err(backend)?;
+                Ok((stop, true))
+            })?;
+            if floor >= below {
+                return Ok(());
+            }
+        }
+    }
+
+    fn audit_floor(&self, tenant: &TenantId) -> Result<u64, StoreError> {
+        self.read(|txn| {
+            let floors = txn.open_table(AUDIT_FLOOR).map_err(backend)?;
+            Ok(floors.get(tenant.as_str()).map_err(backend)?.map_or(0, |floor| floor.value()))
+        })
+    }
+
+    fn audit_evidence(&self, tenant: &TenantId, limit: usize) -> Result<Vec<([u8; 32], Vec<u8>)>, StoreError> {
+        let t = tenant.as_str();
+        self.read(|txn| {
+            let table = txn.open_table(AUDIT_EVIDENCE).map_err(backend)?;
+            let mut found = Vec::new();
+            for item in table.range::<(&str, &[u8])>((t, &[][..])..).map_err(backend)? {
+                if found.len() >= limit.min(MAX_AUDIT_PAGE) {
+                    break;
+                }
+                let (key, der) = item.map_err(backend)?;
+                let (kt, key) = key.value();
+                if kt != t {
+                    break;
+                }
+                found.push((evidence_key(key)?, der.value().to_vec()));
+            }
+            Ok(found)
+        })
+    }
+
+    fn audit_evidence_get(&self, tenant: &TenantId, key: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.read(|txn| {
+            let table = txn.open_table(AUDIT_EVIDENCE).map_err(backend)?;
+            Ok(table.get((tenant.as_str(), key.as_slice())).map_err(backend)?.map(|der| der.value().to_vec()))
+        })
+    }
+
+    fn audit_evidence_drop(&self, tenant: &TenantId, keys: &[[u8; 32]]) -> Result<(), StoreError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let (t, keys) = (tenant.as_str().to_owned(), keys.to_vec());
+        self.write(move |txn| {
+            let mut table = open(txn, AUDIT_EVIDENCE)?;
+            let mut changed = false;
+            for key in &keys {
+                changed |= table.remove((t.as_str(), key.as_slice())).map_err(backend)?.is_some();
+            }
+            Ok(((), changed))
+        })
+    }
+
+    fn audit_tenants(&self) -> Result<Vec<TenantId>, StoreError> {
+        self.read(|txn| {
+            let sizes = txn.open_table(AUDIT_SIZE).map_err(backend)?;
+            let mut tenants = Vec::new();
+            for item in sizes.iter().map_err(backend)? {
+                let (tenant, size) = item.map_err(backend)?;
+                if size.value() > 0 {
+                    tenants.push(stored_tenant(tenant.value(), "audit size")?);
+                }
+            }
+            Ok(tenants)
         })
     }
 
@@ -818,6 +933,17 @@ impl LocalStore {
         for item in txn.open_table(EVENT_HEAD).map_err(backend)?.iter().map_err(backend)? {
             let (key, value) = item.map_err(backend)?;
             each(Item::Head { tenant: stored_tenant(key.value(), "event head")?, sequence: value.value() });
+        }
+        // Every floor before every leaf: a tenant's floor must precede its leaves.
+        for item in txn.open_table(AUDIT_FLOOR).map_err(backend)?.iter().map_err(backend)? {
+            let (key, value) = item.map_err(backend)?;
+            each(Item::AuditFloor { tenant: stored_tenant(key.value(), "audit floor")?, floor: value.value() });
+        }
+        for item in txn.open_table(AUDIT_EVIDENCE).map_err(backend)?.iter().map_err(backend)? {
+            let (key, value) = item.map_err(backend)?;
+            let (t, key) = key.value();
+            let evidence = Evidence { key: evidence_key(key)?, der: value.value().to_vec() };
+            each(Item::Evidence { tenant: stored_tenant(t, "audit evidence")?, evidence });
         }
         for item in txn.open_table(AUDIT).map_err(backend)?.iter().map_err(backend)? {
             let (key, value) = item.map_err(backend)?;
@@ -967,6 +1093,12 @@ impl PreparedWrite {
             }
         })
     }
+}
+
+/// A stored evidence key (32 bytes).
+fn evidence_key(bytes: &[u8]) -> Result<[u8; 32], StoreError> {
+    <[u8; 32]>::try_from(bytes)
+        .map_err(|_| StoreError::Corrupt { what: "audit evidence", detail: "a key is not 32 bytes".into() })
 }
 
 fn open<'t, K: redb::Key + 'static, V: redb::Value + 'static>(

@@ -909,7 +909,14 @@ impl TenantStore for RedisStore {
         let chosen: Vec<(Outcome, &str)> =
             write.outcomes().iter().filter_map(|outcome| leaves.leaf(*outcome).map(|leaf| (*outcome, leaf))).collect();
         let mut inv = script.prepare_invoke();
-        inv.key(self.keys.tenant(t, "audit")).key(self.keys.tenant(t, "audit_size")).arg(chosen.len());
+        inv.key(self.keys.tenant(t, "audit"))
+            .key(self.keys.tenant(t, "audit_size"))
+            .key(self.keys.tenant(t, "evidence"))
+            .arg(chosen.len());
+        match leaves.evidence() {
+            Some((key, der)) => inv.arg(hex::encode(key)).arg(der),
+            None => inv.arg("").arg(""),
+        };
         for (outcome, leaf) in &chosen {
             inv.arg(outcome.as_str()).arg(*leaf);
         }
@@ -955,28 +962,134 @@ impl TenantStore for RedisStore {
     fn audit_leaves(&self, tenant: &TenantId, from: u64, limit: usize) -> Result<Vec<String>, StoreError> {
         let limit = u64::try_from(limit.min(MAX_AUDIT_PAGE)).unwrap_or(0);
         let t = tenant.as_str();
-        let (size_key, log_key) = (self.keys.tenant(t, "audit_size"), self.keys.tenant(t, "audit"));
-        // Leaves are never removed and each is written with the size in one script, so every index
-        // below a size read earlier is present.
-        let found: Vec<(u64, Option<String>)> = self.run("audit_leaves", true, |conn| {
-            let size: Option<u64> = redis::cmd("GET").arg(&size_key).query(conn)?;
+        let (size_key, floor_key, log_key) =
+            (self.keys.tenant(t, "audit_size"), self.keys.tenant(t, "audit_floor"), self.keys.tenant(t, "audit"));
+        // Each leaf is written with the size in one script, and a trim removes leaves and raises
+        // the floor in one script, so every index between a floor and a size read together is
+        // present, unless a later trim removed it (told apart below).
+        let (floor, found): (u64, Vec<(u64, Option<String>)>) = self.run("audit_leaves", true, |conn| {
+            let (size, floor): (Option<u64>, Option<u64>) =
+                redis::cmd("MGET").arg(&size_key).arg(&floor_key).query(conn)?;
+            let floor = floor.unwrap_or(0);
             let end = size.unwrap_or(0).min(from.saturating_add(limit));
-            if from >= end {
-                return Ok(Vec::new());
+            if from < floor || from >= end {
+                return Ok((floor, Vec::new()));
             }
             let indexes: Vec<u64> = (from..end).collect();
             let leaves: Vec<Option<String>> = redis::cmd("HMGET").arg(&log_key).arg(&indexes).query(conn)?;
-            Ok(indexes.into_iter().zip(leaves).collect())
+            Ok((floor, indexes.into_iter().zip(leaves).collect()))
         })?;
-        found
-            .into_iter()
-            .map(|(index, leaf)| {
-                leaf.ok_or_else(|| StoreError::Corrupt {
-                    what: "audit log",
-                    detail: format!("index {index} is missing below the size"),
-                })
-            })
-            .collect()
+        if from < floor {
+            return Err(StoreError::AuditTrimmed { floor });
+        }
+        let mut leaves = Vec::with_capacity(found.len());
+        for (index, leaf) in found {
+            match leaf {
+                Some(leaf) => leaves.push(leaf),
+                None => {
+                    // A trim between the two reads, or a hole below the size.
+                    let floor = self.audit_floor(tenant)?;
+                    if index < floor {
+                        return Err(StoreError::AuditTrimmed { floor });
+                    }
+                    return Err(StoreError::Corrupt {
+                        what: "audit log",
+                        detail: format!("index {index} is missing below the size"),
+                    });
+                }
+            }
+        }
+        Ok(leaves)
+    }
+
+    fn audit_trim(&self, tenant: &TenantId, below: u64) -> Result<(), StoreError> {
+        // The size only grows, so a size read before the scripts bounds `below` for good.
+        if below > self.audit_size(tenant)? {
+            return Err(invalid("audit trim", "is beyond the audit log's size"));
+        }
+        let t = tenant.as_str();
+        let mut inv = self.scripts.trim.prepare_invoke();
+        inv.key(self.keys.tenant(t, "audit")).key(self.keys.tenant(t, "audit_floor")).arg(below).arg(TRIM_BATCH);
+        // One script per batch, each raising the floor, so that the server never blocks for long.
+        loop {
+            let floor: u64 = self.run("audit_trim", false, |conn| inv.invoke(conn))?;
+            if floor >= below {
+                return Ok(());
+            }
+        }
+    }
+
+    fn audit_floor(&self, tenant: &TenantId) -> Result<u64, StoreError> {
+        let key = self.keys.tenant(tenant.as_str(), "audit_floor");
+        let floor: Option<u64> = self.run("audit_floor", true, |conn| redis::cmd("GET").arg(&key).query(conn))?;
+        Ok(floor.unwrap_or(0))
+    }
+
+    fn audit_evidence(&self, tenant: &TenantId, limit: usize) -> Result<Vec<([u8; 32], Vec<u8>)>, StoreError> {
+        let limit = limit.min(MAX_AUDIT_PAGE);
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let key = self.keys.tenant(tenant.as_str(), "evidence");
+        let found: Vec<(String, Vec<u8>)> = self.run("audit_evidence", true, |conn| {
+            let mut found = Vec::new();
+            let mut cursor = 0u64;
+            loop {
+                let (next, page): (u64, Vec<(String, Vec<u8>)>) =
+                    redis::cmd("HSCAN").arg(&key).arg(cursor).arg("COUNT").arg(limit).query(conn)?;
+                found.extend(page);
+                cursor = next;
+                if cursor == 0 || found.len() >= limit {
+                    break;
+                }
+            }
+            found.truncate(limit);
+            Ok(found)
+        })?;
+        found.into_iter().map(|(field, der)| Ok((evidence_key(&field)?, der))).collect()
+    }
+
+    fn audit_evidence_get(&self, tenant: &TenantId, key: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError> {
+        let hash = self.keys.tenant(tenant.as_str(), "evidence");
+        let field = hex::encode(key);
+        self.run("audit_evidence_get", true, |conn| redis::cmd("HGET").arg(&hash).arg(&field).query(conn))
+    }
+
+    fn audit_evidence_drop(&self, tenant: &TenantId, keys: &[[u8; 32]]) -> Result<(), StoreError> {
+        let hash = self.keys.tenant(tenant.as_str(), "evidence");
+        for chunk in keys.chunks(TRIM_BATCH) {
+            let fields: Vec<String> = chunk.iter().map(hex::encode).collect();
+            let _: u64 =
+                self.run("audit_evidence_drop", true, |conn| redis::cmd("HDEL").arg(&hash).arg(&fields).query(conn))?;
+        }
+        Ok(())
+    }
+
+    fn audit_tenants(&self) -> Result<Vec<TenantId>, StoreError> {
+        let pattern = format!("{}*:audit_size", glob_escape(&self.keys.prefix));
+        let keys: Vec<String> = self.run("audit_tenants", true, |conn| {
+            let mut keys = Vec::new();
+            let mut cursor = 0u64;
+            loop {
+                let (next, page): (u64, Vec<String>) =
+                    redis::cmd("SCAN").arg(cursor).arg("MATCH").arg(&pattern).arg("COUNT").arg(1000).query(conn)?;
+                keys.extend(page);
+                cursor = next;
+                if cursor == 0 {
+                    return Ok(keys);
+                }
+            }
+        })?;
+        // `{P}{T}:audit_size`; any other key the pattern matches (an id ending in `:audit_size`,
+        // a global key) leaves a remainder that is no tenant id, since one holds no `:` or `#`.
+        let mut tenants: Vec<TenantId> = keys
+            .iter()
+            .filter_map(|key| key.strip_prefix(self.keys.prefix.as_str())?.strip_suffix(":audit_size"))
+            .filter_map(|tenant| TenantId::new(tenant).ok())
+            .collect();
+        tenants.sort();
+        tenants.dedup();
+        Ok(tenants)
     }
 
     fn platform_log(&self, after: u64, limit: usize) -> Result<Vec<PlatformLogEntry>, StoreError> {
@@ -1082,6 +1195,14 @@ fn parse_status_sequence(status: &str) -> Option<u64> {
 }
 
 /// `text` with the glob characters of `KEYS` patterns escaped.
+/// An evidence key from its hash field (lowercase hex).
+fn evidence_key(field: &str) -> Result<[u8; 32], StoreError> {
+    let mut key = [0; 32];
+    hex::decode_to_slice(field, &mut key)
+        .map_err(|_| StoreError::Corrupt { what: "audit evidence", detail: "a key is not 64 hex digits".into() })?;
+    Ok(key)
+}
+
 fn glob_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -1405,6 +1526,7 @@ struct Scripts {
     purge_entitlements: Script,
     migrate: Script,
     directory: Script,
+    trim: Script,
     audited: AuditedScripts,
 }
 
@@ -1436,6 +1558,7 @@ impl Scripts {
             purge_entitlements: Script::new(PURGE_ENTITLEMENTS),
             migrate: Script::new(MIGRATE),
             directory: Script::new(DIRECTORY),
+            trim: Script::new(TRIM),
             audited: AuditedScripts {
                 nothing: audited_script(NOTHING, DONE_OUTCOME, &[Outcome::Done]),
                 put_new: audited_script(PUT_NEW, CREATED_OUTCOME, &[Outcome::Done]),
@@ -1455,7 +1578,7 @@ impl Scripts {
         }
     }
 
-    fn all(&self) -> [&Script; 21] {
+    fn all(&self) -> [&Script; 22] {
         [
             &self.put_new,
             &self.consume,
@@ -1472,6 +1595,7 @@ impl Scripts {
             &self.purge_entitlements,
             &self.migrate,
             &self.directory,
+            &self.trim,
             &self.audited.nothing,
             &self.audited.put_new,
             &self.audited.settle,
@@ -1487,9 +1611,10 @@ impl Scripts {
 /// the body runs unchanged), then, only if `outcome_lua` names an outcome for its reply, the leaf
 /// of that outcome appended to the tenant's log with the next index from `INCR`. The audit keys
 /// and leaves come first, so the write's own KEYS and ARGV are the tail of the call's:
-/// KEYS[1] the tenant's audit hash, KEYS[2] its size counter, KEYS[3..] the write's;
-/// ARGV[1] the number n of leaves, ARGV[2i], ARGV[2i+1] outcome i and its leaf, ARGV[2n+2..] the
-/// write's. Reply: {index, outcome, the write's reply}, or {-1, '', the write's reply} when the
+/// KEYS[1] the tenant's audit hash, KEYS[2] its size counter, KEYS[3] its evidence hash, KEYS[4..]
+/// the write's; ARGV[1] the number n of leaves, ARGV[2] the evidence's field (its key in hex; empty
+/// for none), ARGV[3] its DER, ARGV[2i+2], ARGV[2i+3] outcome i and its leaf, ARGV[2n+4..] the
+/// write's. The evidence is kept with the leaf, whatever the outcome. Reply: {index, outcome, the write's reply}, or {-1, '', the write's reply} when the
 /// write failed (a duplicate id, a corrupt value; nothing written, no leaf). Every outcome
 /// `outcomes` lists must have its leaf, checked before the write: an error after it would keep
 /// the write without its leaf.
@@ -1512,19 +1637,40 @@ fn audited_script(body: &str, outcome_lua: &str, outcomes: &[Outcome]) -> Script
 const AUDIT_APPEND: &str = r#"
 local n = tonumber(ARGV[1])
 local leaves = {}
-for i = 1, n do leaves[ARGV[2 * i]] = ARGV[2 * i + 1] end
+for i = 1, n do leaves[ARGV[2 * i + 2]] = ARGV[2 * i + 3] end
 for _, outcome in ipairs(OUTCOMES) do
   if not leaves[outcome] then return redis.error_reply('audit leaves lack an outcome') end
 end
 local write_keys, write_args = {}, {}
-for i = 3, #KEYS do write_keys[#write_keys + 1] = KEYS[i] end
-for i = 2 * n + 2, #ARGV do write_args[#write_args + 1] = ARGV[i] end
+for i = 4, #KEYS do write_keys[#write_keys + 1] = KEYS[i] end
+for i = 2 * n + 4, #ARGV do write_args[#write_args + 1] = ARGV[i] end
 local reply = body(write_keys, write_args)
 local outcome = outcome_of(reply, write_keys, write_args)
 if not outcome then return {-1, '', reply} end
 local index = redis.call('INCR', KEYS[2]) - 1
 redis.call('HSET', KEYS[1], string.format('%d', index), leaves[outcome])
+if ARGV[2] ~= '' then redis.call('HSET', KEYS[3], ARGV[2], ARGV[3]) end
 return {index, outcome, reply}
+"#;
+
+/// Leaves (and evidence keys) one script of audit_trim (and one `HDEL` of audit_evidence_drop)
+/// removes at most.
+const TRIM_BATCH: usize = 500;
+
+/// One batch of audit_trim: removes the leaves from the floor up to `below` (at most `batch`) and
+/// raises the floor past them; returns the new floor. Idempotent: a `below` at or under the floor
+/// changes nothing. The caller checked `below` against the size.
+const TRIM: &str = r#"
+-- KEYS[1] audit hash, KEYS[2] audit floor; ARGV[1] below, ARGV[2] batch
+local below = tonumber(ARGV[1])
+local floor = tonumber(redis.call('GET', KEYS[2]) or '0')
+if below <= floor then return floor end
+local stop = math.min(below, floor + tonumber(ARGV[2]))
+local fields = {}
+for i = floor, stop - 1 do fields[#fields + 1] = string.format('%d', i) end
+redis.call('HDEL', KEYS[1], unpack(fields))
+redis.call('SET', KEYS[2], string.format('%d', stop))
+return stop
 "#;
 
 /// The write of an audited call that writes nothing but its leaf.

@@ -10,10 +10,11 @@ mod support;
 use jpki_core::CertId;
 use jpki_store::{
     AuditLeaves, Audited, CHALLENGE_PURGE_GRACE_SECS, Challenge, ConsumeOutcome, DirectoryOutcome, DirectoryWrite,
-    LinkOutcome, LinkRecord, MAX_AUDIT_PAGE, MAX_DIRECTORY_VALUE_LEN, Outcome, PlatformLogEntry, RevocationNotice,
-    StatusChange, StoreError, StoredEvent, TenantId, TenantWrite, VerificationKind, VerificationRecord,
-    WATCH_PURGE_GRACE_SECS, WatchRequest, WriteAnswer,
+    LinkOutcome, LinkRecord, MAX_AUDIT_PAGE, MAX_DIRECTORY_VALUE_LEN, MAX_EVIDENCE_LEN, Outcome, PlatformLogEntry,
+    RevocationNotice, StatusChange, StoreError, StoredEvent, TenantId, TenantWrite, VerificationKind,
+    VerificationRecord, WATCH_PURGE_GRACE_SECS, WatchRequest, WriteAnswer,
 };
+use sha2::{Digest, Sha256};
 use support::Harness;
 
 const NOW: i64 = 1_780_272_000;
@@ -71,6 +72,8 @@ on_both_stores!(
     audited_writes_append_the_leaf_of_their_outcome_in_the_same_commit,
     audited_writes_that_fail_append_nothing,
     concurrent_audited_writes_get_distinct_consecutive_indexes,
+    audit_trim_drops_leaves_below_the_floor_and_keeps_the_size,
+    audit_evidence_is_kept_with_the_leaf_whatever_the_outcome,
 );
 
 fn tenant(s: &str) -> TenantId {
@@ -1002,4 +1005,188 @@ fn concurrent_audited_writes_get_distinct_consecutive_indexes(h: &mut Harness) {
     let leaves = store.audit_leaves(&a, 0, 1000).unwrap();
     assert_eq!(leaves.len(), 150);
     assert_eq!(leaves.iter().collect::<std::collections::BTreeSet<_>>().len(), 150);
+}
+
+fn leaf(i: usize) -> AuditLeaves {
+    AuditLeaves::one(format!("{{\"i\":{i}}}"))
+}
+
+fn audit_trim_drops_leaves_below_the_floor_and_keeps_the_size(h: &mut Harness) {
+    let (a, b, c, d) = (tenant("bank-a"), tenant("bank-b"), tenant("bank-c"), tenant("bank-d"));
+    let before;
+    {
+        let store = h.store().as_ref();
+        for i in 0..5 {
+            store.write_audited(&a, TenantWrite::Nothing, leaf(i)).unwrap();
+        }
+        store.write_audited(&b, TenantWrite::Nothing, leaf(0)).unwrap();
+        before = store.audit_leaves(&a, 0, 100).unwrap();
+        assert_eq!(store.audit_tenants().unwrap(), [a.clone(), b.clone()]);
+        assert_eq!(store.audit_floor(&a).unwrap(), 0);
+        // Beyond the size: refused, for a tenant with a log and one without.
+        assert!(matches!(store.audit_trim(&a, 6), Err(StoreError::InvalidInput { .. })));
+        assert!(matches!(store.audit_trim(&c, 1), Err(StoreError::InvalidInput { .. })));
+        store.audit_trim(&c, 0).unwrap();
+        assert_eq!(store.audit_floor(&a).unwrap(), 0);
+
+        store.audit_trim(&a, 3).unwrap();
+        assert_eq!(store.audit_floor(&a).unwrap(), 3);
+        assert_eq!(store.audit_size(&a).unwrap(), 5);
+        assert!(matches!(store.audit_leaves(&a, 0, 100), Err(StoreError::AuditTrimmed { floor: 3 })));
+        assert!(matches!(store.audit_leaves(&a, 2, 1), Err(StoreError::AuditTrimmed { floor: 3 })));
+        assert_eq!(store.audit_leaves(&a, 3, 100).unwrap(), before[3..].to_vec());
+        assert_eq!(store.audit_leaves(&a, 4, 1).unwrap(), before[4..].to_vec());
+        // Idempotent, and an older trim is harmless.
+        store.audit_trim(&a, 3).unwrap();
+        store.audit_trim(&a, 1).unwrap();
+        assert_eq!(store.audit_floor(&a).unwrap(), 3);
+        // The log goes on at the same size; another tenant is untouched.
+        assert_eq!(store.write_audited(&a, TenantWrite::Nothing, leaf(5)).unwrap().index, 5);
+        assert_eq!(store.audit_floor(&b).unwrap(), 0);
+        assert_eq!(store.audit_leaves(&b, 0, 10).unwrap().len(), 1);
+        // More leaves than one batch of a trim.
+        for i in 0..1200 {
+            store.write_audited(&d, TenantWrite::Nothing, leaf(i)).unwrap();
+        }
+        store.audit_trim(&d, 1100).unwrap();
+    }
+    // The trim is durable: after a reopen (Redis: SIGKILL and a restart from the AOF).
+    h.reopen();
+    let store = h.store().as_ref();
+    assert_eq!(store.audit_floor(&a).unwrap(), 3);
+    assert_eq!(store.audit_size(&a).unwrap(), 6);
+    assert!(matches!(store.audit_leaves(&a, 0, 100), Err(StoreError::AuditTrimmed { floor: 3 })));
+    let after = store.audit_leaves(&a, 3, 100).unwrap();
+    assert_eq!(after[..2], before[3..]);
+    assert_eq!(after[2], "{\"i\":5}");
+    assert_eq!(store.audit_floor(&d).unwrap(), 1100);
+    assert_eq!(store.audit_size(&d).unwrap(), 1200);
+    assert!(matches!(store.audit_leaves(&d, 1099, 10), Err(StoreError::AuditTrimmed { floor: 1100 })));
+    let rest = store.audit_leaves(&d, 1100, 1000).unwrap();
+    assert_eq!(rest.len(), 100);
+    assert_eq!(rest[0], "{\"i\":1100}");
+    // Everything trimmed: the tenant still has a log (its size), and reads at the size are empty.
+    store.audit_trim(&a, 6).unwrap();
+    assert_eq!(store.audit_leaves(&a, 6, 100).unwrap(), Vec::<String>::new());
+    assert_eq!(store.audit_size(&a).unwrap(), 6);
+    assert_eq!(store.audit_tenants().unwrap(), [a.clone(), b.clone(), d.clone()]);
+    h.reopen();
+    let store = h.store().as_ref();
+    assert_eq!(store.audit_floor(&a).unwrap(), 6);
+    assert_eq!(store.write_audited(&a, TenantWrite::Nothing, leaf(6)).unwrap().index, 6);
+    assert_eq!(store.audit_leaves(&a, 6, 100).unwrap(), ["{\"i\":6}"]);
+}
+
+/// An evidence item: (key, DER), the key being the DER's SHA-256.
+fn evidence(fill: u8, len: usize) -> ([u8; 32], Vec<u8>) {
+    let der = vec![fill; len];
+    (Sha256::digest(&der).into(), der)
+}
+
+fn audit_evidence_is_kept_with_the_leaf_whatever_the_outcome(h: &mut Harness) {
+    let (a, b) = (tenant("bank-a"), tenant("bank-b"));
+    let (e1, e2, e3, e4) = (evidence(1, 1200), evidence(2, MAX_EVIDENCE_LEN), evidence(3, 1), evidence(4, 900));
+    {
+        let store = h.store().as_ref();
+        store.put_challenge(&a, "c1", challenge(NOW + 300)).unwrap();
+        let settle = |record: &str| TenantWrite::SettleProof {
+            id: "c1".into(),
+            now: NOW,
+            verified: passed(record, "01", NOW),
+            watch: None,
+        };
+        let with =
+            |write: &TenantWrite, e: &([u8; 32], Vec<u8>)| leaves_for(write, "proof").with_evidence(e.0, e.1.clone());
+        let first = store.write_audited(&a, settle("v1"), with(&settle("v1"), &e1)).unwrap();
+        assert!(matches!(first.answer, WriteAnswer::Consumed(ConsumeOutcome::Consumed(_))));
+        // A failed precondition (the challenge was used) keeps its evidence too.
+        let replay = store.write_audited(&a, settle("v2"), with(&settle("v2"), &e2)).unwrap();
+        assert_eq!(replay.answer, WriteAnswer::Consumed(ConsumeOutcome::AlreadyUsed { used_at: NOW }));
+        store.write_audited(&b, TenantWrite::Nothing, leaf(0).with_evidence(e3.0, e3.1.clone())).unwrap();
+        // A failing write keeps neither its leaf nor its evidence.
+        let put = TenantWrite::PutChallenge { id: "c1".into(), challenge: challenge(NOW + 300) };
+        let err = store.write_audited(&a, put.clone(), with(&put, &e4)).unwrap_err();
+        assert!(matches!(err, StoreError::Duplicate { .. }), "{err}");
+        // Malformed evidence is refused before anything is written.
+        let refused = [
+            leaf(9).with_evidence(e1.0, e4.1.clone()),
+            leaf(9).with_evidence(Sha256::digest([]).into(), Vec::new()),
+            leaf(9).with_evidence(evidence(5, MAX_EVIDENCE_LEN + 1).0, vec![5; MAX_EVIDENCE_LEN + 1]),
+        ];
+        for leaves in refused {
+            let err = store.write_audited(&a, TenantWrite::Nothing, leaves).unwrap_err();
+            assert!(matches!(err, StoreError::InvalidInput { .. }), "{err}");
+        }
+        assert_eq!(store.audit_size(&a).unwrap(), 2);
+        assert_eq!(store.audit_evidence_get(&a, &e4.0).unwrap(), None);
+    }
+    let sorted = |mut items: Vec<([u8; 32], Vec<u8>)>| {
+        items.sort();
+        items
+    };
+    // Durable with the commit.
+    h.reopen();
+    let store = h.store().as_ref();
+    assert_eq!(sorted(store.audit_evidence(&a, 10).unwrap()), sorted(vec![e1.clone(), e2.clone()]));
+    assert_eq!(store.audit_evidence(&a, 1).unwrap().len(), 1);
+    assert_eq!(store.audit_evidence(&a, 0).unwrap(), Vec::new());
+    assert_eq!(store.audit_evidence(&b, 10).unwrap(), vec![e3.clone()]);
+    assert_eq!(store.audit_evidence(&tenant("bank-c"), 10).unwrap(), Vec::new());
+    assert_eq!(store.audit_evidence_get(&a, &e1.0).unwrap(), Some(e1.1.clone()));
+    assert_eq!(store.audit_evidence_get(&a, &e2.0).unwrap(), Some(e2.1.clone()));
+    // Per tenant.
+    assert_eq!(store.audit_evidence_get(&b, &e1.0).unwrap(), None);
+    assert_eq!(store.audit_evidence_get(&a, &e3.0).unwrap(), None);
+    // Dropped once archived; idempotent, an unknown key is no error.
+    store.audit_evidence_drop(&a, &[e1.0, e4.0]).unwrap();
+    store.audit_evidence_drop(&a, &[e1.0]).unwrap();
+    store.audit_evidence_drop(&a, &[]).unwrap();
+    assert_eq!(store.audit_evidence_get(&a, &e1.0).unwrap(), None);
+    assert_eq!(store.audit_evidence(&a, 10).unwrap(), vec![e2.clone()]);
+    assert_eq!(store.audit_evidence(&b, 10).unwrap(), vec![e3.clone()]);
+    h.reopen();
+    let store = h.store().as_ref();
+    assert_eq!(store.audit_evidence(&a, 10).unwrap(), vec![e2]);
+    assert_eq!(store.audit_evidence_get(&a, &e1.0).unwrap(), None);
+    assert_eq!(store.audit_tenants().unwrap(), [a, b]);
+}
+
+/// The journal keeps the floor, the remaining leaves and the pending evidence through compaction,
+/// a backup and the reopens after them.
+#[test]
+fn journal_trim_and_evidence_survive_compaction_and_backup() {
+    use jpki_store::{JournalStore, TenantStore};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.journal");
+    let a = tenant("bank-a");
+    let e1 = evidence(1, 700);
+    let check = |store: &JournalStore| {
+        assert_eq!(store.audit_size(&a).unwrap(), 10);
+        assert_eq!(store.audit_floor(&a).unwrap(), 4);
+        assert!(matches!(store.audit_leaves(&a, 3, 10), Err(StoreError::AuditTrimmed { floor: 4 })));
+        let leaves = store.audit_leaves(&a, 4, 100).unwrap();
+        assert_eq!(leaves.len(), 6);
+        assert_eq!(leaves[0], "{\"i\":4}");
+        assert_eq!(store.audit_evidence(&a, 10).unwrap(), vec![e1.clone()]);
+        assert_eq!(store.audit_tenants().unwrap(), [a.clone()]);
+    };
+    {
+        let store = JournalStore::open(&path).unwrap();
+        for i in 0..10 {
+            let leaves = if i == 7 { leaf(i).with_evidence(e1.0, e1.1.clone()) } else { leaf(i) };
+            store.write_audited(&a, TenantWrite::Nothing, leaves).unwrap();
+        }
+        store
+            .write_audited(&a, TenantWrite::Nothing, leaf(99).with_evidence(evidence(2, 5).0, vec![2; 5]))
+            .unwrap_err();
+        store.audit_trim(&a, 4).unwrap();
+        store.compact().unwrap();
+        check(&store);
+        store.backup(dir.path().join("backup.journal")).unwrap();
+    }
+    let store = JournalStore::open(&path).unwrap();
+    check(&store);
+    drop(store);
+    let backup = JournalStore::open(dir.path().join("backup.journal")).unwrap();
+    check(&backup);
 }
