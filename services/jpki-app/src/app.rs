@@ -199,6 +199,21 @@ fn signature_digests(input: &SignatureInput<'_>) -> std::collections::BTreeMap<S
     digests
 }
 
+/// The end-entity certificate of a signature request, when the request carries it (a CMS
+/// signature may carry its certificate only inside the CMS, which also holds the document).
+fn signer_certificate<'a>(input: &SignatureInput<'a>) -> Option<&'a [u8]> {
+    match input {
+        SignatureInput::Raw { certificate, .. } => Some(certificate),
+        SignatureInput::Cms { certificate, .. } => *certificate,
+    }
+}
+
+/// The leaves with the certificate kept as the tenant's evidence, under its SHA-256.
+fn with_certificate(leaves: jpki_store::AuditLeaves, certificate: &[u8]) -> jpki_store::AuditLeaves {
+    let key: [u8; 32] = ring::digest::digest(&ring::digest::SHA256, certificate).as_ref().try_into().unwrap_or([0; 32]);
+    leaves.with_evidence(key, certificate.to_vec())
+}
+
 impl App {
     /// The application over its parts.
     pub fn new(
@@ -261,7 +276,11 @@ impl App {
             event.detail.insert("fields_disclosed".into(), fields.names().join(","));
         }
         let write = TenantWrite::RecordVerification { record: stored, watch: report.and_then(watch_request) };
-        self.store.write_audited(&tenant.id, write, one(&event)?)?;
+        let mut leaves = one(&event)?;
+        if let Some(certificate) = report.filter(|report| passed(report)).and_then(|_| signer_certificate(input)) {
+            leaves = with_certificate(leaves, certificate);
+        }
+        self.store.write_audited(&tenant.id, write, leaves)?;
         Ok(SignatureOutcome { verification: Verification { id, at, verdict }, four_fields })
     }
 
@@ -348,7 +367,7 @@ impl App {
         base.digests.insert("signature_sha256".into(), digest(signature));
         base.detail.insert("challenge_id".into(), challenge_id.to_owned());
         base.detail.insert("verification_id".into(), verification_id.clone());
-        let leaves = per_outcome(&write, |outcome| {
+        let mut leaves = per_outcome(&write, |outcome| {
             let mut event = base.clone();
             // Only the refusal's code goes into the event, so its time does not matter here.
             let refusal = |refusal| VerificationVerdict::Refused(refusal);
@@ -363,6 +382,11 @@ impl App {
             }
             Ok(event)
         })?;
+        // The certificate a passed proof rested on is evidence, kept with the commit; if the
+        // challenge turns out used, the evidence only outlives the event by the retention sweep.
+        if verified.as_ref().and_then(VerificationVerdict::report).is_some_and(passed) {
+            leaves = with_certificate(leaves, certificate);
+        }
         let settled = match self.store.write_audited(&tenant.id, write, leaves)?.answer {
             WriteAnswer::Consumed(outcome) => outcome,
             _ => return Err(AppError::Storage(jpki_store::StoreError::Backend("settle answered no outcome".into()))),
@@ -493,6 +517,14 @@ impl App {
         event.digests.insert("customer_id_sha256".into(), digest(customer_id.as_bytes()));
         event.certificate =
             certificate.map(|id| jpki_audit::CertRef { ca_key_id: id.ca_key_id.clone(), serial: id.serial.clone() });
+        if certificate.is_none() {
+            // The certificates whose retention the unlink starts (read before the write: a link
+            // made in between stays held, which keeps its records longer, never shorter).
+            let linked = self.store.links_by_customer(&tenant.id, customer_id)?;
+            let ids: Vec<String> =
+                linked.iter().map(|link| format!("{}:{}", link.certificate.ca_key_id, link.certificate.serial)).collect();
+            event.detail.insert("certificates".into(), ids.join(","));
+        }
         let write = TenantWrite::Unlink { customer_id: customer_id.to_owned(), certificate: certificate.cloned() };
         Ok(match self.store.write_audited(&tenant.id, write, one(&event)?)?.answer {
             WriteAnswer::Unlinked(removed) => removed,

@@ -13,6 +13,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
+use jpki_archive::{ArchiveError, AuditArchive};
 use jpki_audit::{AuditError, AuditEvent, CertRef, Hash, ListRelied, LogHashes, LogSigner};
 use jpki_core::revocation::RevocationAnswer;
 use jpki_core::{CertId, UnixTime, ValidationReport};
@@ -153,7 +154,16 @@ pub struct AuditSettings {
     /// Every verifier key to publish: the signing key's first, then keys rotated out that are
     /// still within their overlap.
     pub verifier_keys: Vec<String>,
+    /// How long an event's payload and the evidence it cites are kept, in seconds (7 years by
+    /// default; a linked certificate's events are kept this long after the unlink).
+    pub retention_seconds: i64,
+    /// Where this process archives the revocation lists it installs (`jpki_revocation::archive`),
+    /// from which the integrator copies the lists events cite into the long-term archive.
+    pub list_archive: Option<std::path::PathBuf>,
 }
+
+/// Seven years of 365.25 days: the 犯収法 record period.
+pub const DEFAULT_RETENTION_SECONDS: i64 = 7 * 36_525 * 864;
 
 /// A signed checkpoint of a tenant's log.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -196,14 +206,39 @@ impl From<AuditError> for AuditReadError {
     }
 }
 
-/// The tenants' logs as auditors read them: a hash tree per tenant, extended from the store's
-/// leaves on each read (so it also follows leaves that other replicas appended), and signed
-/// checkpoints. The trees live in memory (32 bytes per event and its interior nodes) and are
-/// rebuilt from the leaves after a restart.
+/// One event of a log as auditors read it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogEntry {
+    /// Its index.
+    pub index: u64,
+    /// Its RFC 9162 leaf hash.
+    pub hash: Hash,
+    /// The event's JSON; `None` once its retention ended and the payload was removed.
+    pub leaf: Option<String>,
+}
+
+/// The evidence an event's answer rested on.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Evidence {
+    /// The event's JSON, `None` once expired.
+    pub leaf: Option<String>,
+    /// The end-entity certificate the verification passed on, when kept.
+    pub certificate: Option<Vec<u8>>,
+    /// Each list the event names: the digest of its tbsCertList and its DER, when kept.
+    pub lists: Vec<([u8; 32], Option<Vec<u8>>)>,
+}
+
+/// The tenants' logs as auditors read them: a hash tree per tenant, extended on each read from the
+/// long-term archive (the leaves the integrator moved there) and then the store's newer leaves (so
+/// it also follows leaves that other replicas appended), and signed checkpoints. The trees live in
+/// memory (about 64 bytes per event) and are rebuilt after a restart.
 pub struct AuditLog {
     store: Arc<dyn TenantStore>,
+    archive: Arc<dyn AuditArchive>,
     settings: AuditSettings,
     trees: Mutex<HashMap<TenantId, Arc<Mutex<LogHashes>>>>,
+    /// Lists known to be in the archive (content-addressed, never changed): not asked again.
+    lists_archived: Mutex<std::collections::HashSet<[u8; 32]>>,
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -213,9 +248,85 @@ impl std::fmt::Debug for AuditLog {
 }
 
 impl AuditLog {
-    /// The logs kept in `store`, signed with `settings`.
-    pub fn new(store: Arc<dyn TenantStore>, settings: AuditSettings) -> Self {
-        AuditLog { store, settings, trees: Mutex::new(HashMap::new()) }
+    /// The logs whose new leaves are in `store` and older ones in `archive`, signed with
+    /// `settings`.
+    pub fn new(store: Arc<dyn TenantStore>, archive: Arc<dyn AuditArchive>, settings: AuditSettings) -> Self {
+        AuditLog { store, archive, settings, trees: Mutex::new(HashMap::new()), lists_archived: Mutex::default() }
+    }
+
+    /// The tenant store the log's newest leaves are in.
+    pub(crate) fn store(&self) -> &Arc<dyn TenantStore> {
+        &self.store
+    }
+
+    /// The long-term archive.
+    pub(crate) fn archive(&self) -> &Arc<dyn AuditArchive> {
+        &self.archive
+    }
+
+    /// The settings.
+    pub(crate) fn settings(&self) -> &AuditSettings {
+        &self.settings
+    }
+
+    /// Whether the list with `key` is known to be archived already.
+    pub(crate) fn list_archived(&self, key: &[u8; 32]) -> bool {
+        self.lists_archived.lock().is_ok_and(|known| known.contains(key))
+    }
+
+    /// Forgets which lists are archived (after a retention pass removed some).
+    pub(crate) fn forget_lists(&self) {
+        if let Ok(mut known) = self.lists_archived.lock() {
+            known.clear();
+        }
+    }
+
+    /// Remembers that the list with `key` is archived.
+    pub(crate) fn remember_list(&self, key: [u8; 32]) {
+        if let Ok(mut known) = self.lists_archived.lock() {
+            known.insert(key);
+        }
+    }
+
+    /// Up to `limit` entries from index `from` (at most [`MAX_AUDIT_PAGE`]): from the archive
+    /// below what it has integrated, from the store above. A trim between the two reads (the
+    /// integrator moved the leaves meanwhile) is answered from the archive, which has them by
+    /// then: leaves are trimmed only after they are integrated.
+    pub fn entries(&self, tenant: &TenantId, from: u64, limit: usize) -> Result<Vec<LogEntry>, AuditReadError> {
+        let limit = limit.min(MAX_AUDIT_PAGE);
+        let integrated = self.archive.integrated(tenant.as_str()).map_err(archive_error)?;
+        if from >= integrated {
+            match self.store.audit_leaves(tenant, from, limit) {
+                Ok(leaves) => {
+                    return Ok((from..)
+                        .zip(leaves)
+                        .map(|(index, leaf)| LogEntry { index, hash: jpki_audit::leaf_hash(leaf.as_bytes()), leaf: Some(leaf) })
+                        .collect());
+                }
+                Err(StoreError::AuditTrimmed { .. }) => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
+        let integrated = self.archive.integrated(tenant.as_str()).map_err(archive_error)?;
+        let limit = limit.min(usize::try_from(integrated.saturating_sub(from)).unwrap_or(usize::MAX));
+        let archived = self.archive.leaves(tenant.as_str(), from, limit).map_err(archive_error)?;
+        archived
+            .into_iter()
+            .map(|archived| {
+                let hash = Hash(archived.hash);
+                // A payload that does not hash to its stored hash is a corrupt archive, not an event.
+                if let Some(leaf) = &archived.payload
+                    && jpki_audit::leaf_hash(leaf.as_bytes()) != hash
+                {
+                    return Err(archive_error(ArchiveError::Invalid(format!(
+                        "the archived event {} of {} does not match its hash",
+                        archived.index,
+                        tenant.as_str()
+                    ))));
+                }
+                Ok(LogEntry { index: archived.index, hash, leaf: archived.payload })
+            })
+            .collect()
     }
 
     /// The verifier keys to publish.
@@ -238,12 +349,12 @@ impl AuditLog {
             let mut hashes = tree.lock().map_err(|_| poisoned())?;
             let size = self.store.audit_size(tenant)?;
             while hashes.size() < size {
-                let leaves = self.store.audit_leaves(tenant, hashes.size(), MAX_AUDIT_PAGE)?;
-                if leaves.is_empty() {
+                let entries = self.entries(tenant, hashes.size(), MAX_AUDIT_PAGE)?;
+                if entries.is_empty() {
                     break;
                 }
-                for leaf in &leaves {
-                    hashes.push_leaf(leaf.as_bytes())?;
+                for entry in entries {
+                    hashes.push_record_hash(entry.hash)?;
                 }
             }
         }
@@ -276,6 +387,9 @@ impl AuditLog {
         let size = self.store.audit_size(tenant)?;
         let checkpoint = self.checkpoint_at(tenant, size)?;
         self.store.put_meta(&format!("audit/checkpoint/{}", tenant.as_str()), checkpoint.note.as_bytes())?;
+        // The history auditors can be shown later; after the store's durable write, so that a
+        // checkpoint is archived only over leaves that are durable.
+        self.archive.put_checkpoint(tenant.as_str(), checkpoint.size, &checkpoint.note).map_err(archive_error)?;
         Ok(checkpoint)
     }
 
@@ -292,11 +406,6 @@ impl AuditLog {
         Ok(self.store.audit_size(tenant)?)
     }
 
-    /// Up to `limit` leaves from index `from` (at most [`MAX_AUDIT_PAGE`]).
-    pub fn leaves(&self, tenant: &TenantId, from: u64, limit: usize) -> Result<Vec<String>, AuditReadError> {
-        Ok(self.store.audit_leaves(tenant, from, limit)?)
-    }
-
     /// The inclusion proof of leaf `index` in the tree of `size` leaves, with the leaf; `size` at
     /// most `durable` (see [`AuditLog::checkpoint_at`]).
     pub fn inclusion(
@@ -305,7 +414,7 @@ impl AuditLog {
         index: u64,
         size: u64,
         durable: u64,
-    ) -> Result<(Vec<Hash>, String), AuditReadError> {
+    ) -> Result<(Vec<Hash>, LogEntry), AuditReadError> {
         let tree = self.tree(tenant)?;
         let hashes = tree.lock().map_err(|_| poisoned())?;
         let known = hashes.size().min(durable);
@@ -317,9 +426,9 @@ impl AuditLog {
         }
         let proof = hashes.inclusion_proof(index, size)?;
         drop(hashes);
-        let leaf = self.store.audit_leaves(tenant, index, 1)?.into_iter().next();
-        let leaf = leaf.ok_or_else(|| out_of_range("index", format!("{index} has no leaf")))?;
-        Ok((proof, leaf))
+        let entry = self.entries(tenant, index, 1)?.into_iter().next();
+        let entry = entry.ok_or_else(|| out_of_range("index", format!("{index} has no leaf")))?;
+        Ok((proof, entry))
     }
 
     /// The consistency proof between the trees of `old` and `new` leaves; `new` at most
@@ -378,6 +487,11 @@ impl AuditLog {
         event.detail = detail.iter().map(|(key, value)| ((*key).to_owned(), value.clone())).collect();
         Ok(self.store.write_audited(tenant, TenantWrite::Nothing, one(&event)?)?.index)
     }
+}
+
+/// An archive failure, as the app reports storage failures.
+pub(crate) fn archive_error(error: ArchiveError) -> AuditReadError {
+    AuditReadError::App(AppError::Archive(error))
 }
 
 fn out_of_range(field: &'static str, reason: String) -> AuditReadError {

@@ -14,7 +14,9 @@
 use std::sync::Arc;
 
 use jpki_core::CertKind;
-use jpki_store::{DirectoryOutcome, DirectoryWrite, PlatformLogEntry, StoreError, TenantId, TenantStore};
+use jpki_store::{
+    AuditLeaves, DirectoryOutcome, DirectoryWrite, PlatformLogEntry, StoreError, TenantId, TenantStore, TenantWrite,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::outcome::AppError;
@@ -500,6 +502,31 @@ impl Directory {
         caller(&record, key_id, credential.expires_at)
     }
 
+    /// The tenant a refused key names, whatever its secret: the principal and tenant of the key
+    /// whose public key id it carries (or, for a key from the file, whose digest it has), when that
+    /// principal is a tenant. A refused use of a tenant's key (wrong secret, revoked, expired,
+    /// suspended) is counted in that tenant's audit log; a key that names no tenant is counted
+    /// nowhere but in the gateway's log.
+    pub fn tenant_of_presented_key(
+        &self,
+        presented: &str,
+        configured: &std::collections::HashMap<String, String>,
+    ) -> Result<Option<(String, TenantId)>, AppError> {
+        let key_id = match key_id_of(presented) {
+            Some(key_id) => key_id.to_owned(),
+            None => match configured.get(&key_digest(presented)) {
+                Some(key_id) => key_id.clone(),
+                None => return Ok(None),
+            },
+        };
+        let Some(credential) = self.credential(&key_id)? else { return Ok(None) };
+        let Some(record) = self.principal(&credential.principal)? else { return Ok(None) };
+        if record.role != Role::Tenant {
+            return Ok(None);
+        }
+        Ok(TenantId::new(&record.id).ok().map(|tenant| (record.id.clone(), tenant)))
+    }
+
     /// Authenticates a verified client certificate by its key (SPKI SHA-256, hex): the principal
     /// that names it, if active.
     pub fn authenticate_certificate(&self, spki_sha256: &str) -> Result<Result<Caller, AuthRefusal>, AppError> {
@@ -705,7 +732,7 @@ impl Directory {
             delete: Vec::new(),
             log: Some(to_json(&event)?),
         };
-        match self.store.directory_write(write)? {
+        match self.write_logged(write)? {
             DirectoryOutcome::Applied { .. } => Ok(Ok(record)),
             DirectoryOutcome::Conflict => Ok(Err(AdminRefusal::AlreadyExists(id.to_owned()))),
         }
@@ -845,7 +872,7 @@ impl Directory {
             delete: Vec::new(),
             log: Some(to_json(&event)?),
         };
-        match self.store.directory_write(write)? {
+        match self.write_logged(write)? {
             DirectoryOutcome::Applied { .. } => Ok(Ok(IssuedKey { key, record: credential })),
             // 64 random bits collided: vanishingly rare, and harmless to refuse.
             DirectoryOutcome::Conflict => Ok(Err(AdminRefusal::Contended)),
@@ -975,10 +1002,38 @@ impl Directory {
 
     /// Writes; a conflict becomes [`AdminRefusal::Contended`], which [`Directory::guarded`] retries.
     fn apply<T>(&self, write: DirectoryWrite, value: T) -> AdminResult<T> {
-        match self.store.directory_write(write)? {
+        match self.write_logged(write)? {
             DirectoryOutcome::Applied { .. } => Ok(Ok(value)),
             DirectoryOutcome::Conflict => Ok(Err(AdminRefusal::Contended)),
         }
+    }
+
+    /// Writes a directory change; an administrative one (with a platform-log entry) is also
+    /// recorded, once applied, as an event in the audit log of each tenant it concerns: the tenant
+    /// it changes, or the tenants the auditor it changes is granted. That event is a second commit
+    /// after the change's: the answer waits for both, so an acknowledged change always has its
+    /// events, and a crash between the two leaves the change in the platform log only.
+    fn write_logged(&self, write: DirectoryWrite) -> Result<DirectoryOutcome, AppError> {
+        let event = write.log.as_deref().map(|text| from_json::<AdminEvent>("platform log entry", text)).transpose()?;
+        let outcome = self.store.directory_write(write)?;
+        if let (DirectoryOutcome::Applied { log_sequence }, Some(event)) = (&outcome, event) {
+            for tenant in self.concerned(&event.target)? {
+                let leaf = crate::audit::leaf(&admin_audit_event(&tenant, &event, *log_sequence))?;
+                self.store.write_audited(&tenant, TenantWrite::Nothing, AuditLeaves::one(leaf))?;
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// The tenants an administrative action on principal `id` concerns.
+    fn concerned(&self, id: &str) -> Result<Vec<TenantId>, AppError> {
+        Ok(match self.principal(id)? {
+            Some(record) if record.role == Role::Tenant => TenantId::new(&record.id).into_iter().collect(),
+            Some(record) if record.role == Role::Auditor => {
+                record.auditor_of.iter().filter_map(|tenant| TenantId::new(tenant).ok()).collect()
+            }
+            _ => Vec::new(),
+        })
     }
 
     /// Runs a read-modify-write until it does not meet a concurrent change (a few attempts).
@@ -991,6 +1046,26 @@ impl Directory {
         }
         Ok(Err(AdminRefusal::Contended))
     }
+}
+
+/// An administrative action as an event of a tenant's audit log: `rpc` `admin/<action>`, the
+/// actor as principal, and the action, its target, its details and its platform-log sequence.
+fn admin_audit_event(tenant: &TenantId, event: &AdminEvent, log_sequence: Option<u64>) -> jpki_audit::AuditEvent {
+    let call = crate::audit::CallContext {
+        rpc: format!("admin/{}", event.action),
+        principal: event.actor.clone(),
+        credential: event.credential.clone().unwrap_or_default(),
+        ..crate::audit::CallContext::default()
+    };
+    let mut audit = call.event(tenant, jpki_core::UnixTime(event.at));
+    audit.detail.insert("target".into(), event.target.clone());
+    if !event.detail.is_empty() {
+        audit.detail.insert("detail".into(), event.detail.clone());
+    }
+    if let Some(sequence) = log_sequence {
+        audit.detail.insert("platform_log_sequence".into(), sequence.to_string());
+    }
+    audit
 }
 
 fn event(actor: &Caller, now: i64, action: &str, target: &str, detail: String) -> AdminEvent {

@@ -19,13 +19,15 @@ pub mod app;
 pub mod audit;
 pub mod clock;
 pub mod directory;
+pub mod integrate;
 pub mod outcome;
 pub mod revocation_events;
 pub mod tenant;
 pub mod trust;
 
 pub use app::{App, Rules};
-pub use audit::{AuditLog, AuditSettings, CallContext};
+pub use audit::{AuditLog, AuditSettings, CallContext, Evidence, LogEntry};
+pub use integrate::IntegrationReport;
 pub use clock::{Clock, SystemClock};
 pub use outcome::AppError;
 pub use tenant::{FieldPermissions, Tenant};

@@ -20,6 +20,9 @@ pub enum AppError {
     /// An audit event could not be encoded, or the audit tree failed; nothing was acknowledged.
     #[error("audit log: {0}")]
     Audit(jpki_audit::AuditError),
+    /// The audit log's long-term archive failed; nothing it was asked was done.
+    #[error("audit archive: {0}")]
+    Archive(jpki_archive::ArchiveError),
 }
 
 /// The data an applicant typed (本人確認), compared with the certificate's four fields. Empty

@@ -60,7 +60,38 @@ pub fn settings(config: &GatewayConfig) -> anyhow::Result<AuditSettings> {
     verifier_keys.extend(config.audit.previous_verifier_keys.iter().cloned());
     jpki_audit::CheckpointVerifier::new(&verifier_keys)
         .map_err(|error| anyhow::anyhow!("audit.previous_verifier_keys: {error}"))?;
-    Ok(AuditSettings { platform: config.audit.platform.clone(), signer: Arc::new(signer), verifier_keys })
+    let retention_seconds = i64::try_from(config.audit.retention_days.saturating_mul(86_400)).unwrap_or(i64::MAX);
+    Ok(AuditSettings {
+        platform: config.audit.platform.clone(),
+        signer: Arc::new(signer),
+        verifier_keys,
+        retention_seconds,
+        list_archive: Some(config.data_dir.join(LIST_ARCHIVE)),
+    })
+}
+
+/// Where, under `data_dir`, the single-node long-term archive is.
+pub const FILE_ARCHIVE: &str = "audit/archive.redb";
+
+/// The long-term archive: PostgreSQL when configured, else the redb file under `data_dir`.
+/// Blocking: call from a blocking thread.
+pub fn open_archive(config: &GatewayConfig) -> anyhow::Result<Arc<dyn jpki_archive::AuditArchive>> {
+    Ok(match &config.audit.postgres {
+        Some(postgres) => Arc::new(
+            jpki_archive::PgArchive::connect(&postgres.url)
+                .map_err(|error| anyhow::anyhow!("audit.postgres: cannot open the archive: {error}"))?,
+        ),
+        None => {
+            let path = config.data_dir.join(FILE_ARCHIVE);
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+            }
+            Arc::new(
+                jpki_archive::FileArchive::open(&path)
+                    .map_err(|error| anyhow::anyhow!("{}: cannot open the audit archive: {error}", path.display()))?,
+            )
+        }
+    })
 }
 
 /// Writes a new random seed, readable by the owner only.
@@ -83,12 +114,13 @@ fn make_seed_file(path: &Path) -> anyhow::Result<()> {
 #[derive(Clone)]
 pub struct AuditApi {
     log: Arc<AuditLog>,
+    anchors: Arc<Vec<Vec<u8>>>,
 }
 
 impl AuditApi {
-    /// The service over the tenants' logs.
-    pub fn new(log: Arc<AuditLog>) -> Self {
-        AuditApi { log }
+    /// The service over the tenants' logs; `anchors` (DER) are shown with each event's evidence.
+    pub fn new(log: Arc<AuditLog>, anchors: Vec<Vec<u8>>) -> Self {
+        AuditApi { log, anchors: Arc::new(anchors) }
     }
 
     /// Runs a read of `tenant`'s log for an auditor of it, after recording the read in that log.
@@ -184,9 +216,9 @@ impl v1::audit_service_server::AuditService for AuditApi {
             while next < end {
                 let (log, tenant) = (log.clone(), tenant.clone());
                 let limit = usize::try_from(end - next).unwrap_or(usize::MAX).min(jpki_store::MAX_AUDIT_PAGE);
-                let page = tokio::task::spawn_blocking(move || log.leaves(&tenant, next, limit)).await;
-                let leaves = match page {
-                    Ok(Ok(leaves)) if !leaves.is_empty() => leaves,
+                let page = tokio::task::spawn_blocking(move || log.entries(&tenant, next, limit)).await;
+                let entries = match page {
+                    Ok(Ok(entries)) if !entries.is_empty() => entries,
                     Ok(Ok(_)) => return,
                     Ok(Err(error)) => {
                         let _ = sender.send(Err(read_error(&error))).await;
@@ -197,9 +229,13 @@ impl v1::audit_service_server::AuditService for AuditApi {
                         return;
                     }
                 };
-                for leaf in leaves {
-                    let leaf_hash = jpki_audit::leaf_hash(leaf.as_bytes()).0.to_vec();
-                    if sender.send(Ok(v1::AuditEntry { index: next, leaf, leaf_hash })).await.is_err() {
+                for entry in entries {
+                    let sent = v1::AuditEntry {
+                        index: entry.index,
+                        leaf: entry.leaf.unwrap_or_default(),
+                        leaf_hash: entry.hash.0.to_vec(),
+                    };
+                    if sender.send(Ok(sent)).await.is_err() {
                         return;
                     }
                     next += 1;
@@ -215,7 +251,7 @@ impl v1::audit_service_server::AuditService for AuditApi {
     ) -> Result<Response<v1::InclusionProof>, Status> {
         let v1::GetInclusionProofRequest { tenant, index, tree_size } = request.get_ref().clone();
         let detail = vec![("index", index.to_string()), ("tree_size", tree_size.to_string())];
-        let (proof, leaf) = self
+        let (proof, entry) = self
             .read(&request, &tenant, "inclusion_proof", detail, move |log, t, durable| {
                 log.inclusion(t, index, tree_size, durable)
             })
@@ -224,7 +260,7 @@ impl v1::audit_service_server::AuditService for AuditApi {
             index,
             tree_size,
             hashes: proof.iter().map(|hash| hash.0.to_vec()).collect(),
-            leaf,
+            leaf: entry.leaf.unwrap_or_default(),
         }))
     }
 
@@ -247,7 +283,21 @@ impl v1::audit_service_server::AuditService for AuditApi {
     }
 
     async fn get_evidence(&self, request: Request<v1::GetEvidenceRequest>) -> Result<Response<v1::Evidence>, Status> {
-        granted(&request, &request.get_ref().tenant)?;
-        Err(Status::unimplemented("the evidence archive is being built (issue 12)"))
+        let v1::GetEvidenceRequest { tenant, index } = request.get_ref().clone();
+        let detail = vec![("index", index.to_string())];
+        let evidence = self
+            .read(&request, &tenant, "evidence", detail, move |log, t, durable| log.evidence(t, index, durable))
+            .await?;
+        Ok(Response::new(v1::Evidence {
+            index,
+            leaf: evidence.leaf.unwrap_or_default(),
+            certificate: evidence.certificate.unwrap_or_default(),
+            lists: evidence
+                .lists
+                .into_iter()
+                .map(|(key, der)| v1::EvidenceList { tbs_sha256: key.to_vec(), der: der.unwrap_or_default() })
+                .collect(),
+            anchors: self.anchors.as_ref().clone(),
+        }))
     }
 }

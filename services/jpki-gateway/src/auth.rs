@@ -20,7 +20,7 @@ use jpki_app::directory::{
 };
 use jpki_app::tenant::TenantRpc;
 use jpki_app::{AppError, CallContext, Tenant};
-use jpki_store::StoreError;
+use jpki_store::{StoreError, TenantId};
 use tokio::sync::watch;
 use tonic::{Request, Status};
 
@@ -132,6 +132,20 @@ pub fn configured_principals(
 }
 
 /// What a cached authentication looked up.
+/// A refused credential: why (for the gateway's log only), and the tenant whose key it named,
+/// whose audit log counts the refusal.
+#[derive(Clone, Debug)]
+struct Refused {
+    reason: AuthRefusal,
+    owner: Option<(String, TenantId)>,
+}
+
+impl From<AuthRefusal> for Refused {
+    fn from(reason: AuthRefusal) -> Self {
+        Refused { reason, owner: None }
+    }
+}
+
 enum Lookup {
     /// A presented API key.
     Key(String),
@@ -189,7 +203,7 @@ pub struct Access {
     configured: HashMap<String, String>,
     /// Each principal's own client CAs (DER), from the configuration file.
     client_cas: HashMap<String, Vec<Vec<u8>>>,
-    answers: moka::future::Cache<String, Result<Caller, AuthRefusal>>,
+    answers: moka::future::Cache<String, Result<Caller, Refused>>,
     touched: moka::sync::Cache<String, ()>,
     changes: watch::Sender<u64>,
     refusals: Arc<crate::refusals::Refusals>,
@@ -264,7 +278,9 @@ impl Access {
                 let by_key = self.authenticate_key(header).await?;
                 match (by_key, by_certificate) {
                     // A certificate naming another principal than the key: neither is trusted.
-                    (Ok(key), Some(Ok(certificate))) if key.id() != certificate.id() => Err(AuthRefusal::UnknownKey),
+                    (Ok(key), Some(Ok(certificate))) if key.id() != certificate.id() => {
+                        Err(AuthRefusal::UnknownKey.into())
+                    }
                     (by_key, _) => by_key,
                 }
             }
@@ -275,7 +291,7 @@ impl Access {
                     && (client_spki.is_none() || caller.client_spki_sha256 != client_spki) =>
             {
                 tracing::info!(principal = caller.id(), "credential refused: its client certificate is required");
-                Err(Status::unauthenticated(REFUSED))
+                Err(self.refused(tenant_principal(&caller)))
             }
             // A certificate that names a principal with its own client CA must come from that CA.
             Ok(caller)
@@ -286,12 +302,12 @@ impl Access {
                     }) =>
             {
                 tracing::info!(principal = caller.id(), "credential refused: not issued by the principal's client CA");
-                Err(Status::unauthenticated(REFUSED))
+                Err(self.refused(tenant_principal(&caller)))
             }
             // A cached answer never outlives its key.
             Ok(caller) if caller.expires_at.is_some_and(|expiry| now().0 >= expiry) => {
                 tracing::info!(refusal = ?AuthRefusal::Expired, "credential refused");
-                Err(Status::unauthenticated(REFUSED))
+                Err(self.refused(tenant_principal(&caller)))
             }
             Ok(caller) => {
                 if caller.by_key() {
@@ -299,15 +315,24 @@ impl Access {
                 }
                 Ok(caller)
             }
-            Err(refusal) => {
-                tracing::info!(?refusal, "credential refused");
-                Err(Status::unauthenticated(REFUSED))
+            Err(refused) => {
+                tracing::info!(refusal = ?refused.reason, "credential refused");
+                Err(self.refused(refused.owner))
             }
         }
     }
 
+    /// UNAUTHENTICATED, the same for every refusal; counted in the audit log of the tenant whose
+    /// credential it was, if any (docs/audit.md).
+    fn refused(&self, owner: Option<(String, TenantId)>) -> Status {
+        if let Some((principal, tenant)) = owner {
+            self.refusals.record(&tenant, &principal, tonic::Code::Unauthenticated);
+        }
+        Status::unauthenticated(REFUSED)
+    }
+
     /// The answer for an API key header (cached).
-    async fn authenticate_key(&self, header: &http::HeaderValue) -> Result<Result<Caller, AuthRefusal>, Status> {
+    async fn authenticate_key(&self, header: &http::HeaderValue) -> Result<Result<Caller, Refused>, Status> {
         let key = header
             .to_str()
             .ok()
@@ -319,13 +344,21 @@ impl Access {
     }
 
     /// One directory lookup through the cache, on a blocking thread when it misses.
-    async fn lookup(&self, cache_key: String, lookup: Lookup) -> Result<Result<Caller, AuthRefusal>, Status> {
+    async fn lookup(&self, cache_key: String, lookup: Lookup) -> Result<Result<Caller, Refused>, Status> {
         let (directory, configured) = (self.directory.clone(), self.configured.clone());
         self.answers
             .try_get_with(cache_key, async move {
                 tokio::task::spawn_blocking(move || match lookup {
-                    Lookup::Key(presented) => directory.authenticate(&presented, &configured, now().0),
-                    Lookup::Certificate(spki) => directory.authenticate_certificate(&spki),
+                    Lookup::Key(presented) => match directory.authenticate(&presented, &configured, now().0)? {
+                        Ok(caller) => Ok(Ok(caller)),
+                        Err(reason) => {
+                            let owner = directory.tenant_of_presented_key(&presented, &configured)?;
+                            Ok(Err(Refused { reason, owner }))
+                        }
+                    },
+                    Lookup::Certificate(spki) => {
+                        directory.authenticate_certificate(&spki).map(|answer| answer.map_err(Refused::from))
+                    }
                 })
                 .await
                 .map_err(|_| AppError::Storage(StoreError::Backend("the directory lookup task failed".into())))?
@@ -358,6 +391,14 @@ impl Access {
             .map_err(|_| Status::internal("the directory lookup task failed"))?
             .map_err(|error| crate::encode::app_error(&error))?;
         Ok(record.is_some_and(|record| record.state == jpki_app::directory::PrincipalState::Active))
+    }
+}
+
+/// The principal and tenant of a tenant caller.
+fn tenant_principal(caller: &Caller) -> Option<(String, TenantId)> {
+    match &caller.principal {
+        Principal::Tenant(tenant) => Some((caller.id().to_owned(), tenant.id.clone())),
+        Principal::Auditor { .. } | Principal::Operator { .. } => None,
     }
 }
 

@@ -381,6 +381,23 @@ pub fn app_error(error: &jpki_app::AppError) -> Status {
             tracing::error!(%error, "audit log");
             Status::internal("the audit log refused the call; it was not acknowledged")
         }
+        jpki_app::AppError::Archive(error) => {
+            tracing::error!(%error, "audit archive");
+            archive_failed(error)
+        }
+    }
+}
+
+/// The status for a failure of the audit log's long-term archive (only auditors' reads and the
+/// integrator use it; tenants' calls never wait on it).
+fn archive_failed(error: &jpki_archive::ArchiveError) -> Status {
+    match error {
+        jpki_archive::ArchiveError::Backend(_) => Status::with_error_details(
+            Code::Unavailable,
+            "the audit archive is unavailable; retry later",
+            ErrorDetails::with_retry_info(Some(STORAGE_RETRY_DELAY)),
+        ),
+        _ => Status::internal("the audit archive failed; see the gateway's log"),
     }
 }
 

@@ -20,6 +20,7 @@ pub mod auth;
 pub mod decode;
 pub mod encode;
 pub mod events;
+pub mod integrator;
 pub mod links;
 pub mod quota;
 pub mod refusals;

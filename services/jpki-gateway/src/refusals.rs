@@ -2,8 +2,10 @@
 //! to the tenant's audit log once per interval as one aggregate event each: a flood of refused
 //! calls costs one counter increment per call and one write per interval, never a write per call.
 //!
-//! Counted: a tenant's call outside its policy (PERMISSION_DENIED, in the auth layer) and over its
-//! quota (RESOURCE_EXHAUSTED, in the quota layer). The counts of the interval under way live in
+//! Counted: a tenant's credential refused (UNAUTHENTICATED, in the auth layer: its key id with a
+//! wrong secret, a revoked or expired key, a suspended tenant, a missing client certificate), a
+//! tenant's call outside its policy (PERMISSION_DENIED, in the auth layer) and over its quota
+//! (RESOURCE_EXHAUSTED, in the quota layer). The counts of the interval under way live in
 //! memory: a crash loses at most that interval's aggregates (docs/audit.md).
 
 use std::collections::HashMap;

@@ -341,7 +341,13 @@ impl Gateway {
             signature_verification_max_age_seconds: config.links.signature_verification_max_age_seconds,
             verification_retention_seconds: config.links.verification_retention_seconds,
         };
-        let audit_log = Arc::new(AuditLog::new(store.clone(), audit_settings));
+        let archive = {
+            let config = config.clone();
+            tokio::task::spawn_blocking(move || crate::audit::open_archive(&config))
+                .await
+                .map_err(|_| anyhow::anyhow!("opening the audit archive: the task failed"))??
+        };
+        let audit_log = Arc::new(AuditLog::new(store.clone(), archive, audit_settings));
         // Tasks that write once more on a drain: awaited by `shutdown`, never aborted.
         let mut flushers = Vec::new();
         flushers.push(tokio::spawn(crate::refusals::run(
@@ -357,8 +363,11 @@ impl Gateway {
         let links = LinkServiceServer::new(LinkApi::new(state.clone()));
         let status = StatusServiceServer::new(StatusApi::new(state));
         let credentials = CredentialServiceServer::new(CredentialApi::new(access.clone()));
-        flushers.push(tokio::spawn(crate::tiles::publish_every(
-            Duration::from_secs(config.audit.checkpoint_interval_seconds),
+        flushers.push(tokio::spawn(crate::integrator::run(
+            crate::integrator::Intervals {
+                integrate: Duration::from_secs(config.audit.integrate_interval_seconds),
+                checkpoint: Duration::from_secs(config.audit.checkpoint_interval_seconds),
+            },
             audit_log.clone(),
             directory.clone(),
             draining_receiver.clone(),
@@ -373,7 +382,13 @@ impl Gateway {
             }
             None => None,
         };
-        let audit = AuditServiceServer::new(AuditApi::new(audit_log));
+        let mut anchors: Vec<Vec<u8>> = Vec::new();
+        for anchor in loaded.verifier.anchors() {
+            if !anchors.iter().any(|known| known.as_slice() == anchor.der()) {
+                anchors.push(anchor.der().to_vec());
+            }
+        }
+        let audit = AuditServiceServer::new(AuditApi::new(audit_log, anchors));
         let admin_builder = builder.clone();
         let router = builder
             .layer(build_stack(&config.limits, access.clone()))

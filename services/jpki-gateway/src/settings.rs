@@ -93,6 +93,33 @@ pub struct AuditLogSettings {
     /// How often each tenant's log that grew gets a new published checkpoint (signed, stored
     /// durably as the tenant's latest), besides the ones made on demand: at least 1 second.
     pub checkpoint_interval_seconds: u64,
+    /// How often the leader moves the tenants' durable events and evidence from the tenant store
+    /// into the long-term archive: at least 1 second.
+    pub integrate_interval_seconds: u64,
+    /// How long events and the evidence they cite are kept, in days (2557: seven years, the
+    /// 犯収法 record period); a linked certificate's records are kept this long after the unlink.
+    /// Expiry removes payloads and keeps their hashes, so every checkpoint stays provable.
+    pub retention_days: u64,
+    /// The long-term archive in PostgreSQL (required with `redis`: the log and the evidence are
+    /// kept for years, not in Redis memory nor in one pod). Unset: a redb file,
+    /// `data_dir/audit/archive.redb`.
+    pub postgres: Option<PostgresSettings>,
+}
+
+/// The audit archive's PostgreSQL.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresSettings {
+    /// `postgres://user[:password]@host:port/db` or a key=value string; prefer the environment
+    /// (`JPKI_GATEWAY_AUDIT__POSTGRES__URL`) when it holds a password.
+    pub url: String,
+}
+
+impl std::fmt::Debug for PostgresSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may hold a password.
+        f.debug_struct("PostgresSettings").field("url", &"<redacted>").finish()
+    }
 }
 
 impl Default for AuditLogSettings {
@@ -104,6 +131,9 @@ impl Default for AuditLogSettings {
             refusal_interval_seconds: 60,
             tiles_listen: None,
             checkpoint_interval_seconds: 60,
+            integrate_interval_seconds: 5,
+            retention_days: 2557,
+            postgres: None,
         }
     }
 }
@@ -555,6 +585,18 @@ impl GatewayConfig {
             bail!(
                 "audit.signing_key_file: required with redis (every replica must sign the audit logs with the same key)"
             );
+        }
+        if self.redis.is_some() && self.audit.postgres.is_none() {
+            bail!(
+                "audit.postgres: required with redis (the replicas' audit logs and evidence are kept for years in \
+                 PostgreSQL, not in Redis memory or in one pod's data_dir)"
+            );
+        }
+        if self.audit.integrate_interval_seconds == 0 {
+            bail!("audit.integrate_interval_seconds must be at least 1");
+        }
+        if self.audit.retention_days == 0 {
+            bail!("audit.retention_days must be at least 1");
         }
         if self.audit.checkpoint_interval_seconds == 0 {
             bail!("audit.checkpoint_interval_seconds must be at least 1");

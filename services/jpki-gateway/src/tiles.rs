@@ -112,42 +112,6 @@ async fn tile(State(tiles): State<Tiles>, Path((name, rest)): Path<(String, Stri
     }
 }
 
-/// Publishes a checkpoint of every tenant's log that grew, every `interval` and once more when
-/// the server drains: the checkpoints "issued at a configured interval" (docs/audit.md).
-pub async fn publish_every(
-    interval: Duration,
-    log: Arc<AuditLog>,
-    directory: Directory,
-    mut draining: watch::Receiver<bool>,
-) {
-    let mut published: HashMap<TenantId, u64> = HashMap::new();
-    loop {
-        let stopping = tokio::select! {
-            _ = draining.changed() => true,
-            () = tokio::time::sleep(interval) => false,
-        };
-        let (log, directory, sizes) = (log.clone(), directory.clone(), published.clone());
-        let done = tokio::task::spawn_blocking(move || {
-            let mut made = Vec::new();
-            for tenant in directory.tenant_ids().unwrap_or_default() {
-                let grown = log.size_now(&tenant).is_ok_and(|size| sizes.get(&tenant).is_none_or(|last| size > *last));
-                if grown {
-                    match log.publish(&tenant) {
-                        Ok(checkpoint) => made.push((tenant, checkpoint.size)),
-                        Err(error) => tracing::warn!(%error, tenant = tenant.as_str(), "periodic checkpoint"),
-                    }
-                }
-            }
-            made
-        })
-        .await;
-        published.extend(done.unwrap_or_default());
-        if stopping {
-            return;
-        }
-    }
-}
-
 /// Serves the tiles on `address` until the server drains; returns the bound address.
 pub async fn serve(
     address: SocketAddr,

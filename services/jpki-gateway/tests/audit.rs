@@ -8,7 +8,7 @@ mod common;
 
 use common::*;
 use jpki_api::audit::v1::{
-    GetCheckpointRequest, GetConsistencyProofRequest, GetInclusionProofRequest, StreamEventsRequest,
+    GetCheckpointRequest, GetConsistencyProofRequest, GetEvidenceRequest, GetInclusionProofRequest, StreamEventsRequest,
     audit_service_client::AuditServiceClient,
 };
 use jpki_api::v1::{CheckStatusRequest, LinkRequest, LookupLinkRequest, lookup_link_request};
@@ -249,6 +249,21 @@ async fn the_log_and_its_key_survive_a_restart() {
     let verified =
         CheckpointVerifier::new(&after.verifier_keys).unwrap().verify(note.as_bytes(), &after.origin).unwrap();
     assert_eq!(verified.size, store.audit_size(&bank).unwrap());
+    // The drain also moved every event into the long-term archive (the single node's redb file),
+    // so the store keeps none of them in memory any more; the archive keeps the checkpoints too.
+    use jpki_archive::AuditArchive as _;
+    let archive = jpki_archive::FileArchive::open(&running.dir.path().join("data/audit/archive.redb")).unwrap();
+    assert_eq!(archive.integrated("bank-a").unwrap(), verified.size);
+    assert_eq!(store.audit_floor(&bank).unwrap(), verified.size);
+    let archived = archive.leaves("bank-a", 0, 1024).unwrap();
+    let hashes: Vec<Hash> = archived.iter().map(|leaf| Hash(leaf.hash)).collect();
+    let mut tree = LogHashes::new();
+    for hash in hashes {
+        tree.push_record_hash(hash).unwrap();
+    }
+    assert_eq!(tree.root(verified.size).unwrap(), verified.root, "the archive holds the signed tree");
+    let latest = archive.latest_checkpoint("bank-a").unwrap().unwrap();
+    assert_eq!(latest, (verified.size, note));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -285,6 +300,19 @@ async fn refused_calls_are_counted_into_one_event_per_interval() {
         }
     }
     assert!(exhausted >= 1);
+    // A key of bank-p with a forged secret (its key id is public): UNAUTHENTICATED, three times,
+    // counted in bank-p's log; a key that names nobody is counted in no tenant's log.
+    let mut credentials =
+        jpki_api::v1::credential_service_client::CredentialServiceClient::new(running.channel().await);
+    let rotate = jpki_api::v1::RotateApiKeyRequest { overlap_seconds: 3600, ..Default::default() };
+    let minted = credentials.rotate_api_key(authed(rotate, "key-bank-p")).await.unwrap().into_inner().api_key;
+    let (prefix, secret) = minted.rsplit_once('_').unwrap();
+    let forged = format!("{prefix}_{}", if secret.starts_with('0') { "1" } else { "0" }.repeat(secret.len()));
+    for key in [forged.as_str(), forged.as_str(), forged.as_str(), "jpkigw_00000000000000ff_00"] {
+        let request = jpki_api::v1::IssueChallengeRequest::default();
+        let refused = verification.issue_challenge(authed(request, key)).await.unwrap_err();
+        assert_eq!(refused.code(), Code::Unauthenticated);
+    }
     // Within a few intervals, one aggregate event per code holds the counts (bounded polling).
     let mut client = auditor(&running).await;
     let mut aggregates = Vec::new();
@@ -299,7 +327,8 @@ async fn refused_calls_are_counted_into_one_event_per_interval() {
             }
         }
         let counted: u64 = aggregates.iter().filter(|(code, ..)| code == "RESOURCE_EXHAUSTED").map(|(_, n, _)| n).sum();
-        if aggregates.iter().any(|(code, ..)| code == "PERMISSION_DENIED") && counted == exhausted {
+        let unauthenticated = aggregates.iter().any(|(code, ..)| code == "UNAUTHENTICATED");
+        if aggregates.iter().any(|(code, ..)| code == "PERMISSION_DENIED") && counted == exhausted && unauthenticated {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -310,6 +339,9 @@ async fn refused_calls_are_counted_into_one_event_per_interval() {
     assert_eq!(denied[0].2, "bank-p");
     let counted: u64 = aggregates.iter().filter(|(code, ..)| code == "RESOURCE_EXHAUSTED").map(|(_, n, _)| n).sum();
     assert_eq!(counted, exhausted);
+    let forged: Vec<_> = aggregates.iter().filter(|(code, ..)| code == "UNAUTHENTICATED").collect();
+    assert_eq!(forged.len(), 1, "{aggregates:?}");
+    assert_eq!((forged[0].1, forged[0].2.as_str()), (3, "bank-p"), "the forged key's three refusals, none other");
 }
 
 /// A plain HTTP/1.1 GET: the status code and the body.
@@ -419,4 +451,30 @@ async fn the_lists_an_answer_rested_on_are_archived_under_the_digest_its_event_n
         assert_eq!(hex::encode(parsed.tbs_digest), list.sha256, "the archived list is the one named");
         assert_eq!(Some(parsed.crl_number.to_string()), list.number);
     }
+
+    // The auditor gets the evidence of that answer: the certificate the proof passed on, each list
+    // it names, and the anchors the gateway trusted.
+    let (index, _) = entries
+        .iter()
+        .find(|(_, leaf)| AuditEvent::from_leaf(leaf.as_bytes()).unwrap().rpc.ends_with("/VerifyAuthProof"))
+        .unwrap();
+    let evidence = client
+        .get_evidence(authed(GetEvidenceRequest { tenant: "bank-a".into(), index: *index }, KEY_AUDITOR_A))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(evidence.certificate, running.pki.card("h01").unwrap().auth_cert_der());
+    assert_eq!(evidence.lists.len(), proof.revocation.len());
+    for (list, named) in evidence.lists.iter().zip(&proof.revocation) {
+        assert_eq!(hex::encode(&list.tbs_sha256), named.sha256);
+        let parsed = jpki_revocation::parse_crl(&list.der, |_| Ok(())).unwrap();
+        assert_eq!(hex::encode(parsed.tbs_digest), named.sha256, "the list served is the one named");
+    }
+    assert!(!evidence.anchors.is_empty());
+    // A tenant is no auditor: it gets nothing, not even whether the event exists.
+    let denied = client
+        .get_evidence(authed(GetEvidenceRequest { tenant: "bank-a".into(), index: *index }, KEY_A))
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
 }

@@ -70,6 +70,9 @@ platform = "gateway.bank.example"
 signing_key_file = "/etc/jpki-gateway/audit/signing.key"
 previous_verifier_keys = []
 
+[audit.postgres]
+url = "postgres://gateway:pg-secret@archive-primary:5432/audit"
+
 [[tenants]]
 id = "example-bank"
 api_key_sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
@@ -186,6 +189,9 @@ fn a_file_with_every_section_is_read_and_the_environment_overrides_it() {
             ("redis://redis-primary:6379/0", "bank-gw:", false)
         );
         assert!(!format!("{redis:?}").contains("redis-primary"), "the URL (it may hold a password) is not logged");
+        let postgres = config.audit.postgres.clone().unwrap();
+        assert_eq!(postgres.url, "postgres://gateway:pg-secret@archive-primary:5432/audit");
+        assert!(!format!("{config:?}").contains("pg-secret"), "the archive's URL is not logged either");
 
         // The environment overrides single keys, nested ones with `__`; the rest stays.
         jail.set_env("JPKI_GATEWAY_LISTEN", "127.0.0.1:7000");
@@ -344,6 +350,14 @@ fn other_checks_name_their_key() {
             ("listen", "", "listen"),
             // Replicas must share the audit log's signing key: no per-pod key made on the fly.
             ("audit-key", "[redis]\nurl = \"redis://r:6379\"\n", "audit.signing_key_file"),
+            // Nor the log and its evidence in Redis memory or in one pod: PostgreSQL is required.
+            (
+                "audit-archive",
+                "[redis]\nurl = \"redis://r:6379\"\n[audit]\nsigning_key_file = \"/k\"\n",
+                "audit.postgres",
+            ),
+            ("integrate", "[audit]\nintegrate_interval_seconds = 0\n", "audit.integrate_interval_seconds"),
+            ("retention", "[audit]\nretention_days = 0\n", "audit.retention_days"),
         ] {
             let toml = if name == "listen" {
                 TENANT.replace("127.0.0.1:0", "not an address")

@@ -1,6 +1,7 @@
 //! Tenant isolation on every store: tenant B walks every RPC with tenant A's ids (challenge,
-//! verification, customer and certificate ids) and gets nothing, and A's state is unchanged
-//! afterwards. Runs on the journal (the default), on redb, and on a real redis-server.
+//! verification, customer and certificate ids) and gets nothing, B's auditor reads nothing of A's
+//! log (not even whether an event exists), and A's state is unchanged afterwards. Runs on the
+//! journal (the default), on redb, and on a real redis-server with a real PostgreSQL archive.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
@@ -12,26 +13,100 @@ use jpki_api::v1::{
     UnlinkRequest, VerifyAuthProofRequest, lookup_link_request::Key,
 };
 use jpki_gateway::settings::EmbeddedEngine;
-use jpki_testsupport::{DURABLE, RedisServer};
 use tonic::Code;
 use tonic_types::StatusExt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tenant_b_reaches_nothing_of_tenant_a_on_the_journal() {
-    walk(start().await).await;
+    walk(start_with(with_auditors).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tenant_b_reaches_nothing_of_tenant_a_on_redb() {
-    walk(start_with(|config| config.embedded_engine = Some(EmbeddedEngine::Redb)).await).await;
+    walk(
+        start_with(|config| {
+            config.embedded_engine = Some(EmbeddedEngine::Redb);
+            with_auditors(config);
+        })
+        .await,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tenant_b_reaches_nothing_of_tenant_a_on_redis() {
-    let redis_dir = tempfile::tempdir().unwrap();
-    let Some(redis) = RedisServer::start(redis_dir.path(), DURABLE) else { return };
-    let url = redis.url();
-    walk(start_with(move |config| use_redis(config, url)).await).await;
+    let Some(shared) = SharedStores::start() else { return };
+    walk(
+        start_with(|config| {
+            shared.apply(config);
+            with_auditors(config);
+        })
+        .await,
+    )
+    .await;
+}
+
+const KEY_AUDITOR_A: &str = "key-auditor-a";
+const KEY_AUDITOR_B: &str = "key-auditor-b";
+
+/// An auditor of each tenant.
+fn with_auditors(config: &mut jpki_gateway::GatewayConfig) {
+    let auditor = |id: &str, key: &str, tenant: &str| jpki_gateway::settings::AuditorSettings {
+        id: id.into(),
+        api_key: Some(key.into()),
+        tenants: vec![tenant.into()],
+        ..jpki_gateway::settings::AuditorSettings::default()
+    };
+    config.auditors =
+        vec![auditor("auditor-a", KEY_AUDITOR_A, "bank-a"), auditor("auditor-b", KEY_AUDITOR_B, "bank-b")];
+}
+
+/// Every auditor call of B's auditor on A's log is refused as it would be for a tenant that does
+/// not exist; B's auditor reads B's log, whose events are all B's.
+async fn auditor_b_reads_nothing_of_a(running: &Running) {
+    use jpki_api::audit::v1::audit_service_client::AuditServiceClient;
+    use jpki_api::audit::v1::*;
+    let mut auditor = AuditServiceClient::new(running.channel().await);
+    for tenant in ["bank-a", "no-such-bank"] {
+        let denied = [
+            auditor.get_checkpoint(authed(GetCheckpointRequest { tenant: tenant.into() }, KEY_AUDITOR_B)).await.err(),
+            auditor
+                .stream_events(authed(StreamEventsRequest { tenant: tenant.into(), from: 0, to: 0 }, KEY_AUDITOR_B))
+                .await
+                .err(),
+            auditor
+                .get_inclusion_proof(authed(
+                    GetInclusionProofRequest { tenant: tenant.into(), index: 0, tree_size: 1 },
+                    KEY_AUDITOR_B,
+                ))
+                .await
+                .err(),
+            auditor
+                .get_consistency_proof(authed(
+                    GetConsistencyProofRequest { tenant: tenant.into(), old_size: 0, new_size: 1 },
+                    KEY_AUDITOR_B,
+                ))
+                .await
+                .err(),
+            auditor.get_evidence(authed(GetEvidenceRequest { tenant: tenant.into(), index: 0 }, KEY_AUDITOR_B)).await.err(),
+        ];
+        for status in denied {
+            let status = status.expect("refused");
+            assert_eq!((status.code(), status.message()), (Code::PermissionDenied, "not an auditor of this tenant"));
+        }
+    }
+    let request = StreamEventsRequest { tenant: "bank-b".into(), from: 0, to: 0 };
+    let mut stream = auditor.stream_events(authed(request, KEY_AUDITOR_B)).await.unwrap().into_inner();
+    let mut count = 0;
+    while let Some(entry) = stream.message().await.unwrap() {
+        let event = jpki_audit::AuditEvent::from_leaf(entry.leaf.as_bytes()).unwrap();
+        assert_eq!(event.tenant, "bank-b", "{event:?}");
+        count += 1;
+    }
+    assert!(count > 0, "B's calls are in B's log");
+    // A's auditor still reads A's log.
+    let checkpoint = auditor.get_checkpoint(authed(GetCheckpointRequest { tenant: "bank-a".into() }, KEY_AUDITOR_A));
+    assert!(checkpoint.await.unwrap().into_inner().size > 0);
 }
 
 async fn walk(running: Running) {
@@ -88,6 +163,7 @@ async fn walk(running: Running) {
         .unwrap()
         .into_inner();
     assert_eq!(checked.statuses[0].revocation.as_ref().unwrap().status(), RevocationStatus::NotEntitled);
+    auditor_b_reads_nothing_of_a(&running).await;
 
     // Tenant A's state is unchanged: the link, its status, and the pending challenge, which A can
     // still use (the next login names the customer).

@@ -10,13 +10,11 @@ use jpki_api::v1::BusinessPurpose;
 use jpki_api::v1::{Indication, IssueChallengeRequest, LinkRequest, VerifyAuthProofRequest, WatchRevocationsRequest};
 use jpki_casim::{CaSimulator, SimConfig};
 
-use jpki_testsupport::{DURABLE, RedisServer};
 use tokio_stream::StreamExt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_share_challenges_links_and_events_through_redis() {
-    let redis_dir = tempfile::tempdir().unwrap();
-    let Some(redis) = RedisServer::start(redis_dir.path(), DURABLE) else { return };
+    let Some(shared) = SharedStores::start() else { return };
     let pki = jpki_testsupport::testing::pki();
     let simulator = CaSimulator::from_test_pki(&pki, SimConfig::default()).unwrap();
     let casim = simulator.bind("127.0.0.1:0").await.unwrap();
@@ -26,7 +24,7 @@ async fn replicas_share_challenges_links_and_events_through_redis() {
         let dir = tempfile::tempdir().unwrap();
         let mut config = config(dir.path(), &pki);
         refresh_from(&mut config, &simulator, &casim);
-        use_redis(&mut config, redis.url());
+        shared.apply(&mut config);
         let running = launch(config, pki.clone(), dir, None).await;
         wait_serving(running.address).await;
         replicas.push(running);
@@ -91,24 +89,22 @@ async fn replicas_share_challenges_links_and_events_through_redis() {
         cursors.push(event.cursor);
     }
     assert_eq!(cursors[0], cursors[1], "one event, one cursor, whichever replica serves it");
-    drop(redis_dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_storage_failure_is_unavailable_with_retry_info_and_a_retry_succeeds() {
     use tonic_types::StatusExt;
-    let redis_dir = tempfile::tempdir().unwrap();
-    let Some(mut redis) = RedisServer::start(redis_dir.path(), DURABLE) else { return };
+    let Some(mut shared) = SharedStores::start() else { return };
     let pki = jpki_testsupport::testing::pki();
     let dir = tempfile::tempdir().unwrap();
     let mut config = config(dir.path(), &pki);
-    use_redis(&mut config, redis.url());
+    shared.apply(&mut config);
     let running = launch(config, pki.clone(), dir, None).await;
     wait_serving(running.address).await;
     let mut client = running.verification().await;
     client.issue_challenge(authed(IssueChallengeRequest::default(), KEY_A)).await.unwrap();
 
-    redis.kill_9();
+    shared.redis.kill_9();
     let status = client.issue_challenge(authed(IssueChallengeRequest::default(), KEY_A)).await.unwrap_err();
     assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
     let retry = status.get_details_retry_info().expect("google.rpc.RetryInfo");
@@ -116,7 +112,7 @@ async fn a_storage_failure_is_unavailable_with_retry_info_and_a_retry_succeeds()
     assert!(status.message().contains("may be retried"), "{}", status.message());
 
     // Retrying after the store is back works: nothing was half-done.
-    redis.restart();
+    shared.redis.restart();
     let mut answered = None;
     for _ in 0..50 {
         match client.issue_challenge(authed(IssueChallengeRequest::default(), KEY_A)).await {
@@ -131,4 +127,96 @@ async fn a_storage_failure_is_unavailable_with_retry_info_and_a_retry_succeeds()
         }
     }
     assert_eq!(answered.expect("answered once redis is back").challenge.len(), 32);
+}
+
+/// Two replicas, one log per tenant: whichever replica answered, each event gets its index in
+/// Redis before the answer; the leader moves the durable events and the certificates into
+/// PostgreSQL and Redis keeps only the tail; an auditor on either replica reads the same log and
+/// the evidence of an answer the other replica gave.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_keep_one_audit_log_in_postgres_and_redis_only_its_tail() {
+    use jpki_api::audit::v1::audit_service_client::AuditServiceClient;
+    use jpki_api::audit::v1::{GetCheckpointRequest, GetEvidenceRequest, StreamEventsRequest};
+    use jpki_archive::AuditArchive as _;
+    use jpki_store::TenantStore as _;
+    const KEY_AUDITOR: &str = "key-auditor-a";
+    let Some(shared) = SharedStores::start() else { return };
+    let pki = jpki_testsupport::testing::pki();
+    let mut replicas = Vec::new();
+    for _ in 0..2 {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = config(dir.path(), &pki);
+        shared.apply(&mut config);
+        config.audit.integrate_interval_seconds = 1;
+        config.audit.checkpoint_interval_seconds = 1;
+        config.auditors = vec![jpki_gateway::settings::AuditorSettings {
+            id: "auditor-a".into(),
+            api_key: Some(KEY_AUDITOR.into()),
+            tenants: vec!["bank-a".into()],
+            ..jpki_gateway::settings::AuditorSettings::default()
+        }];
+        let running = launch(config, pki.clone(), dir, None).await;
+        wait_serving(running.address).await;
+        replicas.push(running);
+    }
+    let (a, b) = (&replicas[0], &replicas[1]);
+    let on_b = login(&mut b.verification().await, &pki, "h07", KEY_A, "tx-b").await;
+    assert_eq!(on_b.result.unwrap().indication(), Indication::TotalPassed);
+    login(&mut a.verification().await, &pki, "h08", KEY_A, "tx-a").await;
+
+    let mut auditor_a = AuditServiceClient::new(a.channel().await);
+    let mut auditor_b = AuditServiceClient::new(b.channel().await);
+    let ask = || authed(GetCheckpointRequest { tenant: "bank-a".into() }, KEY_AUDITOR);
+    let checkpoint = auditor_b.get_checkpoint(ask()).await.unwrap().into_inner();
+
+    // The leader integrates within a few of its 1-second passes (bounded by attempts, not time).
+    let archive = {
+        let url = shared.postgres.url();
+        tokio::task::spawn_blocking(move || jpki_archive::PgArchive::connect(&url).unwrap()).await.unwrap()
+    };
+    let archive = std::sync::Arc::new(archive);
+    let mut integrated = 0;
+    for _ in 0..600 {
+        let archive = archive.clone();
+        integrated = tokio::task::spawn_blocking(move || archive.integrated("bank-a").unwrap()).await.unwrap();
+        if integrated >= checkpoint.size {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(integrated >= checkpoint.size, "integrated {integrated} of {}", checkpoint.size);
+    let redis_url = shared.redis.url();
+    let floor = tokio::task::spawn_blocking(move || {
+        let mut settings = jpki_store::RedisStoreConfig::new(redis_url);
+        settings.prefix = "jpki:store:".into();
+        let store = jpki_store::RedisStore::connect_with(settings).unwrap();
+        store.audit_floor(&jpki_store::TenantId::new("bank-a").unwrap()).unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(floor >= checkpoint.size.min(integrated), "Redis keeps only the tail: floor {floor}");
+
+    // Replica A serves the log B's auditor saw: the same events, the same root.
+    let request = StreamEventsRequest { tenant: "bank-a".into(), from: 0, to: checkpoint.size };
+    let mut stream = auditor_a.stream_events(authed(request, KEY_AUDITOR)).await.unwrap().into_inner();
+    let mut tree = jpki_audit::LogHashes::new();
+    let mut proof_on_b = None;
+    while let Some(entry) = stream.message().await.unwrap() {
+        assert_eq!(jpki_audit::leaf_hash(entry.leaf.as_bytes()).0.to_vec(), entry.leaf_hash);
+        tree.push_leaf(entry.leaf.as_bytes()).unwrap();
+        let event = jpki_audit::AuditEvent::from_leaf(entry.leaf.as_bytes()).unwrap();
+        if event.rpc.ends_with("/VerifyAuthProof") && event.digests.get("certificate_sha256").is_some() {
+            proof_on_b.get_or_insert(entry.index);
+        }
+    }
+    assert_eq!(tree.size(), checkpoint.size);
+    assert_eq!(tree.root(checkpoint.size).unwrap().0.to_vec(), checkpoint.root_hash);
+    // The evidence of B's answer, served by A from PostgreSQL.
+    let index = proof_on_b.unwrap();
+    let evidence = auditor_a
+        .get_evidence(authed(GetEvidenceRequest { tenant: "bank-a".into(), index }, KEY_AUDITOR))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(evidence.certificate, pki.card("h07").unwrap().auth_cert_der());
 }

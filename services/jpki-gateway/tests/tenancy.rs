@@ -22,7 +22,6 @@ use jpki_api::v1::{
 };
 use jpki_gateway::GatewayConfig;
 use jpki_gateway::settings::{AuditorSettings, PrincipalSettings};
-use jpki_testsupport::{DURABLE, RedisServer};
 use tonic::Code;
 use tonic::transport::Channel;
 
@@ -330,14 +329,13 @@ async fn the_configuration_file_wins_for_what_it_defines() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_on_one_replica_applies_on_the_other_through_redis() {
-    let redis_dir = tempfile::tempdir().unwrap();
-    let Some(redis) = RedisServer::start(redis_dir.path(), DURABLE) else { return };
+    let Some(shared) = SharedStores::start() else { return };
     let pki = jpki_testsupport::testing::pki();
     let dir = tempfile::tempdir().unwrap();
     let replica = |name: &str| {
         let mut config = config(dir.path(), &pki);
         config.data_dir = dir.path().join(name);
-        use_redis(&mut config, redis.url());
+        shared.apply(&mut config);
         with_admin(&mut config);
         config
     };

@@ -305,10 +305,34 @@ pub fn kill_9(child: &mut Child) {
     child.wait().unwrap();
 }
 
-/// The shared Redis store of replicas, with the audit signing key every replica must share (a
-/// fixed test seed, written under the replica's data directory).
-pub fn use_redis(config: &mut GatewayConfig, url: String) {
+/// The shared stores of replicas: a real redis-server (appendfsync always) for the tenant store
+/// and a real PostgreSQL for the audit archive, each started by the test on a free port.
+pub struct SharedStores {
+    pub redis: jpki_testsupport::RedisServer,
+    pub postgres: jpki_testsupport::postgres::PostgresServer,
+    _dirs: (tempfile::TempDir, tempfile::TempDir),
+}
+
+impl SharedStores {
+    /// Both servers, or `None` (the test skips; under CI=true the support panics instead).
+    pub fn start() -> Option<SharedStores> {
+        let (redis_dir, postgres_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let redis = jpki_testsupport::RedisServer::start(redis_dir.path(), jpki_testsupport::DURABLE)?;
+        let postgres = jpki_testsupport::postgres::PostgresServer::start(postgres_dir.path())?;
+        Some(SharedStores { redis, postgres, _dirs: (redis_dir, postgres_dir) })
+    }
+
+    /// Points a replica's configuration at both.
+    pub fn apply(&self, config: &mut GatewayConfig) {
+        use_redis(config, self.redis.url(), self.postgres.url());
+    }
+}
+
+/// The shared Redis store and PostgreSQL archive of replicas, with the audit signing key every
+/// replica must share (a fixed test seed, written under the replica's data directory).
+pub fn use_redis(config: &mut GatewayConfig, url: String, postgres_url: String) {
     config.redis = Some(jpki_gateway::settings::RedisSettings { url, prefix: "jpki:".into(), require_durable: true });
+    config.audit.postgres = Some(jpki_gateway::settings::PostgresSettings { url: postgres_url });
     std::fs::create_dir_all(&config.data_dir).unwrap();
     let key = config.data_dir.join("shared-audit-signing.key");
     std::fs::write(&key, format!("{}\n", "11".repeat(32))).unwrap();
