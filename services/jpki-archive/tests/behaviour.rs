@@ -4,7 +4,7 @@
 //! assertions.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::sync::{Arc, Barrier};
+use std::sync::Barrier;
 
 use jpki_archive::{
     ArchiveError, AuditArchive, EvidenceOwner, ExpiryReport, FileArchive, LeafIn, MAX_LEAF_BYTES, MAX_LIMIT, PgArchive,
@@ -458,8 +458,12 @@ fn check_hold(archive: &dyn AuditArchive) {
 fn exactly_one_pg_archive_leads_and_another_takes_over() {
     let dir = tempfile::tempdir().unwrap();
     let Some(server) = PostgresServer::start(dir.path()) else { return };
-    let a = Arc::new(PgArchive::connect(&server.url()).unwrap());
-    let b = PgArchive::connect(&server.url()).unwrap();
+    // Both connect at once to a fresh server: the schema is created once, under its lock.
+    let (a, b) = std::thread::scope(|scope| {
+        let a = scope.spawn(|| PgArchive::connect(&server.url()).unwrap());
+        let b = scope.spawn(|| PgArchive::connect(&server.url()).unwrap());
+        (a.join().unwrap(), b.join().unwrap())
+    });
     let first = (a.try_lead().unwrap(), b.try_lead().unwrap());
     assert!(first == (true, false), "exactly one leads: {first:?}");
     for _ in 0..5 {
