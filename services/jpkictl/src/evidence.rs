@@ -508,3 +508,244 @@ pub fn reproof_text(index: u64, reproof: &Reproof) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use jpki_audit::{CertRef, ListRelied};
+    use jpki_testpki::{CertKind as PkiKind, TestPki};
+    use jpki_testsupport::testing::{at, offset, pki, time};
+
+    /// A g2 card holder and the test PKI.
+    fn holder(pki: &TestPki) -> jpki_testpki::Holder {
+        pki.holders()
+            .iter()
+            .find(|h| h.signing().kind() == PkiKind::SigningCard && h.signing().issuer_label().ends_with("g2"))
+            .cloned()
+            .unwrap()
+    }
+
+    /// The card anchors, named after their kind (what `--anchors` reads).
+    fn anchors_dir(pki: &TestPki) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for ca in pki.cas().iter().filter(|ca| ca.is_anchor()) {
+            if matches!(ca.kind(), PkiKind::SigningCard | PkiKind::AuthCard) {
+                let kind = jpki_testsupport::core_kind(ca.kind());
+                std::fs::write(dir.path().join(format!("{}-{}.der", kind.as_str(), ca.label())), ca.cert_der())
+                    .unwrap();
+            }
+        }
+        dir
+    }
+
+    fn served_anchors(pki: &TestPki) -> Vec<Vec<u8>> {
+        pki.cas()
+            .iter()
+            .filter(|ca| ca.is_anchor() && matches!(ca.kind(), PkiKind::SigningCard | PkiKind::AuthCard))
+            .map(|ca| ca.cert_der().to_vec())
+            .collect()
+    }
+
+    /// A list of the signing card g2 CA, valid 2026-05-01 to 2026-07-01, with `entries`.
+    fn list(pki: &TestPki, number: u64, entries: &[jpki_testpki::CrlEntry]) -> (String, Vec<u8>) {
+        let ca = pki.ca(PkiKind::SigningCard, 2).unwrap();
+        let der = ca
+            .issue_crl(offset(time("2026-05-01T00:00:00Z")), offset(time("2026-07-01T00:00:00Z")), number, entries)
+            .unwrap();
+        let tbs = sha256_hex(parse_crl(&der, |_| Ok(())).unwrap().tbs);
+        (tbs, der)
+    }
+
+    /// A VerifySignature event that passed on `certificate`, relying on the list `tbs`.
+    fn event(certificate: &[u8], ca_key_id: &[u8], tbs: &str) -> AuditEvent {
+        AuditEvent {
+            v: 1,
+            time: at().0,
+            tenant: "acme".into(),
+            principal: "p".into(),
+            credential: "k".into(),
+            rpc: "/jpki.gateway.v1.GatewayService/VerifySignature".into(),
+            purpose: None,
+            request_id: "r".into(),
+            trace_id: None,
+            code: "OK".into(),
+            indication: Some("TOTAL_PASSED".into()),
+            sub_indication: None,
+            reason: None,
+            certificate: Some(CertRef { ca_key_id: hex::encode(ca_key_id), serial: "01".into() }),
+            digests: [("certificate_sha256".to_owned(), sha256_hex(certificate))].into_iter().collect(),
+            count: None,
+            revocation: vec![ListRelied {
+                issuer_key_id: hex::encode(ca_key_id),
+                scope: "base".into(),
+                number: Some("1".into()),
+                sha256: tbs.to_owned(),
+            }],
+            detail: Default::default(),
+        }
+    }
+
+    fn served(
+        event: &AuditEvent,
+        certificate: &[u8],
+        lists: &[(String, Vec<u8>)],
+        anchors: Vec<Vec<u8>>,
+    ) -> audit::Evidence {
+        audit::Evidence {
+            index: 3,
+            leaf: String::from_utf8(event.leaf().unwrap()).unwrap(),
+            certificate: certificate.to_vec(),
+            lists: lists
+                .iter()
+                .map(|(tbs, der)| audit::EvidenceList { tbs_sha256: hex::decode(tbs).unwrap(), der: der.clone() })
+                .collect(),
+            anchors,
+        }
+    }
+
+    struct Case {
+        _dir: tempfile::TempDir,
+        evidence: PathBuf,
+        anchors: tempfile::TempDir,
+    }
+
+    /// Evidence of a passed signature stored as `audit evidence` stores it; `list_entries` are the
+    /// entries of the list served (the event names that list).
+    fn case(list_entries: &[jpki_testpki::CrlEntry], certificate: Option<&[u8]>) -> Case {
+        let pki = pki();
+        let holder = holder(&pki);
+        let ca = pki.ca(PkiKind::SigningCard, 2).unwrap();
+        let real = holder.signing().cert_der().to_vec();
+        let (tbs, der) = list(&pki, 1, list_entries);
+        let event = event(&real, ca.key_id(), &tbs);
+        let dir = tempfile::tempdir().unwrap();
+        let evidence = evidence_dir(dir.path(), 3);
+        let served = served(&event, certificate.unwrap_or(&real), &[(tbs, der)], served_anchors(&pki));
+        store_evidence(&evidence, 3, &served, None).unwrap();
+        Case { _dir: dir, evidence, anchors: anchors_dir(&pki) }
+    }
+
+    #[test]
+    fn a_good_certificate_and_list_re_prove_the_answer() {
+        let case = case(&[], None);
+        let reproof = reprove(&case.evidence, Some(case.anchors.path())).unwrap();
+        assert_eq!(reproof.verdict, Verdict::Reproved, "{}", reproof_text(3, &reproof));
+        assert_eq!(reproof.exit_code(), 0);
+        assert_eq!(reproof.checks.len(), 2);
+        assert!(reproof.checks.iter().all(|check| check.passed));
+        assert!(reproof.anchors.as_deref().unwrap().contains("auditor's own"));
+        let report = reproof.report.as_ref().unwrap();
+        assert_eq!(report.operation, jpki_core::report::Operation::Certificate);
+        assert!(report.revocation.as_ref().unwrap().provenance.is_some());
+        // With the anchors the gateway served, and it says so.
+        let served = reprove(&case.evidence, None).unwrap();
+        assert_eq!(served.verdict, Verdict::Reproved, "{}", reproof_text(3, &served));
+        assert!(served.anchors.as_deref().unwrap().contains("served by the gateway"));
+        let text = reproof_text(3, &served);
+        assert!(text.starts_with("RE-PROVED") && text.contains("certificate_sha256"), "{text}");
+    }
+
+    #[test]
+    fn a_list_revoking_the_certificate_differs_from_an_event_that_passed() {
+        let pki = pki();
+        let entry = holder(&pki).signing().crl_entry(offset(time("2026-05-10T00:00:00Z")));
+        let case = case(&[entry], None);
+        let reproof = reprove(&case.evidence, Some(case.anchors.path())).unwrap();
+        assert_eq!(reproof.verdict, Verdict::Differs, "{}", reproof_text(3, &reproof));
+        assert_eq!(reproof.exit_code(), NOT_REPROVED);
+        assert_eq!(reproof.reproved_sub_indication.as_deref(), Some("REVOKED_NO_POE"));
+        assert_eq!(reproof.reproved_reason.as_deref(), Some("REVOKED"));
+        assert!(reproof_text(3, &reproof).starts_with("DIFFERS"));
+    }
+
+    #[test]
+    fn a_tampered_list_fails() {
+        let case = case(&[], None);
+        let lists = case.evidence.join(LISTS_DIR);
+        let path = files_in(&lists).unwrap().remove(0);
+        let mut der = std::fs::read(&path).unwrap();
+        // The signature's last byte: the tbsCertList (its digest) is unchanged, its signature not.
+        let last = der.len() - 1;
+        der[last] ^= 0x01;
+        std::fs::write(&path, &der).unwrap();
+        let reproof = reprove(&case.evidence, Some(case.anchors.path())).unwrap();
+        assert_eq!(reproof.verdict, Verdict::CheckFailed, "{}", reproof_text(3, &reproof));
+        assert!(!reproof.checks[1].passed && reproof.checks[1].detail.contains("refused"), "{:?}", reproof.checks);
+        // A byte of the tbsCertList: its digest is not the event's.
+        der[last] ^= 0x01;
+        der[40] ^= 0x01;
+        std::fs::write(&path, &der).unwrap();
+        let reproof = reprove(&case.evidence, Some(case.anchors.path())).unwrap();
+        assert_eq!(reproof.verdict, Verdict::CheckFailed);
+        assert_eq!(reproof.exit_code(), NOT_REPROVED);
+        // Gone altogether.
+        std::fs::remove_file(&path).unwrap();
+        let reproof = reprove(&case.evidence, Some(case.anchors.path())).unwrap();
+        assert!(reproof.checks[1].detail.contains("not in the evidence"));
+        assert_eq!(reproof.verdict, Verdict::CheckFailed);
+    }
+
+    #[test]
+    fn a_wrong_certificate_is_a_digest_mismatch() {
+        let pki = pki();
+        let other = pki
+            .holders()
+            .iter()
+            .map(|h| h.signing().cert_der().to_vec())
+            .find(|der| *der != holder(&pki).signing().cert_der())
+            .unwrap();
+        let case = case(&[], Some(&other));
+        let reproof = reprove(&case.evidence, Some(case.anchors.path())).unwrap();
+        assert_eq!(reproof.verdict, Verdict::CheckFailed, "{}", reproof_text(3, &reproof));
+        assert!(!reproof.checks[0].passed && reproof.checks[0].name == "certificate_sha256");
+        assert!(reproof_text(3, &reproof).contains("[FAIL] certificate_sha256"));
+    }
+
+    #[test]
+    fn events_without_a_certificate_have_nothing_to_re_prove() {
+        let pki = pki();
+        let mut challenge = event(b"", b"", "");
+        challenge.rpc = "/jpki.gateway.v1.GatewayService/IssueChallenge".into();
+        challenge.certificate = None;
+        challenge.digests.clear();
+        challenge.revocation.clear();
+        challenge.indication = None;
+        let dir = tempfile::tempdir().unwrap();
+        store_evidence(dir.path(), 3, &served(&challenge, b"", &[], served_anchors(&pki)), None).unwrap();
+        let reproof = reprove(dir.path(), None).unwrap();
+        assert_eq!(reproof.verdict, Verdict::NothingToReprove);
+        assert_eq!(reproof.exit_code(), 0);
+        assert!(reproof_text(3, &reproof).starts_with("NOTHING TO RE-PROVE"));
+    }
+
+    #[test]
+    fn the_served_event_must_be_the_pulled_one() {
+        let pki = pki();
+        let ca = pki.ca(PkiKind::SigningCard, 2).unwrap();
+        let certificate = holder(&pki).signing().cert_der().to_vec();
+        let (tbs, der) = list(&pki, 1, &[]);
+        let pulled = event(&certificate, ca.key_id(), &tbs);
+        let mut shown = pulled.clone();
+        shown.indication = Some("TOTAL_FAILED".into());
+        let dir = tempfile::tempdir().unwrap();
+        let lists = [(tbs, der)];
+        let error =
+            store_evidence(dir.path(), 3, &served(&shown, &certificate, &lists, vec![]), Some(&pulled.leaf().unwrap()))
+                .unwrap_err()
+                .to_string();
+        assert!(error.contains("different event"), "{error}");
+        // The same event, or an expired one served empty: the pulled leaf is kept.
+        let mut expired = served(&pulled, &certificate, &lists, vec![]);
+        store_evidence(dir.path(), 3, &expired, Some(&pulled.leaf().unwrap())).unwrap();
+        expired.leaf.clear();
+        store_evidence(dir.path(), 3, &expired, Some(&pulled.leaf().unwrap())).unwrap();
+        assert_eq!(std::fs::read(dir.path().join(EVENT_FILE)).unwrap(), pulled.leaf().unwrap());
+        assert!(store_evidence(dir.path(), 3, &expired, None).unwrap_err().to_string().contains("expired"));
+        assert!(store_evidence(dir.path(), 4, &expired, None).is_err());
+        assert_eq!(tenant_of_origin("gw.example/tenant/acme").unwrap(), "acme");
+        assert!(tenant_of_origin("acme").is_err());
+        assert_eq!(purpose_of_rpc("/jpki.gateway.v1.GatewayService/VerifyAuthProof"), Some(Purpose::Authentication));
+        assert_eq!(purpose_of_rpc("/jpki.gateway.v1.GatewayService/Link"), None);
+    }
+}
