@@ -780,7 +780,7 @@ mod tests {
 
     #[test]
     fn expired_entries_keep_their_hash_and_a_pull_with_them_verifies() {
-        let full: Vec<Vec<u8>> = (0..5).map(|i| event_leaf(i)).collect();
+        let full: Vec<Vec<u8>> = (0..5).map(event_leaf).collect();
         let mut leaves = Leaves::new(Vec::new(), 5);
         for (i, leaf) in (0u64..).zip(&full) {
             let hash = jpki_audit::leaf_hash(leaf).0;
