@@ -411,7 +411,7 @@ fn pinned_checkpoint(dir: &Path) -> anyhow::Result<VerifiedCheckpoint> {
 }
 
 /// Unix seconds in RFC 3339.
-fn time_text(seconds: Option<i64>) -> String {
+pub(crate) fn time_text(seconds: Option<i64>) -> String {
     seconds
         .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
         .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())

@@ -449,7 +449,18 @@ pub fn reprove(evidence: &Path, anchors: Option<&Path>) -> anyhow::Result<Reproo
         reproof.reproved_indication == event.indication && reproof.reproved_sub_indication == event.sub_indication;
     let beyond = event.sub_indication.as_deref().is_some_and(|sub| BEYOND_THE_CERTIFICATE.contains(&sub))
         && reproof.reproved_indication.as_deref() == Some("TOTAL_PASSED");
-    reproof.verdict = if reproof.checks.iter().any(|check| !check.passed) {
+    let failed = reproof.checks.iter().any(|check| !check.passed);
+    let answer = |indication: &Option<String>, sub: &Option<String>| {
+        format!("{} / {}", or_dash(indication.as_deref()), or_dash(sub.as_deref()))
+    };
+    let detail = format!(
+        "re-proved {} ({}), the event {}",
+        answer(&reproof.reproved_indication, &reproof.reproved_sub_indication),
+        or_dash(reproof.reproved_reason.as_deref()),
+        answer(&event.indication, &event.sub_indication)
+    );
+    reproof.check("answer", same || beyond, detail);
+    reproof.verdict = if failed {
         Verdict::CheckFailed
     } else if same {
         Verdict::Reproved
@@ -480,7 +491,8 @@ pub fn reproof_text(index: u64, reproof: &Reproof) -> String {
         Verdict::Differs => "DIFFERS",
         Verdict::CheckFailed => "NOT RE-PROVED",
     };
-    let _ = writeln!(out, "{headline}  event {index} ({}, time {})", reproof.rpc, reproof.time);
+    let time = crate::audit::time_text(Some(reproof.time));
+    let _ = writeln!(out, "{headline}  event {index} ({}, {time})", reproof.rpc);
     let event = format!(
         "{} / {}",
         or_dash(reproof.event_indication.as_deref()),
@@ -498,6 +510,17 @@ pub fn reproof_text(index: u64, reproof: &Reproof) -> String {
     }
     if let Some(anchors) = &reproof.anchors {
         let _ = writeln!(out, "  anchors           {anchors}");
+    }
+    if let Some(report) = &reproof.report {
+        let checks: Vec<String> = report
+            .checks
+            .iter()
+            .map(|outcome| {
+                let name = wire_name(&outcome.check).unwrap_or_default();
+                if outcome.passed { name } else { format!("{name} FAILED") }
+            })
+            .collect();
+        let _ = writeln!(out, "  validated alone   {} at {time}", checks.join(", "));
     }
     for check in &reproof.checks {
         let mark = if check.passed { "ok  " } else { "FAIL" };
@@ -632,7 +655,11 @@ mod tests {
         let reproof = reprove(&case.evidence, Some(case.anchors.path())).unwrap();
         assert_eq!(reproof.verdict, Verdict::Reproved, "{}", reproof_text(3, &reproof));
         assert_eq!(reproof.exit_code(), 0);
-        assert_eq!(reproof.checks.len(), 2);
+        let names: Vec<&str> = reproof.checks.iter().map(|check| check.name.as_str()).collect();
+        assert_eq!(names[0], "certificate_sha256");
+        assert!(names[1].starts_with("list 0 "));
+        assert_eq!(names[2], "answer");
+        assert_eq!(names.len(), 3);
         assert!(reproof.checks.iter().all(|check| check.passed));
         assert!(reproof.anchors.as_deref().unwrap().contains("auditor's own"));
         let report = reproof.report.as_ref().unwrap();
@@ -644,6 +671,7 @@ mod tests {
         assert!(served.anchors.as_deref().unwrap().contains("served by the gateway"));
         let text = reproof_text(3, &served);
         assert!(text.starts_with("RE-PROVED") && text.contains("certificate_sha256"), "{text}");
+        assert!(text.contains("2026-06-01T00:00:00Z") && text.contains("validated alone   format,"), "{text}");
     }
 
     #[test]
@@ -656,6 +684,9 @@ mod tests {
         assert_eq!(reproof.exit_code(), NOT_REPROVED);
         assert_eq!(reproof.reproved_sub_indication.as_deref(), Some("REVOKED_NO_POE"));
         assert_eq!(reproof.reproved_reason.as_deref(), Some("REVOKED"));
+        let answer = reproof.checks.last().unwrap();
+        assert!(answer.name == "answer" && !answer.passed, "{answer:?}");
+        assert!(reproof.checks[..2].iter().all(|check| check.passed));
         assert!(reproof_text(3, &reproof).starts_with("DIFFERS"));
     }
 
