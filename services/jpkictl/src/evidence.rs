@@ -401,6 +401,11 @@ pub fn reprove(evidence: &Path, anchors: Option<&Path>) -> anyhow::Result<Reproo
     // (b) Each list the event names: its identity and its signature.
     for (i, relied) in event.revocation.iter().enumerate() {
         let name = format!("list {i} {}", relied.sha256);
+        if relied.sha256.len() != 64 || !relied.sha256.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            reproof.check(name, false, "the event's digest is not 64 lowercase hex digits");
+            continue;
+        }
         let path = evidence.join(LISTS_DIR).join(format!("{}.crl", relied.sha256));
         if !path.exists() {
             reproof.check(name, false, format!("{}: not in the evidence", path.display()));
