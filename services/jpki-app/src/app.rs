@@ -199,12 +199,17 @@ fn signature_digests(input: &SignatureInput<'_>) -> std::collections::BTreeMap<S
     digests
 }
 
-/// The end-entity certificate of a signature request, when the request carries it (a CMS
-/// signature may carry its certificate only inside the CMS, which also holds the document).
-fn signer_certificate<'a>(input: &SignatureInput<'a>) -> Option<&'a [u8]> {
+/// The end-entity certificate a signature's report rests on: the one sent with the request, or
+/// the one embedded in the CMS whose SHA-256 the report names.
+fn signer_certificate<'a>(input: &SignatureInput<'a>, report: &ValidationReport) -> Option<&'a [u8]> {
     match input {
         SignatureInput::Raw { certificate, .. } => Some(certificate),
-        SignatureInput::Cms { certificate, .. } => *certificate,
+        SignatureInput::Cms { certificate: Some(certificate), .. } => Some(certificate),
+        SignatureInput::Cms { cms, certificate: None, .. } => {
+            let named = &report.certificate.as_ref()?.sha256;
+            let embedded = jpki_core::cms::parse(cms).ok()?.certificates;
+            embedded.into_iter().find(|der| digest(der) == *named)
+        }
     }
 }
 
@@ -271,13 +276,18 @@ impl App {
         event.purpose = Some(purpose.name().to_owned());
         record_verdict(&mut event, &verdict);
         event.digests = signature_digests(input);
+        // A CMS signature's certificate may travel inside it: its digest is the report's.
+        if let Some(facts) = report.and_then(|report| report.certificate.as_ref()) {
+            event.digests.entry("certificate_sha256".to_owned()).or_insert_with(|| facts.sha256.clone());
+        }
         event.detail.insert("verification_id".into(), id.clone());
         if let Some(fields) = &four_fields {
             event.detail.insert("fields_disclosed".into(), fields.names().join(","));
         }
         let write = TenantWrite::RecordVerification { record: stored, watch: report.and_then(watch_request) };
         let mut leaves = one(&event)?;
-        if let Some(certificate) = report.filter(|report| passed(report)).and_then(|_| signer_certificate(input)) {
+        if let Some(certificate) = report.filter(|report| passed(report)).and_then(|report| signer_certificate(input, report))
+        {
             leaves = with_certificate(leaves, certificate);
         }
         self.store.write_audited(&tenant.id, write, leaves)?;

@@ -207,7 +207,7 @@ impl From<AuditError> for AuditReadError {
 }
 
 /// One event of a log as auditors read it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct LogEntry {
     /// Its index.
     pub index: u64,

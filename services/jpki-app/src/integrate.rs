@@ -101,7 +101,9 @@ impl AuditLog {
             for leaf in leaves {
                 page.push(self.leaf_in(tenant, leaf, report)?);
             }
-            from = archive.integrate(tenant.as_str(), from, &page).map_err(archive_error)?;
+            let integrated = archive.integrate(tenant.as_str(), from, &page).map_err(archive_error)?;
+            report.leaves += integrated.saturating_sub(from);
+            from = integrated;
         }
         // 4. The store forgets what the archive keeps.
         if from > store.audit_floor(tenant)? {

@@ -11,7 +11,7 @@ use jpki_app::audit::AuditSettings;
 use jpki_app::clock::FixedClock;
 use jpki_app::outcome::LinkDecision;
 use jpki_app::tenant::BusinessPurpose;
-use jpki_app::{App, AuditLog, CallContext, FieldPermissions, Rules, Tenant};
+use jpki_app::{App, AuditLog, CallContext, Clock as _, FieldPermissions, Rules, Tenant};
 use jpki_archive::{AuditArchive, EvidenceOwner, FileArchive};
 use jpki_audit::{AuditEvent, LogSigner};
 use jpki_revocation::RevocationStore;

@@ -54,10 +54,26 @@ type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
 /// dedicated connection. Every method blocks: call it from a blocking thread (tokio's
 /// `spawn_blocking`), never from async code (the sync `postgres` client runs its own runtime).
 pub struct PgArchive {
-    pool: Pool,
+    /// Always `Some` until dropped (see the `Drop` implementation).
+    pool: Option<Pool>,
     config: Config,
     /// The leader's connection and whether it holds [`LEADER_LOCK`].
     leader: Mutex<Option<(Client, bool)>>,
+}
+
+/// The sync `postgres` client closes a connection by blocking on its own runtime, which panics
+/// on a thread that drives async tasks; the archive is often dropped on one (the gateway's
+/// shutdown), so its connections are closed on a plain thread of their own.
+impl Drop for PgArchive {
+    fn drop(&mut self) {
+        let pool = self.pool.take();
+        let leader = self.leader.get_mut().ok().and_then(Option::take);
+        let closing = std::thread::Builder::new().name("jpki-archive-close".into()).spawn(move || drop((pool, leader)));
+        if let Err(error) = closing {
+            // The connections were closed here instead, as the client does by itself.
+            eprintln!("jpki-archive: no thread to close the PostgreSQL connections on: {error}");
+        }
+    }
 }
 
 impl std::fmt::Debug for PgArchive {
@@ -106,13 +122,13 @@ impl PgArchive {
             .connection_timeout(CONNECT_TIMEOUT)
             .build(manager)
             .map_err(backend)?;
-        let archive = PgArchive { pool, config, leader: Mutex::new(None) };
+        let archive = PgArchive { pool: Some(pool), config, leader: Mutex::new(None) };
         archive.create_schema()?;
         Ok(archive)
     }
 
     fn create_schema(&self) -> Result<(), ArchiveError> {
-        let mut conn = self.pool.get().map_err(backend)?;
+        let mut conn = self.conn()?;
         let mut tx = conn.transaction().map_err(db)?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK]).map_err(db)?;
         tx.batch_execute("CREATE TABLE IF NOT EXISTS archive_schema (version integer NOT NULL)").map_err(db)?;
@@ -126,7 +142,8 @@ impl PgArchive {
     }
 
     fn conn(&self) -> Result<r2d2::PooledConnection<PostgresConnectionManager<NoTls>>, ArchiveError> {
-        self.pool.get().map_err(backend)
+        let pool = self.pool.as_ref().ok_or_else(|| ArchiveError::Backend("the archive is closed".into()))?;
+        pool.get().map_err(backend)
     }
 
     /// One attempt at leadership on the dedicated connection (made when missing).

@@ -4,19 +4,26 @@
 //! ```text
 //! origin               the log's origin line
 //! keys.vkey            the published verifier keys, one per line
-//! events.jsonl         leaf i on line i, exactly the leaf bytes, '\n' after each
+//! events.jsonl         leaf i on line i, exactly the leaf bytes, '\n' after each; an empty line
+//!                      for an expired event (its payload removed under retention)
+//! expired              one line per expired event, "<index> <hex RFC 9162 leaf hash>", ascending
+//!                      (absent when no event expired)
 //! checkpoint           the newest signed checkpoint
 //! checkpoints/<size>   every checkpoint pulled so far (kept across pulls)
 //! tile/<L>/<N>[.p/<W>]         hash tiles of the newest size
-//! tile/entries/<N>[.p/<W>]     entry bundles (2-byte big-endian length, then the leaf)
+//! tile/entries/<N>[.p/<W>]     entry bundles (2-byte big-endian length, then the leaf; an
+//!                              expired entry is empty: only its hash, in the hash tiles, remains)
 //! ```
+//!
+//! A leaf is never empty (it is an [`AuditEvent`]'s JSON), so an empty line is unambiguous; the
+//! tree is recomputed from the leaves and, for expired events, from their hashes in `expired`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use tlog_tiles::{HASH_SIZE, Hash, Tile, record_hash};
+use tlog_tiles::{HASH_SIZE, Hash, Tile};
 
 use crate::AuditError;
 use crate::checkpoint::{CheckpointVerifier, VerifiedCheckpoint};
@@ -35,6 +42,73 @@ pub const CHECKPOINT_FILE: &str = "checkpoint";
 pub const CHECKPOINTS_DIR: &str = "checkpoints";
 /// Hash tiles and entry bundles.
 pub const TILE_DIR: &str = "tile";
+/// The leaf hashes of expired events.
+pub const EXPIRED_FILE: &str = "expired";
+
+/// The leaf hashes of expired events, by index.
+pub type Expired = BTreeMap<u64, Hash>;
+
+/// The tree of `leaves` where the leaves of `expired` events are empty and their hashes given.
+///
+/// # Errors
+/// [`AuditError::InvalidLeaf`] for an empty leaf without a hash, or a hash for a leaf that is not
+/// empty or past the end.
+pub fn tree_of<L: AsRef<[u8]>>(leaves: &[L], expired: &Expired) -> Result<LogHashes, AuditError> {
+    if let Some((&index, _)) = expired.iter().next_back()
+        && index >= leaves.len() as u64
+    {
+        return Err(AuditError::InvalidLeaf(format!("expired event {index} is past the last event")));
+    }
+    let mut tree = LogHashes::new();
+    for (index, leaf) in (0u64..).zip(leaves) {
+        let leaf = leaf.as_ref();
+        match (expired.get(&index), leaf.is_empty()) {
+            (Some(hash), true) => tree.push_record_hash(*hash)?,
+            (None, false) => tree.push_leaf(leaf)?,
+            (Some(_), false) => {
+                return Err(AuditError::InvalidLeaf(format!("event {index} is listed expired yet holds a leaf")));
+            }
+            (None, true) => {
+                return Err(AuditError::InvalidLeaf(format!("event {index} is empty without an expired leaf hash")));
+            }
+        };
+    }
+    Ok(tree)
+}
+
+/// The `expired` file's text.
+fn expired_text(expired: &Expired) -> String {
+    expired.iter().map(|(index, hash)| format!("{index} {}\n", hex::encode(hash.0))).collect()
+}
+
+/// Parses the `expired` file (absent: none expired).
+///
+/// # Errors
+/// A line that is not `<index> <64 hex digits>`, or indexes not strictly ascending.
+pub fn read_expired(dir: &Path) -> Result<Expired, String> {
+    let path = dir.join(EXPIRED_FILE);
+    let text = match fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Expired::new()),
+        Err(e) => return Err(e.to_string()),
+    };
+    let mut expired = Expired::new();
+    for (number, line) in (1..).zip(text.lines()) {
+        let parsed = line.split_once(' ').and_then(|(index, hash)| {
+            let index = index.parse::<u64>().ok()?;
+            let hash: [u8; HASH_SIZE] = hex::decode(hash).ok()?.try_into().ok()?;
+            Some((index, Hash(hash)))
+        });
+        let Some((index, hash)) = parsed else {
+            return Err(format!("line {number}: expected \"<index> <hex leaf hash>\""));
+        };
+        if expired.keys().next_back().is_some_and(|&last| last >= index) {
+            return Err(format!("line {number}: indexes must ascend"));
+        }
+        expired.insert(index, hash);
+    }
+    Ok(expired)
+}
 
 /// Writing a pulled bundle (see the module docs for the layout).
 #[derive(Debug, Clone, Copy)]
@@ -59,6 +133,22 @@ impl Bundle {
         origin: &str,
         vkeys: &[String],
         leaves: &[Vec<u8>],
+        checkpoints: &[String],
+    ) -> Result<VerifiedCheckpoint, AuditError> {
+        Self::write_with_expired(dir, origin, vkeys, leaves, &Expired::new(), checkpoints)
+    }
+
+    /// [`Bundle::write`] where some events expired: their leaves are empty and their leaf hashes
+    /// are in `expired` (written to the `expired` file).
+    ///
+    /// # Errors
+    /// As [`Bundle::write`]; [`AuditError::InvalidLeaf`] when `expired` and the empty leaves differ.
+    pub fn write_with_expired(
+        dir: &Path,
+        origin: &str,
+        vkeys: &[String],
+        leaves: &[Vec<u8>],
+        expired: &Expired,
         checkpoints: &[String],
     ) -> Result<VerifiedCheckpoint, AuditError> {
         if origin.is_empty() || origin.contains('\n') {
@@ -97,7 +187,7 @@ impl Bundle {
                 return Err(AuditError::InvalidLeaf(format!("leaf {index} holds a newline")));
             }
         }
-        let tree = LogHashes::from_leaves(leaves)?;
+        let tree = tree_of(leaves, expired)?;
         for (checked, _, _) in all.values() {
             if tree.root(checked.size)? != checked.root {
                 return Err(AuditError::LeavesMismatch { size: checked.size, reason: "root differs".into() });
@@ -114,6 +204,15 @@ impl Bundle {
             events.push(b'\n');
         }
         write_atomic(dir, EVENTS_FILE, &events)?;
+        if expired.is_empty() {
+            let path = dir.join(EXPIRED_FILE);
+            match fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io_error(&path, e)),
+                _ => {}
+            }
+        } else {
+            write_atomic(dir, EXPIRED_FILE, expired_text(expired).as_bytes())?;
+        }
         for (size, (_, note, in_dir)) in &all {
             if !in_dir {
                 write_atomic(dir, &format!("{CHECKPOINTS_DIR}/{size}"), note)?;
@@ -434,7 +533,8 @@ pub fn verify_dir(dir: &Path) -> Result<VerifyReport, VerifyFailure> {
     let truncated = !raw.is_empty() && !raw.ends_with(b"\n");
     let body = raw.strip_suffix(b"\n").unwrap_or(&raw);
     let leaves: Vec<&[u8]> = if raw.is_empty() { Vec::new() } else { body.split(|&b| b == b'\n').collect() };
-    let tree = LogHashes::from_leaves(&leaves)
+    let expired = read_expired(dir).map_err(|reason| VerifyFailure::File { file: EXPIRED_FILE.into(), reason })?;
+    let tree = tree_of(&leaves, &expired)
         .map_err(|e| VerifyFailure::File { file: EVENTS_FILE.into(), reason: e.to_string() })?;
     let count = tree.size();
     let mut last_good = 0;
@@ -448,7 +548,7 @@ pub fn verify_dir(dir: &Path) -> Result<VerifyReport, VerifyFailure> {
         last_good = cp_size;
     }
     if let Some(bad) = first_bad {
-        return Err(locate(dir, &tree, &newest, &leaves, truncated, last_good, bad));
+        return Err(locate(dir, &tree, &newest, truncated, last_good, bad));
     }
     if count > size {
         return Err(VerifyFailure::Event { index: size, what: Mismatch::Extra });
@@ -476,7 +576,7 @@ pub fn verify_dir(dir: &Path) -> Result<VerifyReport, VerifyFailure> {
 
     let mut first_time = None;
     let mut last_time = None;
-    for (index, leaf) in leaves.iter().enumerate() {
+    for (index, leaf) in leaves.iter().enumerate().filter(|(index, _)| !expired.contains_key(&(*index as u64))) {
         let event = AuditEvent::from_leaf(leaf)
             .map_err(|e| VerifyFailure::MalformedEvent { index: index as u64, reason: e.to_string() })?;
         first_time.get_or_insert(event.time);
@@ -577,7 +677,6 @@ fn locate(
     dir: &Path,
     tree: &LogHashes,
     newest: &VerifiedCheckpoint,
-    leaves: &[&[u8]],
     truncated: bool,
     last_good: u64,
     first_bad: u64,
@@ -586,7 +685,7 @@ fn locate(
         Ok(hashes) => hashes,
         Err(reason) => return VerifyFailure::EventRange { from: last_good, to: first_bad, reason },
     };
-    let ours: Vec<Hash> = leaves.iter().map(|leaf| record_hash(leaf)).collect();
+    let ours: Vec<Hash> = (0..tree.size()).filter_map(|index| tree.record_hash(index).ok()).collect();
     debug_assert_eq!(ours.len() as u64, tree.size());
     let end = ours.len().max(logged.len());
     for i in 0..end {

@@ -16,7 +16,7 @@ pub mod checkpoint;
 pub mod event;
 pub mod tree;
 
-pub use bundle::{Bundle, Mismatch, VerifyFailure, VerifyReport};
+pub use bundle::{Bundle, Expired, Mismatch, VerifyFailure, VerifyReport};
 pub use checkpoint::{CheckpointVerifier, LogSigner, VerifiedCheckpoint, origin};
 pub use event::{AuditEvent, CertRef, ListRelied, MAX_LEAF_BYTES, sha256_hex};
 pub use tlog_tiles::Hash;

@@ -365,6 +365,9 @@ pub enum Operation {
     Signature,
     /// A user-authentication proof over a challenge (電子利用者証明).
     AuthenticationProof,
+    /// An end-entity certificate alone, for a purpose (`Verifier::validate_certificate`): every
+    /// check but the signature's, e.g. to re-prove an audited answer from its evidence.
+    Certificate,
 }
 
 /// One step of the validation, in the order performed.

@@ -250,6 +250,25 @@ impl Verifier {
         report.conclude(outcome)
     }
 
+    /// Validates an end-entity certificate alone at `at`, for `purpose`: the same format, chain,
+    /// kind, policy, validity and revocation checks (through the kind's configured
+    /// [`RevocationSource`]), failure reasons and report structure as [`Verifier::verify_signature`]
+    /// and [`Verifier::verify_auth_proof`], without a signature value to check. The report's
+    /// operation is [`Operation::Certificate`] and it carries no signature facts.
+    ///
+    /// Used to re-prove an audited answer from its evidence (the certificate and the lists relied
+    /// on). No input, however malformed, panics: garbage is a format failure.
+    pub fn validate_certificate(&self, certificate: &[u8], purpose: Purpose, at: UnixTime) -> ValidationReport {
+        let mut report = ValidationReport::new(Operation::Certificate, at);
+        let outcome = (|| {
+            let loaded = self.load(certificate)?;
+            report.record(Check::Format, true);
+            let chain = self.chain(loaded, purpose, &mut report)?;
+            self.check_time_and_revocation(&chain, at, None, &mut report)
+        })();
+        report.conclude(outcome)
+    }
+
     fn verify_raw(
         &self,
         signature: &[u8],

@@ -94,46 +94,63 @@ async fn every_call_is_an_event_and_an_auditor_proves_the_log() {
     let verified = verifier.verify(checkpoint.note.as_bytes(), &checkpoint.origin).unwrap();
     assert_eq!(verified.size, checkpoint.size);
     assert_eq!(verified.root, root(&checkpoint.root_hash));
-    // Six calls (IssueChallenge, VerifyAuthProof, Link, LookupLink, CheckStatus) and the auditor's
-    // read of the checkpoint, which is itself the last event.
-    assert_eq!(checkpoint.size, 6);
+    // The start's administrative events (the configuration created bank-a and granted auditor-a),
+    // five calls (IssueChallenge, VerifyAuthProof, Link, LookupLink, CheckStatus) and the
+    // auditor's read of the checkpoint, which is itself the last event.
+    assert_eq!(checkpoint.size, 8);
 
     let entries = events(&mut client, "bank-a", 0, 0).await;
     // The stream's own read is recorded first, so it is part of what it returns.
-    assert_eq!(entries.len(), 7);
+    assert_eq!(entries.len(), 9);
     assert!(entries.iter().enumerate().all(|(i, (index, _))| *index == i as u64));
     let parsed: Vec<AuditEvent> =
         entries.iter().map(|(_, leaf)| AuditEvent::from_leaf(leaf.as_bytes()).unwrap()).collect();
     let rpcs: Vec<&str> = parsed.iter().map(|event| event.rpc.rsplit('/').next().unwrap()).collect();
     assert_eq!(
         rpcs,
-        ["IssueChallenge", "VerifyAuthProof", "Link", "LookupLink", "CheckStatus", "GetCheckpoint", "StreamEvents"]
+        [
+            "bootstrap",
+            "bootstrap",
+            "IssueChallenge",
+            "VerifyAuthProof",
+            "Link",
+            "LookupLink",
+            "CheckStatus",
+            "GetCheckpoint",
+            "StreamEvents"
+        ]
     );
-    assert!(parsed.iter().all(|event| event.tenant == "bank-a" && !event.request_id.is_empty()));
-    assert_eq!(parsed[1].indication.as_deref(), Some("TOTAL_PASSED"));
-    assert_eq!(parsed[1].principal, "bank-a");
-    assert_eq!(parsed[1].detail.get("verification_id"), Some(&verification_id));
-    assert_eq!(parsed[5].principal, "auditor-a", "an auditor's read is an event of the tenant's log");
+    assert!(parsed.iter().all(|event| event.tenant == "bank-a"));
+    assert!(parsed[2..].iter().all(|event| !event.request_id.is_empty()), "every call's request id");
+    assert_eq!(
+        [parsed[0].detail.get("target"), parsed[1].detail.get("target")],
+        [Some(&"bank-a".to_owned()), Some(&"auditor-a".to_owned())]
+    );
+    assert_eq!(parsed[0].principal, "configuration", "the file made the change");
+    assert_eq!(parsed[3].indication.as_deref(), Some("TOTAL_PASSED"));
+    assert_eq!(parsed[3].principal, "bank-a");
+    assert_eq!(parsed[3].detail.get("verification_id"), Some(&verification_id));
+    assert_eq!(parsed[7].principal, "auditor-a", "an auditor's read is an event of the tenant's log");
     let all: String = entries.iter().map(|(_, leaf)| leaf.as_str()).collect();
     assert!(!all.contains("CUST-0001"), "customer ids appear as digests only");
     assert!(all.contains(&jpki_audit::sha256_hex(b"CUST-0001")));
 
-    // The checkpoint's root is the tree of the first six leaves.
+    // The checkpoint's root is the tree of the first eight leaves.
     let hashes = LogHashes::from_leaves(&entries.iter().map(|(_, leaf)| leaf.as_bytes()).collect::<Vec<_>>()).unwrap();
-    assert_eq!(hashes.root(6).unwrap(), verified.root);
+    assert_eq!(hashes.root(8).unwrap(), verified.root);
 
     // Inclusion of the login's event in the signed tree.
     let proof = client
         .get_inclusion_proof(authed(
-            GetInclusionProofRequest { tenant: "bank-a".into(), index: 1, tree_size: 6 },
+            GetInclusionProofRequest { tenant: "bank-a".into(), index: 3, tree_size: 8 },
             KEY_AUDITOR_A,
         ))
         .await
         .unwrap()
         .into_inner();
     let path: Vec<Hash> = proof.hashes.iter().map(|hash| root(hash)).collect();
-    verify_inclusion(&path, 6, verified.root, 1, proof.leaf.as_bytes()).unwrap();
-    assert_eq!(proof.leaf, entries[1].1);
+    verify_inclusion(&path, 8, verified.root, 3, proof.leaf.as_bytes()).unwrap();
+    assert_eq!(proof.leaf, entries[3].1);
 
     // A later checkpoint is consistent with the first.
     let later = client
@@ -142,17 +159,17 @@ async fn every_call_is_an_event_and_an_auditor_proves_the_log() {
         .unwrap()
         .into_inner();
     let later_verified = verifier.verify(later.note.as_bytes(), &later.origin).unwrap();
-    assert!(later.size > 6);
+    assert!(later.size > 8);
     let consistency = client
         .get_consistency_proof(authed(
-            GetConsistencyProofRequest { tenant: "bank-a".into(), old_size: 6, new_size: later.size },
+            GetConsistencyProofRequest { tenant: "bank-a".into(), old_size: 8, new_size: later.size },
             KEY_AUDITOR_A,
         ))
         .await
         .unwrap()
         .into_inner();
     let path: Vec<Hash> = consistency.hashes.iter().map(|hash| root(hash)).collect();
-    verify_consistency(&path, 6, verified.root, later.size, later_verified.root).unwrap();
+    verify_consistency(&path, 8, verified.root, later.size, later_verified.root).unwrap();
     // A proof for a tree the log does not have yet is a bad request, not a panic.
     let beyond = client
         .get_consistency_proof(authed(
@@ -171,7 +188,7 @@ async fn every_call_is_an_event_and_an_auditor_proves_the_log() {
     while let Some(entry) = stream.message().await.unwrap() {
         b_events.push(AuditEvent::from_leaf(entry.leaf.as_bytes()).unwrap());
     }
-    assert_eq!(b_events.len(), 3, "B's challenge, proof and its auditor's read");
+    assert_eq!(b_events.len(), 5, "the start's bank-b and auditor-b, B's challenge, proof and its auditor's read");
     assert!(b_events.iter().all(|event| event.tenant == "bank-b"));
 }
 
@@ -197,9 +214,10 @@ async fn only_a_tenants_auditors_read_its_log() {
     }
     let unknown = client.get_checkpoint(ask("bank-a", "no-such-key")).await.unwrap_err();
     assert_eq!(unknown.code(), Code::Unauthenticated);
-    // Nothing refused reached bank-b's log; auditor B's own read is its only event.
+    // Nothing refused reached bank-b's log: the start's two administrative events (bank-b and
+    // auditor-b) and auditor B's own read are its only events.
     let checkpoint = client.get_checkpoint(ask("bank-b", KEY_AUDITOR_B)).await.unwrap().into_inner();
-    assert_eq!(checkpoint.size, 1);
+    assert_eq!(checkpoint.size, 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -284,6 +302,13 @@ async fn refused_calls_are_counted_into_one_event_per_interval() {
     })
     .await;
     let mut verification = running.verification().await;
+    // A key of bank-p of the gateway's format (its key id public), minted before the quota runs out.
+    let mut credentials =
+        jpki_api::v1::credential_service_client::CredentialServiceClient::new(running.channel().await);
+    let rotate = jpki_api::v1::RotateApiKeyRequest { overlap_seconds: 3600, ..Default::default() };
+    let minted = credentials.rotate_api_key(authed(rotate, "key-bank-p")).await.unwrap().into_inner().api_key;
+    let (prefix, secret) = minted.rsplit_once('_').unwrap();
+    let forged = format!("{prefix}_{}", if secret.starts_with('0') { "1" } else { "0" }.repeat(secret.len()));
     // Outside the policy: PERMISSION_DENIED, five times.
     for _ in 0..5 {
         let request = cms_request(&running.pki, "h01", FORM, FORM);
@@ -302,12 +327,6 @@ async fn refused_calls_are_counted_into_one_event_per_interval() {
     assert!(exhausted >= 1);
     // A key of bank-p with a forged secret (its key id is public): UNAUTHENTICATED, three times,
     // counted in bank-p's log; a key that names nobody is counted in no tenant's log.
-    let mut credentials =
-        jpki_api::v1::credential_service_client::CredentialServiceClient::new(running.channel().await);
-    let rotate = jpki_api::v1::RotateApiKeyRequest { overlap_seconds: 3600, ..Default::default() };
-    let minted = credentials.rotate_api_key(authed(rotate, "key-bank-p")).await.unwrap().into_inner().api_key;
-    let (prefix, secret) = minted.rsplit_once('_').unwrap();
-    let forged = format!("{prefix}_{}", if secret.starts_with('0') { "1" } else { "0" }.repeat(secret.len()));
     for key in [forged.as_str(), forged.as_str(), forged.as_str(), "jpkigw_00000000000000ff_00"] {
         let request = jpki_api::v1::IssueChallengeRequest::default();
         let refused = verification.issue_challenge(authed(request, key)).await.unwrap_err();
@@ -385,12 +404,13 @@ async fn checkpoints_and_hash_tiles_are_served_over_http_for_standard_tools() {
     let (status, note) = http_get(tiles, "/bank-a/checkpoint").await;
     assert_eq!(status, 200);
     let note = String::from_utf8(note).unwrap();
-    assert!(note.starts_with("jpki-gateway.test/tenant/bank-a\n6\n"), "{note}");
-    // A public read writes nothing: the log is still six events long.
+    // The configuration's two principals concerning bank-a (itself, its auditor), then the logins.
+    assert!(note.starts_with("jpki-gateway.test/tenant/bank-a\n8\n"), "{note}");
+    // A public read writes nothing: the log is still eight events long.
     let (_, again) = http_get(tiles, "/bank-a/checkpoint").await;
-    assert!(String::from_utf8(again).unwrap().starts_with("jpki-gateway.test/tenant/bank-a\n6\n"));
-    let (status, tile) = http_get(tiles, "/bank-a/tile/0/000.p/6").await;
-    assert_eq!((status, tile.len()), (200, 6 * 32));
+    assert!(String::from_utf8(again).unwrap().starts_with("jpki-gateway.test/tenant/bank-a\n8\n"));
+    let (status, tile) = http_get(tiles, "/bank-a/tile/0/000.p/8").await;
+    assert_eq!((status, tile.len()), (200, 8 * 32));
     // Events only to auditors; no log for a tenant that does not exist; no tile beyond the tree.
     assert_eq!(http_get(tiles, "/bank-a/tile/entries/000.p/6").await.0, 404);
     assert_eq!(http_get(tiles, "/bank-z/checkpoint").await.0, 404);

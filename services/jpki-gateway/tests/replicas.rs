@@ -162,7 +162,7 @@ async fn replicas_keep_one_audit_log_in_postgres_and_redis_only_its_tail() {
     let (a, b) = (&replicas[0], &replicas[1]);
     let on_b = login(&mut b.verification().await, &pki, "h07", KEY_A, "tx-b").await;
     assert_eq!(on_b.result.unwrap().indication(), Indication::TotalPassed);
-    login(&mut a.verification().await, &pki, "h08", KEY_A, "tx-a").await;
+    login(&mut a.verification().await, &pki, "h01", KEY_A, "tx-a").await;
 
     let mut auditor_a = AuditServiceClient::new(a.channel().await);
     let mut auditor_b = AuditServiceClient::new(b.channel().await);

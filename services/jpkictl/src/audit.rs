@@ -8,6 +8,8 @@
 //! - `verify`: checks a pulled directory offline; names the first event that differs.
 //! - `proof`: the inclusion proof of one event, against a fresh or the pinned checkpoint.
 //! - `show`: events of a pulled directory, offline.
+//! - `evidence`: the evidence of one event (certificate, lists, anchors), re-proved offline
+//!   (module `evidence`; its own exit codes: 0 re-proved, 1 not, 2 usage or I/O).
 //!
 //! Exit codes: 0 done; 1 `verify` found the directory does not verify (the failure is printed);
 //! 3 for anything else (a gRPC error, an unreachable gateway, a refused pull, bad input).
@@ -17,10 +19,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use jpki_api::audit::v1 as audit;
-use jpki_audit::bundle::{CHECKPOINT_FILE, EVENTS_FILE, KEYS_FILE, ORIGIN_FILE};
+use jpki_audit::bundle::{CHECKPOINT_FILE, EVENTS_FILE, KEYS_FILE, ORIGIN_FILE, read_expired};
 use jpki_audit::{
-    AuditEvent, Bundle, CheckpointVerifier, Hash, VerifiedCheckpoint, VerifyFailure, VerifyReport, verify_consistency,
-    verify_inclusion,
+    AuditEvent, Bundle, CheckpointVerifier, Expired, Hash, VerifiedCheckpoint, VerifyFailure, VerifyReport,
+    verify_consistency, verify_inclusion,
 };
 
 use crate::api::Connection;
@@ -36,7 +38,7 @@ pub const NOT_VERIFIED: i32 = 1;
 /// `audit` options and subcommand.
 #[derive(clap::Args, Debug)]
 pub struct AuditArgs {
-    /// The shared port and an auditor's key (only `pull` and `proof` connect).
+    /// The shared port and an auditor's key (only `pull`, `proof` and `evidence` connect).
     #[command(flatten)]
     pub connection: Connection,
     /// The action.
@@ -58,6 +60,10 @@ pub enum AuditCommand {
     },
     /// Prove that one event is in the log: its inclusion proof against a checkpoint.
     Proof(ProofArgs),
+    /// Fetch the evidence of event INDEX into DIR/evidence/INDEX/ and re-prove its answer offline
+    /// (certificate digest, lists, chain, validity, revocation). Exit code: 0 re-proved or nothing
+    /// to re-prove, 1 not re-proved, 2 usage or I/O error.
+    Evidence(crate::evidence::EvidenceArgs),
     /// Print events of a pulled directory (offline, not verified: run `audit verify` for that).
     Show {
         /// The pulled directory.
@@ -107,6 +113,7 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<i32> {
         AuditCommand::Show { dir, index } => show(dir, *index, json),
         AuditCommand::Pull(pull_args) => crate::block_on(pull(&args.connection, pull_args)),
         AuditCommand::Proof(proof_args) => crate::block_on(proof(&args.connection, proof_args)),
+        AuditCommand::Evidence(evidence_args) => Ok(crate::evidence::run(&args.connection, evidence_args)),
     }
 }
 
@@ -124,8 +131,10 @@ pub struct Pinned {
     pub size: u64,
     /// The newest checkpoint's root.
     pub root: Hash,
-    /// Every leaf pulled, in order (events.jsonl).
+    /// Every leaf pulled, in order (events.jsonl); empty for an expired event.
     pub leaves: Vec<Vec<u8>>,
+    /// The leaf hashes of the expired events (the `expired` file).
+    pub expired: Expired,
 }
 
 /// The origin the fresh checkpoint must carry: the pinned one, or (first pull) the one the gateway
@@ -247,10 +256,12 @@ pub fn check_pinned(old_size: u64, old_root: Hash, new: &VerifiedCheckpoint, pro
 }
 
 /// The leaves of a pull: the ones already in the directory, then the fetched ones, which must come
-/// with consecutive indexes up to `target`.
+/// with consecutive indexes up to `target`. An expired event (its payload removed under
+/// retention) is an empty leaf with its leaf hash kept apart.
 #[derive(Debug, Clone)]
 pub struct Leaves {
     leaves: Vec<Vec<u8>>,
+    expired: Expired,
     target: u64,
     fetched: u64,
 }
@@ -258,7 +269,12 @@ pub struct Leaves {
 impl Leaves {
     /// Starts from the pulled `leaves`, to reach `target` leaves.
     pub fn new(leaves: Vec<Vec<u8>>, target: u64) -> Self {
-        Self { leaves, target, fetched: 0 }
+        Self::with_expired(leaves, Expired::new(), target)
+    }
+
+    /// Starts from the pulled `leaves` and the hashes of those that expired.
+    pub fn with_expired(leaves: Vec<Vec<u8>>, expired: Expired, target: u64) -> Self {
+        Self { leaves, expired, target, fetched: 0 }
     }
 
     /// The index of the next leaf.
@@ -273,17 +289,25 @@ impl Leaves {
         (from < self.target).then(|| (from, self.target.min(from.saturating_add(MAX_EVENTS_PER_CALL))))
     }
 
-    /// Adds a received entry; `end` is the end of the range asked for.
+    /// Adds a received entry (`end` is the end of the range asked for), whose `leaf` may be empty
+    /// (expired): then `leaf_hash` places it in the tree. A leaf that is present must have the `leaf_hash` sent with it (when one is sent).
     ///
     /// # Errors
-    /// An index that is not the next one or is past `end`.
-    pub fn push(&mut self, index: u64, leaf: String, end: u64) -> anyhow::Result<()> {
+    /// An index that is not the next one or is past `end`; an expired entry without a 32-byte
+    /// hash; a leaf whose hash is not the one sent.
+    pub fn push_entry(&mut self, index: u64, leaf: String, leaf_hash: &[u8], end: u64) -> anyhow::Result<()> {
         let expected = self.next();
         if index != expected {
             bail!("the gateway sent event {index} where event {expected} was due (indexes must be consecutive)");
         }
         if index >= end {
             bail!("the gateway sent event {index}, past the end {end} of the range asked for");
+        }
+        if leaf.is_empty() {
+            let hash = hash(leaf_hash, &format!("the leaf hash of expired event {index}"))?;
+            self.expired.insert(index, hash);
+        } else if !leaf_hash.is_empty() && jpki_audit::leaf_hash(leaf.as_bytes()).0.as_slice() != leaf_hash {
+            bail!("the gateway sent event {index} with a leaf hash that is not its leaf's");
         }
         self.leaves.push(leaf.into_bytes());
         self.fetched += 1;
@@ -295,9 +319,9 @@ impl Leaves {
         self.fetched
     }
 
-    /// Every leaf.
-    pub fn into_leaves(self) -> Vec<Vec<u8>> {
-        self.leaves
+    /// Every leaf (empty where expired) and the expired leaves' hashes.
+    pub fn into_parts(self) -> (Vec<Vec<u8>>, Expired) {
+        (self.leaves, self.expired)
     }
 }
 
@@ -320,7 +344,7 @@ fn read_text(dir: &Path, name: &str) -> anyhow::Result<String> {
     std::fs::read_to_string(&path).with_context(|| format!("{}: cannot read", path.display()))
 }
 
-/// The leaves of events.jsonl, one a line.
+/// The leaves of events.jsonl, one a line (empty for an expired event).
 fn read_leaves(dir: &Path) -> anyhow::Result<Vec<Vec<u8>>> {
     let path = dir.join(EVENTS_FILE);
     let raw = std::fs::read(&path).with_context(|| format!("{}: cannot read", path.display()))?;
@@ -337,7 +361,7 @@ fn read_vkeys(dir: &Path) -> anyhow::Result<Vec<String>> {
     Ok(read_text(dir, KEYS_FILE)?.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect())
 }
 
-fn read_origin(dir: &Path) -> anyhow::Result<String> {
+pub(crate) fn read_origin(dir: &Path) -> anyhow::Result<String> {
     Ok(read_text(dir, ORIGIN_FILE)?.trim_end_matches('\n').to_owned())
 }
 
@@ -359,7 +383,21 @@ fn read_pinned(dir: &Path) -> anyhow::Result<Option<Pinned>> {
         size: report.size,
         root: report.root,
         leaves: read_leaves(dir)?,
+        expired: read_expired(dir).map_err(|reason| anyhow::anyhow!("{}: {reason}", dir.display()))?,
     }))
+}
+
+/// The pulled event at `index` in `dir`: `None` when `dir` holds no pull, fewer events, or the
+/// event expired.
+///
+/// # Errors
+/// An unreadable events.jsonl.
+pub(crate) fn pulled_leaf(dir: &Path, index: u64) -> anyhow::Result<Option<Vec<u8>>> {
+    if !dir.join(EVENTS_FILE).exists() {
+        return Ok(None);
+    }
+    let leaves = read_leaves(dir)?;
+    Ok(usize::try_from(index).ok().and_then(|i| leaves.get(i)).filter(|leaf| !leaf.is_empty()).cloned())
 }
 
 /// The checkpoint of a pulled directory, checked against its keys and origin.
@@ -373,7 +411,7 @@ fn pinned_checkpoint(dir: &Path) -> anyhow::Result<VerifiedCheckpoint> {
 }
 
 /// Unix seconds in RFC 3339.
-fn time_text(seconds: Option<i64>) -> String {
+pub(crate) fn time_text(seconds: Option<i64>) -> String {
     seconds
         .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
         .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
@@ -459,7 +497,17 @@ fn show(dir: &Path, index: Option<u64>, json: bool) -> anyhow::Result<i32> {
         }
         None => (0u64..).zip(leaves.iter()).collect(),
     };
+    let expired = read_expired(dir).map_err(|reason| anyhow::anyhow!("{}: {reason}", dir.display()))?;
     for (index, leaf) in selected {
+        if leaf.is_empty() {
+            let hash = expired.get(&index).map_or_else(|| "-".to_owned(), |hash| hex::encode(hash.0));
+            if json {
+                print_json(&serde_json::json!({ "index": index, "expired": true, "leaf_hash": hash }));
+            } else {
+                println!("event {index} expired (its payload was removed under retention); leaf hash {hash}");
+            }
+            continue;
+        }
         if json {
             let event = AuditEvent::from_leaf(leaf).with_context(|| format!("event {index}"))?;
             print_json(&serde_json::json!({ "index": index, "event": event }));
@@ -508,25 +556,26 @@ async fn pull(connection: &Connection, args: &PullArgs) -> anyhow::Result<i32> {
                 None => Vec::new(),
             };
             check_pinned(pinned.size, pinned.root, checkpoint, &proof)?;
-            (pinned.size, pinned.leaves)
+            (pinned.size, Leaves::with_expired(pinned.leaves, pinned.expired, checkpoint.size))
         }
-        None => (0, Vec::new()),
+        None => (0, Leaves::new(Vec::new(), checkpoint.size)),
     };
 
-    let mut leaves = Leaves::new(leaves, checkpoint.size);
+    let mut leaves = leaves;
     while let Some((from, to)) = leaves.next_range() {
         let request = audit::StreamEventsRequest { tenant: tenant.clone(), from, to };
         let mut stream = client.stream_events(request).await.rpc()?;
         while let Some(entry) = stream.message().await.map_err(|status| anyhow::Error::new(RpcError(status)))? {
-            leaves.push(entry.index, entry.leaf, to)?;
+            leaves.push_entry(entry.index, entry.leaf, &entry.leaf_hash, to)?;
         }
         if leaves.next() == from {
             bail!("the gateway's event stream [{from}, {to}) ended without an event");
         }
     }
     let fetched = leaves.fetched();
+    let (leaves, expired) = leaves.into_parts();
     // Bundle::write re-reads the checkpoints already in `dir` and checks the leaves against all.
-    Bundle::write(dir, &origin, &keys.vkeys, &leaves.into_leaves(), std::slice::from_ref(&served.note))
+    Bundle::write_with_expired(dir, &origin, &keys.vkeys, &leaves, &expired, std::slice::from_ref(&served.note))
         .with_context(|| format!("{}: nothing written", dir.display()))?;
 
     let signer = keys.signed_by.join(", ");
@@ -674,18 +723,18 @@ mod tests {
         assert_eq!(leaves.next_range(), Some((3, 3 + MAX_EVENTS_PER_CALL)));
         // A short answer: the next range resumes after the last index received.
         for i in 3..10 {
-            leaves.push(i, format!("e{i}"), 3 + MAX_EVENTS_PER_CALL).unwrap();
+            leaves.push_entry(i, format!("e{i}"), &[], 3 + MAX_EVENTS_PER_CALL).unwrap();
         }
         assert_eq!(leaves.next_range(), Some((10, 10 + MAX_EVENTS_PER_CALL)));
-        assert!(leaves.push(11, "gap".into(), 20).unwrap_err().to_string().contains("consecutive"));
-        assert!(leaves.push(9, "repeat".into(), 20).is_err());
-        assert!(leaves.push(10, "past the range".into(), 10).is_err());
+        assert!(leaves.push_entry(11, "gap".into(), &[], 20).unwrap_err().to_string().contains("consecutive"));
+        assert!(leaves.push_entry(9, "repeat".into(), &[], 20).is_err());
+        assert!(leaves.push_entry(10, "past the range".into(), &[], 10).is_err());
         for i in 10..(3 + 2 * MAX_EVENTS_PER_CALL + 5) {
-            leaves.push(i, format!("e{i}"), u64::MAX).unwrap();
+            leaves.push_entry(i, format!("e{i}"), &[], u64::MAX).unwrap();
         }
         assert_eq!(leaves.next_range(), None);
         assert_eq!(leaves.fetched(), 2 * MAX_EVENTS_PER_CALL + 5);
-        assert_eq!(leaves.into_leaves()[..4], [b"a".to_vec(), b"b".to_vec(), b"c".to_vec(), b"e3".to_vec()]);
+        assert_eq!(leaves.into_parts().0[..4], [b"a".to_vec(), b"b".to_vec(), b"c".to_vec(), b"e3".to_vec()]);
         assert_eq!(Leaves::new(vec![], 0).next_range(), None);
     }
 
@@ -727,6 +776,60 @@ mod tests {
         assert!(decide_keys(&by_old, "x.example/tenant/acme", &both_served, None, false).is_err());
         let altered = by_old.replacen("\n10\n", "\n11\n", 1);
         assert!(decide_keys(&altered, ORIGIN, &both_served, Some(&pinned), true).is_err());
+    }
+
+    #[test]
+    fn expired_entries_keep_their_hash_and_a_pull_with_them_verifies() {
+        let full: Vec<Vec<u8>> = (0..5).map(event_leaf).collect();
+        let mut leaves = Leaves::new(Vec::new(), 5);
+        for (i, leaf) in (0u64..).zip(&full) {
+            let hash = jpki_audit::leaf_hash(leaf).0;
+            let text = if i == 1 || i == 4 { String::new() } else { String::from_utf8(leaf.clone()).unwrap() };
+            leaves.push_entry(i, text, &hash, 5).unwrap();
+        }
+        // An expired entry needs its hash; a present leaf must match the hash sent with it.
+        let mut more = Leaves::new(Vec::new(), 2);
+        assert!(more.push_entry(0, String::new(), &[], 2).unwrap_err().to_string().contains("expired event 0"));
+        let text = String::from_utf8(full[0].clone()).unwrap();
+        assert!(more.push_entry(0, text, &[0; 32], 2).unwrap_err().to_string().contains("not its leaf's"));
+
+        let (pulled, expired) = leaves.into_parts();
+        assert_eq!(expired.keys().copied().collect::<Vec<_>>(), [1, 4]);
+        let dir = tempfile::tempdir().unwrap();
+        let log = signer(ORIGIN, 1);
+        let note = log.sign(ORIGIN, 5, LogHashes::from_leaves(&full).unwrap().root(5).unwrap()).unwrap();
+        Bundle::write_with_expired(dir.path(), ORIGIN, &[log.vkey()], &pulled, &expired, &[note]).unwrap();
+        assert_eq!(verify(dir.path(), true), 0);
+        let pinned = read_pinned(dir.path()).unwrap().unwrap();
+        assert_eq!(pinned.expired, expired);
+        assert_eq!(pulled_leaf(dir.path(), 1).unwrap(), None);
+        assert_eq!(pulled_leaf(dir.path(), 2).unwrap(), Some(full[2].clone()));
+        assert_eq!(pulled_leaf(dir.path(), 9).unwrap(), None);
+        assert_eq!(show(dir.path(), Some(4), true).unwrap(), 0);
+    }
+
+    fn event_leaf(i: u64) -> Vec<u8> {
+        let event = AuditEvent {
+            v: 1,
+            time: 1_780_000_000 + i as i64,
+            tenant: "acme".into(),
+            principal: "p".into(),
+            credential: "k".into(),
+            rpc: "/jpki.gateway.v1.GatewayService/IssueChallenge".into(),
+            purpose: None,
+            request_id: format!("r{i}"),
+            trace_id: None,
+            code: "OK".into(),
+            indication: None,
+            sub_indication: None,
+            reason: None,
+            certificate: None,
+            digests: Default::default(),
+            count: None,
+            revocation: vec![],
+            detail: Default::default(),
+        };
+        event.leaf().unwrap()
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! jpkictl audit verify --dir D                                  # offline; exit 1 when D does not verify
 //! jpkictl audit proof  --tenant T --index N [--dir D]           # inclusion of event N (D: its pinned checkpoint)
 //! jpkictl audit show   --dir D [--index N]                      # offline, events as pretty JSON
+//! jpkictl audit evidence N --dir D [--anchors A] [--offline]    # fetch event N's evidence, re-prove it offline
 //! ```
 //!
 //! `pull` verifies D first (refusing a D that does not verify), then takes a fresh checkpoint only
@@ -22,6 +23,7 @@ mod caadmin;
 mod casim;
 mod crl;
 mod demo;
+mod evidence;
 mod render;
 mod store;
 mod testpki;

@@ -12,6 +12,7 @@ pub fn report_text(report: &ValidationReport) -> String {
     let what = match report.operation {
         jpki_core::report::Operation::Signature => "signature",
         jpki_core::report::Operation::AuthenticationProof => "authentication proof",
+        jpki_core::report::Operation::Certificate => "certificate",
     };
     let indication = json_name(&report.indication);
     match (&report.sub_indication, &report.reason) {

@@ -102,6 +102,30 @@ fn is_certificate_file(path: &Path) -> bool {
     matches!(path.extension().and_then(|ext| ext.to_str()), Some("pem" | "der" | "crt" | "cer"))
 }
 
+/// Adds a directory of anchors to `config`: a test-PKI directory (with `manifest.json`: its
+/// anchors and policy OIDs), or root certificates (PEM or DER, `.pem`/`.der`/`.crt`/`.cer`) whose
+/// file names start with their kind.
+///
+/// # Errors
+/// An unreadable directory or manifest, or a file name that names no kind.
+pub fn add_anchor_dir(config: &mut TrustConfig, directory: &Path) -> anyhow::Result<()> {
+    if directory.join("manifest.json").is_file() {
+        let manifest = jpki_testpki::TestPki::load_manifest(directory)
+            .map_err(|error| anyhow::anyhow!("{}: {error}", directory.join("manifest.json").display()))?;
+        for (kind, path) in manifest.anchor_files(directory) {
+            config.anchors.push(AnchorFile { kind: parse_kind(kind, "manifest.json")?, path });
+        }
+        for (kind, oid) in manifest.policy_oids() {
+            config.policies.push((parse_kind(kind, "manifest.json")?, oid));
+        }
+    } else {
+        for path in files_in(directory)?.into_iter().filter(|path| is_certificate_file(path)) {
+            config.anchors.push(AnchorFile { kind: kind_of_file(&path)?, path });
+        }
+    }
+    Ok(())
+}
+
 impl TrustArgs {
     /// Loads anchors, policies and CRLs exactly as the gateway does; every problem names its file.
     pub fn load(&self) -> anyhow::Result<Trust> {
@@ -109,20 +133,7 @@ impl TrustArgs {
         let mut config =
             TrustConfig { crls: self.crl.clone(), crl_grace_seconds: self.crl_grace, ..TrustConfig::default() };
         if let Some(directory) = &self.anchors {
-            if directory.join("manifest.json").is_file() {
-                let manifest = jpki_testpki::TestPki::load_manifest(directory)
-                    .map_err(|error| anyhow::anyhow!("{}: {error}", directory.join("manifest.json").display()))?;
-                for (kind, path) in manifest.anchor_files(directory) {
-                    config.anchors.push(AnchorFile { kind: parse_kind(kind, "manifest.json")?, path });
-                }
-                for (kind, oid) in manifest.policy_oids() {
-                    config.policies.push((parse_kind(kind, "manifest.json")?, oid));
-                }
-            } else {
-                for path in files_in(directory)?.into_iter().filter(|path| is_certificate_file(path)) {
-                    config.anchors.push(AnchorFile { kind: kind_of_file(&path)?, path });
-                }
-            }
+            add_anchor_dir(&mut config, directory)?;
         }
         for item in &self.anchor {
             let (kind, file) = item.split_once('=').with_context(|| format!("--anchor {item}: expected KIND=FILE"))?;

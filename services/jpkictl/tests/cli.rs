@@ -266,3 +266,73 @@ fn crl_inspect_and_lookup_explain_a_list() {
     assert_eq!(output.status.code(), Some(3));
     assert!(text(&output).contains("malformed CRL at byte"), "{}", text(&output));
 }
+
+/// `audit evidence --offline` as an auditor runs it on evidence already fetched: exit 0 when the
+/// answer is re-proved, 1 when a check fails, 2 when the evidence cannot be read.
+#[test]
+fn audit_evidence_offline_exit_codes() {
+    let directory = tempfile::tempdir().unwrap();
+    let pki = generate(directory.path());
+    let pki = Path::new(&pki);
+    let pulled = directory.path().join("pulled");
+    let evidence = pulled.join("evidence").join("0");
+    std::fs::create_dir_all(evidence.join("lists")).unwrap();
+    let certificate = std::fs::read(pki.join("holders/h01/signing.der")).unwrap();
+    let mut revocation = Vec::new();
+    for name in ["signing-card-g1", "signing-card-g2"] {
+        let der = std::fs::read(pki.join("crl").join(format!("{name}.crl"))).unwrap();
+        let tbs = jpki_audit::sha256_hex(jpki_revocation::parse_crl(&der, |_| Ok(())).unwrap().tbs);
+        std::fs::write(evidence.join("lists").join(format!("{tbs}.crl")), &der).unwrap();
+        revocation.push(jpki_audit::ListRelied {
+            issuer_key_id: "00".into(),
+            scope: "base".into(),
+            number: Some("1".into()),
+            sha256: tbs,
+        });
+    }
+    let event = jpki_audit::AuditEvent {
+        v: 1,
+        time: 1_780_272_000,
+        tenant: "acme".into(),
+        principal: "p".into(),
+        credential: "k".into(),
+        rpc: "/jpki.gateway.v1.GatewayService/VerifySignature".into(),
+        purpose: None,
+        request_id: "r".into(),
+        trace_id: None,
+        code: "OK".into(),
+        indication: Some("TOTAL_PASSED".into()),
+        sub_indication: None,
+        reason: None,
+        certificate: Some(jpki_audit::CertRef { ca_key_id: "00".into(), serial: "01".into() }),
+        digests: [("certificate_sha256".to_owned(), jpki_audit::sha256_hex(&certificate))].into_iter().collect(),
+        count: None,
+        revocation,
+        detail: Default::default(),
+    };
+    std::fs::write(evidence.join("event.json"), event.leaf().unwrap()).unwrap();
+    std::fs::write(evidence.join("certificate.der"), &certificate).unwrap();
+    let dir = pulled.display().to_string();
+    let anchors = pki.display().to_string();
+    let run = |extra: &[&str]| {
+        let mut arguments = vec!["audit", "evidence", "0", "--dir", &dir, "--offline"];
+        arguments.extend_from_slice(extra);
+        jpkictl(&arguments)
+    };
+    let output = run(&["--anchors", &anchors]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(text(&output).starts_with("RE-PROVED  event 0"), "{}", text(&output));
+    let output = run(&["--anchors", &anchors, "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["reproof"]["verdict"], "reproved", "{json}");
+
+    // Another holder's certificate: the digest check fails.
+    std::fs::copy(pki.join("holders/h02/signing.der"), evidence.join("certificate.der")).unwrap();
+    let output = run(&["--anchors", &anchors]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(text(&output).contains("[FAIL] certificate_sha256"), "{}", text(&output));
+
+    // Nothing fetched for that index: an I/O error.
+    let output = jpkictl(&["audit", "evidence", "9", "--dir", &dir, "--offline"]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+}

@@ -13,7 +13,7 @@ use support::{Collected, wait_until};
 
 /// What each printed command must give, in order: a fragment of the command line, the exit code
 /// and what its output must contain.
-const EXPECTED: [(&str, i32, &[&str]); 36] = [
+const EXPECTED: [(&str, i32, &[&str]); 37] = [
     ("export PATH=", 0, &[]),
     ("api health", 0, &["SERVING"]),
     ("testpki sign", 0, &["signed"]),
@@ -47,8 +47,9 @@ const EXPECTED: [(&str, i32, &[&str]); 36] = [
     ("keys.vkey", 0, &[]),
     ("aics-tlog verify-checkpoint", 0, &["\"ok\": true", "\"tiles_ok\": true"]),
     ("aics-tlog verify-inclusion", 0, &["\"ok\": true"]),
+    ("audit evidence 2", 0, &["RE-PROVED", "TOTAL_PASSED"]),
     ("cp -r", 0, &[]),
-    ("audit verify", 1, &["DOES NOT VERIFY", "event 1 of events.jsonl (2): changed"]),
+    ("audit verify", 1, &["DOES NOT VERIFY", "event 2 of events.jsonl (3): changed"]),
     ("aics-tlog verify-inclusion", 1, &["\"ok\": false"]),
 ];
 

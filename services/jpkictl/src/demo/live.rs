@@ -408,22 +408,39 @@ impl Walkthrough {
         };
         aics("verify-checkpoint", &pulled, "");
         expect("\"ok\": true: the signed checkpoint, its root recomputed from the tiles");
-        let event_1 =
-            |dir: &str| format!(" --index 1 --leaves-file {} --leaf-line 2", quote(&format!("{dir}/events.jsonl")));
-        aics("verify-inclusion", &pulled, &event_1(&pulled));
-        expect("\"ok\": true: event 1 (the demo's first verification) is in the signed tree");
-        println!("   One byte changed in a copy (the 10th character of event 1) is caught, and named:");
+        // Events 0 and 1 are the start's: the configuration made demo-bank and granted its auditor.
+        let event_2 =
+            |dir: &str| format!(" --index 2 --leaves-file {} --leaf-line 3", quote(&format!("{dir}/events.jsonl")));
+        aics("verify-inclusion", &pulled, &event_2(&pulled));
+        expect("\"ok\": true: event 2 (the demo's first verification) is in the signed tree");
+        println!("   The evidence that answer rested on (the certificate and the lists it names), fetched and");
+        println!("   re-proved offline against the auditor's own copy of the roots:");
+        command(&[
+            "audit".into(),
+            "evidence".into(),
+            "2".into(),
+            "--gateway".into(),
+            self.url.clone(),
+            "--api-key".into(),
+            DEMO_AUDITOR_KEY.into(),
+            "--dir".into(),
+            pulled.clone(),
+            "--anchors".into(),
+            self.pki.display().to_string(),
+        ]);
+        expect("RE-PROVED: the certificate's digest, each list's digest and signature, the chain and the status");
+        println!("   One byte changed in a copy (the 10th character of event 2) is caught, and named:");
         let events = format!("{altered}/events.jsonl");
         println!(
-            "$ cp -r {} {} && printf x | dd of={} bs=1 seek=$(( $(head -n 1 {} | wc -c) + 9 )) conv=notrunc status=none",
+            "$ cp -r {} {} && printf x | dd of={} bs=1 seek=$(( $(head -n 2 {} | wc -c) + 9 )) conv=notrunc status=none",
             quote(&pulled),
             quote(&altered),
             quote(&events),
             quote(&events)
         );
         command(&["audit".into(), "verify".into(), "--dir".into(), altered.clone()]);
-        expect("DOES NOT VERIFY: event 1 of events.jsonl (2): changed (exit code 1)");
-        aics("verify-inclusion", &altered, &event_1(&altered));
+        expect("DOES NOT VERIFY: event 2 of events.jsonl (3): changed (exit code 1)");
+        aics("verify-inclusion", &altered, &event_2(&altered));
         expect("\"ok\": false: the leaf is not included at this index under the checkpoint (exit code 1)");
     }
 
