@@ -274,7 +274,8 @@ mod rules;
 mod types;
 
 pub use audit::{
-    AuditLeaves, Audited, MAX_AUDIT_LEAF_LEN, MAX_AUDIT_PAGE, MAX_EVIDENCE_LEN, Outcome, TenantWrite, WriteAnswer,
+    AuditLeaves, Audited, EvidenceItem, MAX_AUDIT_LEAF_LEN, MAX_AUDIT_PAGE, MAX_EVIDENCE_LEN, Outcome, TenantWrite,
+    WriteAnswer,
 };
 pub use directory::{
     DirectoryOutcome, DirectoryWrite, MAX_DIRECTORY_KEY_LEN, MAX_DIRECTORY_VALUE_LEN, PlatformLogEntry,
@@ -568,7 +569,7 @@ pub trait TenantStore: Send + Sync {
     /// Up to `limit` (at most [`MAX_AUDIT_PAGE`]) pending evidence items of the tenant (key, DER),
     /// any order: kept by [`AuditLeaves::with_evidence`], not yet dropped by
     /// [`TenantStore::audit_evidence_drop`].
-    fn audit_evidence(&self, tenant: &TenantId, limit: usize) -> Result<Vec<([u8; 32], Vec<u8>)>, StoreError>;
+    fn audit_evidence(&self, tenant: &TenantId, limit: usize) -> Result<Vec<EvidenceItem>, StoreError>;
 
     /// One pending evidence item by key.
     fn audit_evidence_get(&self, tenant: &TenantId, key: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError>;
