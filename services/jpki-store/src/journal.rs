@@ -11,6 +11,12 @@
 //! cut short or fails its CRC ends the journal there (a torn write of the last, unacknowledged
 //! group), and the file is truncated to the last whole frame.
 //!
+//! Entries added later read from older journals through serde defaults: an `audited` operation
+//! without `evidence` kept none, and a snapshot without an `audit_floor` item has floor 0. The audit
+//! operations are `audited` (a call's write, its leaf and its evidence), `audit_trim` (drops the
+//! tenant's leaves below `below`; the size stays) and `evidence_drop`; snapshots write each tenant's
+//! `audit_floor`, then its `audit_leaf` items from the floor on, then its pending `evidence` items.
+//!
 //! # Durability
 //!
 //! A call applies its operation to the state and appends the operation's frame to an in-memory
