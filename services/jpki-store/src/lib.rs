@@ -151,6 +151,8 @@
 //! script; Redis Cluster refuses all of these. The target is one primary: standalone, or with
 //! replicas that Sentinel promotes. Moving to Cluster would need `{T}` hash tags, per-tenant
 //! batches in append_events and a global watchers index updated outside the tenant's script.
+//! The audit keys already fit: an audited write's script and a trim's touch only `{P}{T}:` keys of
+//! one tenant (the write's own keys aside); audit_tenants' `SCAN` would have to visit every node.
 //!
 //! **Connections.** [`RedisStore`] uses the `redis` crate's synchronous API (the gateway calls the
 //! store from `spawn_blocking`) with a small pool ([`RedisStoreConfig::max_connections`]); connect
