@@ -462,3 +462,16 @@ pub fn revocation_event(stored: &StoredEvent) -> v1::RevocationEvent {
         change: revocation_change(event.change) as i32,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn storage_errors_map_to_their_documented_codes() {
+        let code = |error| app_error(&jpki_app::AppError::Storage(error)).code();
+        assert_eq!(code(jpki_store::StoreError::AuditTrimmed { floor: 3 }), Code::FailedPrecondition);
+        assert_eq!(code(jpki_store::StoreError::Backend("down".into())), Code::Unavailable);
+        assert_eq!(code(jpki_store::StoreError::Duplicate { what: "challenge" }), Code::Internal);
+    }
+}

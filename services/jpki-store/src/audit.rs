@@ -193,6 +193,9 @@ impl Outcome {
     }
 }
 
+/// A pending evidence item: its key (the DER's SHA-256) and the DER.
+pub type EvidenceItem = ([u8; 32], Vec<u8>);
+
 /// The largest evidence item (an end-entity certificate's DER), in bytes.
 pub const MAX_EVIDENCE_LEN: usize = 16 * 1024;
 

@@ -11,6 +11,12 @@
 //! cut short or fails its CRC ends the journal there (a torn write of the last, unacknowledged
 //! group), and the file is truncated to the last whole frame.
 //!
+//! Entries added later read from older journals through serde defaults: an `audited` operation
+//! without `evidence` kept none, and a snapshot without an `audit_floor` item has floor 0. The audit
+//! operations are `audited` (a call's write, its leaf and its evidence), `audit_trim` (drops the
+//! tenant's leaves below `below`; the size stays) and `evidence_drop`; snapshots write each tenant's
+//! `audit_floor`, then its `audit_leaf` items from the floor on, then its pending `evidence` items.
+//!
 //! # Durability
 //!
 //! A call applies its operation to the state and appends the operation's frame to an in-memory
@@ -49,8 +55,9 @@ use crate::rules::{ChallengeSlot, EventStatus, Step, WatchEntry, Watched, existi
 use crate::types::{check_customer, check_id, check_kind, entitlement_cutoff, hex_bytes, invalid};
 use crate::{
     AuditLeaves, Audited, CHALLENGE_PURGE_GRACE_SECS, Challenge, ConsumeOutcome, DirectoryOutcome, DirectoryWrite,
-    LinkOutcome, LinkRecord, MAX_AUDIT_PAGE, MAX_META_LEN, PlatformLogEntry, RevocationNotice, StoreError, StoredEvent,
-    TenantId, TenantStore, TenantWrite, VerificationRecord, WATCH_PURGE_GRACE_SECS, WatchRequest, WriteAnswer,
+    EvidenceItem, LinkOutcome, LinkRecord, MAX_AUDIT_PAGE, MAX_META_LEN, PlatformLogEntry, RevocationNotice,
+    StoreError, StoredEvent, TenantId, TenantStore, TenantWrite, VerificationRecord, WATCH_PURGE_GRACE_SECS,
+    WatchRequest, WriteAnswer,
 };
 
 /// The journal file's first bytes: the format and its version.
@@ -1739,7 +1746,7 @@ impl TenantStore for JournalStore {
         Ok(self.inner.read()?.state.tenant(tenant).map_or(0, |t| t.audit_floor))
     }
 
-    fn audit_evidence(&self, tenant: &TenantId, limit: usize) -> Result<Vec<([u8; 32], Vec<u8>)>, StoreError> {
+    fn audit_evidence(&self, tenant: &TenantId, limit: usize) -> Result<Vec<EvidenceItem>, StoreError> {
         let shared = self.inner.read()?;
         let Some(state) = shared.state.tenant(tenant) else { return Ok(Vec::new()) };
         Ok(state.evidence.iter().take(limit.min(MAX_AUDIT_PAGE)).map(|(key, der)| (*key, der.clone())).collect())
@@ -2023,6 +2030,48 @@ mod tests {
         });
         let outcome = finished.recv_timeout(std::time::Duration::from_secs(60));
         assert!(matches!(outcome, Ok(Ok(()))), "the next deferred waiter was stranded: {outcome:?}");
+    }
+
+    /// Entries written before trims and evidence existed (no `evidence`, no floor item) replay
+    /// as they did; a trim then drops the leaves below it, and an evidence drop what it names.
+    #[test]
+    fn entries_from_before_trims_and_evidence_replay() {
+        let old = [
+            r#"{"op":{"op":"audited","tenant":"bank-a","write":null,"index":0,"leaf":"{\"i\":0}"}}"#,
+            r#"{"item":{"item":"audit_leaf","tenant":"bank-a","index":1,"leaf":"{\"i\":1}"}}"#,
+            r#"{"op":{"op":"audited","tenant":"bank-a","write":null,"index":2,"leaf":"{\"i\":2}"}}"#,
+        ];
+        let mut state = State::default();
+        for text in old {
+            match serde_json::from_str::<Entry>(text).unwrap() {
+                Entry::Op(op) => {
+                    state.apply(&op).unwrap();
+                }
+                Entry::Item(item) => state.restore(item),
+            }
+        }
+        let key = [9; 32];
+        let audited = Op::Audited {
+            tenant: tenant(),
+            write: None,
+            index: 3,
+            leaf: "{}".into(),
+            evidence: Some(Evidence { key, der: vec![1, 2] }),
+        };
+        let trim = Op::AuditTrim { tenant: tenant(), below: 2 };
+        let drop = Op::EvidenceDrop { tenant: tenant(), keys: vec![key] };
+        for op in [audited, trim, drop] {
+            let text = serde_json::to_string(&EntryRef::Op(&op)).unwrap();
+            let Entry::Op(op) = serde_json::from_str::<Entry>(&text).unwrap() else { panic!("not an op: {text}") };
+            state.apply(&op).unwrap();
+        }
+        let t = state.tenant(&tenant()).unwrap();
+        assert_eq!((t.audit_floor, t.audit_size(), t.audit.len()), (2, 4, 2));
+        assert!(t.evidence.is_empty());
+        assert!(matches!(
+            state.apply(&Op::AuditTrim { tenant: tenant(), below: 5 }),
+            Err(StoreError::InvalidInput { .. })
+        ));
     }
 
     struct NoWake;

@@ -18,7 +18,8 @@
 //! | [`VerificationRecord`] | (tenant, verification id) | what `Link` and audits refer to |
 //! | [`LinkRecord`] | (tenant, certificate) and (tenant, customer id, certificate) | a certificate links to at most one customer per tenant; a customer may have several certificates |
 //! | watch entry | (tenant, certificate), plus a global certificate → tenants index | which tenants get revocation events for a certificate |
-//! | audit leaf | (tenant, index) | the tenant's audit log: one leaf per call, written by [`TenantStore::write_audited`] in the same commit as the call's writes (module `audit`) |
+//! | audit leaf | (tenant, index) | the tenant's audit log: one leaf per call, written by [`TenantStore::write_audited`] in the same commit as the call's writes (module `audit`); the size (next index) and the floor (lowest index still held, raised by [`TenantStore::audit_trim`] once the leaves below were archived) |
+//! | audit evidence | (tenant, SHA-256 of the DER) | an end-entity certificate kept by [`AuditLeaves::with_evidence`] in the leaf's commit, pending until the archive takes it ([`TenantStore::audit_evidence_drop`]) |
 //! | [`StoredEvent`] | (tenant, sequence) | per-tenant log of every change of status ([`StatusChange`]: held, revoked, released) of watched certificates |
 //! | event status | (tenant, certificate) | the last recorded status (its event's sequence, change, reason, highest cRLNumber): what [`TenantStore::append_events`] compares each notice with |
 //! | entitlement | (tenant, certificate) | latest `verified_at` of a passed verification of it: with the links, what [`TenantStore::entitled`] reads |
@@ -52,7 +53,9 @@
 //! | `entitlement_age` | (verified_at, tenant, ca_key_id, serial) | () — purge index of `entitlements` |
 //! | `meta` | key | bytes |
 //! | `audit` | (tenant, index) | the audit log's leaf (UTF-8 JSON, one line) |
-//! | `audit_size` | tenant | the number of leaves (the next index) |
+//! | `audit_size` | tenant | the number of leaves (the next index), trimmed ones included |
+//! | `audit_floor` | tenant | the lowest index `audit` still holds (absent: 0); [`TenantStore::audit_trim`] deletes the rows below it, in transactions of at most 10,000 |
+//! | `audit_evidence` | (tenant, key: 32 bytes, the DER's SHA-256) | pending evidence: the DER |
 //! | `store_schema` | `version` | 2 |
 //!
 //! Indexes are always written in the same transaction as the item they index.
@@ -77,8 +80,10 @@
 //! | `{P}{T}:ev_status` | hash | `{C}` → last recorded status `<sequence> <change> <cRLNumber or -> <reason token>`, e.g. `7 held 1234 +certificate_hold` (reason token `-`: none, `+` and the reason otherwise; the reason may hold spaces, it comes last) |
 //! | `{P}{T}:ev_head` | string | last sequence (`INCR`) |
 //! | `{P}{T}:ent` | hash | `{C}` → sort key of the latest `verified_at` of a passed verification of it |
-//! | `{P}{T}:audit` | hash | audit log: index (decimal, from 0) → leaf ([`AuditLeaves`], opaque one-line text) |
-//! | `{P}{T}:audit_size` | string | how many leaves `{P}{T}:audit` holds (`INCR`; the next leaf's index) |
+//! | `{P}{T}:audit` | hash | audit log: index (decimal, from 0) → leaf ([`AuditLeaves`], opaque one-line text), from the floor on |
+//! | `{P}{T}:audit_size` | string | how many leaves the log has had (`INCR`; the next leaf's index), trimmed ones included |
+//! | `{P}{T}:audit_floor` | string | the lowest index `{P}{T}:audit` still holds (absent: 0), raised by [`TenantStore::audit_trim`] |
+//! | `{P}{T}:evidence` | hash | pending evidence: the key (64 lowercase hex digits, the DER's SHA-256) → the DER (binary) |
 //! | `{P}#idx:challenges`, `{P}#idx:verifications`, `{P}#idx:watches`, `{P}#idx:entitlements` | sorted set | purge indexes: members `<sort key of time>:{T}:<id or {C}>`, all with score 0, read in order with `ZRANGEBYLEX` |
 //! | `{P}#meta:<key>` | string | gateway state ([`TenantStore::put_meta`]) |
 //! | `{P}#schema` | string | layout version (`2`) |
@@ -105,13 +110,20 @@
 //! write's script (put_challenge's, settle_proof's, record_verification's, link's, unlink's, or
 //! an empty one): the same script body as a Lua function over its own keys and arguments, then,
 //! only if the write succeeded, the leaf its outcome selects appended with the index from `INCR`
-//! of `{T}:audit_size`, all in one script; a duplicate id or a corrupt value appends nothing.
-//! audit_size and audit_leaves are plain reads (`GET`, `HMGET`).
+//! of `{T}:audit_size` (and the call's evidence `HSET` into `{T}:evidence`, whatever the outcome),
+//! all in one script; a duplicate id or a corrupt value appends nothing. audit_size, audit_floor
+//! and audit_leaves are plain reads (`GET`, `MGET`, `HMGET`); audit_trim checks `below` against
+//! the size (which only grows), then runs one script per batch of 500 leaves that `HDEL`s them and
+//! `SET`s `{T}:audit_floor` past them, so the server never blocks for long and an interrupted trim
+//! has made durable progress; audit_evidence is `HSCAN`, audit_evidence_get `HGET`,
+//! audit_evidence_drop `HDEL` (batches of 500); audit_tenants `SCAN`s for `{P}*:audit_size` (every
+//! tenant with a log has one; a matching key whose middle is no tenant id is skipped).
 //!
-//! **Audit leaves stay in Redis memory.** Nothing expires or purges `{T}:audit`: every leaf of
-//! every tenant is held in the server's memory (and its AOF) for good, growing with every audited
-//! call, until the audit log's long-term store (PostgreSQL, a later step) takes them over. Size
-//! the server's memory for that, and watch it.
+//! **Audit leaves stay in Redis memory until trimmed.** Nothing expires `{T}:audit` or
+//! `{T}:evidence`: every leaf and pending certificate is held in the server's memory (and its AOF)
+//! until the archive integrator copies it to the long-term store and calls
+//! [`TenantStore::audit_trim`] / [`TenantStore::audit_evidence_drop`]. Size the server's memory for
+//! what the integrator may lag behind, and watch it.
 //!
 //! **Expiry.** Challenges (and, when configured, verification records) carry a Redis expiry, so
 //! Redis drops them by itself even if nobody purges; the deadline is the purge time plus one
@@ -139,6 +151,8 @@
 //! script; Redis Cluster refuses all of these. The target is one primary: standalone, or with
 //! replicas that Sentinel promotes. Moving to Cluster would need `{T}` hash tags, per-tenant
 //! batches in append_events and a global watchers index updated outside the tenant's script.
+//! The audit keys already fit: an audited write's script and a trim's touch only `{P}{T}:` keys of
+//! one tenant (the write's own keys aside); audit_tenants' `SCAN` would have to visit every node.
 //!
 //! **Connections.** [`RedisStore`] uses the `redis` crate's synchronous API (the gateway calls the
 //! store from `spawn_blocking`) with a small pool ([`RedisStoreConfig::max_connections`]); connect
@@ -177,8 +191,10 @@
 //!
 //! ## JournalStore
 //!
-//! An audited call ([`TenantStore::write_audited`]) is one journal entry holding its write and its
-//! selected leaf, encoded under the lock (the leaf depends on the write's answer). A call that
+//! An audited call ([`TenantStore::write_audited`]) is one journal entry holding its write, its
+//! selected leaf and its evidence, encoded under the lock (the leaf depends on the write's answer).
+//! A trim and an evidence drop are entries of their own (durable when they return); snapshots keep
+//! each tenant's floor, the leaves from it and the pending evidence. A call that
 //! changed something is one journal entry, applied and appended under one lock; a
 //! durable call returns once the journal is `fdatasync`ed up to its entry (concurrent calls share
 //! the sync: leader/follower group commit), a call that changed nothing once the entries before it
@@ -274,7 +290,8 @@ mod rules;
 mod types;
 
 pub use audit::{
-    AuditLeaves, Audited, MAX_AUDIT_LEAF_LEN, MAX_AUDIT_PAGE, MAX_EVIDENCE_LEN, Outcome, TenantWrite, WriteAnswer,
+    AuditLeaves, Audited, EvidenceItem, MAX_AUDIT_LEAF_LEN, MAX_AUDIT_PAGE, MAX_EVIDENCE_LEN, Outcome, TenantWrite,
+    WriteAnswer,
 };
 pub use directory::{
     DirectoryOutcome, DirectoryWrite, MAX_DIRECTORY_KEY_LEN, MAX_DIRECTORY_VALUE_LEN, PlatformLogEntry,
@@ -568,7 +585,7 @@ pub trait TenantStore: Send + Sync {
     /// Up to `limit` (at most [`MAX_AUDIT_PAGE`]) pending evidence items of the tenant (key, DER),
     /// any order: kept by [`AuditLeaves::with_evidence`], not yet dropped by
     /// [`TenantStore::audit_evidence_drop`].
-    fn audit_evidence(&self, tenant: &TenantId, limit: usize) -> Result<Vec<([u8; 32], Vec<u8>)>, StoreError>;
+    fn audit_evidence(&self, tenant: &TenantId, limit: usize) -> Result<Vec<EvidenceItem>, StoreError>;
 
     /// One pending evidence item by key.
     fn audit_evidence_get(&self, tenant: &TenantId, key: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError>;

@@ -17,9 +17,9 @@ use crate::types::{
     check_customer, check_id, check_kind, entitlement_cutoff, invalid, normalise_crl_number, stored_tenant,
 };
 use crate::{
-    AuditLeaves, Audited, Challenge, ConsumeOutcome, DirectoryOutcome, DirectoryWrite, LinkOutcome, LinkRecord,
-    MAX_AUDIT_PAGE, MAX_META_LEN, PlatformLogEntry, RevocationNotice, StoreError, StoredEvent, TenantId, TenantStore,
-    TenantWrite, VerificationRecord, WatchRequest, WriteAnswer,
+    AuditLeaves, Audited, Challenge, ConsumeOutcome, DirectoryOutcome, DirectoryWrite, EvidenceItem, LinkOutcome,
+    LinkRecord, MAX_AUDIT_PAGE, MAX_META_LEN, PlatformLogEntry, RevocationNotice, StoreError, StoredEvent, TenantId,
+    TenantStore, TenantWrite, VerificationRecord, WatchRequest, WriteAnswer,
 };
 
 /// How long after `expires_at` a challenge or its used marker is kept. A replay shortly after
@@ -797,7 +797,7 @@ impl TenantStore for LocalStore {
         })
     }
 
-    fn audit_evidence(&self, tenant: &TenantId, limit: usize) -> Result<Vec<([u8; 32], Vec<u8>)>, StoreError> {
+    fn audit_evidence(&self, tenant: &TenantId, limit: usize) -> Result<Vec<EvidenceItem>, StoreError> {
         let t = tenant.as_str();
         self.read(|txn| {
             let table = txn.open_table(AUDIT_EVIDENCE).map_err(backend)?;

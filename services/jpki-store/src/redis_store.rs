@@ -17,9 +17,9 @@ use crate::types::{
 };
 use crate::{
     AuditLeaves, Audited, CHALLENGE_PURGE_GRACE_SECS, Challenge, ConsumeOutcome, DirectoryOutcome, DirectoryWrite,
-    LinkOutcome, LinkRecord, MAX_AUDIT_PAGE, MAX_META_LEN, Outcome, PlatformLogEntry, RevocationNotice, StatusChange,
-    StoreError, StoredEvent, TenantId, TenantStore, TenantWrite, VerificationRecord, WATCH_PURGE_GRACE_SECS,
-    WatchRequest, WriteAnswer,
+    EvidenceItem, LinkOutcome, LinkRecord, MAX_AUDIT_PAGE, MAX_META_LEN, Outcome, PlatformLogEntry, RevocationNotice,
+    StatusChange, StoreError, StoredEvent, TenantId, TenantStore, TenantWrite, VerificationRecord,
+    WATCH_PURGE_GRACE_SECS, WatchRequest, WriteAnswer,
 };
 
 /// The key prefix [`RedisStore::connect`] callers normally pass, and [`RedisStoreConfig::new`]'s default.
@@ -1025,7 +1025,7 @@ impl TenantStore for RedisStore {
         Ok(floor.unwrap_or(0))
     }
 
-    fn audit_evidence(&self, tenant: &TenantId, limit: usize) -> Result<Vec<([u8; 32], Vec<u8>)>, StoreError> {
+    fn audit_evidence(&self, tenant: &TenantId, limit: usize) -> Result<Vec<EvidenceItem>, StoreError> {
         let limit = limit.min(MAX_AUDIT_PAGE);
         if limit == 0 {
             return Ok(Vec::new());

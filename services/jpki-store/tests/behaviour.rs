@@ -1168,7 +1168,7 @@ fn journal_trim_and_evidence_survive_compaction_and_backup() {
         assert_eq!(leaves.len(), 6);
         assert_eq!(leaves[0], "{\"i\":4}");
         assert_eq!(store.audit_evidence(&a, 10).unwrap(), vec![e1.clone()]);
-        assert_eq!(store.audit_tenants().unwrap(), [a.clone()]);
+        assert_eq!(store.audit_tenants().unwrap(), vec![a.clone()]);
     };
     {
         let store = JournalStore::open(&path).unwrap();
@@ -1177,7 +1177,7 @@ fn journal_trim_and_evidence_survive_compaction_and_backup() {
             store.write_audited(&a, TenantWrite::Nothing, leaves).unwrap();
         }
         store
-            .write_audited(&a, TenantWrite::Nothing, leaf(99).with_evidence(evidence(2, 5).0, vec![2; 5]))
+            .write_audited(&a, TenantWrite::Nothing, leaf(99).with_evidence(evidence(3, 5).0, vec![2; 5]))
             .unwrap_err();
         store.audit_trim(&a, 4).unwrap();
         store.compact().unwrap();

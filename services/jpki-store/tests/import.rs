@@ -3,9 +3,10 @@
 
 use jpki_core::CertId;
 use jpki_store::{
-    Challenge, ConsumeOutcome, JournalStore, LinkRecord, LocalStore, RevocationNotice, StatusChange, StoreError,
-    TenantId, TenantStore, VerificationKind, VerificationRecord, WatchRequest, import_redb,
+    AuditLeaves, Challenge, ConsumeOutcome, JournalStore, LinkRecord, LocalStore, RevocationNotice, StatusChange,
+    StoreError, TenantId, TenantStore, TenantWrite, VerificationKind, VerificationRecord, WatchRequest, import_redb,
 };
+use sha2::{Digest, Sha256};
 
 const NOW: i64 = 1_780_272_000;
 
@@ -64,6 +65,16 @@ fn populate(store: &dyn TenantStore) {
                 (t.clone(), notice("0c", StatusChange::Revoked, "7")),
             ])
             .unwrap();
+        // An audit log with evidence, trimmed below 2 (bank-a) or not at all (bank-b).
+        for i in 0..4u8 {
+            let der = vec![i; 100];
+            let leaves = AuditLeaves::one(format!("{{\"i\":{i}}}")).with_evidence(Sha256::digest(&der).into(), der);
+            store.write_audited(&t, TenantWrite::Nothing, leaves).unwrap();
+        }
+        if t.as_str() == "bank-a" {
+            store.audit_trim(&t, 2).unwrap();
+            store.audit_evidence_drop(&t, &[Sha256::digest([0u8; 100]).into()]).unwrap();
+        }
     }
     store.put_meta("refresh", b"state").unwrap();
 }
@@ -86,7 +97,15 @@ fn answers(store: &dyn TenantStore) -> String {
             &format!("{:?} {:?}\n", store.last_event_for(&t, &cert("0a")).unwrap(), store.last_sequence(&t).unwrap());
         let certs = [cert("0a"), cert("0b"), cert("0c")];
         out += &format!("{:?}\n", store.entitled(&t, &certs, NOW + 10, 3600).unwrap());
+        let floor = store.audit_floor(&t).unwrap();
+        out +=
+            &format!("{floor} {} {:?}\n", store.audit_size(&t).unwrap(), store.audit_leaves(&t, floor, 100).unwrap());
+        out += &format!("{:?}\n", store.audit_leaves(&t, 0, 100).map_err(|e| e.to_string()));
+        let mut evidence = store.audit_evidence(&t, 100).unwrap();
+        evidence.sort();
+        out += &format!("{evidence:?}\n");
     }
+    out += &format!("{:?}\n", store.audit_tenants().unwrap());
     for serial in ["0a", "0c"] {
         out += &format!("{:?}\n", store.watchers(&cert(serial)).unwrap());
     }
@@ -103,6 +122,9 @@ fn an_imported_journal_answers_as_the_redb_store() {
         populate(&local);
         answers(&local)
     };
+    // The audit part is there to compare: bank-a's floor and size, its trimmed leaves refused.
+    assert!(expected.contains("2 4 [\"{\\\"i\\\":2}\""), "{expected}");
+    assert!(expected.contains("moved to the archive"), "{expected}");
     assert!(import_redb(&redb, &journal).unwrap() > 10);
     let store = JournalStore::open(&journal).unwrap();
     assert_eq!(answers(&store), expected);

@@ -16,6 +16,7 @@ use jpki_store::{
     LinkRecord, Outcome, RedisStore, RedisStoreConfig, RevocationNotice, StatusChange, StoreError, TenantId,
     TenantStore, TenantWrite, VerificationKind, VerificationRecord, WatchRequest, WriteAnswer,
 };
+use sha2::{Digest, Sha256};
 use support::{DURABLE, RedisServer, free_port};
 
 fn start(settings: &[&str]) -> Option<(tempfile::TempDir, RedisServer)> {
@@ -232,6 +233,39 @@ fn audited_writes_are_one_script_with_the_documented_keys() {
     assert!(matches!(err, StoreError::Corrupt { what: "link", .. }), "{err}");
     assert_eq!(store.audit_size(&a).unwrap(), 1);
     assert_eq!(store.audit_leaves(&a, 0, 10).unwrap(), ["leaf-expired"]);
+}
+
+#[test]
+fn audit_trim_and_evidence_use_the_documented_keys_and_audit_tenants_its_prefix() {
+    let Some((_dir, server)) = start(DURABLE) else { return };
+    let mut conn = support::raw(&server);
+    // A prefix with glob characters, and another store on the same server.
+    let store = RedisStore::connect(&server.url(), "j*[p]?:").unwrap();
+    let other = RedisStore::connect(&server.url(), "j:").unwrap();
+    let (a, b) = (tenant("bank-a"), tenant("bank-b"));
+    let der = vec![0x30, 0x82, 0x01];
+    let key: [u8; 32] = Sha256::digest(&der).into();
+    for i in 0..3 {
+        let leaves = AuditLeaves::one(format!("leaf-{i}"));
+        let leaves = if i == 1 { leaves.with_evidence(key, der.clone()) } else { leaves };
+        store.write_audited(&a, TenantWrite::Nothing, leaves).unwrap();
+    }
+    other.write_audited(&b, TenantWrite::Nothing, AuditLeaves::one("x".into())).unwrap();
+    // An item id ending in `:audit_size` is no tenant.
+    store.put_challenge(&a, "x:audit_size", challenge(100, 400)).unwrap();
+    let evidence: BTreeMap<String, Vec<u8>> =
+        redis::cmd("HGETALL").arg("j*[p]?:bank-a:evidence").query(&mut conn).unwrap();
+    assert_eq!(evidence, BTreeMap::from([(hex::encode(key), der.clone())]));
+    store.audit_trim(&a, 2).unwrap();
+    let floor: String = redis::cmd("GET").arg("j*[p]?:bank-a:audit_floor").query(&mut conn).unwrap();
+    assert_eq!(floor, "2");
+    let log: BTreeMap<String, String> = redis::cmd("HGETALL").arg("j*[p]?:bank-a:audit").query(&mut conn).unwrap();
+    assert_eq!(log, BTreeMap::from([("2".to_owned(), "leaf-2".to_owned())]));
+    assert_eq!(store.audit_tenants().unwrap(), vec![a.clone()]);
+    assert_eq!(other.audit_tenants().unwrap(), [b]);
+    store.audit_evidence_drop(&a, &[key]).unwrap();
+    let left: i64 = redis::cmd("EXISTS").arg("j*[p]?:bank-a:evidence").query(&mut conn).unwrap();
+    assert_eq!(left, 0);
 }
 
 #[test]
