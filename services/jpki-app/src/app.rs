@@ -286,7 +286,8 @@ impl App {
         }
         let write = TenantWrite::RecordVerification { record: stored, watch: report.and_then(watch_request) };
         let mut leaves = one(&event)?;
-        if let Some(certificate) = report.filter(|report| passed(report)).and_then(|report| signer_certificate(input, report))
+        if let Some(certificate) =
+            report.filter(|report| passed(report)).and_then(|report| signer_certificate(input, report))
         {
             leaves = with_certificate(leaves, certificate);
         }
@@ -531,8 +532,10 @@ impl App {
             // The certificates whose retention the unlink starts (read before the write: a link
             // made in between stays held, which keeps its records longer, never shorter).
             let linked = self.store.links_by_customer(&tenant.id, customer_id)?;
-            let ids: Vec<String> =
-                linked.iter().map(|link| format!("{}:{}", link.certificate.ca_key_id, link.certificate.serial)).collect();
+            let ids: Vec<String> = linked
+                .iter()
+                .map(|link| format!("{}:{}", link.certificate.ca_key_id, link.certificate.serial))
+                .collect();
             event.detail.insert("certificates".into(), ids.join(","));
         }
         let write = TenantWrite::Unlink { customer_id: customer_id.to_owned(), certificate: certificate.cloned() };

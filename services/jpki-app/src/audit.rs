@@ -300,7 +300,11 @@ impl AuditLog {
                 Ok(leaves) => {
                     return Ok((from..)
                         .zip(leaves)
-                        .map(|(index, leaf)| LogEntry { index, hash: jpki_audit::leaf_hash(leaf.as_bytes()), leaf: Some(leaf) })
+                        .map(|(index, leaf)| LogEntry {
+                            index,
+                            hash: jpki_audit::leaf_hash(leaf.as_bytes()),
+                            leaf: Some(leaf),
+                        })
                         .collect());
                 }
                 Err(StoreError::AuditTrimmed { .. }) => {}

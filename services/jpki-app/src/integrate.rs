@@ -114,7 +114,12 @@ impl AuditLog {
 
     /// A leaf as the archive takes it: with its time, certificate and what it cites, and the
     /// retention holds and lists it implies put in place first.
-    fn leaf_in(&self, tenant: &TenantId, leaf: String, report: &mut IntegrationReport) -> Result<LeafIn, AuditReadError> {
+    fn leaf_in(
+        &self,
+        tenant: &TenantId,
+        leaf: String,
+        report: &mut IntegrationReport,
+    ) -> Result<LeafIn, AuditReadError> {
         let Ok(event) = serde_json::from_str::<AuditEvent>(&leaf) else {
             // Not an event of ours (the store keeps leaves opaque): kept, but never expired early.
             tracing::warn!(tenant = tenant.as_str(), "an audit leaf is not an event; archived as it is");
@@ -193,10 +198,11 @@ impl AuditLog {
                 reason: format!("{index} is beyond the log's {durable} events"),
             });
         }
-        let entry = self.entries(tenant, index, 1)?.into_iter().next().ok_or_else(|| AuditReadError::OutOfRange {
-            field: "index",
-            reason: format!("{index} has no event"),
-        })?;
+        let entry = self
+            .entries(tenant, index, 1)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| AuditReadError::OutOfRange { field: "index", reason: format!("{index} has no event") })?;
         let Some(leaf) = entry.leaf else { return Ok(Evidence::default()) };
         let Ok(event) = serde_json::from_str::<AuditEvent>(&leaf) else {
             return Ok(Evidence { leaf: Some(leaf), ..Evidence::default() });

@@ -27,8 +27,8 @@ pub mod trust;
 
 pub use app::{App, Rules};
 pub use audit::{AuditLog, AuditSettings, CallContext, Evidence, LogEntry};
-pub use integrate::IntegrationReport;
 pub use clock::{Clock, SystemClock};
+pub use integrate::IntegrationReport;
 pub use outcome::AppError;
 pub use tenant::{FieldPermissions, Tenant};
 pub use trust::{AnchorFile, Loaded, TrustConfig};

@@ -156,8 +156,7 @@ fn integration_moves_events_and_certificates_without_changing_a_hash_and_retenti
         .iter()
         .position(|event| {
             event.as_ref().is_some_and(|event| {
-                event.rpc.ends_with("/VerifyAuthProof")
-                    && event.detail.get("verification_id") == Some(&linked_login)
+                event.rpc.ends_with("/VerifyAuthProof") && event.detail.get("verification_id") == Some(&linked_login)
             })
         })
         .unwrap() as u64;

@@ -92,7 +92,9 @@ impl Passes {
         }
         if !stopping && self.last_expiry.is_none_or(|last| last.elapsed() >= EXPIRY_INTERVAL) {
             match log.expire(now().0) {
-                Ok(report) => tracing::info!(leaves = report.leaves, evidence = report.evidence, "audit retention applied"),
+                Ok(report) => {
+                    tracing::info!(leaves = report.leaves, evidence = report.evidence, "audit retention applied")
+                }
                 Err(error) => tracing::warn!(%error, "audit retention"),
             }
             self.last_expiry = Some(Instant::now());

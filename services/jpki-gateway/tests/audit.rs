@@ -8,8 +8,8 @@ mod common;
 
 use common::*;
 use jpki_api::audit::v1::{
-    GetCheckpointRequest, GetConsistencyProofRequest, GetEvidenceRequest, GetInclusionProofRequest, StreamEventsRequest,
-    audit_service_client::AuditServiceClient,
+    GetCheckpointRequest, GetConsistencyProofRequest, GetEvidenceRequest, GetInclusionProofRequest,
+    StreamEventsRequest, audit_service_client::AuditServiceClient,
 };
 use jpki_api::v1::{CheckStatusRequest, LinkRequest, LookupLinkRequest, lookup_link_request};
 use jpki_audit::{AuditEvent, CheckpointVerifier, Hash, LogHashes, verify_consistency, verify_inclusion};

@@ -88,7 +88,10 @@ async fn auditor_b_reads_nothing_of_a(running: &Running) {
                 ))
                 .await
                 .err(),
-            auditor.get_evidence(authed(GetEvidenceRequest { tenant: tenant.into(), index: 0 }, KEY_AUDITOR_B)).await.err(),
+            auditor
+                .get_evidence(authed(GetEvidenceRequest { tenant: tenant.into(), index: 0 }, KEY_AUDITOR_B))
+                .await
+                .err(),
         ];
         for status in denied {
             let status = status.expect("refused");

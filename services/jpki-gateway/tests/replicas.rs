@@ -205,7 +205,7 @@ async fn replicas_keep_one_audit_log_in_postgres_and_redis_only_its_tail() {
         assert_eq!(jpki_audit::leaf_hash(entry.leaf.as_bytes()).0.to_vec(), entry.leaf_hash);
         tree.push_leaf(entry.leaf.as_bytes()).unwrap();
         let event = jpki_audit::AuditEvent::from_leaf(entry.leaf.as_bytes()).unwrap();
-        if event.rpc.ends_with("/VerifyAuthProof") && event.digests.get("certificate_sha256").is_some() {
+        if event.rpc.ends_with("/VerifyAuthProof") && event.digests.contains_key("certificate_sha256") {
             proof_on_b.get_or_insert(entry.index);
         }
     }
