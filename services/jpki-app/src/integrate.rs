@@ -45,11 +45,17 @@ impl AuditLog {
         self.archive().try_lead().map_err(archive_error)
     }
 
-    /// Integrates every tenant's log (see the module's documentation). Call it on the leader.
+    /// Integrates every tenant's log the store holds (see the module's documentation). Call it on
+    /// the leader.
     pub fn integrate_all(&self) -> Result<IntegrationReport, AuditReadError> {
+        self.integrate_each(&self.store().audit_tenants()?)
+    }
+
+    /// Integrates the logs of `tenants` (the directory's, which a Redis store need not scan for).
+    pub fn integrate_each(&self, tenants: &[TenantId]) -> Result<IntegrationReport, AuditReadError> {
         let mut report = IntegrationReport::default();
-        for tenant in self.store().audit_tenants()? {
-            self.integrate(&tenant, &mut report)?;
+        for tenant in tenants {
+            self.integrate(tenant, &mut report)?;
             report.tenants += 1;
         }
         Ok(report)

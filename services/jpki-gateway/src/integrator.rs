@@ -76,7 +76,20 @@ impl Passes {
                 return;
             }
         }
-        match log.integrate_all() {
+        // Every tenant the directory has ever had, offboarded too (its last events still move);
+        // a Redis store would otherwise have to scan its whole keyspace for them.
+        let tenants: Vec<TenantId> = match directory.principals() {
+            Ok(principals) => principals
+                .into_iter()
+                .filter(|principal| principal.role == jpki_app::directory::Role::Tenant)
+                .filter_map(|principal| TenantId::new(&principal.id).ok())
+                .collect(),
+            Err(error) => {
+                tracing::warn!(%error, "the directory cannot be read for the audit integration");
+                return;
+            }
+        };
+        match log.integrate_each(&tenants) {
             Ok(report) if report.leaves > 0 || report.certificates > 0 || report.lists_missing > 0 => {
                 tracing::debug!(?report, "audit events integrated into the archive");
                 if report.lists_missing > 0 {
