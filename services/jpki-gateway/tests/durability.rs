@@ -1,6 +1,7 @@
 //! Nothing acknowledged is lost: the gateway binary is killed with SIGKILL while clients work, and
 //! after a restart on the same data directory every acknowledged challenge use, verification and
-//! link is still there, and so is every acknowledged call's audit event.
+//! link is still there, and so is every acknowledged call's audit event, whether the integrator
+//! (every second here) had moved it into the archive or not.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
@@ -15,6 +16,9 @@ use jpki_api::v1::{
 async fn acknowledged_challenges_and_links_survive_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path());
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("[audit]\nintegrate_interval_seconds = 1\n");
+    std::fs::write(&config, text).unwrap();
     let spawn = |config: &std::path::Path| spawn_binary(config, "warn", std::process::Stdio::inherit());
     let pki = jpki_testsupport::testing::pki();
     let card = pki.card("h04").unwrap();
@@ -77,9 +81,10 @@ async fn acknowledged_challenges_and_links_survive_kill_9() {
             }
         })
     };
-    // Let some logins be acknowledged (bounded polling, no timing assertion).
-    for _ in 0..400 {
-        if acknowledged.lock().unwrap().len() >= 5 {
+    // Let some logins be acknowledged, over a few of the integrator's passes (bounded polling, no
+    // timing assertion: the kill may land before, during or after a pass).
+    for round in 0..400 {
+        if acknowledged.lock().unwrap().len() >= 5 && round >= 100 {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
@@ -120,13 +125,25 @@ async fn acknowledged_challenges_and_links_survive_kill_9() {
 
     // Every acknowledged call's audit event survived too, in the same commit as its writes: each
     // acknowledged proof's event says it passed, and the log has no gap.
+    // The events below the archive's size are there, the rest in the journal.
+    use jpki_archive::AuditArchive as _;
     use jpki_store::TenantStore as _;
     let store = jpki_store::JournalStore::open(dir.path().join("data/store.journal")).unwrap();
+    let archive = jpki_archive::FileArchive::open(&dir.path().join("data/audit/archive.redb")).unwrap();
     let bank = jpki_store::TenantId::new("bank-a").unwrap();
     let size = store.audit_size(&bank).unwrap();
+    let integrated = archive.integrated("bank-a").unwrap();
+    assert!(store.audit_floor(&bank).unwrap() <= integrated, "the journal never drops what is not archived");
+    println!("{integrated} of {size} events were in the archive");
     let mut events = Vec::new();
     while (events.len() as u64) < size {
-        let page = store.audit_leaves(&bank, events.len() as u64, jpki_store::MAX_AUDIT_PAGE).unwrap();
+        let from = events.len() as u64;
+        let page: Vec<String> = if from < integrated {
+            let archived = archive.leaves("bank-a", from, jpki_store::MAX_AUDIT_PAGE).unwrap();
+            archived.into_iter().map(|leaf| leaf.payload.unwrap()).collect()
+        } else {
+            store.audit_leaves(&bank, from, jpki_store::MAX_AUDIT_PAGE).unwrap()
+        };
         assert!(!page.is_empty(), "a gap in the audit log at {}", events.len());
         events.extend(page.iter().map(|leaf| jpki_audit::AuditEvent::from_leaf(leaf.as_bytes()).unwrap()));
     }
