@@ -10,7 +10,7 @@
 //! signed notes), leaves by index, inclusion and consistency proofs (RFC 9162), over an in-memory
 //! hash tree per tenant that it extends from the store's leaves.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use jpki_archive::{ArchiveError, AuditArchive};
@@ -41,24 +41,14 @@ impl CallContext {
     /// An event of this call for `tenant` at `time`, answered OK, with nothing else yet.
     pub fn event(&self, tenant: &TenantId, time: UnixTime) -> AuditEvent {
         AuditEvent {
-            v: jpki_audit::event::FORMAT_VERSION,
             time: time.0,
             tenant: tenant.as_str().to_owned(),
             principal: self.principal.clone(),
             credential: self.credential.clone(),
             rpc: self.rpc.clone(),
-            purpose: None,
             request_id: self.request_id.clone(),
             trace_id: self.trace_id.clone(),
-            code: "OK".to_owned(),
-            indication: None,
-            sub_indication: None,
-            reason: None,
-            certificate: None,
-            digests: BTreeMap::new(),
-            count: None,
-            revocation: Vec::new(),
-            detail: BTreeMap::new(),
+            ..AuditEvent::default()
         }
     }
 }

@@ -97,6 +97,33 @@ pub struct ListRelied {
     pub sha256: String,
 }
 
+/// An event of format [`FORMAT_VERSION`], answered `OK`, with every other field empty: the base
+/// every event is built from.
+impl Default for AuditEvent {
+    fn default() -> Self {
+        AuditEvent {
+            v: FORMAT_VERSION,
+            time: 0,
+            tenant: String::new(),
+            principal: String::new(),
+            credential: String::new(),
+            rpc: String::new(),
+            purpose: None,
+            request_id: String::new(),
+            trace_id: None,
+            code: "OK".to_owned(),
+            indication: None,
+            sub_indication: None,
+            reason: None,
+            certificate: None,
+            digests: BTreeMap::new(),
+            count: None,
+            revocation: Vec::new(),
+            detail: BTreeMap::new(),
+        }
+    }
+}
+
 impl AuditEvent {
     /// The leaf bytes: compact JSON, one line (JSON escapes every control character in strings,
     /// so the output never holds a `\n`).
@@ -146,24 +173,13 @@ mod tests {
 
     fn minimal() -> AuditEvent {
         AuditEvent {
-            v: 1,
             time: 1_780_000_000,
             tenant: "acme".into(),
             principal: "p1".into(),
             credential: "k1".into(),
             rpc: "/jpki.gateway.v1.GatewayService/VerifySignature".into(),
-            purpose: None,
             request_id: "r1".into(),
-            trace_id: None,
-            code: "OK".into(),
-            indication: None,
-            sub_indication: None,
-            reason: None,
-            certificate: None,
-            digests: BTreeMap::new(),
-            count: None,
-            revocation: vec![],
-            detail: BTreeMap::new(),
+            ..Default::default()
         }
     }
 

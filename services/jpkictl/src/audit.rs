@@ -810,24 +810,13 @@ mod tests {
 
     fn event_leaf(i: u64) -> Vec<u8> {
         let event = AuditEvent {
-            v: 1,
             time: 1_780_000_000 + i as i64,
             tenant: "acme".into(),
             principal: "p".into(),
             credential: "k".into(),
             rpc: "/jpki.gateway.v1.GatewayService/IssueChallenge".into(),
-            purpose: None,
             request_id: format!("r{i}"),
-            trace_id: None,
-            code: "OK".into(),
-            indication: None,
-            sub_indication: None,
-            reason: None,
-            certificate: None,
-            digests: Default::default(),
-            count: None,
-            revocation: vec![],
-            detail: Default::default(),
+            ..Default::default()
         };
         event.leaf().unwrap()
     }

@@ -588,29 +588,22 @@ mod tests {
     /// A VerifySignature event that passed on `certificate`, relying on the list `tbs`.
     fn event(certificate: &[u8], ca_key_id: &[u8], tbs: &str) -> AuditEvent {
         AuditEvent {
-            v: 1,
             time: at().0,
             tenant: "acme".into(),
             principal: "p".into(),
             credential: "k".into(),
             rpc: "/jpki.gateway.v1.GatewayService/VerifySignature".into(),
-            purpose: None,
             request_id: "r".into(),
-            trace_id: None,
-            code: "OK".into(),
             indication: Some("TOTAL_PASSED".into()),
-            sub_indication: None,
-            reason: None,
             certificate: Some(CertRef { ca_key_id: hex::encode(ca_key_id), serial: "01".into() }),
             digests: [("certificate_sha256".to_owned(), sha256_hex(certificate))].into_iter().collect(),
-            count: None,
             revocation: vec![ListRelied {
                 issuer_key_id: hex::encode(ca_key_id),
                 scope: "base".into(),
                 number: Some("1".into()),
                 sha256: tbs.to_owned(),
             }],
-            detail: Default::default(),
+            ..Default::default()
         }
     }
 

@@ -20,7 +20,6 @@ fn text(output: &Output) -> String {
 
 fn event(i: u64) -> AuditEvent {
     AuditEvent {
-        v: 1,
         time: 1_780_000_000 + i64::try_from(i).unwrap(),
         tenant: "acme".into(),
         principal: "acme".into(),
@@ -28,16 +27,9 @@ fn event(i: u64) -> AuditEvent {
         rpc: "/jpki.gateway.v1.VerificationService/VerifySignature".into(),
         purpose: Some("account_opening".into()),
         request_id: format!("req-{i:04}"),
-        trace_id: None,
-        code: "OK".into(),
         indication: Some("TOTAL_PASSED".into()),
-        sub_indication: None,
-        reason: None,
-        certificate: None,
         digests: [("document_sha256".to_owned(), jpki_audit::sha256_hex(&i.to_be_bytes()))].into(),
-        count: None,
-        revocation: Vec::new(),
-        detail: Default::default(),
+        ..Default::default()
     }
 }
 

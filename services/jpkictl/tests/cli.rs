@@ -291,24 +291,17 @@ fn audit_evidence_offline_exit_codes() {
         });
     }
     let event = jpki_audit::AuditEvent {
-        v: 1,
         time: 1_780_272_000,
         tenant: "acme".into(),
         principal: "p".into(),
         credential: "k".into(),
         rpc: "/jpki.gateway.v1.GatewayService/VerifySignature".into(),
-        purpose: None,
         request_id: "r".into(),
-        trace_id: None,
-        code: "OK".into(),
         indication: Some("TOTAL_PASSED".into()),
-        sub_indication: None,
-        reason: None,
         certificate: Some(jpki_audit::CertRef { ca_key_id: "00".into(), serial: "01".into() }),
         digests: [("certificate_sha256".to_owned(), jpki_audit::sha256_hex(&certificate))].into_iter().collect(),
-        count: None,
         revocation,
-        detail: Default::default(),
+        ..Default::default()
     };
     std::fs::write(evidence.join("event.json"), event.leaf().unwrap()).unwrap();
     std::fs::write(evidence.join("certificate.der"), &certificate).unwrap();
