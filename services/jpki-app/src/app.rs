@@ -11,7 +11,7 @@ use jpki_store::{
     VerificationKind, VerificationRecord, WatchRequest, WriteAnswer,
 };
 
-use crate::audit::{CallContext, digest, one, per_outcome, record_verdict};
+use crate::audit::{CallContext, cert_ref, digest, one, per_outcome, record_verdict};
 use crate::clock::Clock;
 use crate::outcome::{
     AppError, Applicant, CertificateStatus, ChallengeRefusal, Cited, Disclosed, DisclosedFields, IssuedChallenge,
@@ -213,10 +213,17 @@ fn signer_certificate<'a>(input: &SignatureInput<'a>, report: &ValidationReport)
     }
 }
 
-/// The leaves with the certificate kept as the tenant's evidence, under its SHA-256.
-fn with_certificate(leaves: jpki_store::AuditLeaves, certificate: &[u8]) -> jpki_store::AuditLeaves {
-    let key: [u8; 32] = ring::digest::digest(&ring::digest::SHA256, certificate).as_ref().try_into().unwrap_or([0; 32]);
-    leaves.with_evidence(key, certificate.to_vec())
+/// The leaves with the certificate kept as the tenant's evidence, under the SHA-256 the event
+/// already names (`digests.certificate_sha256`: the certificate is not hashed again).
+fn with_certificate(
+    leaves: jpki_store::AuditLeaves,
+    event: &jpki_audit::AuditEvent,
+    certificate: &[u8],
+) -> jpki_store::AuditLeaves {
+    match event.evidence_key() {
+        Some(key) => leaves.with_evidence(key, certificate.to_vec()),
+        None => leaves,
+    }
 }
 
 impl App {
@@ -289,7 +296,7 @@ impl App {
         if let Some(certificate) =
             report.filter(|report| passed(report)).and_then(|report| signer_certificate(input, report))
         {
-            leaves = with_certificate(leaves, certificate);
+            leaves = with_certificate(leaves, &event, certificate);
         }
         self.store.write_audited(&tenant.id, write, leaves)?;
         Ok(SignatureOutcome { verification: Verification { id, at, verdict }, four_fields })
@@ -396,7 +403,7 @@ impl App {
         // The certificate a passed proof rested on is evidence, kept with the commit; if the
         // challenge turns out used, the evidence only outlives the event by the retention sweep.
         if verified.as_ref().and_then(VerificationVerdict::report).is_some_and(passed) {
-            leaves = with_certificate(leaves, certificate);
+            leaves = with_certificate(leaves, &base, certificate);
         }
         let settled = match self.store.write_audited(&tenant.id, write, leaves)?.answer {
             WriteAnswer::Consumed(outcome) => outcome,
@@ -495,8 +502,7 @@ impl App {
                 return Ok(LinkDecision::Refused(refusal));
             }
         };
-        event.certificate =
-            Some(jpki_audit::CertRef { ca_key_id: certificate.ca_key_id.clone(), serial: certificate.serial.clone() });
+        event.certificate = Some(cert_ref(certificate.clone()));
         // The certificate is already watched: VerifyAuthProof watched it when it passed.
         let record = LinkRecord { customer_id: customer_id.to_owned(), certificate, not_after, linked_at: now.0 };
         let write = TenantWrite::Link { record };
@@ -526,16 +532,12 @@ impl App {
     ) -> Result<u32, AppError> {
         let mut event = call.event(&tenant.id, self.clock.now());
         event.digests.insert("customer_id_sha256".into(), digest(customer_id.as_bytes()));
-        event.certificate =
-            certificate.map(|id| jpki_audit::CertRef { ca_key_id: id.ca_key_id.clone(), serial: id.serial.clone() });
+        event.certificate = certificate.cloned().map(cert_ref);
         if certificate.is_none() {
             // The certificates whose retention the unlink starts (read before the write: a link
             // made in between stays held, which keeps its records longer, never shorter).
             let linked = self.store.links_by_customer(&tenant.id, customer_id)?;
-            let ids: Vec<String> = linked
-                .iter()
-                .map(|link| format!("{}:{}", link.certificate.ca_key_id, link.certificate.serial))
-                .collect();
+            let ids: Vec<String> = linked.iter().map(|link| cert_ref(link.certificate.clone()).text()).collect();
             event.detail.insert("certificates".into(), ids.join(","));
         }
         let write = TenantWrite::Unlink { customer_id: customer_id.to_owned(), certificate: certificate.cloned() };
@@ -575,8 +577,7 @@ impl App {
     ) -> Result<Option<LinkRecord>, AppError> {
         let link = self.store.link_by_certificate(&tenant.id, certificate)?;
         let mut event = call.event(&tenant.id, self.clock.now());
-        event.certificate =
-            Some(jpki_audit::CertRef { ca_key_id: certificate.ca_key_id.clone(), serial: certificate.serial.clone() });
+        event.certificate = Some(cert_ref(certificate.clone()));
         event.count = Some(u64::from(link.is_some()));
         self.record_read(tenant, &event)?;
         Ok(link)

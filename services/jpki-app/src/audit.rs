@@ -74,7 +74,7 @@ fn wire_name<T: Serialize>(value: &T) -> Option<String> {
     serde_json::to_value(value).ok().and_then(|value| value.as_str().map(str::to_owned))
 }
 
-fn cert_ref(id: CertId) -> CertRef {
+pub(crate) fn cert_ref(id: CertId) -> CertRef {
     CertRef { ca_key_id: id.ca_key_id, serial: id.serial }
 }
 

@@ -441,10 +441,20 @@ impl Directory {
 
     /// The ids of every tenant not offboarded (their revocation events are kept up to date).
     pub fn tenant_ids(&self) -> Result<Vec<TenantId>, AppError> {
+        self.tenants_where(|state| state != PrincipalState::Offboarded)
+    }
+
+    /// The ids of every tenant the directory has ever had, offboarded too: the audit logs to
+    /// integrate (an offboarded tenant's last events must still move).
+    pub fn tenant_ids_ever(&self) -> Result<Vec<TenantId>, AppError> {
+        self.tenants_where(|_| true)
+    }
+
+    fn tenants_where(&self, keep: impl Fn(PrincipalState) -> bool) -> Result<Vec<TenantId>, AppError> {
         Ok(self
             .principals()?
             .into_iter()
-            .filter(|p| p.role == Role::Tenant && p.state != PrincipalState::Offboarded)
+            .filter(|p| p.role == Role::Tenant && keep(p.state))
             .filter_map(|p| TenantId::new(&p.id).ok())
             .collect())
     }

@@ -15,7 +15,7 @@
 //! readers follow both places ([`AuditLog::entries`]).
 
 use jpki_archive::{ArchiveError, EvidenceOwner, ExpiryReport, LeafIn};
-use jpki_audit::AuditEvent;
+use jpki_audit::{AuditEvent, digest_bytes};
 use jpki_store::{MAX_AUDIT_PAGE, StoreError, TenantId};
 
 use crate::audit::{AuditLog, AuditReadError, Evidence, archive_error};
@@ -138,18 +138,17 @@ impl AuditLog {
             let time = crate::clock::now().0;
             return Ok(LeafIn { leaf, time, certificate: None, evidence: None, lists: Vec::new() });
         };
-        let certificate = event.certificate.as_ref().map(|id| format!("{}:{}", id.ca_key_id, id.serial));
+        let certificate = event.certificate.as_ref().map(jpki_audit::CertRef::text);
         for (held, until) in holds(&event, self.settings().retention_seconds) {
             self.archive().hold(tenant.as_str(), &held, until).map_err(archive_error)?;
         }
         let mut lists = Vec::new();
         for list in &event.revocation {
-            let Some(key) = digest_key(&list.sha256) else { continue };
+            let Some(key) = digest_bytes(&list.sha256) else { continue };
             self.copy_list(&key, report)?;
             lists.push(key);
         }
-        let evidence = event.digests.get("certificate_sha256").and_then(|hex| digest_key(hex));
-        Ok(LeafIn { time: event.time, certificate, evidence, lists, leaf })
+        Ok(LeafIn { time: event.time, certificate, evidence: event.evidence_key(), lists, leaf })
     }
 
     /// Makes sure the archive has the list with `key`, from this process's list archive.
@@ -162,16 +161,21 @@ impl AuditLog {
             self.remember_list(*key);
             return Ok(());
         }
-        let local = self.settings().list_archive.as_ref().map(|dir| jpki_revocation::archive::path_of(dir, key));
-        match local.map(std::fs::read) {
-            Some(Ok(der)) => {
+        match self.local_list(key) {
+            Some(der) => {
                 archive.put_evidence(EvidenceOwner::Platform, key, &der).map_err(archive_error)?;
                 self.remember_list(*key);
                 report.lists += 1;
             }
-            _ => report.lists_missing += 1,
+            None => report.lists_missing += 1,
         }
         Ok(())
+    }
+
+    /// The list with `key` from this process's list archive, if it has it.
+    fn local_list(&self, key: &[u8; 32]) -> Option<Vec<u8>> {
+        let dir = self.settings().list_archive.as_ref()?;
+        std::fs::read(jpki_revocation::archive::path_of(dir, key)).ok()
     }
 
     /// Copies every list of this process's list archive that the long-term archive lacks (each
@@ -183,7 +187,7 @@ impl AuditLog {
         let mut report = IntegrationReport::default();
         for entry in entries.flatten() {
             let name = entry.file_name();
-            let Some(key) = name.to_str().and_then(|name| name.strip_suffix(".crl")).and_then(digest_key) else {
+            let Some(key) = name.to_str().and_then(|name| name.strip_suffix(".crl")).and_then(digest_bytes) else {
                 continue;
             };
             self.copy_list(&key, &mut report)?;
@@ -220,7 +224,7 @@ impl AuditLog {
             return Ok(Evidence { leaf: Some(leaf), ..Evidence::default() });
         };
         let archive = self.archive();
-        let certificate = match event.digests.get("certificate_sha256").and_then(|hex| digest_key(hex)) {
+        let certificate = match event.evidence_key() {
             Some(key) => match archive.evidence(EvidenceOwner::Tenant(tenant.as_str()), &key).map_err(archive_error)? {
                 Some(der) => Some(der),
                 None => self.store().audit_evidence_get(tenant, &key)?,
@@ -229,14 +233,10 @@ impl AuditLog {
         };
         let mut lists = Vec::new();
         for list in &event.revocation {
-            let Some(key) = digest_key(&list.sha256) else { continue };
+            let Some(key) = digest_bytes(&list.sha256) else { continue };
             let der = match archive.evidence(EvidenceOwner::Platform, &key).map_err(archive_error)? {
                 Some(der) => Some(der),
-                None => self
-                    .settings()
-                    .list_archive
-                    .as_ref()
-                    .and_then(|dir| std::fs::read(jpki_revocation::archive::path_of(dir, &key)).ok()),
+                None => self.local_list(&key),
             };
             lists.push((key, der));
         }
@@ -250,8 +250,7 @@ impl AuditLog {
 fn holds(event: &AuditEvent, retention: i64) -> Vec<(String, Option<i64>)> {
     let method = event.rpc.rsplit('/').next().unwrap_or_default();
     let named = || {
-        let mut named: Vec<String> =
-            event.certificate.iter().map(|id| format!("{}:{}", id.ca_key_id, id.serial)).collect();
+        let mut named: Vec<String> = event.certificate.iter().map(jpki_audit::CertRef::text).collect();
         if let Some(list) = event.detail.get("certificates") {
             named.extend(list.split(',').filter(|id| !id.is_empty()).map(str::to_owned));
         }
@@ -265,9 +264,4 @@ fn holds(event: &AuditEvent, retention: i64) -> Vec<(String, Option<i64>)> {
         }
         _ => Vec::new(),
     }
-}
-
-/// A lowercase-hex SHA-256 as 32 bytes.
-fn digest_key(hex: &str) -> Option<[u8; 32]> {
-    hex::decode(hex).ok()?.try_into().ok()
 }

@@ -82,6 +82,19 @@ pub struct CertRef {
     pub serial: String,
 }
 
+impl CertRef {
+    /// `<ca_key_id>:<serial>`: how events and the archive name a certificate in text
+    /// (`detail.certificates`, retention holds).
+    pub fn text(&self) -> String {
+        format!("{}:{}", self.ca_key_id, self.serial)
+    }
+}
+
+/// A lowercase-hex SHA-256, as events write digests, as 32 bytes.
+pub fn digest_bytes(hex: &str) -> Option<[u8; 32]> {
+    hex::decode(hex).ok()?.try_into().ok()
+}
+
 /// A revocation list an answer relied on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -125,6 +138,12 @@ impl Default for AuditEvent {
 }
 
 impl AuditEvent {
+    /// The key under which the certificate this event rests on is kept as evidence: its
+    /// `digests.certificate_sha256`, as 32 bytes.
+    pub fn evidence_key(&self) -> Option<[u8; 32]> {
+        self.digests.get("certificate_sha256").and_then(|hex| digest_bytes(hex))
+    }
+
     /// The leaf bytes: compact JSON, one line (JSON escapes every control character in strings,
     /// so the output never holds a `\n`).
     ///

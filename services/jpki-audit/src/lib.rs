@@ -18,7 +18,7 @@ pub mod tree;
 
 pub use bundle::{Bundle, Expired, Mismatch, VerifyFailure, VerifyReport};
 pub use checkpoint::{CheckpointVerifier, LogSigner, VerifiedCheckpoint, origin};
-pub use event::{AuditEvent, CertRef, ListRelied, MAX_LEAF_BYTES, sha256_hex};
+pub use event::{AuditEvent, CertRef, ListRelied, MAX_LEAF_BYTES, digest_bytes, sha256_hex};
 pub use tlog_tiles::Hash;
 pub use tree::{LogHashes, leaf_hash, verify_consistency, verify_inclusion};
 

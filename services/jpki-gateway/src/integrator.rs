@@ -76,14 +76,9 @@ impl Passes {
                 return;
             }
         }
-        // Every tenant the directory has ever had, offboarded too (its last events still move);
-        // a Redis store would otherwise have to scan its whole keyspace for them.
-        let tenants: Vec<TenantId> = match directory.principals() {
-            Ok(principals) => principals
-                .into_iter()
-                .filter(|principal| principal.role == jpki_app::directory::Role::Tenant)
-                .filter_map(|principal| TenantId::new(&principal.id).ok())
-                .collect(),
+        // The directory's tenants: a Redis store would otherwise have to scan its whole keyspace.
+        let tenants = match directory.tenant_ids_ever() {
+            Ok(tenants) => tenants,
             Err(error) => {
                 tracing::warn!(%error, "the directory cannot be read for the audit integration");
                 return;
