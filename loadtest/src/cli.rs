@@ -42,6 +42,10 @@ pub struct Args {
     /// Closed loop: the number of callers.
     #[arg(long, default_value_t = 16, value_name = "C")]
     pub concurrency: usize,
+    /// Closed loop: verify-auth challenges issued and proved before the run. When the window
+    /// outlasts them, the rest of the verify-auth calls are whole logins (reported per RPC).
+    #[arg(long, default_value_t = 20_000, value_name = "N")]
+    pub auth_pool: usize,
     /// Open loop: operations in flight at most; a call due while this many are in flight starts as
     /// soon as one ends, and its latency still counts from when it was due.
     #[arg(long, default_value_t = 200, value_name = "N")]

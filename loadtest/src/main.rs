@@ -30,9 +30,6 @@ use ops::{Kind, Verdict};
 use report::{Floor, Report, Step, Sweep};
 use target::Target;
 
-/// Closed loop: verify-auth challenges prepared ahead (the open loop prepares exactly what it uses).
-const CLOSED_AUTH_POOL: usize = 20_000;
-
 fn main() -> ExitCode {
     let args = Args::parse();
     match run(&args) {
@@ -97,7 +94,7 @@ async fn load(args: &Args) -> anyhow::Result<()> {
         sequence,
         warmup,
         duration,
-        closed_auth_pool: CLOSED_AUTH_POOL,
+        closed_auth_pool: args.auth_pool,
         server_pid: args.server_pid,
     };
     // The RPC floor: health alone under the first step's loop. A sweep measures it once, at its

@@ -31,7 +31,8 @@ impl AppState {
     ///
     /// On the journal, the use case runs right here: its store calls only touch memory (tens of
     /// microseconds with the verification), and their `fdatasync` is awaited afterwards, shared
-    /// with every call in flight by the journal's flusher thread. That saves the two thread
+    /// with every call in flight: this task leads the flush when none is under way (blocking this
+    /// worker for one sync), and otherwise waits for it without blocking. That saves the thread
     /// hand-offs of a blocking thread per call. On redb and Redis, whose calls block on disk or
     /// network, it runs whole on a blocking thread.
     pub async fn run<T, F>(&self, use_case: F) -> Result<T, Status>

@@ -4,6 +4,10 @@
 //! per login (user + system, from `/proc/self/stat`), beside a bare ring RSA-2048 verification
 //! timed in the same run.
 //!
+//! Then the cost of one `fdatasync` after a 2.5 KB write (about a journal frame of a passed
+//! verification with its event), when the write appends to the file and when it overwrites zeros
+//! already written ahead of it (what the journal does; `journal.rs`, `Appender`).
+//!
 //! Then, for the journal, what an operator sizes for: the resident memory per stored login (its
 //! used challenge and its verification record, with the indexes) after `--memory N` logins, and
 //! how long reopening (replaying) that journal takes.
@@ -108,8 +112,45 @@ fn main() {
             );
         }
     }
+    sync_cost(rsa);
     let logins: usize = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(200_000);
     journal_size(logins);
+}
+
+/// Wall time and CPU per `write` + `fdatasync` of a 2.5 KB frame, appending and overwriting
+/// zeros written ahead, alternated three times.
+fn sync_cost(rsa: Duration) {
+    use std::os::unix::fs::FileExt;
+    const SYNCS: usize = 2000;
+    const FRAME: usize = 2500;
+    let dir = tempfile::tempdir().unwrap();
+    let frame = vec![b'x'; FRAME];
+    println!("{:<22} {:>14} {:>14} {:>8}", "write + fdatasync", "wall/sync µs", "CPU/sync µs", "× RSA");
+    for _ in 0..3 {
+        for preallocated in [false, true] {
+            let path = dir.path().join("sync-cost");
+            let _ = std::fs::remove_file(&path);
+            let file =
+                std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&path).unwrap();
+            if preallocated {
+                file.write_all_at(&vec![0; SYNCS * FRAME + 4096], 0).unwrap();
+                file.sync_all().unwrap();
+            }
+            let (cpu0, wall0) = (cpu(), Instant::now());
+            for n in 0..SYNCS {
+                file.write_all_at(&frame, (n * FRAME) as u64).unwrap();
+                file.sync_data().unwrap();
+            }
+            let (wall, used) = (wall0.elapsed() / SYNCS as u32, (cpu() - cpu0) / SYNCS as u32);
+            println!(
+                "{:<22} {:>14.1} {:>14.1} {:>8.2}",
+                if preallocated { "overwriting zeros" } else { "appending" },
+                wall.as_secs_f64() * 1e6,
+                used.as_secs_f64() * 1e6,
+                used.as_secs_f64() / rsa.as_secs_f64()
+            );
+        }
+    }
 }
 
 /// Resident set size of this process, from `/proc/self/statm` (pages of 4 KiB).

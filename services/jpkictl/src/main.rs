@@ -16,6 +16,12 @@
 //! checkpoint, the log neither shrank nor forked (RFC 9162 consistency proof); only then does it
 //! fetch the missing events and write D. `--json` prints one JSON object instead of text.
 
+/// mimalloc instead of glibc's malloc: the server allocates and frees many small buffers per call
+/// (HTTP/2 frames, protobuf messages, JSON); glibc's malloc and free took about a tenth of its CPU
+/// in a profile under load (docs/performance.md, "Cutting the server's cost per call").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod admin;
 mod api;
 mod audit;
