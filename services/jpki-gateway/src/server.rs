@@ -357,7 +357,7 @@ impl Gateway {
             draining_receiver.clone(),
         )));
         let app = App::new(loaded.verifier.clone(), loaded.revocation.clone(), store, Arc::new(SystemClock), rules);
-        let state = AppState { app, events: hub, journal, access: access.clone() };
+        let state = AppState { app, events: hub, journal, access: access.clone(), in_flight: Default::default() };
         let verification = VerificationServiceServer::new(VerificationApi::new(state.clone()))
             .max_decoding_message_size(MAX_MESSAGE_BYTES);
         let links = LinkServiceServer::new(LinkApi::new(state.clone()));

@@ -1043,7 +1043,14 @@ impl JournalStore {
     /// write and `fdatasync`; one that finds a flush under way registers, and that flush's leader or
     /// the store's flusher thread wakes it. So at most one thread at a time blocks on the disk.
     pub fn durable(&self, upto: u64) -> Durable {
-        Durable { inner: Arc::clone(&self.inner), upto }
+        Durable { inner: Arc::clone(&self.inner), upto, lead: true }
+    }
+
+    /// [`JournalStore::durable`] that never leads the flush on the polling thread: the flusher
+    /// thread (or a flush already under way) makes the entry durable and wakes it. For a caller
+    /// whose thread has other calls to serve meanwhile.
+    pub fn durable_led_elsewhere(&self, upto: u64) -> Durable {
+        Durable { inner: Arc::clone(&self.inner), upto, lead: false }
     }
 }
 
@@ -1057,6 +1064,8 @@ thread_local! {
 pub struct Durable {
     inner: Arc<Inner>,
     upto: u64,
+    /// Whether a poll that finds no flush under way leads one on its own thread.
+    lead: bool,
 }
 
 impl Future for Durable {
@@ -1070,7 +1079,7 @@ impl Future for Durable {
         if let Some(settled) = settled(&flush, self.upto) {
             return Poll::Ready(settled);
         }
-        if !flush.flushing {
+        if self.lead && !flush.flushing {
             // No flush under way: lead one here, as a synchronous caller does. This blocks the
             // polling thread for one write and `fdatasync` (at most one runtime worker at a time,
             // since the others find the flush under way), and saves waking the flusher thread and
@@ -2163,6 +2172,17 @@ mod tests {
         });
         let outcome = finished.recv_timeout(std::time::Duration::from_secs(60));
         assert!(matches!(outcome, Ok(Ok(()))), "the next deferred waiter was stranded: {outcome:?}");
+    }
+
+    #[test]
+    fn a_waiter_that_leads_nothing_is_served_by_the_flusher_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = JournalStore::open(dir.path().join("store.journal")).unwrap();
+        let (_, upto) = store.deferring(|| login(&store, 1));
+        // No flush is under way, and this waiter still does not sync on its own thread: the
+        // flusher thread does (the hang guard of `block_on` is the test's time limit).
+        block_on(store.durable_led_elsewhere(upto.unwrap())).unwrap();
+        assert_eq!(store.stats().syncs, 1);
     }
 
     #[test]
