@@ -54,8 +54,8 @@ impl AppState {
     /// with every call in flight: while no more calls are in flight than there are runtime
     /// workers, this task leads the flush when none is under way (blocking this worker for one
     /// sync); otherwise it waits without blocking, for the flush under way or the flusher
-    /// thread's. That saves the thread hand-offs of a blocking thread per call. On redb and Redis, whose calls block on disk or
-    /// network, it runs whole on a blocking thread.
+    /// thread's. That saves the thread hand-offs of a blocking thread per call. On redb and
+    /// Redis, whose calls block on disk or network, it runs whole on a blocking thread.
     pub async fn run<T, F>(&self, use_case: F) -> Result<T, Status>
     where
         T: Send + 'static,

@@ -6,9 +6,9 @@
 //! `store.journal` starts with the 16-byte header [`MAGIC`]; then frames, each a little-endian
 //! `u32` payload length, a little-endian `u32` CRC-32 (IEEE) of the payload, and the payload: one
 //! [`Entry`] as JSON; then, while the store is open, zeros written ahead of the next frames (see
-//! [`Appender`]), which a zero length marks. An entry is either an operation ([`Op`]: the call and its arguments, applied
-//! again on replay by the same code that applied it live) or one item of a snapshot ([`Item`],
-//! written by compaction and backup). Opening replays every frame into the state; a frame that is
+//! [`Appender`]), which a zero length marks. An entry is either an operation ([`Op`]: the call and
+//! its arguments, applied again on replay by the same code that applied it live) or one item of a
+//! snapshot ([`Item`], written by compaction and backup). Opening replays every frame into the state; a frame that is
 //! cut short or fails its CRC ends the journal there (a torn write of the last, unacknowledged
 //! group), and the file is truncated to the last whole frame (zeros and any stale frame past
 //! them go too).
@@ -162,8 +162,8 @@ impl Appender {
         Ok(Appender { file, end, allocated: end })
     }
 
-    /// Writes `frames` after the last frame, extending the zeros ahead first when they would not
-    /// hold them. The caller syncs.
+    /// Writes `frames` after the last frame, then, when they reached past the zeros ahead, writes
+    /// [`PREALLOCATION`] more zeros after them. The caller syncs.
     fn append(&mut self, frames: &[u8]) -> Result<(), StoreError> {
         use std::os::unix::fs::FileExt;
         if frames.is_empty() {
