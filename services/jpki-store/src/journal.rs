@@ -1264,9 +1264,8 @@ impl Inner {
     fn wait_durable(&self, upto: u64) -> Result<(), StoreError> {
         let mut flush = self.lock_flush()?;
         loop {
-            check_failed(&flush)?;
-            if flush.durable >= upto {
-                return Ok(());
+            if let Some(settled) = settled(&flush, upto) {
+                return settled;
             }
             if flush.flushing {
                 flush = self.flushed.wait(flush).map_err(|_| poisoned())?;
