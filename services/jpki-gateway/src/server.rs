@@ -171,6 +171,7 @@ async fn open_store(config: &GatewayConfig, retention: i64) -> anyhow::Result<Op
                 EmbeddedEngine::Journal => {
                     let store = JournalStore::open(&journal)
                         .map_err(|error| anyhow::anyhow!("{}: {error}", journal.display()))?;
+                    store.set_commit_delay(std::time::Duration::from_micros(config.journal_commit_delay_micros));
                     let recovery = store.recovery();
                     tracing::info!(entries = recovery.entries, "journal replayed");
                     if recovery.truncated_bytes > 0 {

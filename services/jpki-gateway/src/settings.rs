@@ -42,6 +42,11 @@ pub struct GatewayConfig {
     /// data directory from before the journal; `jpkictl store import-redb` moves it), else
     /// `journal`. docs/durability.md compares them.
     pub embedded_engine: Option<EmbeddedEngine>,
+    /// On the journal engine: how long, in microseconds, the journal's flusher thread waits before
+    /// a sync asked for under a queue of calls, so that the calls behind join it
+    /// (`JournalStore::set_commit_delay`; docs/durability.md). 0 syncs at once. A call with no
+    /// queue behind it never waits for it. At most [`MAX_COMMIT_DELAY_MICROS`].
+    pub journal_commit_delay_micros: u64,
     /// Timeouts, concurrency and drain.
     pub limits: Limits,
     /// Challenge lifetime.
@@ -493,6 +498,14 @@ impl TenantSettings {
     }
 }
 
+/// The default of [`GatewayConfig::journal_commit_delay_micros`]: with 32 calls in flight it
+/// halves the journal's syncs at the same throughput (docs/performance.md).
+pub const DEFAULT_COMMIT_DELAY_MICROS: u64 = 300;
+
+/// The largest [`GatewayConfig::journal_commit_delay_micros`]: every call under a queue may wait
+/// this long more.
+pub const MAX_COMMIT_DELAY_MICROS: u64 = 10_000;
+
 impl Default for GatewayConfig {
     fn default() -> Self {
         GatewayConfig {
@@ -502,6 +515,7 @@ impl Default for GatewayConfig {
             tls: None,
             data_dir: PathBuf::from("jpki-gateway-data"),
             embedded_engine: None,
+            journal_commit_delay_micros: DEFAULT_COMMIT_DELAY_MICROS,
             limits: Limits::default(),
             challenges: ChallengeSettings::default(),
             links: LinkSettings::default(),
@@ -574,6 +588,9 @@ impl GatewayConfig {
         }
         if self.challenges.ttl_seconds == 0 {
             bail!("challenges.ttl_seconds must be at least 1");
+        }
+        if self.journal_commit_delay_micros > MAX_COMMIT_DELAY_MICROS {
+            bail!("journal_commit_delay_micros must be at most {MAX_COMMIT_DELAY_MICROS} (10 ms)");
         }
         if self.trust.refresh_interval_seconds == 0 {
             bail!("trust.refresh_interval_seconds must be at least 1");
