@@ -1400,7 +1400,7 @@ impl Inner {
             if left.is_zero() {
                 break;
             }
-            // Waiters arriving meanwhile notify this condition variable: wait out the rest.
+            // A flush led elsewhere ending, or the store closing, wakes this early: wait out the rest.
             flush = self.flush_requested.wait_timeout(flush, left).map_err(|_| poisoned())?.0;
         }
         Ok(flush)
