@@ -8,10 +8,10 @@
 //! [`Entry`] as JSON; then, while the store is open, zeros written ahead of the next frames (see
 //! [`Appender`]), which a zero length marks. An entry is either an operation ([`Op`]: the call and
 //! its arguments, applied again on replay by the same code that applied it live) or one item of a
-//! snapshot ([`Item`], written by compaction and backup). Opening replays every frame into the state; a frame that is
-//! cut short or fails its CRC ends the journal there (a torn write of the last, unacknowledged
-//! group), and the file is truncated to the last whole frame (zeros and any stale frame past
-//! them go too).
+//! snapshot ([`Item`], written by compaction and backup). Opening replays every frame into the
+//! state; a frame that is cut short or fails its CRC ends the journal there (a torn write of the
+//! last, unacknowledged group), and the file is truncated to the last whole frame (zeros and any
+//! stale frame past them go too).
 //!
 //! Entries added later read from older journals through serde defaults: an `audited` operation
 //! without `evidence` kept none, and a snapshot without an `audit_floor` item has floor 0. The audit
@@ -2029,6 +2029,14 @@ mod tests {
     }
 
     /// Issues a challenge and settles a proof of it, as a login does.
+    /// A hang guard, not a timing test: returns once the store has synced, or after a minute.
+    fn wait_for_a_sync(store: &JournalStore) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while store.stats().syncs == 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
     fn login(store: &JournalStore, n: u32) {
         let (id, verification) = (format!("c{n}"), format!("v{n}"));
         store.put_challenge(&tenant(), &id, challenge()).unwrap();
@@ -2250,7 +2258,7 @@ mod tests {
             let (_, upto) = later.deferring(|| login(&later, 2));
             let _ = done.send(block_on(later.durable(upto.unwrap())));
         });
-        let outcome = finished.recv_timeout(std::time::Duration::from_secs(60));
+        let outcome = finished.recv_timeout(Duration::from_secs(60));
         assert!(matches!(outcome, Ok(Ok(()))), "the next deferred waiter was stranded: {outcome:?}");
     }
 
@@ -2281,11 +2289,7 @@ mod tests {
             flush.flushing = false;
             store.inner.flush_requested.notify_one();
         }
-        // A hang guard, not a timing test: the flusher thread syncs and the entry becomes durable.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        while store.stats().syncs == 0 && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(1));
-        }
+        wait_for_a_sync(&store);
         assert_eq!(store.stats().syncs, 1, "the flusher thread led the flush");
         assert!(waiting.as_mut().poll(&mut Context::from_waker(&waker)).is_ready());
     }
@@ -2295,7 +2299,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = JournalStore::open(dir.path().join("store.journal")).unwrap();
         // Far longer than the test: nothing below can outlast it by chance.
-        store.set_commit_delay(std::time::Duration::from_secs(3600));
+        store.set_commit_delay(Duration::from_secs(3600));
         let waker = Waker::from(Arc::new(NoWake));
         let (_, first) = store.deferring(|| login(&store, 1));
         let mut first = std::pin::pin!(store.durable_led_elsewhere(first.unwrap()));
@@ -2305,12 +2309,9 @@ mod tests {
         assert!(second.as_mut().poll(&mut Context::from_waker(&waker)).is_pending());
         assert_eq!(store.stats().syncs, 0, "the flusher thread waits out the delay");
         // Ending the delay ends the wait under way; its one sync serves both calls.
-        store.set_commit_delay(std::time::Duration::ZERO);
+        store.set_commit_delay(Duration::ZERO);
         store.inner.flush_requested.notify_one();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        while store.stats().syncs == 0 && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(1));
-        }
+        wait_for_a_sync(&store);
         assert!(first.as_mut().poll(&mut Context::from_waker(&waker)).is_ready());
         assert!(second.as_mut().poll(&mut Context::from_waker(&waker)).is_ready());
         assert_eq!(store.stats().syncs, 1);
@@ -2321,7 +2322,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store.journal");
         let store = JournalStore::open(&path).unwrap();
-        store.set_commit_delay(std::time::Duration::from_secs(3600));
+        store.set_commit_delay(Duration::from_secs(3600));
         let waker = Waker::from(Arc::new(NoWake));
         let (_, upto) = store.deferring(|| login(&store, 1));
         {
