@@ -79,6 +79,10 @@ pub struct Args {
     /// measures it once, at its first rate).
     #[arg(long)]
     pub floor: bool,
+    /// Also report the window in slots of this many ms (calls by when due or started: count, p50,
+    /// p99, max, and the slot's wall-clock time), to place a tail in time against the server's logs.
+    #[arg(long, value_name = "MS")]
+    pub timeline: Option<u64>,
 }
 
 impl Args {
@@ -100,6 +104,9 @@ impl Args {
         }
         if self.floor && self.server_pid.is_none() {
             bail!("--floor measures the server's CPU: give --server-pid");
+        }
+        if self.timeline == Some(0) {
+            bail!("--timeline is a slot length in ms: at least 1");
         }
         if self.concurrency == 0 || self.max_in_flight == 0 || self.connections == 0 {
             bail!("--concurrency, --max-in-flight and --connections must be at least 1");

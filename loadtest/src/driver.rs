@@ -47,6 +47,8 @@ pub struct Plan {
     pub closed_auth_pool: usize,
     /// The gateway's process, whose CPU time is read at the window's start and end.
     pub server_pid: Option<u32>,
+    /// The timeline's slot length, when one is asked for.
+    pub timeline: Option<Duration>,
 }
 
 /// What a run measured.
@@ -118,7 +120,7 @@ pub async fn run(target: &Arc<Target>, plan: &Plan, clock: CpuClock) -> anyhow::
     let shared = Arc::new(Shared {
         target: Arc::clone(target),
         sequence: plan.sequence.clone(),
-        recorder: Mutex::new(Recorder::new(window)),
+        recorder: Mutex::new(Recorder::new(window, plan.timeline)),
         pool: Mutex::new(pool),
     });
     let sampler = tokio::spawn(sample_cpu(clock, plan.server_pid, window));

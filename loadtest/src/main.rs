@@ -96,6 +96,7 @@ async fn load(args: &Args) -> anyhow::Result<()> {
         duration,
         closed_auth_pool: args.auth_pool,
         server_pid: args.server_pid,
+        timeline: args.timeline.map(Duration::from_millis),
     };
     // The RPC floor: health alone under the first step's loop. A sweep measures it once, at its
     // first rate, rather than doubling its length; every rate subtracts that floor.

@@ -376,6 +376,20 @@ pub fn summary(step: &Step, baseline: &Baseline, floor: Option<&Floor>) -> Strin
     if let Some(signing) = &recorded.card_signing {
         row(&mut text, "card proof in this process", signing);
     }
+    if let Some(timeline) = &recorded.timeline {
+        let _ = writeln!(
+            text,
+            "  timeline ({origin}), µs: {:>9} {:>15} {:>7} {:>8} {:>8} {:>9}",
+            "from ms", "unix ms", "count", "p50", "p99", "max"
+        );
+        for slot in timeline {
+            let _ = writeln!(
+                text,
+                "  {:>30} {:>15} {:>7} {:>8} {:>8} {:>9}",
+                slot.from_ms, slot.unix_ms, slot.count, slot.p50_us, slot.p99_us, slot.max_us
+            );
+        }
+    }
     if let Some(server) = &step.server_cpu {
         cpu_line(&mut text, "server", server, baseline);
     }

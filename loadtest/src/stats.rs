@@ -2,7 +2,7 @@
 //! gRPC code and results that did not pass.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
@@ -156,6 +156,70 @@ pub struct Recorded {
     pub rpcs: BTreeMap<String, RpcReport>,
     /// Login and unprepared verify-auth: the card's proof in this process (part of a login).
     pub card_signing: Option<Percentiles>,
+    /// With --timeline: the window's answered operations by the slot they were due (or started) in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<Vec<TimelineSlot>>,
+}
+
+/// One slot of the timeline.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct TimelineSlot {
+    /// The slot's start, in ms from the window's start.
+    pub from_ms: u64,
+    /// The slot's start on the wall clock (Unix ms), to compare with the server's logs.
+    pub unix_ms: u64,
+    /// Operations due (or started) in the slot and answered.
+    pub count: u64,
+    /// Their median latency.
+    pub p50_us: u64,
+    /// Their 99th percentile.
+    pub p99_us: u64,
+    /// The slowest.
+    pub max_us: u64,
+}
+
+/// The window cut into slots, a histogram each.
+struct Timeline {
+    slot: Duration,
+    /// The wall-clock time of the window's start.
+    wall_start: SystemTime,
+    slots: Vec<Histogram<u64>>,
+}
+
+impl Timeline {
+    fn new(window: Window, slot: Duration) -> Timeline {
+        let now = Instant::now();
+        let wall_start = match window.start.checked_duration_since(now) {
+            Some(ahead) => SystemTime::now() + ahead,
+            None => SystemTime::now() - now.saturating_duration_since(window.start),
+        };
+        let count = (window.end - window.start).as_nanos().div_ceil(slot.as_nanos().max(1));
+        let slots = (0..usize::try_from(count).unwrap_or(0)).map(|_| histogram()).collect();
+        Timeline { slot, wall_start, slots }
+    }
+
+    fn record(&mut self, since_start: Duration, took: u64) {
+        let index = since_start.as_nanos() / self.slot.as_nanos().max(1);
+        if let Some(slot) = usize::try_from(index).ok().and_then(|index| self.slots.get_mut(index)) {
+            slot.saturating_record(took);
+        }
+    }
+
+    fn report(&self) -> Vec<TimelineSlot> {
+        let wall_ms = self.wall_start.duration_since(UNIX_EPOCH).map_or(0, |since| since.as_millis());
+        let slot_ms = self.slot.as_millis();
+        (0u128..)
+            .zip(&self.slots)
+            .map(|(index, slot)| TimelineSlot {
+                from_ms: u64::try_from(index * slot_ms).unwrap_or(u64::MAX),
+                unix_ms: u64::try_from(wall_ms + index * slot_ms).unwrap_or(u64::MAX),
+                count: slot.len(),
+                p50_us: slot.value_at_quantile(0.50),
+                p99_us: slot.value_at_quantile(0.99),
+                max_us: slot.max(),
+            })
+            .collect()
+    }
 }
 
 struct RpcCounts {
@@ -173,12 +237,14 @@ pub struct Recorder {
     card_signing: Histogram<u64>,
     rpcs_in_window: u64,
     pool_misses: u64,
+    timeline: Option<Timeline>,
 }
 
 impl Recorder {
-    /// A recorder for one window.
-    pub fn new(window: Window) -> Recorder {
+    /// A recorder for one window; with `timeline`, also by slots of that length.
+    pub fn new(window: Window, timeline: Option<Duration>) -> Recorder {
         Recorder {
+            timeline: timeline.map(|slot| Timeline::new(window, slot)),
             window,
             overall: histogram(),
             operations: BTreeMap::new(),
@@ -215,6 +281,9 @@ impl Recorder {
                 let took = micros(end.saturating_duration_since(start).saturating_sub(outcome.untimed));
                 latency.saturating_record(took);
                 self.overall.saturating_record(took);
+                if let Some(timeline) = &mut self.timeline {
+                    timeline.record(start - self.window.start, took);
+                }
             }
             Err(failure) => {
                 counts.errors += 1;
@@ -272,6 +341,7 @@ impl Recorder {
             operations,
             rpcs,
             card_signing: (!self.card_signing.is_empty()).then(|| Percentiles::of(&self.card_signing)),
+            timeline: self.timeline.as_ref().map(Timeline::report),
         }
     }
 }
@@ -295,7 +365,7 @@ mod tests {
     fn window_bounds_latency_and_throughput_separately() {
         let base = Instant::now();
         let window = Window { start: base + Duration::from_secs(1), end: base + Duration::from_secs(3) };
-        let mut recorder = Recorder::new(window);
+        let mut recorder = Recorder::new(window, Some(Duration::from_millis(500)));
         let at = |ms: u64| base + Duration::from_millis(ms);
         // Due in the warm-up, answered in the window: throughput only.
         recorder.record(Kind::VerifySignature, at(900), at(1100), &outcome(Ok(Verdict::Passed)));
@@ -318,5 +388,11 @@ mod tests {
         assert_eq!(report.operations["verify-signature"].tally.answered_in_window, 2);
         assert_eq!(report.rpcs["VerifySignature"].answered, 2);
         assert_eq!(report.rpcs["VerifySignature"].errors_by_code["RESOURCE_EXHAUSTED"], 1);
+        // The timeline: four 500 ms slots; only answered calls due in the window, by when due.
+        let timeline = report.timeline.expect("asked for");
+        let counts: Vec<(u64, u64, u64)> =
+            timeline.iter().map(|slot| (slot.from_ms, slot.count, slot.max_us / 1000)).collect();
+        assert_eq!(counts, [(0, 0, 0), (500, 1, 1), (1000, 0, 0), (1500, 1, 300)]);
+        assert_eq!(timeline[1].unix_ms - timeline[0].unix_ms, 500);
     }
 }

@@ -82,8 +82,11 @@ const MAX_UNFLUSHED: usize = 1 << 20;
 /// of the state.
 const COMPACTION_SLACK: u64 = 100_000;
 
-/// How far the file is extended with zeros ahead of its frames at a time (see [`Appender`]).
+/// How far ahead of its frames the file is kept extended with zeros (see [`Appender`]).
 const PREALLOCATION: u64 = 4 << 20;
+
+/// The zeros are added this much at a time, once at least this much of them was used.
+const EXTENSION_STEP: u64 = 256 << 10;
 
 /// The largest flush buffer kept for the next flush (`Shared::spare`); a larger one is freed.
 const MAX_SPARE_BYTES: usize = 4 << 20;
@@ -156,9 +159,9 @@ struct Flush {
     queued: bool,
 }
 
-/// The journal file and where its frames end. The file is extended ahead of the frames with
-/// written zeros, [`PREALLOCATION`] at a time, so that a flush overwrites blocks the file already
-/// has: its `fdatasync` then writes the data alone, where an append also writes the file's new
+/// The journal file and where its frames end. The file is kept extended ahead of the frames with
+/// [`PREALLOCATION`] of written zeros, added [`EXTENSION_STEP`] at a time, so that a flush
+/// overwrites blocks the file already has: its `fdatasync` then writes the data alone, where an append also writes the file's new
 /// size and block allocation (on this machine's ext4, 80 against 55 µs of CPU and 210 against
 /// 140 µs per sync; docs/performance.md). Replay ends at the first zero frame length.
 struct Appender {
@@ -177,8 +180,8 @@ impl Appender {
         Ok(Appender { file, end, allocated: end })
     }
 
-    /// Writes `frames` after the last frame, then, when they reached past the zeros ahead, writes
-    /// [`PREALLOCATION`] more zeros after them. The caller syncs.
+    /// Writes `frames` after the last frame, then, once they used [`EXTENSION_STEP`] of the zeros
+    /// ahead, writes zeros until [`PREALLOCATION`] lie ahead again. The caller syncs.
     fn append(&mut self, frames: &[u8]) -> Result<(), StoreError> {
         use std::os::unix::fs::FileExt;
         if frames.is_empty() {
@@ -187,10 +190,13 @@ impl Appender {
         let writing = |e: std::io::Error| io_error("writing the journal", &e);
         let end = self.end + frames.len() as u64;
         self.file.write_all_at(frames, self.end).map_err(writing)?;
-        if end > self.allocated {
-            let allocated = end + PREALLOCATION;
-            // From one static buffer: a fresh 4 MiB buffer cost page faults on every extension.
-            let mut at = end;
+        if end + PREALLOCATION > self.allocated + EXTENSION_STEP {
+            // Back to PREALLOCATION ahead, in whole steps: a flush adds about as many zeros as it
+            // wrote frames, so that no one flush's sync carries megabytes of zeros (milliseconds
+            // for every call waiting on it; docs/performance.md). From one static buffer: a fresh
+            // buffer per extension cost page faults.
+            let mut at = self.allocated.max(end);
+            let allocated = at + (end + PREALLOCATION - at).next_multiple_of(EXTENSION_STEP);
             while at < allocated {
                 let chunk = ZEROS.len().min(usize::try_from(allocated - at).unwrap_or(usize::MAX));
                 self.file.write_all_at(&ZEROS[..chunk], at).map_err(writing)?;
@@ -454,14 +460,16 @@ enum Answer {
 /// One tenant's items.
 #[derive(Default)]
 struct TenantState {
-    challenges: HashMap<String, ChallengeSlot>,
-    verifications: HashMap<String, VerificationRecord>,
+    // B-trees, not hash maps: a hash map doubles its table all at once, under the state's
+    // lock, and at 57,000 records that stalled every call for tens of ms (docs/performance.md).
+    challenges: BTreeMap<String, ChallengeSlot>,
+    verifications: BTreeMap<String, VerificationRecord>,
     links: BTreeMap<CertId, LinkRecord>,
     links_by_customer: BTreeSet<(String, CertId)>,
     watch: BTreeMap<CertId, WatchEntry>,
     events: BTreeMap<u64, RevocationNotice>,
-    event_status: HashMap<CertId, EventStatus>,
-    entitlements: HashMap<CertId, i64>,
+    event_status: BTreeMap<CertId, EventStatus>,
+    entitlements: BTreeMap<CertId, i64>,
     head: u64,
     /// The lowest index still held (0 until a trim).
     audit_floor: u64,
@@ -2122,6 +2130,39 @@ mod tests {
         assert_eq!(store.recovery(), Recovery { entries: 4, truncated_bytes: 0 });
         assert_eq!(store.get_meta("stale").unwrap(), None);
         assert!(store.get_verification(&tenant(), "v2").unwrap().is_some());
+    }
+
+    #[test]
+    fn the_zeros_ahead_are_topped_up_a_step_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let file =
+            OpenOptions::new().read(true).write(true).create(true).truncate(true).open(dir.path().join("j")).unwrap();
+        let mut appender = Appender::at_end(file).unwrap();
+        let length = |appender: &Appender| appender.file.metadata().unwrap().len();
+        // The first frames extend the file by the whole preallocation.
+        appender.append(&[1; 1000]).unwrap();
+        assert_eq!(length(&appender), 1000 + PREALLOCATION);
+        // Frames that use less than a step of the zeros add none.
+        appender.append(&vec![2; usize::try_from(EXTENSION_STEP).unwrap() - 1000]).unwrap();
+        assert_eq!(length(&appender), 1000 + PREALLOCATION);
+        // Past a step, whole steps are added until the preallocation lies ahead again, never a
+        // whole preallocation at once.
+        for round in 0..64 {
+            let before = length(&appender);
+            appender.append(&[3; 40_000]).unwrap();
+            let added = length(&appender) - before;
+            assert!(added % EXTENSION_STEP == 0 && added <= 2 * EXTENSION_STEP, "round {round}: {added} bytes added");
+            assert!(appender.allocated - appender.end >= PREALLOCATION - EXTENSION_STEP, "round {round}");
+            assert_eq!(appender.allocated, length(&appender));
+        }
+        // A flush larger than the zeros ahead: the frames, then the whole preallocation after them.
+        let big = usize::try_from(PREALLOCATION + EXTENSION_STEP).unwrap();
+        appender.append(&vec![4; big]).unwrap();
+        assert!(appender.allocated - appender.end >= PREALLOCATION);
+        let bytes = std::fs::read(dir.path().join("j")).unwrap();
+        let end = usize::try_from(appender.end).unwrap();
+        assert_eq!(bytes[end - 1], 4);
+        assert!(bytes[end..].iter().all(|byte| *byte == 0), "only zeros after the frames");
     }
 
     #[test]

@@ -55,9 +55,9 @@ fn run(path: &str, first: u64, threads: u64) -> Result<(), Box<dyn std::error::E
     let store: Box<dyn TenantStore> = if path.starts_with("redis://") {
         Box::new(RedisStore::connect(path, "crash:")?)
     } else if path.ends_with(".journal") {
-        Box::new(JournalStore::open(path)?)
+        Box::new(open_when_free(|| JournalStore::open(path))?)
     } else {
-        Box::new(LocalStore::open(path)?)
+        Box::new(open_when_free(|| LocalStore::open(path))?)
     };
     let store = store.as_ref();
     let step = usize::try_from(threads)?;
@@ -134,4 +134,19 @@ fn write_item(store: &dyn TenantStore, n: u64) -> Result<u64, Box<dyn std::error
     };
     let sequences = store.append_events(vec![(tenant, notice)])?;
     sequences.first().copied().ok_or_else(|| Box::new(StoreError::Backend("no sequence returned".into())) as _)
+}
+
+/// Opens the store, waiting up to 5 s while it is in use. The test closes the store before it
+/// starts this writer, but a child that another test thread forks in the meantime holds a copy of
+/// the lock's file descriptor until it execs, and with it the lock.
+fn open_when_free<S>(open: impl Fn() -> Result<S, StoreError>) -> Result<S, StoreError> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match open() {
+            Err(StoreError::InUse { .. }) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            result => return result,
+        }
+    }
 }
