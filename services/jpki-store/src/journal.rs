@@ -161,9 +161,10 @@ struct Flush {
 
 /// The journal file and where its frames end. The file is kept extended ahead of the frames with
 /// [`PREALLOCATION`] of written zeros, added [`EXTENSION_STEP`] at a time, so that a flush
-/// overwrites blocks the file already has: its `fdatasync` then writes the data alone, where an append also writes the file's new
-/// size and block allocation (on this machine's ext4, 80 against 55 µs of CPU and 210 against
-/// 140 µs per sync; docs/performance.md). Replay ends at the first zero frame length.
+/// overwrites blocks the file already has: its `fdatasync` then writes the data alone, where an
+/// append also writes the file's new size and block allocation (on this machine's ext4, 80 against
+/// 55 µs of CPU and 210 against 140 µs per sync; docs/performance.md). Replay ends at the first
+/// zero frame length.
 struct Appender {
     file: File,
     /// Where the next frame goes: the end of the last whole frame.
@@ -2036,7 +2037,6 @@ mod tests {
         }
     }
 
-    /// Issues a challenge and settles a proof of it, as a login does.
     /// A hang guard, not a timing test: returns once the store has synced, or after a minute.
     fn wait_for_a_sync(store: &JournalStore) {
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -2045,6 +2045,7 @@ mod tests {
         }
     }
 
+    /// Issues a challenge and settles a proof of it, as a login does.
     fn login(store: &JournalStore, n: u32) {
         let (id, verification) = (format!("c{n}"), format!("v{n}"));
         store.put_challenge(&tenant(), &id, challenge()).unwrap();
