@@ -2,7 +2,9 @@
 //! `settle_proof` (the challenge's use and the attempt's record, one durable commit), from T
 //! threads at once. Prints, per engine and thread count, logins per second and the process's CPU
 //! per login (user + system, from `/proc/self/stat`), beside a bare ring RSA-2048 verification
-//! timed in the same run.
+//! timed in the same run. Each engine runs the logins twice: plain, and as the gateway writes them
+//! (`+audit`: each write through `write_audited`, with its audit leaves and the certificate kept as
+//! evidence).
 //!
 //! Then the cost of one `fdatasync` after a 2.5 KB write (about a journal frame of a passed
 //! verification with its event), when the write appends to the file and when it overwrites zeros
@@ -17,6 +19,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
 
 use jpki_core::CertId;
 use jpki_store::{Challenge, JournalStore, LocalStore, TenantId, TenantStore, VerificationKind, VerificationRecord};
@@ -44,6 +48,11 @@ fn record(id: String) -> VerificationRecord {
     }
 }
 
+/// A pending challenge of a login.
+fn challenge() -> Challenge {
+    Challenge { challenge: vec![7; 32], transaction_reference: "tx-1".into(), issued_at: NOW, expires_at: NOW + 300 }
+}
+
 /// Logins per second and CPU per login.
 fn run(store: &dyn TenantStore, threads: usize, per_thread: usize) -> (f64, Duration) {
     let tenant = TenantId::new("bank-a").unwrap();
@@ -54,14 +63,47 @@ fn run(store: &dyn TenantStore, threads: usize, per_thread: usize) -> (f64, Dura
             scope.spawn(move || {
                 for i in 0..per_thread {
                     let id = format!("{threads}-{t}-{i}");
-                    let challenge = Challenge {
-                        challenge: vec![7; 32],
-                        transaction_reference: "tx-1".into(),
-                        issued_at: NOW,
-                        expires_at: NOW + 300,
-                    };
-                    store.put_challenge(tenant, &id, challenge).unwrap();
+                    store.put_challenge(tenant, &id, challenge()).unwrap();
                     store.settle_proof(tenant, &id, NOW + 1, record(format!("v{id}")), None).unwrap();
+                }
+            });
+        }
+    });
+    let logins = (threads * per_thread) as f64;
+    (logins / wall0.elapsed().as_secs_f64(), (cpu() - cpu0).div_f64(logins))
+}
+
+/// A VerifyAuthProof's audit leaf as the gateway writes it (959 bytes of JSON).
+const LEAF: &str = r#"{"v":1,"time":1780272000,"tenant":"bank-a","principal":"bank-a","credential":"config.bank-a","rpc":"/jpki.gateway.v1.VerificationService/VerifyAuthProof","purpose":"login","request_id":"b7f54e03-177b-4a2e-91c9-268ac4cc2cdd","code":"OK","indication":"TOTAL_PASSED","certificate":{"ca_key_id":"23f28eaa35d8cd9beced9c000866be5897d1b789","serial":"92a65699709f0a1e06d56f9f5d49a27b"},"digests":{"certificate_sha256":"23a9704ba35dae457954aa40d1a0484bc5dba1557a26241fcf5d2ae821fc6643","signature_sha256":"4b994ee959ae9c3c41ede5095dd03f00244e934f2440ef3478bc23e21961531e"},"revocation":[{"issuer_key_id":"23f28eaa35d8cd9beced9c000866be5897d1b789","scope":"base","number":"1","sha256":"c53099513cd742335a1a01ce44bfb82486accb86c52cf91adc84975b99a957a4"}],"detail":{"challenge_id":"4082fcb00fd63a8d93bb688e9e4d8237","verification_id":"5b09ff1ac78da7cf7e327faaaa798b54"}}"#;
+
+/// Logins per second and CPU per login as the gateway writes them: each write with its audit
+/// leaves (`write_audited`; the proof's with a leaf per outcome and 1.4 KB of certificate kept as
+/// evidence), so that the store's cost per call includes encoding the leaf and the evidence.
+fn run_audited(store: &dyn TenantStore, threads: usize, per_thread: usize) -> (f64, Duration) {
+    use jpki_store::{AuditLeaves, TenantWrite};
+    let tenant = TenantId::new("bank-a").unwrap();
+    let der: Vec<u8> = (0..1438u32).map(|i| (i * 7) as u8).collect();
+    let (cpu0, wall0) = (cpu(), Instant::now());
+    std::thread::scope(|scope| {
+        for t in 0..threads {
+            let (tenant, der) = (&tenant, &der);
+            scope.spawn(move || {
+                for i in 0..per_thread {
+                    let id = format!("audited-{threads}-{t}-{i}");
+                    let put = TenantWrite::PutChallenge { id: id.clone(), challenge: challenge() };
+                    store.write_audited(tenant, put, AuditLeaves::one(LEAF.to_owned())).unwrap();
+                    let settle = TenantWrite::SettleProof {
+                        id,
+                        now: NOW + 1,
+                        verified: record(format!("va{threads}-{t}-{i}")),
+                        watch: None,
+                    };
+                    let leaves = settle
+                        .outcomes()
+                        .iter()
+                        .fold(AuditLeaves::default(), |leaves, outcome| leaves.with(*outcome, LEAF.to_owned()));
+                    let key = Sha256::digest(der).into();
+                    store.write_audited(tenant, settle, leaves.with_evidence(key, der.clone())).unwrap();
                 }
             });
         }
@@ -104,12 +146,15 @@ fn main() {
             ("journal", Box::new(JournalStore::open(dir.path().join("store.journal")).unwrap())),
         ];
         for (name, store) in &engines {
-            let (rate, per_login) = run(store.as_ref(), threads, per_thread);
-            let micros = per_login.as_secs_f64() * 1e6;
-            println!(
-                "{name:<14} {threads:>8} {rate:>12.0} {micros:>16.1} {:>10.2}",
-                micros / (rsa.as_secs_f64() * 1e6)
-            );
+            let plain = run(store.as_ref(), threads, per_thread);
+            let audited = run_audited(store.as_ref(), threads, per_thread);
+            for (name, (rate, per_login)) in [(name.to_string(), plain), (format!("{name}+audit"), audited)] {
+                let micros = per_login.as_secs_f64() * 1e6;
+                println!(
+                    "{name:<14} {threads:>8} {rate:>12.0} {micros:>16.1} {:>10.2}",
+                    micros / (rsa.as_secs_f64() * 1e6)
+                );
+            }
         }
     }
     sync_cost(rsa);

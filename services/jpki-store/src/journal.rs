@@ -69,6 +69,10 @@ const MAGIC: &[u8; 16] = b"JPKI-JOURNAL-v1\n";
 /// Bytes of a frame's length and CRC.
 const FRAME_HEADER: usize = 8;
 
+/// The first byte of an audited call's payload ([`encode_audited_frame`]); every other payload is
+/// one JSON entry, which starts with `{`.
+const AUDITED_FRAME: u8 = 1;
+
 /// Frames larger than this are refused when reading (a corrupt length must not make the replay
 /// allocate gigabytes).
 const MAX_FRAME: usize = 256 << 20;
@@ -691,22 +695,22 @@ impl State {
     /// Applies a call's write and appends the leaf its answer selects (and keeps the call's
     /// evidence); returns the answer, the leaf's index and the leaf. An error leaves the state as
     /// it was.
-    fn apply_audited(
+    fn apply_audited<'l>(
         &mut self,
         tenant: &TenantId,
         write: Option<&Op>,
-        leaves: &AuditLeaves,
-    ) -> Result<(WriteAnswer, u64, String), StoreError> {
+        leaves: &'l AuditLeaves,
+    ) -> Result<(WriteAnswer, u64, &'l str), StoreError> {
         let answer = match write {
             Some(op) => write_answer(self.apply(op)?.0)?,
             None => WriteAnswer::Done,
         };
         let outcome = answer.outcome();
         // `AuditLeaves::validate` made sure every outcome of the write has its leaf.
-        let leaf = leaves.leaf(outcome).ok_or_else(internal)?.to_owned();
+        let leaf = leaves.leaf(outcome).ok_or_else(internal)?;
         let state = self.tenant_mut(tenant);
         let index = state.audit_size();
-        state.audit.push_back(leaf.clone());
+        state.audit.push_back(leaf.to_owned());
         if let Some((key, der)) = leaves.evidence() {
             state.evidence.insert(*key, der.to_vec());
         }
@@ -1291,9 +1295,15 @@ impl Inner {
                 check_failed(&*self.lock_flush()?)?;
             }
             let (answer, index, leaf) = shared.state.apply_audited(tenant, write.as_ref(), leaves)?;
-            let evidence = leaves.evidence().map(|(key, der)| Evidence { key: *key, der: der.to_vec() });
-            let op = Op::Audited { tenant: tenant.clone(), write: write.map(Box::new), index, leaf, evidence };
-            let frame = match encode_frame(&EntryRef::Op(&op)) {
+            // The leaf and evidence go into the frame as they are (`encode_audited_frame`).
+            let op = Op::Audited {
+                tenant: tenant.clone(),
+                write: write.map(Box::new),
+                index,
+                leaf: String::new(),
+                evidence: None,
+            };
+            let frame = match encode_audited_frame(&op, leaf, leaves.evidence()) {
                 Ok(frame) => frame,
                 Err(error) => {
                     // Applied but not journalled: the state is ahead of the file; refuse from now.
@@ -1541,12 +1551,44 @@ fn lock_file(path: &Path) -> Result<File, StoreError> {
 
 fn encode_frame(entry: &EntryRef<'_>) -> Result<Vec<u8>, StoreError> {
     let mut frame = vec![0; FRAME_HEADER];
-    serde_json::to_writer(&mut frame, entry).map_err(|e| StoreError::Backend(format!("encoding an entry: {e}")))?;
-    let payload_len = frame.len() - FRAME_HEADER;
-    let len = u32::try_from(payload_len)
-        .ok()
-        .filter(|&len| len as usize <= MAX_FRAME)
-        .ok_or(invalid("entry", "too large"))?;
+    serde_json::to_writer(&mut frame, entry).map_err(encoding_error)?;
+    seal_frame(frame)
+}
+
+fn encoding_error(error: serde_json::Error) -> StoreError {
+    StoreError::Backend(format!("encoding an entry: {error}"))
+}
+
+/// The frame of an audited call: `op` is its `audited` entry without the leaf and evidence, which
+/// follow the entry's JSON as they are. Inside the JSON, the leaf (JSON text) would be escaped and
+/// the evidence (DER) hex, and the two were most of the cost of encoding a verification's entry.
+///
+/// Payload: [`AUDITED_FRAME`], the JSON's length (u32, little-endian) and the JSON, the leaf's
+/// length and the leaf, then the evidence's key (32 bytes) and DER when there is evidence.
+fn encode_audited_frame(op: &Op, leaf: &str, evidence: Option<(&[u8; 32], &[u8])>) -> Result<Vec<u8>, StoreError> {
+    let evidence_len = evidence.map_or(0, |(key, der)| key.len() + der.len());
+    let mut frame = Vec::with_capacity(FRAME_HEADER + 256 + leaf.len() + evidence_len);
+    frame.resize(FRAME_HEADER + 5, 0);
+    frame[FRAME_HEADER] = AUDITED_FRAME;
+    serde_json::to_writer(&mut frame, op).map_err(encoding_error)?;
+    let json_len = frame.len() - FRAME_HEADER - 5;
+    frame[FRAME_HEADER + 1..FRAME_HEADER + 5].copy_from_slice(&section_len(json_len)?.to_le_bytes());
+    frame.extend_from_slice(&section_len(leaf.len())?.to_le_bytes());
+    frame.extend_from_slice(leaf.as_bytes());
+    if let Some((key, der)) = evidence {
+        frame.extend_from_slice(key);
+        frame.extend_from_slice(der);
+    }
+    seal_frame(frame)
+}
+
+fn section_len(len: usize) -> Result<u32, StoreError> {
+    u32::try_from(len).ok().filter(|&len| len as usize <= MAX_FRAME).ok_or(invalid("entry", "too large"))
+}
+
+/// Fills in the length and CRC of a frame whose payload follows its (zeroed) header.
+fn seal_frame(mut frame: Vec<u8>) -> Result<Vec<u8>, StoreError> {
+    let len = section_len(frame.len() - FRAME_HEADER)?;
     let crc = crc32fast::hash(&frame[FRAME_HEADER..]);
     frame[..4].copy_from_slice(&len.to_le_bytes());
     frame[4..8].copy_from_slice(&crc.to_le_bytes());
@@ -1554,7 +1596,41 @@ fn encode_frame(entry: &EntryRef<'_>) -> Result<Vec<u8>, StoreError> {
 }
 
 fn decode_entry(payload: &[u8]) -> Result<Entry, StoreError> {
-    serde_json::from_slice(payload).map_err(|e| StoreError::Corrupt { what: "journal entry", detail: e.to_string() })
+    match payload.split_first() {
+        Some((&AUDITED_FRAME, sections)) => decode_audited(sections).map(Entry::Op),
+        _ => serde_json::from_slice(payload).map_err(|e| corrupt_entry(e.to_string())),
+    }
+}
+
+fn corrupt_entry(detail: String) -> StoreError {
+    StoreError::Corrupt { what: "journal entry", detail }
+}
+
+/// The entry of an audited frame ([`encode_audited_frame`]), after its tag.
+fn decode_audited(sections: &[u8]) -> Result<Op, StoreError> {
+    let (json, rest) = sized_section(sections)?;
+    let (leaf, rest) = sized_section(rest)?;
+    let evidence = match rest.split_first_chunk::<32>() {
+        None if rest.is_empty() => None,
+        Some((key, der)) if !der.is_empty() => Some(Evidence { key: *key, der: der.to_vec() }),
+        _ => return Err(corrupt_entry("an audited frame's evidence is cut short".into())),
+    };
+    let leaf =
+        String::from_utf8(leaf.to_vec()).map_err(|_| corrupt_entry("an audited frame's leaf is not UTF-8".into()))?;
+    match serde_json::from_slice(json).map_err(|e| corrupt_entry(e.to_string()))? {
+        Op::Audited { tenant, write, index, leaf: inline, evidence: None } if inline.is_empty() => {
+            Ok(Op::Audited { tenant, write, index, leaf, evidence })
+        }
+        _ => Err(corrupt_entry("an audited frame holds another entry".into())),
+    }
+}
+
+/// A section of an audited frame (its u32 little-endian length, then its bytes), and the rest.
+fn sized_section(bytes: &[u8]) -> Result<(&[u8], &[u8]), StoreError> {
+    let cut = || corrupt_entry("an audited frame is cut short".into());
+    let (len, rest) = bytes.split_first_chunk::<4>().ok_or_else(cut)?;
+    let len = usize::try_from(u32::from_le_bytes(*len)).map_err(|_| cut())?;
+    (len <= rest.len()).then(|| rest.split_at(len)).ok_or_else(cut)
 }
 
 /// Reads the journal into `state`, one frame at a time (the file is never held in memory whole);
@@ -2416,6 +2492,90 @@ mod tests {
             state.apply(&Op::AuditTrim { tenant: tenant(), below: 5 }),
             Err(StoreError::InvalidInput { .. })
         ));
+    }
+
+    fn entry_json(op: &Op) -> String {
+        serde_json::to_string(&EntryRef::Op(op)).unwrap()
+    }
+
+    /// An audited call's leaf and evidence come back from its frame byte for byte, and the frame
+    /// is smaller than the same entry in JSON (the leaf escaped, the evidence hex).
+    #[test]
+    fn audited_frames_keep_the_leaf_and_evidence_as_they_are() {
+        let record = VerificationRecord {
+            id: "v1".into(),
+            kind: crate::VerificationKind::Authentication,
+            passed: true,
+            not_after: Some(2_000_000_000),
+            certificate: None,
+            verified_at: 1_700_000_000,
+            transaction_reference: "tx".into(),
+            purpose: "login".into(),
+        };
+        let write = Op::RecordVerification { tenant: tenant(), record, watch: None };
+        let leaf = r#"{"name":"山田\u3000太郎","quote":"\"","ctl":"\u0001"}"#;
+        let der: Vec<u8> = (0..=255).cycle().take(1200).collect();
+        let key = [7u8; 32];
+        for evidence in [None, Some((&key, der.as_slice()))] {
+            let op = Op::Audited {
+                tenant: tenant(),
+                write: Some(Box::new(write_clone(&write))),
+                index: 4,
+                leaf: String::new(),
+                evidence: None,
+            };
+            let frame = encode_audited_frame(&op, leaf, evidence).unwrap();
+            let Entry::Op(decoded) = decode_entry(&frame[FRAME_HEADER..]).unwrap() else { panic!("not an op") };
+            let inline = Op::Audited {
+                tenant: tenant(),
+                write: Some(Box::new(write_clone(&write))),
+                index: 4,
+                leaf: leaf.into(),
+                evidence: evidence.map(|(key, der)| Evidence { key: *key, der: der.to_vec() }),
+            };
+            assert_eq!(entry_json(&decoded), entry_json(&inline));
+            assert!(frame.len() < encode_frame(&EntryRef::Op(&inline)).unwrap().len());
+            // The CRC covers the payload like any other frame's.
+            assert_eq!(u32::from_le_bytes(frame[4..8].try_into().unwrap()), crc32fast::hash(&frame[FRAME_HEADER..]));
+        }
+    }
+
+    fn write_clone(op: &Op) -> Op {
+        serde_json::from_str(&serde_json::to_string(op).unwrap()).unwrap()
+    }
+
+    /// A damaged audited payload is refused as corrupt, never a panic: every cut inside the JSON
+    /// or the leaf, a section length past the end, evidence shorter than its key, and an audited
+    /// frame that holds another entry or a leaf inside its JSON.
+    #[test]
+    fn damaged_audited_frames_are_refused() {
+        let op = Op::Audited { tenant: tenant(), write: None, index: 0, leaf: String::new(), evidence: None };
+        let frame = encode_audited_frame(&op, "{\"i\":0}", None).unwrap();
+        let payload = &frame[FRAME_HEADER..];
+        for cut in 1..payload.len() {
+            assert!(decode_entry(&payload[..cut]).is_err(), "a payload cut at {cut} decoded");
+        }
+        let mut too_long = payload.to_vec();
+        too_long[1..5].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(decode_entry(&too_long).is_err());
+        let mut short_evidence = payload.to_vec();
+        short_evidence.extend_from_slice(&[1; 31]);
+        assert!(decode_entry(&short_evidence).is_err());
+        let mut key_only = payload.to_vec();
+        key_only.extend_from_slice(&[1; 32]);
+        assert!(decode_entry(&key_only).is_err());
+        let other = Op::AuditTrim { tenant: tenant(), below: 0 };
+        assert!(decode_entry(&encode_audited_frame(&other, "{}", None).unwrap()[FRAME_HEADER..]).is_err());
+        let inline = Op::Audited { tenant: tenant(), write: None, index: 0, leaf: "{}".into(), evidence: None };
+        assert!(decode_entry(&encode_audited_frame(&inline, "{}", None).unwrap()[FRAME_HEADER..]).is_err());
+        for byte in 0..=255u8 {
+            let mut flipped = payload.to_vec();
+            for at in 0..flipped.len() {
+                flipped[at] ^= byte;
+                let _ = decode_entry(&flipped);
+                flipped[at] ^= byte;
+            }
+        }
     }
 
     struct NoWake;
