@@ -53,24 +53,28 @@ fn challenge() -> Challenge {
     Challenge { challenge: vec![7; 32], transaction_reference: "tx-1".into(), issued_at: NOW, expires_at: NOW + 300 }
 }
 
-/// Logins per second and CPU per login.
-fn run(store: &dyn TenantStore, threads: usize, per_thread: usize) -> (f64, Duration) {
-    let tenant = TenantId::new("bank-a").unwrap();
+/// Logins per second and CPU per login of `login(t, i)` run `per_thread` times on each of
+/// `threads` threads at once.
+fn timed(threads: usize, per_thread: usize, login: impl Fn(usize, usize) + Sync) -> (f64, Duration) {
     let (cpu0, wall0) = (cpu(), Instant::now());
     std::thread::scope(|scope| {
         for t in 0..threads {
-            let tenant = &tenant;
-            scope.spawn(move || {
-                for i in 0..per_thread {
-                    let id = format!("{threads}-{t}-{i}");
-                    store.put_challenge(tenant, &id, challenge()).unwrap();
-                    store.settle_proof(tenant, &id, NOW + 1, record(format!("v{id}")), None).unwrap();
-                }
-            });
+            let login = &login;
+            scope.spawn(move || (0..per_thread).for_each(|i| login(t, i)));
         }
     });
     let logins = (threads * per_thread) as f64;
     (logins / wall0.elapsed().as_secs_f64(), (cpu() - cpu0).div_f64(logins))
+}
+
+/// Logins per second and CPU per login.
+fn run(store: &dyn TenantStore, threads: usize, per_thread: usize) -> (f64, Duration) {
+    let tenant = TenantId::new("bank-a").unwrap();
+    timed(threads, per_thread, |t, i| {
+        let id = format!("{threads}-{t}-{i}");
+        store.put_challenge(&tenant, &id, challenge()).unwrap();
+        store.settle_proof(&tenant, &id, NOW + 1, record(format!("v{id}")), None).unwrap();
+    })
 }
 
 /// A VerifyAuthProof's audit leaf as the gateway writes it (959 bytes of JSON).
@@ -83,33 +87,19 @@ fn run_audited(store: &dyn TenantStore, threads: usize, per_thread: usize) -> (f
     use jpki_store::{AuditLeaves, TenantWrite};
     let tenant = TenantId::new("bank-a").unwrap();
     let der: Vec<u8> = (0..1438u32).map(|i| (i * 7) as u8).collect();
-    let (cpu0, wall0) = (cpu(), Instant::now());
-    std::thread::scope(|scope| {
-        for t in 0..threads {
-            let (tenant, der) = (&tenant, &der);
-            scope.spawn(move || {
-                for i in 0..per_thread {
-                    let id = format!("audited-{threads}-{t}-{i}");
-                    let put = TenantWrite::PutChallenge { id: id.clone(), challenge: challenge() };
-                    store.write_audited(tenant, put, AuditLeaves::one(LEAF.to_owned())).unwrap();
-                    let settle = TenantWrite::SettleProof {
-                        id,
-                        now: NOW + 1,
-                        verified: record(format!("va{threads}-{t}-{i}")),
-                        watch: None,
-                    };
-                    let leaves = settle
-                        .outcomes()
-                        .iter()
-                        .fold(AuditLeaves::default(), |leaves, outcome| leaves.with(*outcome, LEAF.to_owned()));
-                    let key = Sha256::digest(der).into();
-                    store.write_audited(tenant, settle, leaves.with_evidence(key, der.clone())).unwrap();
-                }
-            });
-        }
-    });
-    let logins = (threads * per_thread) as f64;
-    (logins / wall0.elapsed().as_secs_f64(), (cpu() - cpu0).div_f64(logins))
+    let key: [u8; 32] = Sha256::digest(&der).into();
+    timed(threads, per_thread, |t, i| {
+        let id = format!("audited-{threads}-{t}-{i}");
+        let put = TenantWrite::PutChallenge { id: id.clone(), challenge: challenge() };
+        store.write_audited(&tenant, put, AuditLeaves::one(LEAF.to_owned())).unwrap();
+        let verified = record(format!("va{threads}-{t}-{i}"));
+        let settle = TenantWrite::SettleProof { id, now: NOW + 1, verified, watch: None };
+        let leaves = settle
+            .outcomes()
+            .iter()
+            .fold(AuditLeaves::default(), |leaves, outcome| leaves.with(*outcome, LEAF.to_owned()));
+        store.write_audited(&tenant, settle, leaves.with_evidence(key, der.clone())).unwrap();
+    })
 }
 
 /// CPU of one bare ring RSA-2048 PKCS#1 v1.5 SHA-256 verification of a test card's proof, as
