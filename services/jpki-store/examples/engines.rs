@@ -48,6 +48,16 @@ fn record(id: String) -> VerificationRecord {
     }
 }
 
+/// An id as the gateway makes them (32 lowercase hex digits of 16 random bytes): distinct for
+/// each (run, kind, thread, login), and spread like random ones (a fixed 128-bit mix), so that the
+/// maps see the gateway's key order and lengths.
+fn gateway_id(run: usize, kind: u8, thread: usize, login: usize) -> String {
+    let n = (run as u128) << 96 | u128::from(kind) << 88 | (thread as u128) << 64 | login as u128;
+    // An odd multiplier is a bijection on u128; the xor-shift spreads the high bits down.
+    let mixed = n.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835);
+    format!("{:032x}", mixed ^ (mixed >> 61))
+}
+
 /// A pending challenge of a login.
 fn challenge() -> Challenge {
     Challenge { challenge: vec![7; 32], transaction_reference: "tx-1".into(), issued_at: NOW, expires_at: NOW + 300 }
@@ -71,9 +81,9 @@ fn timed(threads: usize, per_thread: usize, login: impl Fn(usize, usize) + Sync)
 fn run(store: &dyn TenantStore, threads: usize, per_thread: usize) -> (f64, Duration) {
     let tenant = TenantId::new("bank-a").unwrap();
     timed(threads, per_thread, |t, i| {
-        let id = format!("{threads}-{t}-{i}");
+        let id = gateway_id(threads, 0, t, i);
         store.put_challenge(&tenant, &id, challenge()).unwrap();
-        store.settle_proof(&tenant, &id, NOW + 1, record(format!("v{id}")), None).unwrap();
+        store.settle_proof(&tenant, &id, NOW + 1, record(gateway_id(threads, 1, t, i)), None).unwrap();
     })
 }
 
@@ -89,10 +99,10 @@ fn run_audited(store: &dyn TenantStore, threads: usize, per_thread: usize) -> (f
     let der: Vec<u8> = (0..1438u32).map(|i| (i * 7) as u8).collect();
     let key: [u8; 32] = Sha256::digest(&der).into();
     timed(threads, per_thread, |t, i| {
-        let id = format!("audited-{threads}-{t}-{i}");
+        let id = gateway_id(threads, 2, t, i);
         let put = TenantWrite::PutChallenge { id: id.clone(), challenge: challenge() };
         store.write_audited(&tenant, put, AuditLeaves::one(LEAF.to_owned())).unwrap();
-        let verified = record(format!("va{threads}-{t}-{i}"));
+        let verified = record(gateway_id(threads, 3, t, i));
         let settle = TenantWrite::SettleProof { id, now: NOW + 1, verified, watch: None };
         let leaves = settle
             .outcomes()

@@ -54,6 +54,7 @@ use std::time::{Duration, Instant};
 use jpki_core::CertId;
 use serde::{Deserialize, Serialize};
 
+use crate::id_key::IdKey;
 use crate::rules::{ChallengeSlot, EventStatus, Step, WatchEntry, Watched, existing_link, step};
 use crate::types::{check_customer, check_id, check_kind, entitlement_cutoff, hex_bytes, invalid};
 use crate::{
@@ -467,8 +468,9 @@ enum Answer {
 struct TenantState {
     // B-trees, not hash maps: a hash map doubles its table all at once, under the state's
     // lock, and at 57,000 records that stalled every call for tens of ms (docs/performance.md).
-    challenges: BTreeMap<String, ChallengeSlot>,
-    verifications: BTreeMap<String, VerificationRecord>,
+    // Ids as `IdKey`s: the gateway's compare without following a pointer (id_key.rs).
+    challenges: BTreeMap<IdKey, ChallengeSlot>,
+    verifications: BTreeMap<IdKey, VerificationRecord>,
     links: BTreeMap<CertId, LinkRecord>,
     links_by_customer: BTreeSet<(String, CertId)>,
     watch: BTreeMap<CertId, WatchEntry>,
@@ -501,8 +503,8 @@ impl TenantState {
 struct State {
     tenants: HashMap<TenantId, TenantState>,
     watchers: BTreeMap<CertId, BTreeMap<TenantId, String>>,
-    challenge_expiry: BTreeSet<(i64, TenantId, String)>,
-    verification_age: BTreeSet<(i64, TenantId, String)>,
+    challenge_expiry: BTreeSet<(i64, TenantId, IdKey)>,
+    verification_age: BTreeSet<(i64, TenantId, IdKey)>,
     entitlement_age: BTreeSet<(i64, TenantId, CertId)>,
     watch_expiry: BTreeSet<(i64, TenantId, CertId)>,
     meta: HashMap<String, Vec<u8>>,
@@ -525,11 +527,12 @@ impl State {
         Ok(match op {
             Op::PutChallenge { tenant, id, challenge } => {
                 let slots = &mut self.tenant_mut(tenant).challenges;
-                if slots.contains_key(id) {
+                let key = IdKey::new(id);
+                if slots.contains_key(&key) {
                     return Err(StoreError::Duplicate { what: "challenge" });
                 }
-                slots.insert(id.clone(), ChallengeSlot::Pending { challenge: challenge.clone() });
-                self.challenge_expiry.insert((challenge.expires_at, tenant.clone(), id.clone()));
+                slots.insert(key.clone(), ChallengeSlot::Pending { challenge: challenge.clone() });
+                self.challenge_expiry.insert((challenge.expires_at, tenant.clone(), key));
                 (Answer::Done, true)
             }
             Op::Consume { tenant, id, now } => {
@@ -537,7 +540,7 @@ impl State {
                 (Answer::Consumed(outcome), changed)
             }
             Op::SettleProof { tenant, id, now, verified, watch } => {
-                if self.tenant(tenant).is_some_and(|t| t.verifications.contains_key(&verified.id)) {
+                if self.tenant(tenant).is_some_and(|t| t.verifications.contains_key(&IdKey::new(&verified.id))) {
                     return Err(StoreError::Duplicate { what: "verification" });
                 }
                 let (outcome, _) = self.consume(tenant, id, *now);
@@ -549,7 +552,7 @@ impl State {
                 (Answer::Consumed(outcome), true)
             }
             Op::RecordVerification { tenant, record, watch } => {
-                if self.tenant(tenant).is_some_and(|t| t.verifications.contains_key(&record.id)) {
+                if self.tenant(tenant).is_some_and(|t| t.verifications.contains_key(&IdKey::new(&record.id))) {
                     return Err(StoreError::Duplicate { what: "verification" });
                 }
                 self.record(tenant, record, watch.as_ref());
@@ -718,7 +721,7 @@ impl State {
     }
 
     fn consume(&mut self, tenant: &TenantId, id: &str, now: i64) -> (ConsumeOutcome, bool) {
-        let Some(slot) = self.tenants.get_mut(tenant).and_then(|t| t.challenges.get_mut(id)) else {
+        let Some(slot) = self.tenants.get_mut(tenant).and_then(|t| t.challenges.get_mut(&IdKey::new(id))) else {
             return (ConsumeOutcome::Unknown, false);
         };
         let (outcome, marker) = slot.consume(now);
@@ -732,8 +735,9 @@ impl State {
     /// Stores a verification record (its id known to be fresh), its entitlement when passed, and
     /// the watch entry.
     fn record(&mut self, tenant: &TenantId, record: &VerificationRecord, watch: Option<&Watched>) {
-        self.tenant_mut(tenant).verifications.insert(record.id.clone(), record.clone());
-        self.verification_age.insert((record.verified_at, tenant.clone(), record.id.clone()));
+        let key = IdKey::new(&record.id);
+        self.tenant_mut(tenant).verifications.insert(key.clone(), record.clone());
+        self.verification_age.insert((record.verified_at, tenant.clone(), key));
         if let (true, Some(certificate)) = (record.passed, &record.certificate) {
             self.entitle(tenant, certificate, record.verified_at);
         }
@@ -819,12 +823,14 @@ impl State {
                     ChallengeSlot::Pending { challenge } => challenge.expires_at,
                     ChallengeSlot::Used { expires_at, .. } => *expires_at,
                 };
-                self.challenge_expiry.insert((expires_at, tenant.clone(), id.clone()));
-                self.tenant_mut(&tenant).challenges.insert(id, slot);
+                let key = IdKey::new(&id);
+                self.challenge_expiry.insert((expires_at, tenant.clone(), key.clone()));
+                self.tenant_mut(&tenant).challenges.insert(key, slot);
             }
             Item::Verification { tenant, record } => {
-                self.verification_age.insert((record.verified_at, tenant.clone(), record.id.clone()));
-                self.tenant_mut(&tenant).verifications.insert(record.id.clone(), record);
+                let key = IdKey::new(&record.id);
+                self.verification_age.insert((record.verified_at, tenant.clone(), key.clone()));
+                self.tenant_mut(&tenant).verifications.insert(key, record);
             }
             Item::Entitlement { tenant, certificate, verified_at } => self.entitle(&tenant, &certificate, verified_at),
             Item::Link { tenant, record } => {
@@ -888,7 +894,7 @@ impl State {
             let t = || tenant.clone();
             let challenges = state.challenges.iter().map(move |(id, slot)| Item::Challenge {
                 tenant: t(),
-                id: id.clone(),
+                id: id.to_string(),
                 slot: slot.clone(),
             });
             let verifications = state
@@ -1765,7 +1771,7 @@ impl TenantStore for JournalStore {
     fn peek_challenge(&self, tenant: &TenantId, id: &str, now: i64) -> Result<ConsumeOutcome, StoreError> {
         check_id("challenge id", id)?;
         let shared = self.inner.read()?;
-        let slot = shared.state.tenant(tenant).and_then(|t| t.challenges.get(id));
+        let slot = shared.state.tenant(tenant).and_then(|t| t.challenges.get(&IdKey::new(id)));
         Ok(slot.map_or(ConsumeOutcome::Unknown, |slot| slot.consume(now).0))
     }
 
@@ -1813,7 +1819,7 @@ impl TenantStore for JournalStore {
     fn get_verification(&self, tenant: &TenantId, id: &str) -> Result<Option<VerificationRecord>, StoreError> {
         check_id("verification id", id)?;
         let shared = self.inner.read()?;
-        Ok(shared.state.tenant(tenant).and_then(|t| t.verifications.get(id)).cloned())
+        Ok(shared.state.tenant(tenant).and_then(|t| t.verifications.get(&IdKey::new(id))).cloned())
     }
 
     fn link(&self, tenant: &TenantId, record: LinkRecord) -> Result<LinkOutcome, StoreError> {
@@ -2279,6 +2285,50 @@ mod tests {
             ));
             assert!(store.entitled(&tenant(), &[record("x").certificate.unwrap()], NOW, 100).unwrap()[0]);
         }
+    }
+
+    /// The gateway's ids are held packed (`IdKey`): each must still be found by its text, refuse
+    /// a duplicate, come back unchanged through replay and compaction, and go when it expires.
+    #[test]
+    fn packed_ids_are_found_by_their_text_through_replay_and_compaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.journal");
+        let (packed, text) = ("4082fcb00fd63a8d93bb688e9e4d8237", "4082FCB00FD63A8D93BB688E9E4D8237");
+        let verification = "5b09ff1ac78da7cf7e327faaaa798b54";
+        let store = JournalStore::open(&path).unwrap();
+        for id in [packed, text] {
+            store.put_challenge(&tenant(), id, challenge()).unwrap();
+        }
+        assert!(matches!(
+            store.put_challenge(&tenant(), packed, challenge()),
+            Err(StoreError::Duplicate { what: "challenge" })
+        ));
+        store.settle_proof(&tenant(), packed, NOW + 1, record(verification), None).unwrap();
+        assert!(matches!(
+            store.settle_proof(&tenant(), text, NOW + 1, record(verification), None),
+            Err(StoreError::Duplicate { what: "verification" })
+        ));
+        let check = |store: &JournalStore| {
+            assert_eq!(store.get_verification(&tenant(), verification).unwrap().unwrap().id, verification);
+            assert!(store.get_verification(&tenant(), &verification.to_uppercase()).unwrap().is_none());
+            assert!(matches!(
+                store.peek_challenge(&tenant(), packed, NOW + 2).unwrap(),
+                ConsumeOutcome::AlreadyUsed { .. }
+            ));
+            assert!(matches!(store.peek_challenge(&tenant(), text, NOW + 2).unwrap(), ConsumeOutcome::Consumed(_)));
+        };
+        check(&store);
+        drop(store);
+        let store = JournalStore::open(&path).unwrap();
+        check(&store);
+        store.compact().unwrap();
+        drop(store);
+        let store = JournalStore::open(&path).unwrap();
+        check(&store);
+        // Both challenges and the record expire by their packed or text keys.
+        assert_eq!(store.purge_expired(NOW + 10_000, 100).unwrap(), 3);
+        assert!(store.get_verification(&tenant(), verification).unwrap().is_none());
+        assert!(matches!(store.peek_challenge(&tenant(), text, NOW + 2).unwrap(), ConsumeOutcome::Unknown));
     }
 
     /// Polls `future` to the end on this thread, parking between wake-ups.

@@ -283,6 +283,7 @@
 
 mod audit;
 mod directory;
+mod id_key;
 mod journal;
 mod local;
 mod redis_store;
