@@ -2,7 +2,9 @@
 //! (510 bytes, the demo's median; one in two a verification citing its certificate and two lists)
 //! into a FileArchive, and into a PgArchive when `JPKI_ARCHIVE_PG_URL` is set, and prints the CPU
 //! time and the bytes per event, with bare RSA-2048 verifications measured in the same run as the
-//! baseline. docs/performance.md quotes it:
+//! baseline. Then the cost of archiving distinct certificates as evidence (1.4 KB each, a
+//! customer's), one commit per certificate against one per page of 256 (the integrator's page).
+//! docs/performance.md quotes it:
 //!
 //! ```sh
 //! cargo run --release -p jpki-archive --example sizing -- 100000
@@ -27,6 +29,7 @@ fn main() {
     let micros = integrate(&file, "sizing-file", events);
     let bytes = std::fs::metadata(&path).unwrap().len();
     report("FileArchive (redb)", events, micros, rsa, bytes);
+    evidence_cost(&file, "FileArchive (redb)", "sizing-file", rsa);
     if let Ok(url) = std::env::var("JPKI_ARCHIVE_PG_URL") {
         let pg = PgArchive::connect(&url).unwrap();
         let tenant = format!("sizing-{}", std::process::id());
@@ -47,10 +50,45 @@ fn main() {
         client.batch_execute("VACUUM ANALYZE archive_citations").unwrap();
         let after = size(&mut client);
         report("PgArchive (PostgreSQL)", events, micros, rsa, u64::try_from(after - before).unwrap_or(0));
+        evidence_cost(&pg, "PgArchive (PostgreSQL)", &tenant, rsa);
+        client.execute("DELETE FROM archive_evidence WHERE owner = $1", &[&tenant]).unwrap();
         client.execute("DELETE FROM archive_citations WHERE tenant = $1", &[&tenant]).unwrap();
         client.execute("DELETE FROM archive_leaves WHERE tenant = $1", &[&tenant]).unwrap();
         client.execute("DELETE FROM archive_sizes WHERE tenant = $1", &[&tenant]).unwrap();
     }
+}
+
+/// Certificates in each half of [`evidence_cost`], and per batch in its second half.
+const CERTIFICATES: u64 = 1024;
+const EVIDENCE_PAGE: usize = 256;
+
+/// Wall time per certificate kept as evidence: `CERTIFICATES` distinct ones put one at a time, then
+/// as many others in batches of `EVIDENCE_PAGE`.
+fn evidence_cost(archive: &dyn AuditArchive, name: &str, tenant: &str, rsa: f64) {
+    let owner = jpki_archive::EvidenceOwner::Tenant(tenant);
+    let certificate = |n: u64| -> ([u8; 32], Vec<u8>) {
+        let der: Vec<u8> = (0..1438u64).map(|i| (i.wrapping_mul(n | 1) >> 3) as u8).chain(n.to_be_bytes()).collect();
+        (<sha2::Sha256 as sha2::Digest>::digest(&der).into(), der)
+    };
+    let started = Instant::now();
+    for n in 0..CERTIFICATES {
+        let (key, der) = certificate(n);
+        archive.put_evidence(owner, &key, &der).unwrap();
+    }
+    let alone = started.elapsed().as_secs_f64() * 1e6 / CERTIFICATES as f64;
+    let items: Vec<([u8; 32], Vec<u8>)> = (CERTIFICATES..2 * CERTIFICATES).map(certificate).collect();
+    let started = Instant::now();
+    for page in items.chunks(EVIDENCE_PAGE) {
+        let page: Vec<(&[u8; 32], &[u8])> = page.iter().map(|(key, der)| (key, der.as_slice())).collect();
+        archive.put_evidence_batch(owner, &page).unwrap();
+    }
+    let batched = started.elapsed().as_secs_f64() * 1e6 / CERTIFICATES as f64;
+    println!(
+        "{name}: evidence, {CERTIFICATES} distinct certificates: one commit each {alone:.1} µs per certificate \
+         ({:.2}× RSA), in batches of {EVIDENCE_PAGE} {batched:.1} µs ({:.3}× RSA)",
+        alone / rsa,
+        batched / rsa
+    );
 }
 
 fn report(name: &str, events: u64, micros: f64, rsa: f64, bytes: u64) {

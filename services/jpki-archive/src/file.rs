@@ -6,8 +6,8 @@ use std::path::Path;
 use redb::{Database, ReadableTable, TableDefinition, WriteTransaction};
 
 use crate::{
-    ArchiveError, ArchivedLeaf, AuditArchive, EvidenceOwner, ExpiryReport, LeafIn, MAX_EVIDENCE_BYTES, MAX_LIMIT,
-    check_batch, check_certificate, check_note, check_tenant, citations, cutoff, first_conflict, owner_key, to_i64,
+    ArchiveError, ArchivedLeaf, AuditArchive, EvidenceOwner, ExpiryReport, LeafIn, MAX_LIMIT, check_batch,
+    check_certificate, check_evidence, check_note, check_tenant, citations, cutoff, first_conflict, owner_key, to_i64,
     unix_now,
 };
 
@@ -261,20 +261,17 @@ impl AuditArchive for FileArchive {
         last.transpose().map(|entry| entry.map(|(key, note)| (key.value().1, note.value().to_owned()))).map_err(backend)
     }
 
-    fn put_evidence(&self, owner: EvidenceOwner<'_>, key: &[u8; 32], der: &[u8]) -> Result<(), ArchiveError> {
-        let owner = owner_key(owner)?;
-        if der.is_empty() || der.len() > MAX_EVIDENCE_BYTES {
-            return Err(ArchiveError::Invalid(format!("evidence: 1 to {MAX_EVIDENCE_BYTES} bytes")));
-        }
+    fn put_evidence_batch(&self, owner: EvidenceOwner<'_>, items: &[(&[u8; 32], &[u8])]) -> Result<(), ArchiveError> {
+        let owner = check_evidence(owner, items)?;
         let stored_at = unix_now();
         self.write(|tx| {
             let mut evidence = tx.open_table(EVIDENCE).map_err(backend)?;
-            if evidence.get((owner, key.as_slice())).map_err(backend)?.is_none() {
-                evidence.insert((owner, key.as_slice()), (stored_at, der)).map_err(backend)?;
-                tx.open_table(EVIDENCE_AGE)
-                    .map_err(backend)?
-                    .insert((stored_at, owner, key.as_slice()), ())
-                    .map_err(backend)?;
+            let mut ages = tx.open_table(EVIDENCE_AGE).map_err(backend)?;
+            for (key, der) in items {
+                if evidence.get((owner, key.as_slice())).map_err(backend)?.is_none() {
+                    evidence.insert((owner, key.as_slice()), (stored_at, *der)).map_err(backend)?;
+                    ages.insert((stored_at, owner, key.as_slice()), ()).map_err(backend)?;
+                }
             }
             Ok(())
         })

@@ -130,8 +130,15 @@ pub trait AuditArchive: Send + Sync + std::fmt::Debug {
     /// The stored checkpoint with the largest size.
     fn latest_checkpoint(&self, tenant: &str) -> Result<Option<(u64, String)>, ArchiveError>;
     /// Keeps evidence under `key` (lists: the SHA-256 of their tbsCertList; certificates: SHA-256 of the DER),
-    /// idempotent (same key, first bytes kept). Durable when it returns.
-    fn put_evidence(&self, owner: EvidenceOwner<'_>, key: &[u8; 32], der: &[u8]) -> Result<(), ArchiveError>;
+    /// idempotent (same key, first bytes kept). Durable when it returns. One item of
+    /// [`put_evidence_batch`](AuditArchive::put_evidence_batch).
+    fn put_evidence(&self, owner: EvidenceOwner<'_>, key: &[u8; 32], der: &[u8]) -> Result<(), ArchiveError> {
+        self.put_evidence_batch(owner, &[(key, der)])
+    }
+    /// Keeps every (key, DER) as [`put_evidence`](AuditArchive::put_evidence) does, in ONE atomic durable
+    /// transaction: the integrator moves a page of certificates at the cost of one commit, not one each. An
+    /// invalid item refuses the whole batch (nothing written); a key twice in the batch keeps its first bytes.
+    fn put_evidence_batch(&self, owner: EvidenceOwner<'_>, items: &[(&[u8; 32], &[u8])]) -> Result<(), ArchiveError>;
     /// The evidence under `key` for that owner (a tenant never sees another tenant's certificates).
     fn evidence(&self, owner: EvidenceOwner<'_>, key: &[u8; 32]) -> Result<Option<Vec<u8>>, ArchiveError>;
     /// Retention hold on a tenant's certificate: until None = held indefinitely (while linked);
@@ -169,6 +176,15 @@ fn owner_key(owner: EvidenceOwner<'_>) -> Result<&str, ArchiveError> {
         EvidenceOwner::Platform => Ok(""),
         EvidenceOwner::Tenant(tenant) => check_tenant(tenant).map(|()| tenant),
     }
+}
+
+/// The owner as stored, once every item's DER is checked: 1 to [`MAX_EVIDENCE_BYTES`] bytes.
+fn check_evidence<'o>(owner: EvidenceOwner<'o>, items: &[(&[u8; 32], &[u8])]) -> Result<&'o str, ArchiveError> {
+    let owner = owner_key(owner)?;
+    if items.iter().any(|(_, der)| der.is_empty() || der.len() > MAX_EVIDENCE_BYTES) {
+        return Err(ArchiveError::Invalid(format!("evidence: 1 to {MAX_EVIDENCE_BYTES} bytes")));
+    }
+    Ok(owner)
 }
 
 /// Non-empty ASCII `[A-Za-z0-9_.-]`, at most [`MAX_TENANT_BYTES`].

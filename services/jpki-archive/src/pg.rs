@@ -7,8 +7,8 @@ use postgres::{Client, Config, NoTls};
 use r2d2_postgres::PostgresConnectionManager;
 
 use crate::{
-    ArchiveError, ArchivedLeaf, AuditArchive, EvidenceOwner, ExpiryReport, LeafIn, MAX_EVIDENCE_BYTES, MAX_LIMIT,
-    check_batch, check_certificate, check_note, check_tenant, citations, cutoff, first_conflict, owner_key, to_i64,
+    ArchiveError, ArchivedLeaf, AuditArchive, EvidenceOwner, ExpiryReport, LeafIn, MAX_LIMIT, check_batch,
+    check_certificate, check_evidence, check_note, check_tenant, citations, cutoff, first_conflict, owner_key, to_i64,
     unix_now,
 };
 
@@ -303,15 +303,18 @@ impl AuditArchive for PgArchive {
         row.map(|row| Ok((u64::try_from(row.get::<_, i64>(0)).map_err(backend)?, row.get(1)))).transpose()
     }
 
-    fn put_evidence(&self, owner: EvidenceOwner<'_>, key: &[u8; 32], der: &[u8]) -> Result<(), ArchiveError> {
-        let owner = owner_key(owner)?;
-        if der.is_empty() || der.len() > MAX_EVIDENCE_BYTES {
-            return Err(ArchiveError::Invalid(format!("evidence: 1 to {MAX_EVIDENCE_BYTES} bytes")));
-        }
+    fn put_evidence_batch(&self, owner: EvidenceOwner<'_>, items: &[(&[u8; 32], &[u8])]) -> Result<(), ArchiveError> {
+        let owner = check_evidence(owner, items)?;
+        let keys: Vec<&[u8]> = items.iter().map(|(key, _)| key.as_slice()).collect();
+        let ders: Vec<&[u8]> = items.iter().map(|(_, der)| *der).collect();
+        // One statement, one round trip; WITH ORDINALITY keeps the batch's order, so that of a key
+        // given twice the first bytes are kept.
         self.conn()?
             .execute(
-                "INSERT INTO archive_evidence (owner, key, der, stored_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                &[&owner, &key.as_slice(), &der, &unix_now()],
+                "INSERT INTO archive_evidence (owner, key, der, stored_at) \
+                 SELECT $1, item.key, item.der, $4 FROM unnest($2::bytea[], $3::bytea[]) WITH ORDINALITY \
+                 AS item(key, der, position) ORDER BY item.position ON CONFLICT DO NOTHING",
+                &[&owner, &keys, &ders, &unix_now()],
             )
             .map_err(db)?;
         Ok(())

@@ -186,6 +186,30 @@ fn evidence_is_isolated_between_tenants_and_the_platform() {
 }
 
 #[test]
+fn a_batch_of_evidence_is_kept_whole_or_not_at_all() {
+    both(|archive| {
+        let t = EvidenceOwner::Tenant("t");
+        archive.put_evidence(t, &key(1), b"kept before").unwrap();
+        // A key already kept, a key twice in the batch: the first bytes stay.
+        let batch: [(&[u8; 32], &[u8]); 4] =
+            [(&key(1), b"later"), (&key(2), b"two"), (&key(3), b"three"), (&key(2), b"two again")];
+        archive.put_evidence_batch(t, &batch).unwrap();
+        for (byte, der) in [(1, &b"kept before"[..]), (2, b"two"), (3, b"three")] {
+            assert_eq!(archive.evidence(t, &key(byte)).unwrap().as_deref(), Some(der), "key {byte}");
+        }
+        // One invalid item refuses the batch: nothing of it is kept.
+        let result = archive.put_evidence_batch(t, &[(&key(4), b"four"), (&key(5), b"")]);
+        assert!(matches!(result, Err(ArchiveError::Invalid(_))), "{result:?}");
+        assert_eq!(archive.evidence(t, &key(4)).unwrap(), None);
+        archive.put_evidence_batch(t, &[]).unwrap();
+        // Each item ages and expires as one put alone would: unused, past the retention, gone.
+        let report = archive.expire(now() + 10_000, 1_000).unwrap();
+        assert_eq!(report.evidence, 3);
+        assert_eq!(archive.evidence(t, &key(2)).unwrap(), None);
+    });
+}
+
+#[test]
 fn retention_expires_payloads_and_unneeded_evidence() {
     both(|archive| {
         let now = now();
