@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use jpki_core::{CertId, CertIdError};
 use serde::{Deserialize, Serialize};
@@ -15,9 +16,13 @@ const MAX_TENANT_LEN: usize = 64;
 ///
 /// Checked once, when it is made ([`TenantId::new`], `parse`, deserialisation); the field is private,
 /// so every `TenantId` is valid and the stores do not check it again.
+///
+/// Shared (`Arc<str>`): the stores keep a tenant's id in every record and index entry, and a clone
+/// is then a reference count, not an allocation and a copy; the entries made from one id point to
+/// one text, which stays in the cache. Compared, hashed and ordered as its text.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct TenantId(String);
+pub struct TenantId(Arc<str>);
 
 impl TenantId {
     /// A validated tenant id.
@@ -29,7 +34,7 @@ impl TenantId {
         if !id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')) {
             return Err(invalid("tenant", "only A-Z, a-z, 0-9, '_', '.' and '-' are allowed"));
         }
-        Ok(Self(id))
+        Ok(Self(id.into()))
     }
 
     /// The id.
@@ -48,7 +53,7 @@ impl TryFrom<String> for TenantId {
 
 impl From<TenantId> for String {
     fn from(id: TenantId) -> Self {
-        id.0
+        id.0.to_string()
     }
 }
 
