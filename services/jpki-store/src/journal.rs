@@ -2552,33 +2552,31 @@ mod tests {
     /// is smaller than the same entry in JSON (the leaf escaped, the evidence hex).
     #[test]
     fn audited_frames_keep_the_leaf_and_evidence_as_they_are() {
-        let record = VerificationRecord {
-            id: "v1".into(),
-            kind: crate::VerificationKind::Authentication,
-            passed: true,
-            not_after: Some(2_000_000_000),
-            certificate: None,
-            verified_at: 1_700_000_000,
-            transaction_reference: "tx".into(),
-            purpose: "login".into(),
+        // Each frame below owns its write: made afresh, as `Op` has no `Clone`.
+        let write = || {
+            let record = VerificationRecord {
+                id: "v1".into(),
+                kind: crate::VerificationKind::Authentication,
+                passed: true,
+                not_after: Some(2_000_000_000),
+                certificate: None,
+                verified_at: 1_700_000_000,
+                transaction_reference: "tx".into(),
+                purpose: "login".into(),
+            };
+            Box::new(Op::RecordVerification { tenant: tenant(), record, watch: None })
         };
-        let write = Op::RecordVerification { tenant: tenant(), record, watch: None };
         let leaf = r#"{"name":"山田\u3000太郎","quote":"\"","ctl":"\u0001"}"#;
         let der: Vec<u8> = (0..=255).cycle().take(1200).collect();
         let key = [7u8; 32];
         for evidence in [None, Some((&key, der.as_slice()))] {
-            let op = Op::Audited {
-                tenant: tenant(),
-                write: Some(Box::new(write_clone(&write))),
-                index: 4,
-                leaf: String::new(),
-                evidence: None,
-            };
+            let op =
+                Op::Audited { tenant: tenant(), write: Some(write()), index: 4, leaf: String::new(), evidence: None };
             let frame = encode_audited_frame(&op, leaf, evidence).unwrap();
             let Entry::Op(decoded) = decode_entry(&frame[FRAME_HEADER..]).unwrap() else { panic!("not an op") };
             let inline = Op::Audited {
                 tenant: tenant(),
-                write: Some(Box::new(write_clone(&write))),
+                write: Some(write()),
                 index: 4,
                 leaf: leaf.into(),
                 evidence: evidence.map(|(key, der)| Evidence { key: *key, der: der.to_vec() }),
@@ -2588,10 +2586,6 @@ mod tests {
             // The CRC covers the payload like any other frame's.
             assert_eq!(u32::from_le_bytes(frame[4..8].try_into().unwrap()), crc32fast::hash(&frame[FRAME_HEADER..]));
         }
-    }
-
-    fn write_clone(op: &Op) -> Op {
-        serde_json::from_str(&serde_json::to_string(op).unwrap()).unwrap()
     }
 
     /// A damaged audited payload is refused as corrupt, never a panic: every cut inside the JSON
