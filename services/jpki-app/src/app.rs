@@ -312,8 +312,10 @@ impl App {
         call: &CallContext,
         transaction_reference: String,
     ) -> Result<IssuedChallenge, AppError> {
-        let id = random_id(ID_BYTES)?;
-        let challenge = random_bytes(CHALLENGE_BYTES)?;
+        // One read of the OS's randomness for both: the two system calls were 3.7% of the
+        // call's server CPU in a profile (docs/performance.md).
+        let mut challenge = random_bytes(ID_BYTES + CHALLENGE_BYTES)?;
+        let id = hex::encode(challenge.split_off(CHALLENGE_BYTES));
         let issued_at = self.clock.now();
         let expires_at = UnixTime(issued_at.0.saturating_add(seconds(self.rules.challenge_ttl_seconds)));
         let mut event = call.event(&tenant.id, issued_at);

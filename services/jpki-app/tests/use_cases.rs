@@ -146,6 +146,13 @@ fn a_challenge_answers_one_attempt_within_its_lifetime() {
 
     let issued = fixture.app.issue_challenge(&bank, &call(), "tx".into()).unwrap();
     assert_eq!(issued.expires_at.0 - issued.issued_at.0, 60);
+    // The id (16 random bytes in hex) and the challenge (32 bytes) come from one read of the OS's
+    // randomness: disjoint parts of it, neither repeated by the next challenge.
+    let next = fixture.app.issue_challenge(&bank, &call(), "tx".into()).unwrap();
+    assert_eq!((issued.id.len(), issued.challenge.len()), (32, 32));
+    assert!(issued.id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+    assert!(!hex::encode(&issued.challenge).contains(&issued.id));
+    assert!(next.id != issued.id && next.challenge != issued.challenge);
     let proof = card.prove(&issued.challenge).unwrap();
     assert!(
         fixture
