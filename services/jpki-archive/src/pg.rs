@@ -305,6 +305,9 @@ impl AuditArchive for PgArchive {
 
     fn put_evidence_batch(&self, owner: EvidenceOwner<'_>, items: &[(&[u8; 32], &[u8])]) -> Result<(), ArchiveError> {
         let owner = check_evidence(owner, items)?;
+        if items.is_empty() {
+            return Ok(());
+        }
         let keys: Vec<&[u8]> = items.iter().map(|(key, _)| key.as_slice()).collect();
         let ders: Vec<&[u8]> = items.iter().map(|(_, der)| *der).collect();
         // One statement, one round trip; WITH ORDINALITY keeps the batch's order, so that of a key
