@@ -11,8 +11,8 @@
 //! already written ahead of it (what the journal does; `journal.rs`, `Appender`).
 //!
 //! Then, for the journal, what an operator sizes for: the resident memory per stored login (its
-//! used challenge and its verification record, with the indexes) after `--memory N` logins, and
-//! how long reopening (replaying) that journal takes.
+//! used challenge and its verification record, with the indexes) after `--memory N` logins, how
+//! long calls wait while that journal is compacted, and how long reopening (replaying) it takes.
 //!
 //! `cargo run --release -p jpki-store --example engines -- [LOGINS_PER_THREAD] [THREADS,...] [MEMORY_LOGINS]`
 //! (defaults 2000, 1,4,16,32 and 200000). Needs a writable `$TMPDIR` on the disk being measured.
@@ -198,6 +198,48 @@ fn sync_cost(rsa: Duration) {
     }
 }
 
+/// How long calls wait while `store` is compacted: one thread logs in without pause while this
+/// one compacts; prints the compaction's wall time beside the calls' typical and longest latency.
+fn compaction_stall(store: &JournalStore) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let tenant = TenantId::new("bank-a").unwrap();
+    let stop = AtomicBool::new(false);
+    let (compaction, mut latencies) = std::thread::scope(|scope| {
+        let writer = scope.spawn(|| {
+            let mut latencies = Vec::new();
+            for n in 0.. {
+                if stop.load(Ordering::Acquire) {
+                    break;
+                }
+                let started = Instant::now();
+                let id = gateway_id(99, 4, 0, n);
+                store.put_challenge(&tenant, &id, challenge()).unwrap();
+                store.settle_proof(&tenant, &id, NOW + 1, record(gateway_id(99, 5, 0, n)), None).unwrap();
+                latencies.push(started.elapsed());
+            }
+            latencies
+        });
+        std::thread::sleep(Duration::from_millis(200));
+        let started = Instant::now();
+        store.compact().unwrap();
+        let compaction = started.elapsed();
+        std::thread::sleep(Duration::from_millis(200));
+        stop.store(true, Ordering::Release);
+        (compaction, writer.join().unwrap())
+    });
+    latencies.sort();
+    let quantile = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e3;
+    println!(
+        "compaction of that journal: {:.2} s; a login meanwhile (of {} from one thread): p50 {:.2} ms, \
+         p99 {:.2} ms, longest {:.2} ms",
+        compaction.as_secs_f64(),
+        latencies.len(),
+        quantile(0.5),
+        quantile(0.99),
+        quantile(1.0)
+    );
+}
+
 /// Resident set size of this process, from `/proc/self/statm` (pages of 4 KiB).
 fn resident_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
@@ -213,6 +255,7 @@ fn journal_size(logins: usize) {
     // 16 threads, so that the writes share syncs and the run stays short.
     run(&store, 16, logins / 16);
     let resident = resident_bytes().saturating_sub(before);
+    compaction_stall(&store);
     drop(store);
     let file = std::fs::metadata(&path).unwrap().len();
     let started = Instant::now();

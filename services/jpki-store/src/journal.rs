@@ -87,6 +87,14 @@ const MAX_UNFLUSHED: usize = 1 << 20;
 /// of the state.
 const COMPACTION_SLACK: u64 = 100_000;
 
+/// A compaction copies the frames written while it made its snapshot without holding any lock,
+/// until fewer than this many bytes of them are left; it copies those while calls wait, then
+/// switches files. About a millisecond of writing, at most, where calls wait.
+const CATCH_UP_BYTES: u64 = 1 << 20;
+
+/// At most this many rounds of copying without a lock (see [`CATCH_UP_BYTES`]).
+const CATCH_UP_ROUNDS: usize = 8;
+
 /// How far ahead of its frames the file is kept extended with zeros (see [`Appender`]).
 const PREALLOCATION: u64 = 4 << 20;
 
@@ -121,6 +129,9 @@ struct Inner {
     flush_requested: Condvar,
     /// Only the flush leader (or compaction, which first becomes the leader) writes the file.
     file: Mutex<Appender>,
+    /// Held by a compaction or a backup from start to end: each reads the file by its path and
+    /// its frames by `file`'s offsets, which a compaction's switch would change under the other.
+    rewriting: Mutex<()>,
     counters: Counters,
     /// Set with `Flush::failed`, so that a call can check it without the flush lock.
     refusing: AtomicBool,
@@ -1007,15 +1018,24 @@ impl JournalStore {
             .map_err(|e| io_error("opening the journal", &e))?;
         let mut state = State::default();
         let recovered = replay(&mut file, &mut state)?;
+        let mut entries = recovered.entries;
+        let counters = Counters::default();
+        if worth_compacting(entries, &state) {
+            // No call runs yet: the snapshot is of the state just replayed.
+            let temporary = path.with_extension("journal.compacting");
+            entries = write_snapshot(&temporary, &state)?;
+            std::fs::rename(&temporary, &path).map_err(|e| io_error("replacing the journal", &e))?;
+            sync_parent(&path)?;
+            file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&path)
+                .map_err(|e| io_error("reopening the journal", &e))?;
+            counters.compactions.fetch_add(1, Ordering::Relaxed);
+        }
         let inner = Arc::new(Inner {
             path,
-            shared: RwLock::new(Shared {
-                state,
-                pending: Vec::new(),
-                spare: Vec::new(),
-                appended: 0,
-                entries: recovered.entries,
-            }),
+            shared: RwLock::new(Shared { state, pending: Vec::new(), spare: Vec::new(), appended: 0, entries }),
             flush: Mutex::new(Flush {
                 durable: 0,
                 flushing: false,
@@ -1028,7 +1048,8 @@ impl JournalStore {
             flushed: Condvar::new(),
             flush_requested: Condvar::new(),
             file: Mutex::new(Appender::at_end(file)?),
-            counters: Counters::default(),
+            rewriting: Mutex::new(()),
+            counters,
             refusing: AtomicBool::new(false),
             commit_delay_micros: AtomicU64::new(0),
             recovered,
@@ -1039,9 +1060,7 @@ impl JournalStore {
             .name("jpki-journal-flush".into())
             .spawn(move || flusher_inner.flusher_loop())
             .map_err(|e| StoreError::Backend(format!("starting the journal's flusher thread: {e}")))?;
-        let store = JournalStore { inner, flusher: Some(flusher) };
-        store.inner.compact_if_worth_it()?;
-        Ok(store)
+        Ok(JournalStore { inner, flusher: Some(flusher) })
     }
 
     /// The journal file.
@@ -1059,18 +1078,24 @@ impl JournalStore {
         self.inner.stats()
     }
 
-    /// Writes a consistent snapshot of the whole state to `destination` (a new file, synced),
-    /// while calls go on (writers wait while it is written); returns its number of entries. The
-    /// result is a journal: restore it by putting it in place of the store's file while the
-    /// gateway is stopped.
+    /// Writes a compact copy of the journal to `destination` (a new file, synced) while calls go
+    /// on, without making them wait: a snapshot of the state that the journal's frames give at the
+    /// start, then the frames written since, up to the end. It holds every call acknowledged
+    /// before it began; returns its number of entries. The result is a journal: restore it by
+    /// putting it in place of the store's file while the gateway is stopped.
     pub fn backup(&self, destination: impl AsRef<Path>) -> Result<u64, StoreError> {
-        let shared = self.inner.read()?;
-        write_snapshot(destination.as_ref(), &shared.state)
+        let inner = &self.inner;
+        let _rewriting = inner.rewriting.lock().map_err(|_| poisoned())?;
+        let mut rewrite = inner.rewrite_beside(destination.as_ref(), || {})?;
+        let end = inner.file.lock().map_err(|_| poisoned())?.end;
+        let copied = copy_frames(&rewrite.source, &mut rewrite.file, rewrite.copied_to, end)?;
+        rewrite.file.sync_data().map_err(|e| io_error("syncing a backup", &e))?;
+        Ok(rewrite.snapshot + rewrite.copied + copied)
     }
 
     /// Rewrites the journal as a snapshot of the state: the file shrinks to the live items.
     pub fn compact(&self) -> Result<(), StoreError> {
-        self.inner.compact()
+        self.inner.compact(|| {})
     }
 
     /// Runs `calls` on this thread with the durability wait of every journal call deferred: they
@@ -1169,7 +1194,61 @@ impl Inner {
         }
     }
 
-    fn compact(&self) -> Result<(), StoreError> {
+    /// Writes at `path` a journal that replays to the same state as this one, holding no lock
+    /// that calls take: replays the frames on disk now into a state of its own (the file's
+    /// frames are only ever appended to), writes that state's snapshot, then copies the frames
+    /// written meanwhile, until fewer than [`CATCH_UP_BYTES`] of them are left. The caller holds
+    /// `rewriting`.
+    /// `meanwhile` runs once the snapshot is written (tests make calls there).
+    fn rewrite_beside(&self, path: &Path, meanwhile: impl FnOnce()) -> Result<Rewrite, StoreError> {
+        let reading = |e: std::io::Error| io_error("reading the journal", &e);
+        // Every frame before `end` is whole: frames are written and `end` moved under this lock.
+        let cut = self.file.lock().map_err(|_| poisoned())?.end;
+        let source = File::open(&self.path).map_err(reading)?;
+        let mut state = State::default();
+        let replaced = {
+            let mut reader = std::io::BufReader::with_capacity(1 << 20, &source);
+            let mut header = [0u8; MAGIC.len()];
+            reader.read_exact(&mut header).map_err(reading)?;
+            let (entries, at) = replay_frames(&mut reader, cut, &mut state)?;
+            if &header != MAGIC || at != cut {
+                return Err(StoreError::Corrupt {
+                    what: "journal",
+                    detail: format!("its frames do not replay whole to {cut} bytes (stopped at {at})"),
+                });
+            }
+            entries
+        };
+        let snapshot = write_snapshot(path, &state)?;
+        drop(state);
+        meanwhile();
+        let mut file = OpenOptions::new().append(true).open(path).map_err(|e| io_error("writing a snapshot", &e))?;
+        let (mut copied_to, mut copied) = (cut, 0);
+        // Copying is far faster than calls write frames; the bound only ends a race it would lose.
+        for _ in 0..CATCH_UP_ROUNDS {
+            let end = self.file.lock().map_err(|_| poisoned())?.end;
+            if end - copied_to < CATCH_UP_BYTES {
+                break;
+            }
+            copied += copy_frames(&source, &mut file, copied_to, end)?;
+            copied_to = end;
+        }
+        Ok(Rewrite { source, file, snapshot, copied, replaced, copied_to })
+    }
+
+    /// Rewrites the journal as a snapshot of the state and the frames since ([`Inner::rewrite_beside`]),
+    /// then, with calls waiting, copies the last frames and the pending ones and renames the new
+    /// file over the old one.
+    fn compact(&self, meanwhile: impl FnOnce()) -> Result<(), StoreError> {
+        let _rewriting = self.rewriting.lock().map_err(|_| poisoned())?;
+        let temporary = self.path.with_extension("journal.compacting");
+        let mut rewrite = match self.rewrite_beside(&temporary, meanwhile) {
+            Ok(rewrite) => rewrite,
+            Err(error) => {
+                let _ = std::fs::remove_file(&temporary);
+                return Err(error);
+            }
+        };
         // Become the flush leader, so that nothing else writes the file meanwhile.
         let mut flush = self.lock_flush()?;
         while flush.flushing {
@@ -1178,11 +1257,21 @@ impl Inner {
         check_failed(&flush)?;
         flush.flushing = true;
         drop(flush);
+        // Ok(None): not switched, the old file and the pending frames as they were.
         let result = (|| {
             let mut shared = self.write()?;
-            let temporary = self.path.with_extension("journal.compacting");
-            let entries = write_snapshot(&temporary, &shared.state)?;
-            std::fs::rename(&temporary, &self.path).map_err(|e| io_error("replacing the journal", &e))?;
+            let last_frames = (|| -> Result<(), StoreError> {
+                let end = self.file.lock().map_err(|_| poisoned())?.end;
+                copy_frames(&rewrite.source, &mut rewrite.file, rewrite.copied_to, end)?;
+                rewrite.file.write_all(&shared.pending).map_err(|e| io_error("writing a snapshot", &e))?;
+                rewrite.file.sync_data().map_err(|e| io_error("syncing a snapshot", &e))
+            })();
+            if let Err(error) = last_frames.and_then(|()| {
+                std::fs::rename(&temporary, &self.path).map_err(|e| io_error("replacing the journal", &e))
+            }) {
+                let _ = std::fs::remove_file(&temporary);
+                return Ok(Err(error));
+            }
             sync_parent(&self.path)?;
             let file = OpenOptions::new()
                 .read(true)
@@ -1190,38 +1279,41 @@ impl Inner {
                 .open(&self.path)
                 .map_err(|e| io_error("reopening the journal", &e))?;
             *self.file.lock().map_err(|_| poisoned())? = Appender::at_end(file)?;
-            // The snapshot holds every applied operation, the pending ones too.
+            // The new file holds every applied operation, the pending ones too.
             shared.pending.clear();
-            shared.entries = entries;
-            Ok(shared.appended)
+            // The frames after the replaced ones are all in the new file, after the snapshot.
+            shared.entries = shared.entries.saturating_sub(rewrite.replaced) + rewrite.snapshot;
+            Ok(Ok(shared.appended))
         })();
         let mut flush = self.lock_flush()?;
         flush.flushing = false;
-        match result {
-            Ok(upto) => {
-                flush.durable = flush.durable.max(upto);
+        match &result {
+            Ok(Ok(upto)) => {
+                flush.durable = flush.durable.max(*upto);
                 self.counters.compactions.fetch_add(1, Ordering::Relaxed);
             }
-            // A failed compaction leaves the old file in place (the rename is the switch), but
-            // whether the pending frames reached it is unknown: refuse calls from now on.
-            Err(ref error) => self.refuse(&mut flush, format!("compaction failed: {error}")),
+            // Until the rename nothing changed: the pending frames go to the old file as usual.
+            Ok(Err(_)) => {}
+            // After it, whether the journal in place has the pending frames is unknown: refuse
+            // calls from now on.
+            Err(error) => self.refuse(&mut flush, format!("compaction failed: {error}")),
         }
-        // The flusher wakes them (their entries are in the snapshot, or the store failed); as in
-        // `lead`, it must be told even if an earlier request of theirs found it busy.
+        // The flusher wakes the waiters (their entries are in the new file, still pending, or the
+        // store failed); as in `lead`, it must be told even if an earlier request of theirs found it busy.
         flush.requested = !flush.waiters.is_empty();
         if flush.requested {
             self.flush_requested.notify_one();
         }
         self.flushed.notify_all();
-        result.map(|_| ())
+        result.and_then(|switched| switched.map(|_| ()))
     }
 
     fn compact_if_worth_it(&self) -> Result<(), StoreError> {
         let worth_it = {
             let shared = self.read()?;
-            shared.entries > 2 * shared.state.item_count() + COMPACTION_SLACK
+            worth_compacting(shared.entries, &shared.state)
         };
-        if worth_it { self.compact() } else { Ok(()) }
+        if worth_it { self.compact(|| {}) } else { Ok(()) }
     }
 
     fn read(&self) -> Result<RwLockReadGuard<'_, Shared>, StoreError> {
@@ -1663,6 +1755,28 @@ fn replay(file: &mut File, state: &mut State) -> Result<Recovery, StoreError> {
     if &header != MAGIC {
         return Err(StoreError::Corrupt { what: "journal", detail: "not a journal file (bad header)".into() });
     }
+    let (entries, at) = replay_frames(&mut reader, length, state)?;
+    // What follows the frames is the zeros ahead of them, or a torn write into them or past them.
+    // It goes, so that a later flush never leaves a stale frame after its own. Only the non-zero
+    // part is reported as torn.
+    let truncated_bytes = torn_bytes(&mut reader, at, length).map_err(reading)?;
+    drop(reader);
+    if length > at {
+        file.set_len(at).map_err(|e| io_error("cutting the journal's torn tail", &e))?;
+        file.sync_all().map_err(|e| io_error("cutting the journal's torn tail", &e))?;
+    }
+    file.seek(SeekFrom::End(0)).map_err(reading)?;
+    Ok(Recovery { entries, truncated_bytes })
+}
+
+/// Applies the frames after the header, where `reader` stands, to `state`, up to `length` bytes
+/// of file or the first frame that is not whole; returns the number of frames and where they end.
+fn replay_frames(
+    reader: &mut std::io::BufReader<&File>,
+    length: u64,
+    state: &mut State,
+) -> Result<(u64, u64), StoreError> {
+    let reading = |e: std::io::Error| io_error("reading the journal", &e);
     let mut at = MAGIC.len() as u64;
     let mut entries = 0;
     let mut payload = Vec::new();
@@ -1697,17 +1811,7 @@ fn replay(file: &mut File, state: &mut State) -> Result<Recovery, StoreError> {
         entries += 1;
         at += (FRAME_HEADER + len) as u64;
     }
-    // What follows the frames is the zeros ahead of them, or a torn write into them or past them.
-    // It goes, so that a later flush never leaves a stale frame after its own. Only the non-zero
-    // part is reported as torn.
-    let truncated_bytes = torn_bytes(&mut reader, at, length).map_err(reading)?;
-    drop(reader);
-    if length > at {
-        file.set_len(at).map_err(|e| io_error("cutting the journal's torn tail", &e))?;
-        file.sync_all().map_err(|e| io_error("cutting the journal's torn tail", &e))?;
-    }
-    file.seek(SeekFrom::End(0)).map_err(reading)?;
-    Ok(Recovery { entries, truncated_bytes })
+    Ok((entries, at))
 }
 
 /// The bytes from `at` (where `reader` stands, or inside the frame it stopped in) to the last
@@ -1727,6 +1831,50 @@ fn torn_bytes(reader: &mut std::io::BufReader<&File>, at: u64, length: u64) -> s
         offset += read as u64;
     }
     Ok(last_non_zero - at)
+}
+
+/// Whether a journal of `entries` holds enough more than `state`'s items to be compacted.
+fn worth_compacting(entries: u64, state: &State) -> bool {
+    entries > 2 * state.item_count() + COMPACTION_SLACK
+}
+
+/// A journal written beside the store's ([`Inner::rewrite_beside`]).
+struct Rewrite {
+    /// The store's journal, as it was when the rewrite began (read by offset).
+    source: File,
+    /// The new journal, open for appending.
+    file: File,
+    /// How many entries the snapshot wrote.
+    snapshot: u64,
+    /// How many frames were copied after it.
+    copied: u64,
+    /// How many entries of the old journal the snapshot stands for.
+    replaced: u64,
+    /// Where the frames copied so far end in the old journal.
+    copied_to: u64,
+}
+
+/// Appends the whole frames of `source` between the offsets `from` and `to` to `out`; returns
+/// how many.
+fn copy_frames(source: &File, out: &mut File, from: u64, to: u64) -> Result<u64, StoreError> {
+    use std::os::unix::fs::FileExt;
+    let reading = |e: std::io::Error| io_error("reading the journal", &e);
+    let (mut at, mut frames, mut frame) = (from, 0, Vec::new());
+    while at < to {
+        let mut header = [0u8; FRAME_HEADER];
+        source.read_exact_at(&mut header, at).map_err(reading)?;
+        let len = u64::from(u32::from_le_bytes([header[0], header[1], header[2], header[3]]));
+        let whole = FRAME_HEADER as u64 + len;
+        if len == 0 || at + whole > to {
+            return Err(StoreError::Corrupt { what: "journal", detail: format!("no whole frame at {at} before {to}") });
+        }
+        frame.resize(usize::try_from(whole).map_err(|_| internal())?, 0);
+        source.read_exact_at(&mut frame, at).map_err(reading)?;
+        out.write_all(&frame).map_err(|e| io_error("writing a snapshot", &e))?;
+        at += whole;
+        frames += 1;
+    }
+    Ok(frames)
 }
 
 /// Writes `state` as a journal of snapshot items to `path` (replacing it), synced; returns the
@@ -2284,6 +2432,91 @@ mod tests {
                 ConsumeOutcome::AlreadyUsed { .. }
             ));
             assert!(store.entitled(&tenant(), &[record("x").certificate.unwrap()], NOW, 100).unwrap()[0]);
+        }
+    }
+
+    /// A compaction makes its snapshot holding no lock that calls take: calls made meanwhile
+    /// (here, from inside it: they would deadlock on a held lock) go on, and the new file keeps
+    /// them, both those flushed to the old file meanwhile (more than `CATCH_UP_BYTES`, copied
+    /// without a lock) and those still pending at the switch (written with the last frames, and
+    /// durable by it: no sync of their own).
+    #[test]
+    fn calls_made_during_a_compaction_go_on_and_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.journal");
+        let store = JournalStore::open(&path).unwrap();
+        for n in 0..50 {
+            login(&store, n);
+        }
+        store.purge_expired(NOW + 10_000, 100).unwrap();
+        let (mut flushed_meanwhile, mut pending_upto) = (0, None);
+        store
+            .inner
+            .compact(|| {
+                let (_, upto) = store.deferring(|| (100..2_600).for_each(|n| login(&store, n)));
+                block_on(store.durable(upto.unwrap())).unwrap();
+                flushed_meanwhile = store.inner.file.lock().unwrap().end;
+                assert!(store.get_verification(&tenant(), "v100").unwrap().is_some());
+                (_, pending_upto) = store.deferring(|| login(&store, 3_000));
+            })
+            .unwrap();
+        let syncs = store.stats().syncs;
+        block_on(store.durable(pending_upto.unwrap())).unwrap();
+        assert_eq!(store.stats().syncs, syncs, "the switch made the pending login durable");
+        assert_eq!(store.stats().compactions, 1);
+        assert!(flushed_meanwhile > CATCH_UP_BYTES, "{flushed_meanwhile} bytes");
+        login(&store, 4_000);
+        let entries = store.inner.read().unwrap().entries;
+        drop(store);
+        let store = JournalStore::open(&path).unwrap();
+        assert_eq!(store.recovery().entries, entries);
+        for n in (100..2_600).chain([3_000, 4_000]) {
+            assert!(store.get_verification(&tenant(), &format!("v{n}")).unwrap().is_some(), "v{n}");
+            let used = store.peek_challenge(&tenant(), &format!("c{n}"), NOW + 2).unwrap();
+            assert!(matches!(used, ConsumeOutcome::AlreadyUsed { .. }), "c{n}");
+        }
+        assert!(store.get_verification(&tenant(), "v1").unwrap().is_none(), "purged before");
+    }
+
+    /// Compactions and backups while another thread logs in: every login acknowledged before a
+    /// backup began is in it, and every acknowledged login is in the journal after reopening.
+    #[test]
+    fn compactions_and_backups_under_concurrent_calls_lose_nothing() {
+        use std::sync::atomic::AtomicU32;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.journal");
+        let store = JournalStore::open(&path).unwrap();
+        let done = AtomicU32::new(0);
+        let logins = 1_500;
+        let backups = std::thread::scope(|scope| {
+            scope.spawn(|| {
+                for n in 0..logins {
+                    login(&store, n);
+                    done.store(n + 1, Ordering::Release);
+                }
+            });
+            let mut backups = Vec::new();
+            while done.load(Ordering::Acquire) < logins {
+                store.compact().unwrap();
+                let before = done.load(Ordering::Acquire);
+                let backup = dir.path().join(format!("backup-{}.journal", backups.len()));
+                let entries = store.backup(&backup).unwrap();
+                backups.push((backup, before, entries));
+            }
+            backups
+        });
+        assert!(store.stats().compactions > 0);
+        drop(store);
+        let check = |file: &Path, upto: u32| {
+            let store = JournalStore::open(file).unwrap();
+            for n in 0..upto {
+                assert!(store.get_verification(&tenant(), &format!("v{n}")).unwrap().is_some(), "{file:?}: v{n}");
+            }
+            store.recovery().entries
+        };
+        check(&path, logins);
+        for (backup, before, entries) in &backups {
+            assert_eq!(check(backup, *before), *entries, "{backup:?}");
         }
     }
 

@@ -42,6 +42,13 @@ fn acknowledged_journal_writes_of_concurrent_writers_survive_kill_9() {
     kill_rounds(6, "store.journal");
 }
 
+/// The same while the writer process compacts the journal over and over from another thread,
+/// so that kills land in compactions too: before, during and after the switch of files.
+#[test]
+fn acknowledged_journal_writes_survive_kill_9_during_compactions() {
+    kill_rounds_with(2, "store.journal", &["compacting"]);
+}
+
 /// Opens the store the writer wrote: a journal when the file name ends in `.journal`.
 fn reopen(path: &std::path::Path) -> Box<dyn TenantStore> {
     if path.extension().is_some_and(|e| e == "journal") {
@@ -56,22 +63,33 @@ fn reopen(path: &std::path::Path) -> Box<dyn TenantStore> {
 /// Runs the writer with `threads` threads on the store file `file`, kills it at a random point
 /// [`ROUNDS`] times, and checks the reopened store each time.
 fn kill_rounds(threads: u64, file: &str) {
+    kill_rounds_with(threads, file, &[]);
+}
+
+/// [`kill_rounds`], with `extra` arguments for the writer after its thread count.
+fn kill_rounds_with(threads: u64, file: &str, extra: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("crash").join(file);
     // Acknowledged item number -> its event sequence, over all rounds.
     let mut acked: BTreeMap<u64, u64> = BTreeMap::new();
+    // Compactions the writer finished, and rounds killed with a compaction's new file begun.
+    let (mut compactions, mut killed_compacting) = (0, 0);
+    let mut take = |line: String, acked: &mut BTreeMap<u64, u64>| match line.as_str() {
+        "compacted" => compactions += 1,
+        _ => parse_ack(&line, acked),
+    };
 
     for round in 1..=ROUNDS {
         let first = round * STRIDE;
         let mut writer = Command::new(env!("CARGO_BIN_EXE_jpki-store-crash-writer"));
         writer.arg(&path).arg(first.to_string());
-        if threads > 1 {
-            writer.arg(threads.to_string());
+        if threads > 1 || !extra.is_empty() {
+            writer.arg(threads.to_string()).args(extra);
         }
         let mut child = writer.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         for _ in 0..1 + random_below(40 * threads) {
-            parse_ack(&lines.next().expect("writer exited early").unwrap(), &mut acked);
+            take(lines.next().expect("writer exited early").unwrap(), &mut acked);
         }
         // Land the kill at a random point of the next items' transactions.
         std::thread::sleep(Duration::from_micros(random_below(20_000)));
@@ -79,8 +97,9 @@ fn kill_rounds(threads: u64, file: &str) {
         child.wait().unwrap();
         // Acks printed before the kill are acknowledged too.
         for line in lines {
-            parse_ack(&line.unwrap(), &mut acked);
+            take(line.unwrap(), &mut acked);
         }
+        killed_compacting += u32::from(path.with_extension("journal.compacting").exists());
         let last = *acked.keys().next_back().unwrap();
         let in_round = acked.range(first..).count();
         eprintln!("round {round}: killed with {in_round} items acked this round, the last {last}");
@@ -107,5 +126,9 @@ fn kill_rounds(threads: u64, file: &str) {
             store.consume_challenge(&t, &format!("after{round}"), BASE).unwrap(),
             ConsumeOutcome::Consumed(_)
         ));
+    }
+    if extra.contains(&"compacting") {
+        eprintln!("{compactions} compactions finished; {killed_compacting} of {ROUNDS} kills left a new file begun");
+        assert!(compactions > 0, "the writer compacted");
     }
 }

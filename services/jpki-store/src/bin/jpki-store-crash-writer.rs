@@ -6,7 +6,9 @@
 //! `jpki-store-crash-writer redis://HOST:PORT FIRST [THREADS]` writes to a `RedisStore` with prefix
 //! `crash:` and stops at the first error (the test kills the server). With THREADS (default 1)
 //! writer threads, thread k writes items FIRST+k, FIRST+k+THREADS, ..., all concurrently on one
-//! store (so that `LocalStore` commits their calls in shared transactions).
+//! store (so that `LocalStore` commits their calls in shared transactions). With a fourth argument
+//! `compacting`, a journal is also compacted over and over, from another thread, while they write;
+//! it prints `compacted` after each compaction.
 //!
 //! For n = FIRST, FIRST+1, ... it runs, each in its own committed transaction (or script): put and
 //! consume challenge `c{n}`, put verification `v{n}`, link certificate (ca01, hex n) to customer
@@ -31,7 +33,7 @@ const MAX_ITEMS: u64 = 20_000;
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let (Some(path), Some(first)) = (args.get(1), args.get(2).and_then(|s| s.parse::<u64>().ok())) else {
-        eprintln!("usage: jpki-store-crash-writer PATH|redis://HOST:PORT FIRST [THREADS]");
+        eprintln!("usage: jpki-store-crash-writer PATH|redis://HOST:PORT FIRST [THREADS [compacting]]");
         return ExitCode::from(2);
     };
     let threads = match args.get(3).map(|s| s.parse::<u64>()) {
@@ -42,7 +44,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match run(path, first, threads) {
+    let compacting = match args.get(4).map(String::as_str) {
+        None => false,
+        Some("compacting") if path.ends_with(".journal") => true,
+        Some(other) => {
+            eprintln!("unknown fourth argument {other:?} (only `compacting`, for a journal)");
+            return ExitCode::from(2);
+        }
+    };
+    match run(path, first, threads, compacting) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("jpki-store-crash-writer: {e}");
@@ -51,22 +61,41 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(path: &str, first: u64, threads: u64) -> Result<(), Box<dyn std::error::Error>> {
-    let store: Box<dyn TenantStore> = if path.starts_with("redis://") {
-        Box::new(RedisStore::connect(path, "crash:")?)
-    } else if path.ends_with(".journal") {
-        Box::new(open_when_free(|| JournalStore::open(path))?)
-    } else {
-        Box::new(open_when_free(|| LocalStore::open(path))?)
+fn run(path: &str, first: u64, threads: u64, compacting: bool) -> Result<(), Box<dyn std::error::Error>> {
+    let journal = if path.ends_with(".journal") { Some(open_when_free(|| JournalStore::open(path))?) } else { None };
+    let other: Option<Box<dyn TenantStore>> = match &journal {
+        Some(_) => None,
+        None if path.starts_with("redis://") => Some(Box::new(RedisStore::connect(path, "crash:")?)),
+        None => Some(Box::new(open_when_free(|| LocalStore::open(path))?)),
     };
-    let store = store.as_ref();
+    let store: &dyn TenantStore = match (&journal, &other) {
+        (Some(journal), _) => journal,
+        (None, Some(other)) => other.as_ref(),
+        (None, None) => return Err("no store".into()),
+    };
     let step = usize::try_from(threads)?;
+    let writing = std::sync::atomic::AtomicBool::new(true);
     let result: Result<(), String> = std::thread::scope(|scope| {
+        let compactor = journal.as_ref().filter(|_| compacting).map(|journal| {
+            let writing = &writing;
+            scope.spawn(move || {
+                while writing.load(std::sync::atomic::Ordering::Acquire) {
+                    journal.compact().map_err(|e| e.to_string())?;
+                    let mut out = std::io::stdout().lock();
+                    writeln!(out, "compacted").and_then(|()| out.flush()).map_err(|e| e.to_string())?;
+                }
+                Ok(())
+            })
+        });
         let writers: Vec<_> = (0..threads)
             .map(|k| scope.spawn(move || write_items(store, (first + k..first + MAX_ITEMS).step_by(step))))
             .collect();
         // The first error is reported (the test kills the process, so errors are rare anyway).
-        writers.into_iter().try_for_each(|w| w.join().unwrap_or_else(|_| Err("writer thread panicked".into())))
+        let written =
+            writers.into_iter().try_for_each(|w| w.join().unwrap_or_else(|_| Err("writer thread panicked".into())));
+        writing.store(false, std::sync::atomic::Ordering::Release);
+        let compacted = compactor.map_or(Ok(()), |c| c.join().unwrap_or_else(|_| Err("compactor panicked".into())));
+        written.and(compacted)
     });
     Ok(result?)
 }
