@@ -1199,6 +1199,7 @@ impl Inner {
     /// frames are only ever appended to), writes that state's snapshot, then copies the frames
     /// written meanwhile, until fewer than [`CATCH_UP_BYTES`] of them are left. The caller holds
     /// `rewriting`.
+    ///
     /// `meanwhile` runs once the snapshot is written (tests make calls there).
     fn rewrite_beside(&self, path: &Path, meanwhile: impl FnOnce()) -> Result<Rewrite, StoreError> {
         let reading = |e: std::io::Error| io_error("reading the journal", &e);
@@ -1254,10 +1255,13 @@ impl Inner {
         while flush.flushing {
             flush = self.flushed.wait(flush).map_err(|_| poisoned())?;
         }
-        check_failed(&flush)?;
+        if let Err(error) = check_failed(&flush) {
+            let _ = std::fs::remove_file(&temporary);
+            return Err(error);
+        }
         flush.flushing = true;
         drop(flush);
-        // Ok(None): not switched, the old file and the pending frames as they were.
+        // Ok(Err(_)): not switched, the old file and the pending frames as they were.
         let result = (|| {
             let mut shared = self.write()?;
             let last_frames = (|| -> Result<(), StoreError> {
