@@ -1234,6 +1234,8 @@ impl Inner {
             copied += copy_frames(&source, &mut file, copied_to, end)?;
             copied_to = end;
         }
+        // So that the sync made while calls wait covers only what is copied then.
+        file.sync_data().map_err(|e| io_error("syncing a snapshot", &e))?;
         Ok(Rewrite { source, file, snapshot, copied, replaced, copied_to })
     }
 
@@ -1276,7 +1278,6 @@ impl Inner {
                 let _ = std::fs::remove_file(&temporary);
                 return Ok(Err(error));
             }
-            sync_parent(&self.path)?;
             let file = OpenOptions::new()
                 .read(true)
                 .write(true)
@@ -1287,7 +1288,12 @@ impl Inner {
             shared.pending.clear();
             // The frames after the replaced ones are all in the new file, after the snapshot.
             shared.entries = shared.entries.saturating_sub(rewrite.replaced) + rewrite.snapshot;
-            Ok(Ok(shared.appended))
+            let upto = shared.appended;
+            // Calls go on from here; none is acknowledged before the rename is durable, since
+            // acknowledging takes a flush and this compaction leads until then.
+            drop(shared);
+            sync_parent(&self.path)?;
+            Ok(Ok(upto))
         })();
         let mut flush = self.lock_flush()?;
         flush.flushing = false;
