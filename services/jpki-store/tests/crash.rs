@@ -129,6 +129,7 @@ fn kill_rounds_with(threads: u64, file: &str, extra: &[&str]) {
     }
     if extra.contains(&"compacting") {
         eprintln!("{compactions} compactions finished; {killed_compacting} of {ROUNDS} kills left a new file begun");
-        assert!(compactions > 0, "the writer compacted");
+        // Either shows that the kills met a compacting writer (how often each is, is chance).
+        assert!(compactions + killed_compacting > 0, "the writer compacted");
     }
 }
