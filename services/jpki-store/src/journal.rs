@@ -1093,7 +1093,8 @@ impl JournalStore {
         Ok(rewrite.snapshot + rewrite.copied + copied)
     }
 
-    /// Rewrites the journal as a snapshot of the state: the file shrinks to the live items.
+    /// Rewrites the journal as a snapshot of the state: the file shrinks to the live items. Calls
+    /// go on meanwhile, and wait only for the switch of files (docs/durability.md, "Compaction").
     pub fn compact(&self) -> Result<(), StoreError> {
         self.inner.compact(|| {})
     }
