@@ -77,14 +77,17 @@ fn timed(threads: usize, per_thread: usize, login: impl Fn(usize, usize) + Sync)
     (logins / wall0.elapsed().as_secs_f64(), (cpu() - cpu0).div_f64(logins))
 }
 
+/// One login's plain writes: the challenge, then the proof settled with its record.
+fn login(store: &dyn TenantStore, tenant: &TenantId, run: usize, thread: usize, n: usize) {
+    let id = gateway_id(run, 0, thread, n);
+    store.put_challenge(tenant, &id, challenge()).unwrap();
+    store.settle_proof(tenant, &id, NOW + 1, record(gateway_id(run, 1, thread, n)), None).unwrap();
+}
+
 /// Logins per second and CPU per login.
 fn run(store: &dyn TenantStore, threads: usize, per_thread: usize) -> (f64, Duration) {
     let tenant = TenantId::new("bank-a").unwrap();
-    timed(threads, per_thread, |t, i| {
-        let id = gateway_id(threads, 0, t, i);
-        store.put_challenge(&tenant, &id, challenge()).unwrap();
-        store.settle_proof(&tenant, &id, NOW + 1, record(gateway_id(threads, 1, t, i)), None).unwrap();
-    })
+    timed(threads, per_thread, |t, i| login(store, &tenant, threads, t, i))
 }
 
 /// A VerifyAuthProof's audit leaf as the gateway writes it (959 bytes of JSON).
@@ -212,9 +215,8 @@ fn compaction_stall(store: &JournalStore) {
                     break;
                 }
                 let started = Instant::now();
-                let id = gateway_id(99, 4, 0, n);
-                store.put_challenge(&tenant, &id, challenge()).unwrap();
-                store.settle_proof(&tenant, &id, NOW + 1, record(gateway_id(99, 5, 0, n)), None).unwrap();
+                // Run 99: ids no other run of this store uses.
+                login(store, &tenant, 99, 0, n);
                 latencies.push(started.elapsed());
             }
             latencies

@@ -542,8 +542,8 @@ impl State {
                 if slots.contains_key(&key) {
                     return Err(StoreError::Duplicate { what: "challenge" });
                 }
-                slots.insert(key.clone(), ChallengeSlot::Pending { challenge: challenge.clone() });
-                self.challenge_expiry.insert((challenge.expires_at, tenant.clone(), key));
+                let slot = ChallengeSlot::Pending { challenge: challenge.clone() };
+                self.insert_challenge(tenant.clone(), key, slot, challenge.expires_at);
                 (Answer::Done, true)
             }
             Op::Consume { tenant, id, now } => {
@@ -746,15 +746,26 @@ impl State {
     /// Stores a verification record (its id known to be fresh), its entitlement when passed, and
     /// the watch entry.
     fn record(&mut self, tenant: &TenantId, record: &VerificationRecord, watch: Option<&Watched>) {
-        let key = IdKey::new(&record.id);
-        self.tenant_mut(tenant).verifications.insert(key.clone(), record.clone());
-        self.verification_age.insert((record.verified_at, tenant.clone(), key));
+        self.insert_verification(tenant.clone(), record.clone());
         if let (true, Some(certificate)) = (record.passed, &record.certificate) {
             self.entitle(tenant, certificate, record.verified_at);
         }
         if let Some(watched) = watch {
             self.watch(tenant, watched);
         }
+    }
+
+    /// Holds a challenge's slot with its expiry index entry.
+    fn insert_challenge(&mut self, tenant: TenantId, key: IdKey, slot: ChallengeSlot, expires_at: i64) {
+        self.tenant_mut(&tenant).challenges.insert(key.clone(), slot);
+        self.challenge_expiry.insert((expires_at, tenant, key));
+    }
+
+    /// Holds a verification record with its age index entry.
+    fn insert_verification(&mut self, tenant: TenantId, record: VerificationRecord) {
+        let key = IdKey::new(&record.id);
+        self.verification_age.insert((record.verified_at, tenant.clone(), key.clone()));
+        self.tenant_mut(&tenant).verifications.insert(key, record);
     }
 
     /// The latest passed `verified_at` wins.
@@ -834,15 +845,9 @@ impl State {
                     ChallengeSlot::Pending { challenge } => challenge.expires_at,
                     ChallengeSlot::Used { expires_at, .. } => *expires_at,
                 };
-                let key = IdKey::new(&id);
-                self.challenge_expiry.insert((expires_at, tenant.clone(), key.clone()));
-                self.tenant_mut(&tenant).challenges.insert(key, slot);
+                self.insert_challenge(tenant, IdKey::new(&id), slot, expires_at);
             }
-            Item::Verification { tenant, record } => {
-                let key = IdKey::new(&record.id);
-                self.verification_age.insert((record.verified_at, tenant.clone(), key.clone()));
-                self.tenant_mut(&tenant).verifications.insert(key, record);
-            }
+            Item::Verification { tenant, record } => self.insert_verification(tenant, record),
             Item::Entitlement { tenant, certificate, verified_at } => self.entitle(&tenant, &certificate, verified_at),
             Item::Link { tenant, record } => {
                 let state = self.tenant_mut(&tenant);
@@ -1022,15 +1027,11 @@ impl JournalStore {
         let counters = Counters::default();
         if worth_compacting(entries, &state) {
             // No call runs yet: the snapshot is of the state just replayed.
-            let temporary = path.with_extension("journal.compacting");
+            let temporary = compaction_path(&path);
             entries = write_snapshot(&temporary, &state)?;
             std::fs::rename(&temporary, &path).map_err(|e| io_error("replacing the journal", &e))?;
             sync_parent(&path)?;
-            file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open(&path)
-                .map_err(|e| io_error("reopening the journal", &e))?;
+            file = reopen(&path)?;
             counters.compactions.fetch_add(1, Ordering::Relaxed);
         }
         let inner = Arc::new(Inner {
@@ -1210,10 +1211,9 @@ impl Inner {
         let mut state = State::default();
         let replaced = {
             let mut reader = std::io::BufReader::with_capacity(1 << 20, &source);
-            let mut header = [0u8; MAGIC.len()];
-            reader.read_exact(&mut header).map_err(reading)?;
+            read_header(&mut reader)?;
             let (entries, at) = replay_frames(&mut reader, cut, &mut state)?;
-            if &header != MAGIC || at != cut {
+            if at != cut {
                 return Err(StoreError::Corrupt {
                     what: "journal",
                     detail: format!("its frames do not replay whole to {cut} bytes (stopped at {at})"),
@@ -1245,7 +1245,7 @@ impl Inner {
     /// file over the old one.
     fn compact(&self, meanwhile: impl FnOnce()) -> Result<(), StoreError> {
         let _rewriting = self.rewriting.lock().map_err(|_| poisoned())?;
-        let temporary = self.path.with_extension("journal.compacting");
+        let temporary = compaction_path(&self.path);
         let mut rewrite = match self.rewrite_beside(&temporary, meanwhile) {
             Ok(rewrite) => rewrite,
             Err(error) => {
@@ -1279,12 +1279,7 @@ impl Inner {
                 let _ = std::fs::remove_file(&temporary);
                 return Ok(Err(error));
             }
-            let file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open(&self.path)
-                .map_err(|e| io_error("reopening the journal", &e))?;
-            *self.file.lock().map_err(|_| poisoned())? = Appender::at_end(file)?;
+            *self.file.lock().map_err(|_| poisoned())? = Appender::at_end(reopen(&self.path)?)?;
             // The new file holds every applied operation, the pending ones too.
             shared.pending.clear();
             // The frames after the replaced ones are all in the new file, after the snapshot.
@@ -1761,11 +1756,7 @@ fn replay(file: &mut File, state: &mut State) -> Result<Recovery, StoreError> {
         return Ok(Recovery::default());
     }
     let mut reader = std::io::BufReader::with_capacity(1 << 20, &*file);
-    let mut header = [0u8; MAGIC.len()];
-    reader.read_exact(&mut header).map_err(reading)?;
-    if &header != MAGIC {
-        return Err(StoreError::Corrupt { what: "journal", detail: "not a journal file (bad header)".into() });
-    }
+    read_header(&mut reader)?;
     let (entries, at) = replay_frames(&mut reader, length, state)?;
     // What follows the frames is the zeros ahead of them, or a torn write into them or past them.
     // It goes, so that a later flush never leaves a stale frame after its own. Only the non-zero
@@ -1778,6 +1769,17 @@ fn replay(file: &mut File, state: &mut State) -> Result<Recovery, StoreError> {
     }
     file.seek(SeekFrom::End(0)).map_err(reading)?;
     Ok(Recovery { entries, truncated_bytes })
+}
+
+/// Reads the journal's header, where `reader` stands; a file that does not start with it is not a
+/// journal.
+fn read_header(reader: &mut std::io::BufReader<&File>) -> Result<(), StoreError> {
+    let mut header = [0u8; MAGIC.len()];
+    reader.read_exact(&mut header).map_err(|e| io_error("reading the journal", &e))?;
+    if &header != MAGIC {
+        return Err(StoreError::Corrupt { what: "journal", detail: "not a journal file (bad header)".into() });
+    }
+    Ok(())
 }
 
 /// Applies the frames after the header, where `reader` stands, to `state`, up to `length` bytes
@@ -1842,6 +1844,16 @@ fn torn_bytes(reader: &mut std::io::BufReader<&File>, at: u64, length: u64) -> s
         offset += read as u64;
     }
     Ok(last_non_zero - at)
+}
+
+/// Where a compaction writes the new journal before renaming it over the one at `path`.
+fn compaction_path(path: &Path) -> PathBuf {
+    path.with_extension("journal.compacting")
+}
+
+/// The journal at `path`, opened for the appender after a compaction renamed it into place.
+fn reopen(path: &Path) -> Result<File, StoreError> {
+    OpenOptions::new().read(true).write(true).open(path).map_err(|e| io_error("reopening the journal", &e))
 }
 
 /// Whether a journal of `entries` holds enough more than `state`'s items to be compacted.
